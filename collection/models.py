@@ -1,0 +1,457 @@
+"""The collection domain: categories, runs and their tasks, products, sellers and history.
+
+Writes go through ``collection.services``; reads through ``collection.selectors``. Models
+hold data and constraints only.
+"""
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import Q
+
+
+class Category(models.Model):
+    """An Amazon best-seller category, identified by its browse node id."""
+
+    node_id = models.CharField(max_length=32, unique=True, help_text="Amazon browse node id")
+    name = models.CharField(max_length=200)
+    department = models.CharField(max_length=200, blank=True)
+    parent = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="children"
+    )
+    is_department = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["department", "name"]
+        verbose_name_plural = "categories"
+
+    def __str__(self) -> str:
+        if self.department and self.department != self.name:
+            return f"{self.department} › {self.name} ({self.node_id})"
+        return f"{self.name} ({self.node_id})"
+
+
+class CategoryPreset(models.Model):
+    """A named selection of categories that runs and schedules start from."""
+
+    ALL_DEPARTMENTS = "All departments"
+
+    name = models.CharField(max_length=100, unique=True)
+    description = models.TextField(blank=True)
+    categories = models.ManyToManyField(Category, related_name="presets", blank=True)
+    is_builtin = models.BooleanField(default=False, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class CollectionRun(models.Model):
+    """One collection: the Amazon phase, then the eBay phase, over chosen categories.
+
+    Lifecycle (transitions only through ``collection.services.runs``)::
+
+        queued ──► running ──► completed
+                     │  ▲
+                     ▼  │
+                    paused          running/paused/queued ──► cancelled
+                                    running ──► failed (unrecoverable, e.g. bad credentials)
+    """
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        """Created, waiting for a process to execute it."""
+        RUNNING = "running", "Running"
+        """A process holds it (heartbeat fresh) and is executing tasks."""
+        PAUSED = "paused", "Paused"
+        """Stopped on request, after consecutive failures or at a quota; resumable."""
+        COMPLETED = "completed", "Completed"
+        """Every task ended (done, failed or skipped); the snapshot is stored."""
+        FAILED = "failed", "Failed"
+        """Stopped by an unrecoverable error (see failure_reason); resumable after a fix."""
+        CANCELLED = "cancelled", "Cancelled"
+        """Stopped by an operator; not resumable."""
+
+    class Phase(models.TextChoices):
+        AMAZON = "amazon", "Amazon best sellers"
+        EBAY = "ebay", "eBay search"
+        DONE = "done", "Done"
+
+    class PauseReason(models.TextChoices):
+        NONE = "", "—"
+        OPERATOR = "operator", "Paused by an operator"
+        FAILURES = "failures", "Too many consecutive failed tasks"
+        QUOTA = "quota", "Provider quota exhausted"
+        INTERRUPTED = "interrupted", "Interrupted (signal or shutdown)"
+        ORPHANED = "orphaned", "Its process stopped responding"
+        DATABASE = "database", "Database unavailable"
+
+    ACTIVE_STATUSES = (Status.QUEUED, Status.RUNNING)
+    FINISHED_STATUSES = (Status.COMPLETED, Status.FAILED, Status.CANCELLED)
+
+    status = models.CharField(
+        max_length=16, choices=Status.choices, default=Status.QUEUED, db_index=True
+    )
+    phase = models.CharField(max_length=16, choices=Phase.choices, default=Phase.AMAZON)
+    pause_reason = models.CharField(
+        max_length=16, choices=PauseReason.choices, default="", blank=True
+    )
+    status_message = models.TextField(blank=True, help_text="Why the run paused or failed.")
+    resume_at = models.DateTimeField(
+        null=True, blank=True, help_text="When a run paused at a quota resumes by itself."
+    )
+    # Set by another process (admin, command) and seen by the engine through the database.
+    requested_action = models.CharField(
+        max_length=16, blank=True, default="", help_text="'pause' or 'cancel' requested."
+    )
+
+    # Options.
+    preset = models.ForeignKey(
+        CategoryPreset, null=True, blank=True, on_delete=models.SET_NULL, related_name="runs"
+    )
+    categories = models.ManyToManyField(Category, related_name="runs")
+    workers = models.PositiveIntegerField(
+        default=5, validators=[MinValueValidator(1), MaxValueValidator(200)]
+    )
+    amazon_pages = models.PositiveSmallIntegerField(
+        default=1, validators=[MinValueValidator(1), MaxValueValidator(2)]
+    )
+    ebay_pages = models.PositiveSmallIntegerField(
+        default=3, validators=[MinValueValidator(1), MaxValueValidator(200)]
+    )
+    markup_min_percent = models.DecimalField(
+        max_digits=7, decimal_places=2, default=Decimal("80.00"),
+        validators=[MinValueValidator(Decimal("0"))],
+    )
+    markup_max_percent = models.DecimalField(
+        max_digits=7, decimal_places=2, default=Decimal("120.00"),
+        validators=[MinValueValidator(Decimal("0"))],
+    )
+
+    # Counters (kept current by the store as batches commit).
+    products_found = models.PositiveIntegerField(default=0)
+    ebay_searches = models.PositiveIntegerField(default=0)
+    sellers_found = models.PositiveIntegerField(default=0, help_text="Distinct sellers seen.")
+    sellers_new = models.PositiveIntegerField(default=0)
+    sightings = models.PositiveIntegerField(default=0)
+    requests = models.PositiveIntegerField(default=0)
+    retries = models.PositiveIntegerField(default=0)
+    failed_tasks = models.PositiveIntegerField(default=0)
+    skipped_records = models.PositiveIntegerField(default=0)
+    stats = models.JSONField(default=dict, blank=True, help_text="Namespaced counters.")
+    estimate = models.JSONField(default=dict, blank=True, help_text="Requests per provider.")
+
+    # Live events: the last sequence number handed out (per run, strictly increasing).
+    event_seq = models.PositiveBigIntegerField(default=0)
+
+    # Bookkeeping.
+    started_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="collection_runs",
+    )
+    rerun_of = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="reruns"
+    )
+    schedule = models.ForeignKey(
+        "Schedule", null=True, blank=True, on_delete=models.SET_NULL, related_name="runs"
+    )
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    executor = models.CharField(
+        max_length=200, blank=True, help_text="host:pid of the process executing the run."
+    )
+    failure_reason = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["status", "heartbeat_at"])]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(markup_max_percent__gte=models.F("markup_min_percent")),
+                name="run_markup_band_ordered",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Run {self.pk} ({self.status})"
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in self.ACTIVE_STATUSES
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in self.FINISHED_STATUSES
+
+
+class RunTask(models.Model):
+    """One unit of work of a run: a (category, page) or a (product, page) fetch.
+
+    ``pending`` ──claim──► ``running`` (leased) ──► ``done`` | ``failed`` | ``skipped``;
+    an expired lease makes a running task claimable again. A task's results commit in the
+    same transaction as its ``done`` mark.
+    """
+
+    class Phase(models.TextChoices):
+        AMAZON = "amazon", "Amazon"
+        EBAY = "ebay", "eBay"
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        """Not started (or released after a pause)."""
+        RUNNING = "running", "Running"
+        """Claimed by a worker; the claim expires at leased_until."""
+        DONE = "done", "Done"
+        """Fetched and stored."""
+        FAILED = "failed", "Failed"
+        """Gave up after retries; error_type and error_message say why."""
+        SKIPPED = "skipped", "Skipped"
+        """Not needed (e.g. a page after the last page)."""
+
+    FINISHED_STATUSES = (Status.DONE, Status.FAILED, Status.SKIPPED)
+
+    run = models.ForeignKey(CollectionRun, on_delete=models.CASCADE, related_name="tasks")
+    phase = models.CharField(max_length=8, choices=Phase.choices)
+    key = models.CharField(max_length=100, help_text="e.g. amazon:172282:1, ebay:B0ABC:2")
+    status = models.CharField(
+        max_length=8, choices=Status.choices, default=Status.PENDING, db_index=True
+    )
+    category = models.ForeignKey(
+        Category, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    product = models.ForeignKey(
+        "Product", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    page = models.PositiveSmallIntegerField(default=1)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    leased_until = models.DateTimeField(null=True, blank=True)
+    leased_by = models.CharField(max_length=200, blank=True)
+    error_type = models.CharField(max_length=32, blank=True)
+    error_message = models.TextField(blank=True)
+    result_count = models.PositiveIntegerField(default=0)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(fields=["run", "key"], name="runtask_unique_key"),
+        ]
+        indexes = [models.Index(fields=["run", "phase", "status"])]
+
+    def __str__(self) -> str:
+        return f"{self.key} ({self.status})"
+
+
+class Product(models.Model):
+    """An Amazon best seller, one row per ASIN whatever the categories it ranks in."""
+
+    asin = models.CharField(max_length=20, unique=True)
+    title = models.TextField()
+    price = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
+    currency = models.CharField(max_length=3, blank=True, default="USD")
+    rating = models.DecimalField(max_digits=3, decimal_places=2, null=True, blank=True)
+    ratings_count = models.PositiveIntegerField(null=True, blank=True)
+    url = models.URLField(max_length=2000, blank=True)
+    categories = models.ManyToManyField(
+        Category, through="ProductCategory", related_name="products"
+    )
+    first_seen_run = models.ForeignKey(
+        CollectionRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["asin"]
+
+    def __str__(self) -> str:
+        return f"{self.asin} {self.title[:60]}"
+
+
+class ProductCategory(models.Model):
+    """A product's best-seller rank in one category (the latest seen)."""
+
+    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="rankings")
+    category = models.ForeignKey(Category, on_delete=models.CASCADE, related_name="rankings")
+    rank = models.PositiveIntegerField(null=True, blank=True)
+    run = models.ForeignKey(
+        CollectionRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["product", "category"], name="productcategory_unique"
+            ),
+        ]
+
+
+class Seller(models.Model):
+    """An eBay seller, deduplicated on ``normalized`` (see ``collection.normalize``)."""
+
+    username = models.CharField(max_length=255, help_text="As first seen (opaque string).")
+    normalized = models.CharField(max_length=255, unique=True)
+    display_name = models.CharField(max_length=255, blank=True)
+    feedback_score = models.IntegerField(null=True, blank=True)
+    feedback_percent = models.DecimalField(max_digits=5, decimal_places=2, null=True, blank=True)
+    first_seen_run = models.ForeignKey(
+        CollectionRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    last_seen_run = models.ForeignKey(
+        CollectionRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    first_seen_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    last_seen_at = models.DateTimeField(null=True, blank=True)
+    times_seen = models.PositiveIntegerField(default=0, help_text="Listings seen, all runs.")
+    products_matched = models.PositiveIntegerField(
+        default=0, help_text="Distinct best sellers listed within the markup band."
+    )
+    runs_seen = models.PositiveIntegerField(default=0, help_text="Distinct runs seen in.")
+    score = models.FloatField(default=0.0, db_index=True, help_text="Dropshipper score.")
+    flagged = models.BooleanField(default=False, db_index=True)
+    deleted_at = models.DateTimeField(null=True, blank=True, help_text="Soft-deleted at.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["normalized"]
+
+    def __str__(self) -> str:
+        return self.display_name or self.username
+
+
+class SellerSighting(models.Model):
+    """Evidence: a seller listed a best seller at a markup, seen by a run."""
+
+    run = models.ForeignKey(CollectionRun, on_delete=models.CASCADE, related_name="seller_sightings")
+    seller = models.ForeignKey(Seller, on_delete=models.CASCADE, related_name="sightings")
+    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="sightings")
+    item_id = models.CharField(max_length=100, blank=True)
+    listing_price = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
+    currency = models.CharField(max_length=3, blank=True, default="USD")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["run", "seller", "product"], name="sighting_unique_run_seller_product"
+            ),
+        ]
+        indexes = [models.Index(fields=["seller", "product"])]
+
+
+class SellerChange(models.Model):
+    """The audit log: every change to the seller table, by a run or a person."""
+
+    class Action(models.TextChoices):
+        ADDED = "added", "Added"
+        FLAGGED = "flagged", "Flagged"
+        UNFLAGGED = "unflagged", "Unflagged"
+        DELETED = "deleted", "Deleted"
+        RESTORED = "restored", "Restored"
+        RENAMED = "renamed", "Renamed"
+        EXPORTED = "exported", "Exported"
+
+    class Source(models.TextChoices):
+        RUN = "run", "Collection run"
+        ADMIN = "admin", "Admin"
+        COMMAND = "command", "Management command"
+        SYSTEM = "system", "System"
+
+    action = models.CharField(max_length=16, choices=Action.choices, db_index=True)
+    source = models.CharField(max_length=16, choices=Source.choices)
+    seller = models.ForeignKey(
+        Seller, null=True, blank=True, on_delete=models.SET_NULL, related_name="changes"
+    )
+    run = models.ForeignKey(
+        CollectionRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="seller_changes"
+    )
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    details = models.JSONField(default=dict, blank=True)
+    seller_count_after = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Active sellers after this change."
+    )
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            # A run adds a seller at most once, whatever resumes and retries happen.
+            models.UniqueConstraint(
+                fields=["seller", "run"],
+                condition=Q(action="added"),
+                name="sellerchange_added_once_per_run",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.action} {self.seller_id} ({self.source})"
+
+
+class SellerSnapshot(models.Model):
+    """Seller counts when a run completed."""
+
+    run = models.OneToOneField(CollectionRun, on_delete=models.CASCADE, related_name="snapshot")
+    total_sellers = models.PositiveIntegerField()
+    new_sellers = models.PositiveIntegerField()
+    flagged_sellers = models.PositiveIntegerField()
+    products_searched = models.PositiveIntegerField()
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+
+class Schedule(models.Model):
+    """Start a run from a preset on a cron expression."""
+
+    name = models.CharField(max_length=100, unique=True)
+    preset = models.ForeignKey(CategoryPreset, on_delete=models.CASCADE, related_name="schedules")
+    cron = models.CharField(max_length=100, help_text="Cron expression, e.g. '0 3 * * *'.")
+    enabled = models.BooleanField(default=True)
+    workers = models.PositiveIntegerField(
+        default=5, validators=[MinValueValidator(1), MaxValueValidator(200)]
+    )
+    amazon_pages = models.PositiveSmallIntegerField(
+        default=1, validators=[MinValueValidator(1), MaxValueValidator(2)]
+    )
+    ebay_pages = models.PositiveSmallIntegerField(
+        default=3, validators=[MinValueValidator(1), MaxValueValidator(200)]
+    )
+    markup_min_percent = models.DecimalField(max_digits=7, decimal_places=2, default=Decimal("80.00"))
+    markup_max_percent = models.DecimalField(max_digits=7, decimal_places=2, default=Decimal("120.00"))
+    last_run_at = models.DateTimeField(null=True, blank=True)
+    next_run_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.cron})"
+
+
+class ProviderUsage(models.Model):
+    """Requests actually sent to a provider in one quota window (survives restarts)."""
+
+    provider = models.CharField(max_length=32)
+    window_start = models.DateTimeField()
+    requests = models.PositiveIntegerField(default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["provider", "window_start"], name="usage_unique_window"),
+        ]

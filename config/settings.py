@@ -1,0 +1,227 @@
+"""Settings, read from the environment through django-environ.
+
+With no environment at all this is the embedded default: a SQLite file, the in-memory
+channel layer and the sandbox marketplace served in-process. A real deployment sets
+``DATABASE_URL``, ``REDIS_URL``, ``SECRET_KEY``, ``ALLOWED_HOSTS``, ``DEBUG=False`` and
+``MARKETPLACE=live`` with provider credentials. Every variable is listed in ``.env.example``.
+"""
+
+from pathlib import Path
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+from django.utils.csp import CSP
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env()
+if (BASE_DIR / ".env").is_file():
+    env.read_env(BASE_DIR / ".env")
+
+DEBUG = env.bool("DEBUG", default=True)
+
+SECRET_KEY = env.str("SECRET_KEY", default="")
+if not SECRET_KEY:
+    if not DEBUG:
+        raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG=False.")
+    SECRET_KEY = "django-insecure-local-only-seller-scout"
+
+ALLOWED_HOSTS = env.list(
+    "ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]", "testserver"] if DEBUG else []
+)
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+
+INSTALLED_APPS = [
+    "daphne",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "channels",
+    "django_tasks_db",
+    "collection",
+    "activity",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django.middleware.csp.ContentSecurityPolicyMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "django.template.context_processors.csp",
+            ],
+        },
+    },
+]
+
+ASGI_APPLICATION = "config.asgi.application"
+
+DATABASES = {
+    "default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # One writer at a time; WAL lets the web process read while a run writes, and
+    # IMMEDIATE transactions queue writers instead of failing with "database is locked".
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {
+            "timeout": 30,
+            "transaction_mode": "IMMEDIATE",
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        }
+    )
+else:
+    DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+REDIS_URL = env.str("REDIS_URL", default="")
+if REDIS_URL:
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {
+                "hosts": [REDIS_URL],
+                # Frames are coalesced (~10/s per run), so a few hundred queued messages
+                # per channel is minutes of slack, not a memory risk.
+                "capacity": env.int("CHANNEL_LAYER_CAPACITY", default=1000),
+                "expiry": 60,
+            },
+        }
+    }
+else:
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+
+TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+    }
+}
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = env.str("TIME_ZONE", default="UTC")
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = env.path("STATIC_ROOT", default=BASE_DIR / "staticfiles")
+
+LOGIN_URL = "admin:login"
+
+# Content-Security-Policy on every response (Django 6 built-in). No inline scripts.
+SECURE_CSP = {
+    "default-src": [CSP.SELF],
+    "script-src": [CSP.SELF],
+    "style-src": [CSP.SELF],
+    "img-src": [CSP.SELF, "data:"],
+    "connect-src": [CSP.SELF],
+    "object-src": [CSP.NONE],
+    "base-uri": [CSP.SELF],
+    "frame-ancestors": [CSP.NONE],
+    "form-action": [CSP.SELF],
+}
+
+if not DEBUG:
+    SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31536000)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=True)
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="WARNING")},
+    "loggers": {
+        "collection": {"level": env.str("COLLECTION_LOG_LEVEL", default="INFO")},
+        "activity": {"level": env.str("COLLECTION_LOG_LEVEL", default="INFO")},
+    },
+}
+
+# --- Marketplaces -----------------------------------------------------------------------
+# "sandbox": the emulator, served in-process through httpx.ASGITransport (no network).
+# "live": the real clients against the base URLs below (production, eBay's sandbox, or a
+# local `manage.py sandbox_marketplace` server).
+MARKETPLACE = env.str("MARKETPLACE", default="sandbox")
+AMAZON_PROVIDER = env.str("AMAZON_PROVIDER", default="oxylabs")
+EBAY_PROVIDER = env.str("EBAY_PROVIDER", default="browse")
+OXYLABS_USERNAME = env.str("OXYLABS_USERNAME", default="")
+OXYLABS_PASSWORD = env.str("OXYLABS_PASSWORD", default="")
+OXYLABS_BASE_URL = env.str("OXYLABS_BASE_URL", default="https://realtime.oxylabs.io")
+EBAY_CLIENT_ID = env.str("EBAY_CLIENT_ID", default="")
+EBAY_CLIENT_SECRET = env.str("EBAY_CLIENT_SECRET", default="")
+EBAY_API_BASE_URL = env.str("EBAY_API_BASE_URL", default="https://api.ebay.com")
+EBAY_MARKETPLACE_ID = env.str("EBAY_MARKETPLACE_ID", default="EBAY_US")
+
+# The sandbox marketplace's knobs (used in-process, and as defaults of the
+# `sandbox_marketplace` command).
+SANDBOX_SEED = env.int("SANDBOX_SEED", default=1)
+SANDBOX_LATENCY_MS = env.float("SANDBOX_LATENCY_MS", default=0.0)
+SANDBOX_LATENCY_JITTER_MS = env.float("SANDBOX_LATENCY_JITTER_MS", default=0.0)
+SANDBOX_RATE_LIMIT_RPS = env.float("SANDBOX_RATE_LIMIT_RPS", default=0.0)  # 0 = off
+SANDBOX_ERROR_RATE = env.float("SANDBOX_ERROR_RATE", default=0.0)
+SANDBOX_TIMEOUT_RATE = env.float("SANDBOX_TIMEOUT_RATE", default=0.0)
+SANDBOX_MALFORMED_RATE = env.float("SANDBOX_MALFORMED_RATE", default=0.0)
+SANDBOX_HOSTILE = env.bool("SANDBOX_HOSTILE", default=False)
+
+# --- Collection engine ------------------------------------------------------------------
+COLLECTION_WORKERS = env.int("COLLECTION_WORKERS", default=5)
+COLLECTION_AMAZON_PAGES = env.int("COLLECTION_AMAZON_PAGES", default=1)
+COLLECTION_EBAY_PAGES = env.int("COLLECTION_EBAY_PAGES", default=3)
+COLLECTION_MARKUP_MIN_PERCENT = env.float("COLLECTION_MARKUP_MIN_PERCENT", default=80.0)
+COLLECTION_MARKUP_MAX_PERCENT = env.float("COLLECTION_MARKUP_MAX_PERCENT", default=120.0)
+COLLECTION_RETRY_MAX = env.int("COLLECTION_RETRY_MAX", default=5)  # attempts per task
+COLLECTION_RETRY_BASE_DELAY = env.float("COLLECTION_RETRY_BASE_DELAY", default=0.5)
+COLLECTION_RETRY_MAX_DELAY = env.float("COLLECTION_RETRY_MAX_DELAY", default=30.0)
+COLLECTION_MAX_CONSECUTIVE_FAILURES = env.int("COLLECTION_MAX_CONSECUTIVE_FAILURES", default=5)
+COLLECTION_LEASE_SECONDS = env.int("COLLECTION_LEASE_SECONDS", default=60)
+COLLECTION_HEARTBEAT_SECONDS = env.float("COLLECTION_HEARTBEAT_SECONDS", default=5.0)
+COLLECTION_BATCH_SIZE = env.int("COLLECTION_BATCH_SIZE", default=200)  # tasks per flush
+COLLECTION_FLUSH_SECONDS = env.float("COLLECTION_FLUSH_SECONDS", default=0.5)
+COLLECTION_HTTP_TIMEOUT = env.float("COLLECTION_HTTP_TIMEOUT", default=30.0)
+COLLECTION_AMAZON_HTTP_TIMEOUT = env.float("COLLECTION_AMAZON_HTTP_TIMEOUT", default=165.0)
+# Requests per second per provider; 0 = unlimited.
+COLLECTION_RATE_LIMITS = env.dict(
+    "COLLECTION_RATE_LIMITS", cast={"value": float}, default={"oxylabs": 40.0, "ebay": 0.0}
+)
+COLLECTION_MAX_ACTIVE_RUNS = env.int("COLLECTION_MAX_ACTIVE_RUNS", default=3)
+# True when runs execute in another process than the web server (db_worker,
+# run_collection): events must then cross processes through Redis (check activity.E001).
+# The embedded default (`./dev serve`) runs its worker inside the web process.
+COLLECTION_RUNS_OUT_OF_PROCESS = env.bool("COLLECTION_RUNS_OUT_OF_PROCESS", default=not DEBUG)
+
+# --- Live activity ----------------------------------------------------------------------
+ACTIVITY_FRAME_SECONDS = env.float("ACTIVITY_FRAME_SECONDS", default=0.1)
