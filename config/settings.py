@@ -225,3 +225,55 @@ COLLECTION_RUNS_OUT_OF_PROCESS = env.bool("COLLECTION_RUNS_OUT_OF_PROCESS", defa
 
 # --- Live activity ----------------------------------------------------------------------
 ACTIVITY_FRAME_SECONDS = env.float("ACTIVITY_FRAME_SECONDS", default=0.1)
+
+# --- Quotas -----------------------------------------------------------------------------
+# Requests each provider allows per window, counted from the requests actually sent
+# (collection.quotas). Syntax: "provider=LIMIT/day[@RESET_HOUR_UTC]" or
+# "provider=LIMIT/month[@RESET_DAY]", comma-separated, e.g. "ebay=5000/day@0,oxylabs=98000/month@1"
+# (eBay Browse: 5,000 calls/day by default; Oxylabs Micro: 98,000 results/month). Requests per
+# second are COLLECTION_RATE_LIMITS. The sandbox is not metered unless this is set.
+
+
+def _quotas_parse(text: str) -> dict[str, dict[str, int]]:
+    """``ebay=5000/day@0,oxylabs=98000/month@1`` → ``{"ebay": {"per_day": 5000, ...}}``."""
+    quotas: dict[str, dict[str, int]] = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        try:
+            provider, rule = (s.strip() for s in item.split("=", 1))
+            amount, _, period_reset = rule.partition("/")
+            period, _, reset = period_reset.partition("@")
+            limit = int(amount)
+            if period == "day":
+                hour = int(reset or 0)
+                if not 0 <= hour <= 23:
+                    raise ValueError
+                quotas[provider] = {"per_day": limit, "reset_hour_utc": hour}
+            elif period == "month":
+                day = int(reset or 1)
+                if not 1 <= day <= 28:
+                    raise ValueError
+                quotas[provider] = {"per_month": limit, "reset_day": day}
+            else:
+                raise ValueError
+            if limit < 0 or not provider:
+                raise ValueError
+        except ValueError:
+            raise ImproperlyConfigured(
+                f"COLLECTION_QUOTAS: cannot read {item!r}; write provider=LIMIT/day[@HOUR] "
+                "or provider=LIMIT/month[@DAY], e.g. ebay=5000/day@0,oxylabs=98000/month@1."
+            ) from None
+    return quotas
+
+
+COLLECTION_QUOTAS = _quotas_parse(
+    env.str(
+        "COLLECTION_QUOTAS",
+        default="ebay=5000/day@0,oxylabs=98000/month@1" if MARKETPLACE == "live" else "",
+    )
+)
+# When > 0, every quota window is this many seconds, aligned on the Unix epoch (a fast
+# emulated day for tests and demos, matching the sandbox's `day_seconds`).
+COLLECTION_QUOTA_WINDOW_SECONDS = env.float("COLLECTION_QUOTA_WINDOW_SECONDS", default=0.0)
+# Requests reserved from the shared counter at a time by each process (fewer DB round trips;
+# a process killed without closing leaves at most this many counted but unsent).
+COLLECTION_QUOTA_BLOCK = env.int("COLLECTION_QUOTA_BLOCK", default=16)
