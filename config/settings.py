@@ -218,6 +218,10 @@ COLLECTION_RATE_LIMITS = env.dict(
     "COLLECTION_RATE_LIMITS", cast={"value": float}, default={"oxylabs": 40.0, "ebay": 0.0}
 )
 COLLECTION_MAX_ACTIVE_RUNS = env.int("COLLECTION_MAX_ACTIVE_RUNS", default=3)
+# An orphaned run (its process died) is re-queued automatically at most this many times.
+COLLECTION_MAX_AUTO_RESUMES = env.int("COLLECTION_MAX_AUTO_RESUMES", default=5)
+# Seconds between two scheduler ticks (due schedules, orphaned and stranded runs).
+COLLECTION_SCHEDULER_SECONDS = env.float("COLLECTION_SCHEDULER_SECONDS", default=10.0)
 # True when runs execute in another process than the web server (db_worker,
 # run_collection): events must then cross processes through Redis (check activity.E001).
 # The embedded default (`./dev serve`) runs its worker inside the web process.

@@ -9,13 +9,15 @@ transition itself.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import json
 import logging
 from collections.abc import Iterable
 from decimal import Decimal, InvalidOperation
 
 from django.conf import settings
-from django.db import transaction
+from django.db import models, transaction
 from django.utils import timezone
 
 from collection.models import Category, CategoryPreset, CollectionRun
@@ -263,3 +265,329 @@ def run_mark_queued_for_resume(*, run_id: int) -> CollectionRun:
             status_message="Its process stopped responding; queued for resume.",
         ) and run_transition(run_id=run_id, to=Status.QUEUED)
     return run_transition(run_id=run_id, to=Status.QUEUED, expect=[Status.PAUSED, Status.FAILED])
+
+
+# --- Starting runs through the task worker ---------------------------------------------
+#
+# The admin, the scheduler and the recovery loop never execute a run themselves: they
+# change the run's row and, after that transaction commits, enqueue ``run_collection_task``
+# (django.tasks on the database backend). Enqueuing the same run twice is harmless by
+# design: the engine JOINs a run that is already running (tasks are claimed with SKIP
+# LOCKED and leases), and ``run_worker_execute`` leaves finished, paused and cancelled
+# runs alone.
+
+
+def run_enqueue(*, run_id: int) -> None:
+    """After the current transaction commits, ask a task worker to execute the run."""
+    from collection.tasks import run_collection_task
+
+    def enqueue() -> None:
+        result = run_collection_task.enqueue(run_id=run_id)
+        logger.info("run %s enqueued as task %s", run_id, result.id)
+
+    transaction.on_commit(enqueue)
+
+
+def _serialize_run_starts() -> None:
+    """Make the active-run count and the insert that follows one critical section.
+
+    PostgreSQL: a transaction-scoped advisory lock. SQLite runs IMMEDIATE transactions
+    (settings), which already take the database's write lock at BEGIN.
+    """
+    from django.db import connection
+
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_RUN_START_LOCK])
+
+
+_RUN_START_LOCK = 0x5C0_0001  # any constant unique to this critical section
+
+
+def _check_active_limit(*, excluding: int | None = None) -> None:
+    active = CollectionRun.objects.filter(status__in=CollectionRun.ACTIVE_STATUSES)
+    if excluding is not None:
+        active = active.exclude(pk=excluding)
+    count = active.count()
+    limit = settings.COLLECTION_MAX_ACTIVE_RUNS
+    if count >= limit:
+        raise RunLimitReached(
+            f"{count} runs are already queued or running (limit {limit}); "
+            "wait for one to finish or pause it."
+        )
+
+
+def run_start(
+    *,
+    categories: Iterable[Category],
+    preset: CategoryPreset | None = None,
+    workers: int | None = None,
+    amazon_pages: int | None = None,
+    ebay_pages: int | None = None,
+    markup_min_percent=None,
+    markup_max_percent=None,
+    started_by=None,
+    rerun_of: CollectionRun | None = None,
+    schedule=None,
+    enforce_active_limit: bool = True,
+) -> CollectionRun:
+    """Create a queued run and enqueue it for a task worker (after commit).
+
+    Raises RunOptionsError for a bad selection or options and RunLimitReached when
+    ``COLLECTION_MAX_ACTIVE_RUNS`` runs are already queued or running.
+    """
+    with transaction.atomic():
+        if enforce_active_limit:
+            _serialize_run_starts()
+        run = run_create(
+            categories=categories,
+            preset=preset,
+            workers=workers,
+            amazon_pages=amazon_pages,
+            ebay_pages=ebay_pages,
+            markup_min_percent=markup_min_percent,
+            markup_max_percent=markup_max_percent,
+            started_by=started_by,
+            rerun_of=rerun_of,
+            schedule=schedule,
+            enforce_active_limit=enforce_active_limit,
+        )
+        run_enqueue(run_id=run.pk)
+    return run
+
+
+def run_rerun(*, run_id: int, started_by=None) -> CollectionRun:
+    """Start a new run with the categories and options of a finished one."""
+    source = CollectionRun.objects.get(pk=run_id)
+    if not source.is_finished:
+        raise InvalidTransition(
+            f"Run {run_id} is {source.get_status_display().lower()}; only a completed, failed "
+            "or cancelled run can be re-run (resume a paused one instead)."
+        )
+    return run_start(
+        categories=source.categories.all(),
+        preset=source.preset,
+        workers=source.workers,
+        amazon_pages=source.amazon_pages,
+        ebay_pages=source.ebay_pages,
+        markup_min_percent=source.markup_min_percent,
+        markup_max_percent=source.markup_max_percent,
+        started_by=started_by,
+        rerun_of=source,
+    )
+
+
+def run_resume(*, run_id: int, enforce_active_limit: bool = True) -> CollectionRun:
+    """Paused, failed or orphaned → queued, then enqueued for a task worker."""
+    with transaction.atomic():
+        if enforce_active_limit:
+            _serialize_run_starts()
+            run = CollectionRun.objects.get(pk=run_id)
+            if not run.is_active:  # an orphaned "running" run is already counted
+                _check_active_limit(excluding=run_id)
+        run = run_mark_queued_for_resume(run_id=run_id)
+        run_enqueue(run_id=run_id)
+    return run
+
+
+def run_worker_add(*, run_id: int) -> CollectionRun:
+    """Enqueue one more task for a queued or running run: another worker process joins it."""
+    run = CollectionRun.objects.get(pk=run_id)
+    if not run.is_active:
+        raise InvalidTransition(
+            f"Run {run_id} is {run.get_status_display().lower()}; only a queued or running "
+            "run can take another worker process."
+        )
+    with transaction.atomic():
+        run_enqueue(run_id=run_id)
+    return run
+
+
+def run_worker_execute(*, run_id: int) -> dict:
+    """What a task worker does with a run id (``tasks.run_collection_task``).
+
+    Executes a queued run, or joins a running one (the engine claims tasks with SKIP
+    LOCKED, so a second process shares the work instead of repeating it). A run that was
+    paused, cancelled or finished after it was enqueued is left alone: an operator's pause
+    wins over a task that was already in the queue.
+    """
+    run = CollectionRun.objects.filter(pk=run_id).first()
+    if run is None or run.status not in CollectionRun.ACTIVE_STATUSES:
+        status = run.status if run else "missing"
+        logger.info("run %s is %s; the task worker leaves it alone", run_id, status)
+        return {"run_id": run_id, "status": status, "skipped": True}
+
+    from collection.engine import run_execute
+
+    try:
+        report = run_execute(run_id=run_id)
+    except Exception as exc:
+        # The engine records its own failures on the run; a run still queued means it
+        # never got that far. Pause it with the reason instead of leaving it queued (the
+        # recovery loop would re-enqueue it forever), then let the task record the error.
+        _pause_if_never_started(run_id=run_id, exc=exc)
+        raise
+    return _report_as_json(report)
+
+
+def _pause_if_never_started(*, run_id: int, exc: Exception) -> None:
+    message = (
+        f"The task worker could not start it ({type(exc).__name__}: {exc}); "
+        "fix the cause, then resume it."
+    )
+    try:
+        run_transition(
+            run_id=run_id, to=Status.PAUSED, expect=[Status.QUEUED],
+            pause_reason=CollectionRun.PauseReason.INTERRUPTED, status_message=message[:2000],
+        )
+    except InvalidTransition:
+        return  # the engine got it running: its own failure handling applies
+    logger.error("run %s paused: %s", run_id, message)
+
+
+def _report_as_json(report) -> dict:
+    data = dataclasses.asdict(report) if dataclasses.is_dataclass(report) else dict(report)
+    return json.loads(json.dumps(data, default=str))
+
+
+# --- Recovery: orphaned, stranded and quota-paused runs --------------------------------
+
+
+
+@dataclasses.dataclass(slots=True)
+class RecoveryReport:
+    """Run ids the recovery pass acted on (plain data for logs and the scheduler)."""
+
+    orphaned_requeued: list[int] = dataclasses.field(default_factory=list)
+    orphaned_given_up: list[int] = dataclasses.field(default_factory=list)
+    stranded_requeued: list[int] = dataclasses.field(default_factory=list)
+    quota_resumed: list[int] = dataclasses.field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return any(dataclasses.astuple(self))
+
+
+def _orphan_resumes(run_id: int) -> int:
+    from activity.models import RunEvent
+
+    return RunEvent.objects.filter(
+        run_id=run_id, action="paused", data__reason=CollectionRun.PauseReason.ORPHANED
+    ).count()
+
+
+def _record_event(run_id: int, action: str, **data) -> None:
+    """Store a system event with the run (published after the transaction commits)."""
+    from activity.events import EventRecorder
+
+    recorder = EventRecorder(run_id)
+    recorder.emit(action, **data)
+    recorder.flush()
+
+
+def _task_waiting(*, run_id: int, now: dt.datetime) -> bool:
+    """Is there a task in the queue (or freshly claimed) that will execute this run?"""
+    from django_tasks_db.models import DBTaskResult
+    from django.tasks import TaskResultStatus
+
+    from collection.tasks import run_collection_task
+
+    tasks = DBTaskResult.objects.filter(
+        task_path=run_collection_task.module_path, args_kwargs__kwargs__run_id=run_id
+    )
+    lease = dt.timedelta(seconds=settings.COLLECTION_LEASE_SECONDS)
+    return (
+        tasks.filter(status=TaskResultStatus.READY).exists()
+        # Claimed but the run is still queued: the engine moves it to running within
+        # moments, so a claim older than the lease belongs to a worker that died.
+        or tasks.filter(status=TaskResultStatus.RUNNING, started_at__gte=now - lease).exists()
+    )
+
+
+def runs_recover(*, now: dt.datetime | None = None) -> RecoveryReport:
+    """Put runs that nobody will execute back in the task queue (the scheduler calls this).
+
+    - **Orphaned**: running, heartbeat older than ``COLLECTION_LEASE_SECONDS`` (its process
+      was killed or lost the database). Re-queued with reason ``orphaned`` and a ``paused``
+      event saying why; after ``COLLECTION_MAX_AUTO_RESUMES`` such recoveries it is left
+      paused for an operator (a run that kills its worker every time must not loop).
+    - **Stranded**: queued, but no task in the queue will execute it (the enqueue after
+      commit was lost, or the worker died between claiming the task and starting the run).
+    - **Quota**: paused at a provider quota and its ``resume_at`` has passed.
+
+    Safe with several schedulers at once: every run is re-checked under a row lock taken
+    with SKIP LOCKED, and a duplicate enqueue is harmless (see ``run_worker_execute``).
+    """
+    now = now or timezone.now()
+    report = RecoveryReport()
+    lease = dt.timedelta(seconds=settings.COLLECTION_LEASE_SECONDS)
+
+    def locked(run_id: int) -> CollectionRun | None:
+        return CollectionRun.objects.select_for_update(skip_locked=True).filter(pk=run_id).first()
+
+    stale = CollectionRun.objects.filter(status=Status.RUNNING).filter(
+        models.Q(heartbeat_at__isnull=True) | models.Q(heartbeat_at__lt=now - lease)
+    )
+    for run_id in list(stale.values_list("pk", flat=True)):
+        with transaction.atomic():
+            run = locked(run_id)
+            if run is None or not run_is_orphaned(run, now=now):
+                continue
+            previous = _orphan_resumes(run_id)
+            limit = settings.COLLECTION_MAX_AUTO_RESUMES
+            if previous >= limit:
+                message = (
+                    f"Its process stopped responding {previous + 1} times; not resumed "
+                    "automatically again. Check the worker logs, then resume it."
+                )
+                run_transition(
+                    run_id=run_id, to=Status.PAUSED,
+                    pause_reason=CollectionRun.PauseReason.ORPHANED, status_message=message,
+                )
+                _record_event(run_id, "paused", reason="orphaned_gave_up", message=message)
+                report.orphaned_given_up.append(run_id)
+                logger.error("run %s: %s", run_id, message)
+                continue
+            message = (
+                f"Its process ({run.executor or 'unknown'}) stopped responding (last heartbeat "
+                f"{run.heartbeat_at.isoformat() if run.heartbeat_at else 'never'}); "
+                "queued for resume."
+            )
+            run_transition(
+                run_id=run_id, to=Status.PAUSED,
+                pause_reason=CollectionRun.PauseReason.ORPHANED, status_message=message,
+            )
+            # Queued keeps pause_reason and status_message, so the reason stays visible
+            # until a worker takes the run.
+            run_transition(run_id=run_id, to=Status.QUEUED)
+            _record_event(
+                run_id, "paused", reason=CollectionRun.PauseReason.ORPHANED, message=message
+            )
+            run_enqueue(run_id=run_id)
+            report.orphaned_requeued.append(run_id)
+            logger.warning("run %s: %s", run_id, message)
+
+    queued = CollectionRun.objects.filter(status=Status.QUEUED, created_at__lt=now - lease)
+    for run_id in list(queued.values_list("pk", flat=True)):
+        if _task_waiting(run_id=run_id, now=now):
+            continue
+        with transaction.atomic():
+            run = locked(run_id)
+            if run is None or run.status != Status.QUEUED or _task_waiting(run_id=run_id, now=now):
+                continue
+            run_enqueue(run_id=run_id)
+            report.stranded_requeued.append(run_id)
+            logger.warning("run %s was queued with no task to execute it; enqueued again", run_id)
+
+    due = CollectionRun.objects.filter(
+        status=Status.PAUSED, pause_reason=CollectionRun.PauseReason.QUOTA, resume_at__lte=now
+    )
+    for run_id in list(due.values_list("pk", flat=True)):
+        with transaction.atomic():
+            run = locked(run_id)
+            if run is None or run.status != Status.PAUSED or run.resume_at is None or run.resume_at > now:
+                continue
+            run_transition(run_id=run_id, to=Status.QUEUED)
+            run_enqueue(run_id=run_id)
+            report.quota_resumed.append(run_id)
+            logger.info("run %s: provider quota reset; queued for resume", run_id)
+    return report
