@@ -1,0 +1,448 @@
+"""Provider quotas: windows, the shared usage counter, and the tracker the engine asks.
+
+A provider meters us per window (eBay Browse: calls per day, reset at a fixed hour;
+Oxylabs: results per month). ``COLLECTION_QUOTAS`` says how many requests each provider
+allows per window; ``COLLECTION_QUOTA_WINDOW_SECONDS`` replaces every window by an
+epoch-aligned interval of that many seconds (a fast emulated day). Requests per second are
+a different limit, paced by the engine's ``ProviderGate`` (``COLLECTION_RATE_LIMITS``).
+
+Usage lives in ``ProviderUsage`` rows, one per (provider, window start), shared by every
+process. A ``QuotaTracker`` (one per run execution) takes requests from that counter in
+blocks::
+
+    acquire(provider) ──► local block left? ──yes──► take one (no database round trip)
+                               │ no
+                               ▼
+           UPDATE usage SET requests = requests + n
+            WHERE provider = … AND window_start = … AND requests + n <= limit
+                               │ 0 rows and nothing left          │ 1 row
+                               ▼                                  ▼
+                 raise QuotaExhausted(reset_at=window end)   block of n, take one
+
+so several processes never pass the limit in any window (the condition is checked by the
+database in one statement), usage survives a restart (it is in the database), and only one
+request in ``COLLECTION_QUOTA_BLOCK`` touches the database. ``aclose()`` gives the unused
+part of a block back; a process killed without closing leaves at most one block counted but
+unsent (the error is on the safe side). In live mode the eBay counter is aligned at run start
+with what eBay's Developer Analytics ``rate_limit`` endpoint reports (other apps may share
+the keyset; eBay's reset time wins).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import calendar
+import dataclasses
+import datetime as dt
+import logging
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from collection.marketplaces.base import QuotaExhausted
+from collection.models import CollectionRun, ProviderUsage
+
+logger = logging.getLogger(__name__)
+
+EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+_US = dt.timedelta(microseconds=1)
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """One metering window, ``[start, end)``, UTC."""
+
+    start: dt.datetime
+    end: dt.datetime
+
+    @property
+    def seconds(self) -> float:
+        return (self.end - self.start).total_seconds()
+
+
+@dataclass(frozen=True, slots=True)
+class Quota:
+    """What one provider allows per window.
+
+    ``period`` is ``day`` (resets daily at ``reset_hour_utc``), ``month`` (resets on
+    ``reset_day`` of each month, 00:00 UTC) or ``window`` (fixed ``window_seconds`` intervals
+    counted from ``anchor``: the fast emulated day, or a day aligned on the provider's own
+    reset time).
+    """
+
+    provider: str
+    limit: int
+    period: str = "day"
+    reset_hour_utc: int = 0
+    reset_day: int = 1
+    window_seconds: float = 0.0
+    anchor: dt.datetime = EPOCH
+
+    @property
+    def period_label(self) -> str:
+        if self.period == "window":
+            return f"{self.window_seconds:g} s window"
+        return self.period
+
+    def window_at(self, when: dt.datetime) -> Window:
+        when = when.astimezone(dt.UTC)
+        if self.period == "window":
+            length_us = max(1, round(self.window_seconds * 1_000_000))
+            since_us = (when - self.anchor) // _US
+            start = self.anchor + (since_us // length_us) * length_us * _US
+            return Window(start, start + length_us * _US)
+        if self.period == "month":
+            start = when.replace(day=self.reset_day, hour=0, minute=0, second=0, microsecond=0)
+            if start > when:
+                start = _add_months(start, -1)
+            return Window(start, _add_months(start, 1))
+        start = when.replace(hour=self.reset_hour_utc, minute=0, second=0, microsecond=0)
+        if start > when:
+            start -= dt.timedelta(days=1)
+        return Window(start, start + dt.timedelta(days=1))
+
+
+def _add_months(moment: dt.datetime, months: int) -> dt.datetime:
+    index = moment.year * 12 + moment.month - 1 + months
+    year, month = divmod(index, 12)
+    day = min(moment.day, calendar.monthrange(year, month + 1)[1])
+    return moment.replace(year=year, month=month + 1, day=day)
+
+
+def quotas_configured(
+    config: Mapping[str, Mapping[str, int]] | None = None,
+    *,
+    window_seconds: float | None = None,
+) -> dict[str, Quota]:
+    """The quotas of ``COLLECTION_QUOTAS`` (or ``config``), keyed by provider."""
+    config = settings.COLLECTION_QUOTAS if config is None else config
+    if window_seconds is None:
+        window_seconds = settings.COLLECTION_QUOTA_WINDOW_SECONDS
+    quotas = {}
+    for provider, rule in config.items():
+        if "per_day" in rule:
+            quota = Quota(provider, int(rule["per_day"]), "day",
+                          reset_hour_utc=int(rule.get("reset_hour_utc", 0)))
+        elif "per_month" in rule:
+            quota = Quota(provider, int(rule["per_month"]), "month",
+                          reset_day=int(rule.get("reset_day", 1)))
+        else:
+            raise ValueError(f"quota for {provider!r} needs per_day or per_month: {rule!r}")
+        if window_seconds and window_seconds > 0:
+            quota = dataclasses.replace(quota, period="window", window_seconds=window_seconds)
+        quotas[provider] = quota
+    return quotas
+
+
+def _guard_seconds(window: Window) -> float:
+    """No request starts this close to a window's end: it could reach the provider in the
+    next window and be counted there, on top of that window's full quota."""
+    return min(2.0, 0.05 * window.seconds)
+
+
+def _exhausted_error(quota: Quota, window: Window) -> QuotaExhausted:
+    return QuotaExhausted(
+        f"The {quota.provider} quota of {quota.limit} requests per {quota.period_label} is "
+        f"spent; it resets at {window.end.isoformat(timespec='seconds')}.",
+        reset_at=window.end,
+        provider=quota.provider,
+    )
+
+
+# --- The shared counter (sync; the tracker calls these through sync_to_async) ----------
+
+
+def usage_reserve(*, provider: str, window_start: dt.datetime, limit: int, block: int) -> int:
+    """Add up to ``block`` requests to the window's counter without passing ``limit``.
+
+    Returns how many were reserved (0 = the window is spent). One conditional UPDATE does
+    the check and the increment, so concurrent reservers can never pass the limit.
+    """
+    ProviderUsage.objects.bulk_create(
+        [ProviderUsage(provider=provider, window_start=window_start)], ignore_conflicts=True
+    )
+    rows = ProviderUsage.objects.filter(provider=provider, window_start=window_start)
+    while True:
+        used = rows.values_list("requests", flat=True).get()
+        n = min(block, limit - used)
+        if n <= 0:
+            return 0
+        if rows.filter(requests__lte=limit - n).update(
+            requests=F("requests") + n, updated_at=timezone.now()
+        ):
+            return n
+        # Another process reserved in between: read again (each miss is its progress).
+
+
+def usage_release(*, provider: str, window_start: dt.datetime, count: int) -> None:
+    """Give back ``count`` reserved but unsent requests."""
+    if count > 0:
+        ProviderUsage.objects.filter(
+            provider=provider, window_start=window_start, requests__gte=count
+        ).update(requests=F("requests") - count, updated_at=timezone.now())
+
+
+def usage_raise_to(*, provider: str, window_start: dt.datetime, used: int) -> None:
+    """Make the counter at least ``used`` (the provider knows of more usage than we do)."""
+    ProviderUsage.objects.bulk_create(
+        [ProviderUsage(provider=provider, window_start=window_start)], ignore_conflicts=True
+    )
+    ProviderUsage.objects.filter(
+        provider=provider, window_start=window_start, requests__lt=used
+    ).update(requests=used, updated_at=timezone.now())
+
+
+# --- The tracker ---------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class _ProviderState:
+    lock: asyncio.Lock
+    window: Window | None = None
+    left: int = 0  # reserved in the database, not yet sent
+    sent: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderQuotaStatus:
+    """What a provider itself reports about its quota (eBay's ``rate_limit`` endpoint)."""
+
+    limit: int
+    remaining: int
+    reset_at: dt.datetime
+    window_seconds: float = 86400.0
+
+
+class QuotaTracker:
+    """Counts the requests of one run execution against the providers' quotas.
+
+    The engine calls ``await acquire(provider)`` right before every request it sends
+    (retries included) and ``await aclose()`` when it stops; ``await exhausted(provider)``
+    when the provider itself answers "quota spent" (eBay 429/2001). Unmetered providers
+    (no quota configured) cost nothing.
+    """
+
+    def __init__(
+        self,
+        quotas: Mapping[str, Quota] | None = None,
+        *,
+        block: int | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.quotas: dict[str, Quota] = dict(quotas_configured() if quotas is None else quotas)
+        self.block = max(1, block if block is not None else settings.COLLECTION_QUOTA_BLOCK)
+        self._clock = clock
+        self._states: dict[str, _ProviderState] = {}
+
+    def is_metered(self, provider: str) -> bool:
+        return provider in self.quotas
+
+    def _now(self) -> dt.datetime:
+        return dt.datetime.fromtimestamp(self._clock(), tz=dt.UTC)
+
+    def _state(self, provider: str) -> _ProviderState:
+        state = self._states.get(provider)
+        if state is None:
+            state = self._states[provider] = _ProviderState(lock=asyncio.Lock())
+        return state
+
+    @property
+    def sent(self) -> dict[str, int]:
+        """Requests let through per provider by this tracker (its stats)."""
+        return {provider: state.sent for provider, state in self._states.items()}
+
+    async def acquire(self, provider: str) -> None:
+        """Count one request to ``provider``; raise ``QuotaExhausted`` when its window is spent."""
+        quota = self.quotas.get(provider)
+        if quota is None:
+            return
+        state = self._state(provider)
+        async with state.lock:
+            while True:
+                now = self._now()
+                window = quota.window_at(now)
+                to_end = (window.end - now).total_seconds()
+                if to_end < _guard_seconds(window):
+                    await asyncio.sleep(to_end)
+                    continue
+                if state.window != window:
+                    await self._give_back(provider, state)
+                    state.window = window
+                if state.left > 0:
+                    state.left -= 1
+                    state.sent += 1
+                    return
+                granted = await sync_to_async(usage_reserve)(
+                    provider=provider, window_start=window.start, limit=quota.limit,
+                    block=self.block,
+                )
+                if granted == 0:
+                    raise _exhausted_error(quota, window)
+                state.left = granted
+
+    async def exhausted(self, provider: str, *, reset_at: dt.datetime | None = None) -> dt.datetime:
+        """The provider said its quota is spent: mark the window spent for every process.
+
+        Returns when to resume: the provider's reset time when it gave one, else the end of
+        the current window.
+        """
+        quota = self.quotas.get(provider)
+        if quota is None:
+            return reset_at or self._now() + dt.timedelta(hours=1)
+        state = self._state(provider)
+        async with state.lock:
+            window = quota.window_at(self._now())
+            state.left = 0
+            state.window = window
+            await sync_to_async(usage_raise_to)(
+                provider=provider, window_start=window.start, used=quota.limit
+            )
+        logger.warning("%s reports its quota spent; counter of %s marked full", provider, window.start)
+        return max(reset_at, window.end) if reset_at else window.end
+
+    async def align(self, provider: str, status: ProviderQuotaStatus) -> None:
+        """Adopt what the provider reports: its reset time, its usage, the lower limit."""
+        quota = self.quotas.get(provider)
+        if quota is None:
+            return
+        limit = min(quota.limit, status.limit)
+        reset_at = status.reset_at.astimezone(dt.UTC).replace(second=0, microsecond=0)
+        if status.reset_at.second >= 30:  # nearest minute, so every process agrees
+            reset_at += dt.timedelta(minutes=1)
+        if quota.period == "day":
+            quota = dataclasses.replace(
+                quota, period="window", window_seconds=status.window_seconds, anchor=reset_at
+            )
+        quota = dataclasses.replace(quota, limit=limit)
+        self.quotas[provider] = quota
+        window = quota.window_at(self._now())
+        used = max(0, status.limit - status.remaining)
+        await sync_to_async(usage_raise_to)(provider=provider, window_start=window.start, used=used)
+        logger.info(
+            "%s quota aligned: %d of %d used, resets at %s",
+            provider, used, status.limit, status.reset_at.isoformat(),
+        )
+
+    async def _give_back(self, provider: str, state: _ProviderState) -> None:
+        if state.window is not None and state.left:
+            await sync_to_async(usage_release)(
+                provider=provider, window_start=state.window.start, count=state.left
+            )
+        state.left = 0
+
+    async def aclose(self) -> None:
+        """Give every unused reservation back (call when the run stops, however it stops)."""
+        for provider, state in self._states.items():
+            async with state.lock:
+                await self._give_back(provider, state)
+
+    async def __aenter__(self) -> QuotaTracker:
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        await self.aclose()
+
+
+def parse_ebay_rate_limit(payload: Mapping) -> ProviderQuotaStatus | None:
+    """The Browse quota in eBay's ``getRateLimits`` reply, or None when it is absent.
+
+    Shape: ``rateLimits[].resources[{name: "buy.browse", rates[{limit, remaining, reset,
+    timeWindow}]}]`` (reference/marketplace-apis.md §1).
+    """
+    for rate_limit in payload.get("rateLimits") or ():
+        for resource in rate_limit.get("resources") or ():
+            if resource.get("name") != "buy.browse":
+                continue
+            for rate in resource.get("rates") or ():
+                try:
+                    reset_at = dt.datetime.fromisoformat(str(rate["reset"]).replace("Z", "+00:00"))
+                    if reset_at.tzinfo is None:
+                        reset_at = reset_at.replace(tzinfo=dt.UTC)
+                    return ProviderQuotaStatus(
+                        limit=int(rate["limit"]),
+                        remaining=max(0, int(rate["remaining"])),
+                        reset_at=reset_at,
+                        window_seconds=float(rate.get("timeWindow") or 86400),
+                    )
+                except (KeyError, TypeError, ValueError):
+                    logger.warning("eBay rate_limit reply has an unreadable rate: %r", rate)
+    return None
+
+
+# --- Reads and services --------------------------------------------------------------
+
+
+def quota_usage_get(*, now: dt.datetime | None = None) -> dict[str, dict]:
+    """Per metered provider: limit, used, left, window start and reset time (plain JSON).
+
+    ``used`` counts requests sent plus those a running process has reserved and not sent
+    yet (at most ``COLLECTION_QUOTA_BLOCK`` per process).
+    """
+    now = now or timezone.now()
+    usage = {}
+    for provider, quota in quotas_configured().items():
+        window = quota.window_at(now)
+        rows = ProviderUsage.objects.filter(provider=provider)
+        if quota.period == "month":
+            row = rows.filter(window_start=window.start).first()
+        else:
+            # A day may be aligned on the provider's own reset time (``align``): take the
+            # latest window of that length that covers now.
+            length = window.end - window.start
+            row = (
+                rows.filter(window_start__lte=now, window_start__gt=now - length)
+                .order_by("-window_start")
+                .first()
+            )
+            if row is not None:
+                window = Window(row.window_start, row.window_start + length)
+        used = row.requests if row else 0
+        usage[provider] = {
+            "provider": provider,
+            "limit": quota.limit,
+            "period": quota.period_label,
+            "used": used,
+            "left": max(0, quota.limit - used),
+            "window_start": window.start.isoformat(),
+            "resets_at": window.end.isoformat(),
+        }
+    return usage
+
+
+def runs_resume_due(*, now: dt.datetime | None = None) -> list[int]:
+    """Queue again (and enqueue for a task worker) the runs paused at a quota whose reset
+    time has passed. The scheduler loop calls this; several schedulers at once are safe
+    (each run is re-checked under a row lock taken with SKIP LOCKED)."""
+    from collection.services.runs import run_enqueue, run_transition
+
+    now = now or timezone.now()
+    due = CollectionRun.objects.filter(
+        status=CollectionRun.Status.PAUSED,
+        pause_reason=CollectionRun.PauseReason.QUOTA,
+        resume_at__lte=now,
+    )
+    resumed = []
+    for run_id in list(due.values_list("pk", flat=True)):
+        with transaction.atomic():
+            run = (
+                CollectionRun.objects.select_for_update(skip_locked=True).filter(pk=run_id).first()
+            )
+            if (
+                run is None
+                or run.status != CollectionRun.Status.PAUSED
+                or run.pause_reason != CollectionRun.PauseReason.QUOTA
+                or run.resume_at is None
+                or run.resume_at > now
+            ):
+                continue
+            run_transition(run_id=run_id, to=CollectionRun.Status.QUEUED)
+            run_enqueue(run_id=run_id)
+        resumed.append(run_id)
+        logger.info("run %s: provider quota reset; queued for resume", run_id)
+    return resumed

@@ -1,0 +1,350 @@
+"""Quota windows, the shared usage counter and the tracker the engine asks before a request."""
+
+import datetime as dt
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+from django.db import connection
+
+from collection.marketplaces.base import QuotaExhausted
+from collection.models import ProviderUsage
+from collection.quotas import (
+    Quota,
+    QuotaTracker,
+    parse_ebay_rate_limit,
+    quota_usage_get,
+    quotas_configured,
+)
+from config.settings import _quotas_parse
+
+ROOT = Path(__file__).resolve().parents[2]
+UTC = dt.UTC
+
+
+def at(*args) -> dt.datetime:
+    return dt.datetime(*args, tzinfo=UTC)
+
+
+class Clock:
+    """A settable wall clock (epoch seconds) for the tracker."""
+
+    def __init__(self, moment: dt.datetime) -> None:
+        self.now = moment.timestamp()
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def used(provider: str) -> dict[dt.datetime, int]:
+    return {
+        row.window_start: row.requests for row in ProviderUsage.objects.filter(provider=provider)
+    }
+
+
+# --- Settings and windows ---------------------------------------------------------------
+
+
+def test_quota_setting_syntax():
+    assert _quotas_parse("ebay=5000/day@7, oxylabs=98000/month") == {
+        "ebay": {"per_day": 5000, "reset_hour_utc": 7},
+        "oxylabs": {"per_month": 98000, "reset_day": 1},
+    }
+    assert _quotas_parse("") == {}
+    for bad in ("ebay=5000", "ebay=lots/day", "ebay=5000/week", "ebay=5000/day@24",
+                "oxylabs=1/month@31", "=5/day"):
+        with pytest.raises(ImproperlyConfigured, match="COLLECTION_QUOTAS"):
+            _quotas_parse(bad)
+
+
+def test_daily_window_resets_at_the_configured_hour():
+    quota = Quota("ebay", 5000, "day", reset_hour_utc=7)
+    assert quota.window_at(at(2026, 3, 10, 6, 59)).start == at(2026, 3, 9, 7)
+    window = quota.window_at(at(2026, 3, 10, 7, 0))
+    assert (window.start, window.end) == (at(2026, 3, 10, 7), at(2026, 3, 11, 7))
+
+
+def test_monthly_window_resets_on_the_configured_day():
+    quota = Quota("oxylabs", 98000, "month", reset_day=15)
+    window = quota.window_at(at(2026, 1, 3, 12))
+    assert (window.start, window.end) == (at(2025, 12, 15), at(2026, 1, 15))
+    assert quota.window_at(at(2026, 1, 31, 23)).end == at(2026, 2, 15)
+
+
+def test_window_override_makes_epoch_aligned_windows_of_every_quota(settings):
+    settings.COLLECTION_QUOTAS = {"ebay": {"per_day": 40}, "oxylabs": {"per_month": 9}}
+    settings.COLLECTION_QUOTA_WINDOW_SECONDS = 3
+    quotas = quotas_configured()
+    for quota in quotas.values():
+        window = quota.window_at(dt.datetime.fromtimestamp(1_000_001.5, tz=UTC))
+        assert window.start.timestamp() == 999_999 and window.end.timestamp() == 1_000_002
+    assert quotas["ebay"].limit == 40 and quotas["oxylabs"].limit == 9
+
+
+# --- The tracker ------------------------------------------------------------------------
+
+
+
+@pytest.fixture
+async def thread_connections():
+    """The tracker's queries run in asgiref's sync thread: close its connection after the
+    test, or the test database cannot be dropped."""
+    yield
+    from asgiref.sync import sync_to_async
+    from django.db import connections
+
+    await sync_to_async(connections.close_all)()
+
+
+def pytestmark_db(test):
+    return pytest.mark.django_db(transaction=True)(
+        pytest.mark.usefixtures("thread_connections")(test)
+    )
+
+EBAY_40 = {"ebay": Quota("ebay", 40, "window", window_seconds=100)}
+
+
+@pytestmark_db
+async def test_tracker_lets_the_limit_through_then_raises_with_the_reset_time():
+    clock = Clock(at(2026, 3, 10, 12, 0, 10))  # window [12:00:00, 12:01:40)
+    tracker = QuotaTracker(EBAY_40, block=16, clock=clock)
+    for _ in range(40):
+        await tracker.acquire("ebay")
+    with pytest.raises(QuotaExhausted) as caught:
+        await tracker.acquire("ebay")
+    assert caught.value.reset_at == at(2026, 3, 10, 12, 1, 40)
+    assert caught.value.provider == "ebay" and caught.value.error_type == "quota"
+    assert "40 requests" in caught.value.message
+    assert await ProviderUsage.objects.filter(provider="ebay").acount() == 1
+    assert (await ProviderUsage.objects.aget(provider="ebay")).requests == 40
+    assert tracker.sent == {"ebay": 40}
+
+
+@pytestmark_db
+async def test_reservations_are_blocks_and_unused_ones_are_given_back_on_close():
+    clock = Clock(at(2026, 3, 10, 12, 0, 10))
+    tracker = QuotaTracker(EBAY_40, block=16, clock=clock)
+    for _ in range(5):
+        await tracker.acquire("ebay")
+    assert (await ProviderUsage.objects.aget(provider="ebay")).requests == 16
+    await tracker.aclose()
+    assert (await ProviderUsage.objects.aget(provider="ebay")).requests == 5
+
+
+@pytestmark_db
+async def test_unmetered_provider_costs_nothing():
+    tracker = QuotaTracker(EBAY_40, block=16)
+    for _ in range(100):
+        await tracker.acquire("oxylabs")
+    assert await ProviderUsage.objects.acount() == 0
+    assert not tracker.is_metered("oxylabs")
+
+
+@pytestmark_db
+async def test_a_new_window_starts_a_new_counter_and_releases_the_old_block():
+    clock = Clock(at(2026, 3, 10, 12, 0, 10))
+    tracker = QuotaTracker(EBAY_40, block=16, clock=clock)
+    for _ in range(40):
+        await tracker.acquire("ebay")
+    with pytest.raises(QuotaExhausted):
+        await tracker.acquire("ebay")
+    clock.advance(100)
+    for _ in range(3):
+        await tracker.acquire("ebay")
+    await tracker.aclose()
+    counts = await sync_used("ebay")
+    assert counts == {at(2026, 3, 10, 12, 0, 0): 40, at(2026, 3, 10, 12, 1, 40): 3}
+
+
+@pytestmark_db
+async def test_no_request_starts_in_the_last_moments_of_a_window(monkeypatch):
+    """A request sent at 11:59:59.99 could arrive after the reset and be counted in the next
+    window on top of its full quota: the tracker waits for the reset instead."""
+    clock = Clock(at(2026, 3, 10, 12, 1, 39, 950_000))  # 50 ms before the reset
+    slept = []
+
+    async def fake_sleep(seconds):
+        slept.append(seconds)
+        clock.advance(seconds)
+
+    monkeypatch.setattr("collection.quotas.asyncio.sleep", fake_sleep)
+    tracker = QuotaTracker(EBAY_40, block=16, clock=clock)
+    await tracker.acquire("ebay")
+    await tracker.aclose()
+    assert slept and abs(slept[0] - 0.05) < 1e-6
+    assert await sync_used("ebay") == {at(2026, 3, 10, 12, 1, 40): 1}
+
+
+@pytestmark_db
+async def test_usage_survives_a_new_tracker_and_two_trackers_share_the_limit():
+    clock = Clock(at(2026, 3, 10, 12, 0, 10))
+    first = QuotaTracker(EBAY_40, block=16, clock=clock)
+    for _ in range(10):
+        await first.acquire("ebay")
+    await first.aclose()  # the process stops cleanly
+    second = QuotaTracker(EBAY_40, block=7, clock=clock)  # a restarted process
+    third = QuotaTracker(EBAY_40, block=5, clock=clock)  # and another one at once
+    sent = 0
+    for tracker in [second, third] * 30:
+        try:
+            await tracker.acquire("ebay")
+            sent += 1
+        except QuotaExhausted:
+            pass
+    await second.aclose()
+    await third.aclose()
+    assert sent == 30
+    assert await sync_used("ebay") == {at(2026, 3, 10, 12, 0, 0): 40}
+
+
+@pytestmark_db
+async def test_provider_saying_exhausted_stops_every_tracker_until_the_reset():
+    clock = Clock(at(2026, 3, 10, 12, 0, 10))
+    one = QuotaTracker(EBAY_40, block=16, clock=clock)
+    other = QuotaTracker(EBAY_40, block=16, clock=clock)
+    await one.acquire("ebay")
+    resume_at = await one.exhausted("ebay")
+    assert resume_at == at(2026, 3, 10, 12, 1, 40)
+    later = at(2026, 3, 10, 13)
+    assert await one.exhausted("ebay", reset_at=later) == later  # the provider's reset wins
+    for tracker in (one, other):
+        with pytest.raises(QuotaExhausted):
+            await tracker.acquire("ebay")
+
+
+@pytestmark_db
+async def test_align_adopts_ebays_usage_reset_time_and_lower_limit():
+    quotas = {"ebay": Quota("ebay", 5000, "day", reset_hour_utc=0)}
+    clock = Clock(at(2026, 3, 10, 12, 0))
+    tracker = QuotaTracker(quotas, block=16, clock=clock)
+    status = parse_ebay_rate_limit(EBAY_RATE_LIMIT)
+    await tracker.align("ebay", status)
+    # eBay resets at 07:00:00 UTC (reported 06:59:58.731Z, rounded to the minute).
+    assert await sync_used("ebay") == {at(2026, 3, 10, 7): 4990 - 12}
+    assert tracker.quotas["ebay"].limit == 4990
+    for _ in range(12):
+        await tracker.acquire("ebay")
+    with pytest.raises(QuotaExhausted) as caught:
+        await tracker.acquire("ebay")
+    assert caught.value.reset_at == at(2026, 3, 11, 7)
+
+
+EBAY_RATE_LIMIT = {
+    "rateLimits": [
+        {
+            "apiContext": "buy",
+            "apiName": "Browse",
+            "apiVersion": "v1",
+            "resources": [
+                {"name": "buy.browse.item.bulk", "rates": [
+                    {"count": 0, "limit": 100, "remaining": 100, "reset": "2026-03-11T06:59:58.731Z",
+                     "timeWindow": 86400}]},
+                {"name": "buy.browse", "rates": [
+                    {"count": 4978, "limit": 4990, "remaining": 12,
+                     "reset": "2026-03-11T06:59:58.731Z", "timeWindow": 86400}]},
+            ],
+        }
+    ]
+}
+
+
+def test_parse_ebay_rate_limit_reads_the_browse_resource():
+    status = parse_ebay_rate_limit(EBAY_RATE_LIMIT)
+    assert (status.limit, status.remaining, status.window_seconds) == (4990, 12, 86400)
+    assert status.reset_at == dt.datetime(2026, 3, 11, 6, 59, 58, 731000, tzinfo=UTC)
+    assert parse_ebay_rate_limit({"rateLimits": []}) is None
+    assert parse_ebay_rate_limit({}) is None
+
+
+# --- What the admin and the live page show ----------------------------------------------
+
+
+@pytest.mark.django_db
+def test_quota_usage_get_reports_used_left_and_reset(settings):
+    settings.COLLECTION_QUOTAS = {
+        "ebay": {"per_day": 5000, "reset_hour_utc": 0},
+        "oxylabs": {"per_month": 98000, "reset_day": 1},
+    }
+    settings.COLLECTION_QUOTA_WINDOW_SECONDS = 0
+    ProviderUsage.objects.create(provider="ebay", window_start=at(2026, 3, 10), requests=1234)
+    ProviderUsage.objects.create(provider="ebay", window_start=at(2026, 3, 9), requests=5000)
+    usage = quota_usage_get(now=at(2026, 3, 10, 15))
+    assert usage["ebay"] == {
+        "provider": "ebay", "limit": 5000, "period": "day", "used": 1234, "left": 3766,
+        "window_start": "2026-03-10T00:00:00+00:00", "resets_at": "2026-03-11T00:00:00+00:00",
+    }
+    assert usage["oxylabs"]["used"] == 0 and usage["oxylabs"]["left"] == 98000
+    assert usage["oxylabs"]["resets_at"] == "2026-04-01T00:00:00+00:00"
+    import json
+
+    assert json.loads(json.dumps(usage)) == usage
+
+
+# --- Several processes on PostgreSQL -----------------------------------------------------
+
+WORKER = textwrap.dedent(
+    """
+    import asyncio, os, sys
+    import django
+    os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings"
+    django.setup()
+    from collection.marketplaces.base import QuotaExhausted
+    from collection.quotas import Quota, QuotaTracker
+
+    async def main():
+        quota = Quota("ebay", int(sys.argv[1]), "window", window_seconds=3600)
+        tracker = QuotaTracker({"ebay": quota}, block=int(sys.argv[2]))
+        sent = 0
+        try:
+            while True:
+                await tracker.acquire("ebay")
+                sent += 1
+        except QuotaExhausted:
+            pass
+        finally:
+            await tracker.aclose()
+        print(sent)
+
+    asyncio.run(main())
+    """
+)
+
+
+@pytest.mark.postgres_only
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_processes_never_pass_the_quota():
+    database = connection.settings_dict
+    password = f":{database['PASSWORD']}" if database["PASSWORD"] else ""
+    url = (
+        f"postgres://{database['USER']}{password}@{database['HOST']}:{database['PORT']}"
+        f"/{database['NAME']}"
+    )
+    env = {**os.environ, "DATABASE_URL": url}
+    limit = 500
+    workers = [
+        subprocess.Popen(
+            [sys.executable, "-c", WORKER, str(limit), str(block)],
+            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )
+        for block in (1, 3, 16, 16)
+    ]
+    results = [worker.communicate(timeout=120) for worker in workers]
+    for worker, (out, err) in zip(workers, results, strict=True):
+        assert worker.returncode == 0, err
+    sent = [int(out.strip()) for out, _ in results]
+    assert sum(sent) == limit, sent
+    assert sum(1 for n in sent if n) >= 2, sent  # they really ran side by side
+    assert list(ProviderUsage.objects.values_list("requests", flat=True)) == [limit]
+
+
+async def sync_used(provider):
+    from asgiref.sync import sync_to_async
+
+    return await sync_to_async(used)(provider)
