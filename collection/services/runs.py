@@ -578,16 +578,8 @@ def runs_recover(*, now: dt.datetime | None = None) -> RecoveryReport:
             report.stranded_requeued.append(run_id)
             logger.warning("run %s was queued with no task to execute it; enqueued again", run_id)
 
-    due = CollectionRun.objects.filter(
-        status=Status.PAUSED, pause_reason=CollectionRun.PauseReason.QUOTA, resume_at__lte=now
-    )
-    for run_id in list(due.values_list("pk", flat=True)):
-        with transaction.atomic():
-            run = locked(run_id)
-            if run is None or run.status != Status.PAUSED or run.resume_at is None or run.resume_at > now:
-                continue
-            run_transition(run_id=run_id, to=Status.QUEUED)
-            run_enqueue(run_id=run_id)
-            report.quota_resumed.append(run_id)
-            logger.info("run %s: provider quota reset; queued for resume", run_id)
+    # Quota hook: runs paused at a provider quota whose reset has passed (collection.quotas).
+    from collection.quotas import runs_resume_due
+
+    report.quota_resumed.extend(runs_resume_due(now=now))
     return report

@@ -348,3 +348,38 @@ async def sync_used(provider):
     from asgiref.sync import sync_to_async
 
     return await sync_to_async(used)(provider)
+
+
+# --- Resuming runs paused at a quota ------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_runs_resume_due_queues_only_quota_paused_runs_whose_reset_passed(
+    django_capture_on_commit_callbacks,
+):
+    from django_tasks_db.models import DBTaskResult
+
+    from collection.models import Category, CollectionRun
+    from collection.quotas import runs_resume_due
+    from collection.services.runs import run_create
+
+    categories = list(Category.objects.order_by("node_id")[:1])
+    now = at(2026, 3, 10, 12)
+    due, later, by_operator = (run_create(categories=categories) for _ in range(3))
+    paused = {"status": CollectionRun.Status.PAUSED}
+    CollectionRun.objects.filter(pk=due.pk).update(
+        **paused, pause_reason="quota", resume_at=now - dt.timedelta(seconds=1)
+    )
+    CollectionRun.objects.filter(pk=later.pk).update(
+        **paused, pause_reason="quota", resume_at=now + dt.timedelta(seconds=1)
+    )
+    CollectionRun.objects.filter(pk=by_operator.pk).update(
+        **paused, pause_reason="operator", resume_at=now - dt.timedelta(hours=1)
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        assert runs_resume_due(now=now) == [due.pk]
+    statuses = dict(CollectionRun.objects.values_list("pk", "status"))
+    assert statuses == {due.pk: "queued", later.pk: "paused", by_operator.pk: "paused"}
+    assert [r.args_kwargs["kwargs"]["run_id"] for r in DBTaskResult.objects.all()] == [due.pk]
+    with django_capture_on_commit_callbacks(execute=True):
+        assert runs_resume_due(now=now) == []  # already queued: not twice
