@@ -1,0 +1,354 @@
+"""What a run will cost: requests per provider before it starts, and when it can finish.
+
+The estimate follows the pipeline (DESIGN §1)::
+
+    amazon requests = categories × amazon pages
+    products        = amazon requests × items per page × usable share
+                      (usable share = distinct products with a usable price per best-seller
+                       item: categories overlap, some prices are missing)
+    ebay requests   = products × expected pages per product (≤ ebay pages)
+    requests        = tasks × (1 + retry share)
+
+Items per page, the usable share, the retry share and the share of products that have a
+page p (``page_survival[p]``) are learned from the latest completed runs' ``RunTask`` rows
+when there are any, and otherwise stated defaults (``DEFAULTS``, measured on the sandbox
+marketplace's default catalogue; a real marketplace is learned after its first run).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import math
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass, field
+from decimal import Decimal
+
+from django.conf import settings
+from django.db.models import Count, Sum
+from django.utils import timezone
+
+from collection.models import CollectionRun, RunTask
+
+logger = logging.getLogger(__name__)
+
+HISTORY_RUNS = 20  # completed runs the estimate learns from (the latest)
+
+
+@dataclass(frozen=True, slots=True)
+class Rates:
+    """The ratios an estimate multiplies by."""
+
+    items_per_page: float
+    usable_share: float
+    page_survival: tuple[float, ...]  # [0] = page 1 (always 1.0), [1] = page 2, …
+    retry_share: float = 0.0
+
+    def pages_per_product(self, ebay_pages: int) -> float:
+        survival = list(self.page_survival[:ebay_pages])
+        while len(survival) < ebay_pages:  # past what was seen: keep the last page-to-page ratio
+            ratio = survival[-1] / survival[-2] if len(survival) > 1 and survival[-2] else 0.0
+            survival.append(survival[-1] * ratio)
+            if survival[-1] < 1e-6:
+                break
+        return sum(survival)
+
+
+# The sandbox's default catalogue (seed 1): see tests/collection/test_estimates.py.
+DEFAULTS = Rates(items_per_page=50.0, usable_share=0.95, page_survival=(1.0, 0.6, 0.35))
+
+
+@dataclass(frozen=True, slots=True)
+class Estimate:
+    """Requests per provider that a run of this selection and these options will send."""
+
+    categories: int
+    amazon_pages: int
+    ebay_pages: int
+    amazon_provider: str
+    ebay_provider: str
+    amazon_requests: int
+    ebay_requests: int
+    products: int  # products expected to be searched on eBay (usable price, distinct)
+    items_per_page: float
+    usable_share: float
+    ebay_pages_per_product: float
+    retry_share: float
+    learned: bool  # False: the stated defaults (no completed run to learn from)
+    learned_from_runs: list[int] = field(default_factory=list)
+
+    @property
+    def requests(self) -> dict[str, int]:
+        by_provider: dict[str, int] = defaultdict(int)
+        by_provider[self.amazon_provider] += self.amazon_requests
+        by_provider[self.ebay_provider] += self.ebay_requests
+        return dict(by_provider)
+
+    @property
+    def total_requests(self) -> int:
+        return self.amazon_requests + self.ebay_requests
+
+    @property
+    def basis(self) -> str:
+        if self.learned:
+            return f"learned from {len(self.learned_from_runs)} completed run(s)"
+        return "stated defaults (no completed run to learn from yet)"
+
+    def as_json(self) -> dict:
+        data = asdict(self)
+        data["requests"] = self.requests
+        data["total_requests"] = self.total_requests
+        data["basis"] = self.basis
+        for key in ("items_per_page", "usable_share", "ebay_pages_per_product", "retry_share"):
+            data[key] = round(data[key], 4)
+        return data
+
+    def describe(self) -> str:
+        """Plain text for the command line and the admin form."""
+        per_provider = ", ".join(f"{p}: {n:,}" for p, n in sorted(self.requests.items()))
+        return (
+            f"Estimate: {self.total_requests:,} requests ({per_provider}) — "
+            f"{self.amazon_requests:,} Amazon best-seller pages ({self.categories} categories × "
+            f"{self.amazon_pages}), about {self.products:,} products to search on eBay × "
+            f"{self.ebay_pages_per_product:.2f} pages each (at most {self.ebay_pages}) = "
+            f"{self.ebay_requests:,} eBay searches; {self.basis}."
+        )
+
+
+def provider_names() -> tuple[str, str]:
+    """(Amazon provider, eBay provider) as the engine meters them."""
+    amazon = "oxylabs" if settings.AMAZON_PROVIDER == "oxylabs" else settings.AMAZON_PROVIDER
+    ebay = "oxylabs" if settings.EBAY_PROVIDER == "oxylabs" else "ebay"
+    return amazon, ebay
+
+
+def _history(
+    *, markup_min_percent=None, markup_max_percent=None, ebay_provider: str
+) -> list[CollectionRun]:
+    runs = list(
+        CollectionRun.objects.filter(status=CollectionRun.Status.COMPLETED)
+        .order_by("-finished_at", "-pk")[:HISTORY_RUNS]
+    )
+    # Prefer runs like this one: the same eBay source and markup band page alike.
+    same_source = [r for r in runs if (r.estimate or {}).get("ebay_provider", ebay_provider) == ebay_provider]
+    runs = same_source or runs
+    if markup_min_percent is not None and markup_max_percent is not None:
+        band = (Decimal(str(markup_min_percent)), Decimal(str(markup_max_percent)))
+        same_band = [r for r in runs if (r.markup_min_percent, r.markup_max_percent) == band]
+        runs = same_band or runs
+    return runs
+
+
+def rates_learn(runs: list[CollectionRun]) -> Rates | None:
+    """The ratios seen in ``runs`` (None when they hold nothing to learn from)."""
+    if not runs:
+        return None
+    run_ids = [r.pk for r in runs]
+    ebay_pages_of = {r.pk: r.ebay_pages for r in runs}
+    amazon = RunTask.objects.filter(run_id__in=run_ids, phase=RunTask.Phase.AMAZON)
+    amazon_tasks = amazon.count()
+    amazon_done = amazon.filter(status=RunTask.Status.DONE).aggregate(
+        tasks=Count("id"), items=Sum("result_count")
+    )
+    pages = defaultdict(int)  # (run, page) -> eBay tasks
+    for row in (
+        RunTask.objects.filter(run_id__in=run_ids, phase=RunTask.Phase.EBAY)
+        .values("run_id", "page")
+        .annotate(n=Count("id"))
+    ):
+        pages[row["run_id"], row["page"]] = row["n"]
+    first_pages = sum(n for (_, page), n in pages.items() if page == 1)
+    if not amazon_done["tasks"] or not amazon_done["items"] or not first_pages:
+        return None
+    items_per_page = amazon_done["items"] / amazon_done["tasks"]
+    usable_share = first_pages / amazon_done["items"]
+
+    survival = [1.0]
+    for page in range(2, max(ebay_pages_of.values()) + 1):
+        covering = [run_id for run_id, cap in ebay_pages_of.items() if cap >= page]
+        base = sum(pages[run_id, 1] for run_id in covering)
+        if not base:
+            break
+        survival.append(sum(pages[run_id, page] for run_id in covering) / base)
+
+    tasks = amazon_tasks + sum(pages.values())
+    sent = sum(r.requests for r in runs)
+    retry_share = max(0.0, (sent - tasks) / tasks) if sent else 0.0
+    return Rates(items_per_page, usable_share, tuple(survival), retry_share)
+
+
+def run_estimate(
+    *,
+    categories: int | Iterable,
+    amazon_pages: int,
+    ebay_pages: int,
+    markup_min_percent=None,
+    markup_max_percent=None,
+) -> Estimate:
+    """Estimate a run's requests per provider; ``categories`` is a count or the categories."""
+    count = categories if isinstance(categories, int) else len(list(categories))
+    amazon_provider, ebay_provider = provider_names()
+    runs = _history(
+        markup_min_percent=markup_min_percent,
+        markup_max_percent=markup_max_percent,
+        ebay_provider=ebay_provider,
+    )
+    rates = rates_learn(runs)
+    learned = rates is not None
+    rates = rates or DEFAULTS
+
+    amazon_tasks = count * amazon_pages
+    products = round(amazon_tasks * rates.items_per_page * rates.usable_share)
+    pages_per_product = rates.pages_per_product(ebay_pages)
+    ebay_tasks = products * pages_per_product
+    return Estimate(
+        categories=count,
+        amazon_pages=amazon_pages,
+        ebay_pages=ebay_pages,
+        amazon_provider=amazon_provider,
+        ebay_provider=ebay_provider,
+        amazon_requests=round(amazon_tasks * (1 + rates.retry_share)),
+        ebay_requests=round(ebay_tasks * (1 + rates.retry_share)),
+        products=products,
+        items_per_page=rates.items_per_page,
+        usable_share=rates.usable_share,
+        ebay_pages_per_product=pages_per_product,
+        retry_share=rates.retry_share,
+        learned=learned,
+        learned_from_runs=[r.pk for r in runs] if learned else [],
+    )
+
+
+def run_estimate_for(*, run: CollectionRun) -> Estimate:
+    """The estimate for an existing run's selection and options."""
+    return run_estimate(
+        categories=run.categories.count(),
+        amazon_pages=run.amazon_pages,
+        ebay_pages=run.ebay_pages,
+        markup_min_percent=run.markup_min_percent,
+        markup_max_percent=run.markup_max_percent,
+    )
+
+
+# --- Finishing before the next reset ---------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderForecast:
+    provider: str
+    needed: int
+    left_now: int
+    limit: int
+    resets_at: dt.datetime
+    resets: int  # quota resets that pass before the run ends
+    pauses: int  # of which the run waits for, its quota spent
+    finish_at: dt.datetime
+
+
+def _throughput(provider: str) -> float | None:
+    """Requests per second one run reaches at most on ``provider`` (None = unknown)."""
+    rps = float(settings.COLLECTION_RATE_LIMITS.get(provider, 0) or 0)
+    return rps or None
+
+
+def run_quota_forecast(
+    *, estimate: Estimate, now: dt.datetime | None = None, usage: Mapping[str, dict] | None = None
+) -> list[ProviderForecast]:
+    """For each metered provider the run uses: how many resets it waits for, when it ends."""
+    from collection.quotas import quota_usage_get, quotas_configured
+
+    now = now or timezone.now()
+    usage = quota_usage_get(now=now) if usage is None else usage
+    quotas = quotas_configured()
+    forecasts = []
+    for provider, needed in estimate.requests.items():
+        quota = quotas.get(provider)
+        if quota is None or provider not in usage or needed <= 0:
+            continue
+        left = usage[provider]["left"]
+        resets_at = dt.datetime.fromisoformat(usage[provider]["resets_at"])
+        rps = _throughput(provider)
+        # Window by window: send what the quota left and the rate allow, then wait for the
+        # reset (a pause when the quota was what stopped it).
+        moment, remaining, available, window_end = now, needed, left, resets_at
+        resets = pauses = 0
+        for _ in range(10_000):
+            sendable = min(remaining, available)
+            if rps:
+                sendable = min(sendable, int((window_end - moment).total_seconds() * rps))
+                moment += dt.timedelta(seconds=sendable / rps)
+            remaining -= sendable
+            if remaining <= 0 or quota.limit <= 0:
+                break
+            pauses += sendable == available
+            moment = window_end
+            window = quota.window_at(window_end)
+            window_end, available, resets = window.end, quota.limit, resets + 1
+        forecasts.append(
+            ProviderForecast(
+                provider=provider, needed=needed, left_now=left, limit=quota.limit,
+                resets_at=resets_at, resets=resets, pauses=pauses, finish_at=moment,
+            )
+        )
+    return forecasts
+
+
+def run_quota_warning(
+    *, estimate: Estimate, now: dt.datetime | None = None, usage: Mapping[str, dict] | None = None
+) -> str | None:
+    """A warning when the run cannot finish before the next quota reset, else None."""
+    late = [f for f in run_quota_forecast(estimate=estimate, now=now, usage=usage) if f.resets]
+    if not late:
+        return None
+    parts = []
+    for f in late:
+        text = (
+            f"{f.provider} needs about {f.needed:,} requests; {f.left_now:,} are left before "
+            f"its quota resets at {_when(f.resets_at)} ({f.limit:,} per window)"
+        )
+        if f.pauses:
+            text += (
+                f", so the run will pause at the quota {f.pauses} time(s) and resume by "
+                "itself after each reset"
+            )
+        parts.append(text)
+    finish = max(f.finish_at for f in late)
+    return (
+        "This run cannot finish before the next quota reset: " + "; ".join(parts)
+        + f". Expected to finish around {_when(finish)}."
+    )
+
+
+def _when(moment: dt.datetime) -> str:
+    return moment.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+# --- After the run ---------------------------------------------------------------------
+
+
+def run_estimate_compare(*, run: CollectionRun) -> dict:
+    """Estimated and actual requests of a run, per provider (plain JSON for its summary).
+
+    Actual = attempts recorded on the run's tasks (every attempt is one request).
+    """
+    estimate = run.estimate or {}
+    amazon_provider = estimate.get("amazon_provider") or provider_names()[0]
+    ebay_provider = estimate.get("ebay_provider") or provider_names()[1]
+    actual: dict[str, int] = defaultdict(int)
+    for row in (
+        RunTask.objects.filter(run=run).values("phase").annotate(attempts=Sum("attempts"), n=Count("id"))
+    ):
+        provider = amazon_provider if row["phase"] == RunTask.Phase.AMAZON else ebay_provider
+        actual[provider] += max(row["attempts"] or 0, row["n"])
+    estimated = estimate.get("requests") or {}
+    providers = sorted(set(actual) | set(estimated))
+    result = {}
+    for provider in providers:
+        est, act = int(estimated.get(provider, 0)), int(actual.get(provider, 0))
+        result[provider] = {
+            "estimated": est,
+            "actual": act,
+            "error_percent": round(100.0 * (est - act) / act, 1) if act else None,
+        }
+    return result
