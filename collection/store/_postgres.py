@@ -1,0 +1,374 @@
+"""Set-based SQL for PostgreSQL: one statement per table per batch, arrays in, RETURNING out.
+
+Django's ``bulk_create`` spends ~26 µs of client CPU per row building model instances;
+``INSERT … SELECT FROM unnest(%s::type[], …) ON CONFLICT …`` moves the same rows at
+~50k rows/s (``shared/reference/baselines.md``). All statements run inside the caller's
+transaction (``results_store``).
+
+Locking, in the order a transaction takes it (no cycle, so no deadlock):
+1. its task rows (``FOR UPDATE`` in id order);
+2. product rows (upsert in ASIN order), product-category rows, new task keys (key order);
+3. only when the batch has sellers: ``pg_advisory_xact_lock(SELLERS_LOCK)`` — from here to
+   commit, seller-writing transactions are serialized, which makes ``seller_count_after``
+   exact and the incremental seller counters exact (each transaction sees every committed
+   sighting and no one else's uncommitted one) — then seller rows (key order), changes,
+   sightings, seller counters;
+4. the run row (counters), last, by every transaction.
+Whoever holds the advisory lock touches only step-3/4 rows, which nobody waiting for that
+lock holds.
+"""
+
+from __future__ import annotations
+
+import json
+
+from django.db import connection
+
+from collection.models import (
+    Product,
+    ProductCategory,
+    RunTask,
+    Seller,
+    SellerChange,
+    SellerSighting,
+)
+
+from .clean import (
+    FEEDBACK_PERCENT_NONE,
+    FEEDBACK_SCORE_NONE,
+    MarkRow,
+    PreparedBatch,
+    TaskRow,
+)
+
+# pg_advisory_xact_lock key of the seller section (any constant unique in this database).
+SELLERS_LOCK = 0x5E11E25
+
+T_TASK = RunTask._meta.db_table
+T_PRODUCT = Product._meta.db_table
+T_LINK = ProductCategory._meta.db_table
+T_SELLER = Seller._meta.db_table
+T_SIGHTING = SellerSighting._meta.db_table
+T_CHANGE = SellerChange._meta.db_table
+
+# score: see clean.seller_score (same expression, same rounding). {ts}, {pm}, {rs} are
+# the new counter values.
+_SCORE_SQL = (
+    "round((({pm}) * (1 + ln(greatest({rs}, 1)::float8)) + 0.1 * ln((1 + {ts})::float8))"
+    "::numeric, 4)::float8"
+)
+
+
+def _cursor():
+    return connection.cursor()
+
+
+def mark_tasks(*, run_id: int, marks: dict[int, MarkRow], now) -> list[TaskRow]:
+    """Finish the tasks that are still running; return those this transaction moved."""
+    ids = sorted(marks)
+    rows = [marks[i] for i in ids]
+    statuses = [m.status for m in rows]
+    attempts = [m.attempts for m in rows]
+    error_types = [m.error_type for m in rows]
+    error_messages = [m.error_message for m in rows]
+    counts = [m.result_count for m in rows]
+    sql = f"""
+        WITH v AS (
+            SELECT * FROM unnest(%(ids)s::bigint[], %(statuses)s::text[], %(attempts)s::int[],
+                                 %(error_types)s::text[], %(error_messages)s::text[],
+                                 %(counts)s::int[])
+                AS v(id, status, attempts, error_type, error_message, result_count)
+        ), locked AS (
+            SELECT t.id FROM {T_TASK} t
+            WHERE t.run_id = %(run)s AND t.id = ANY(%(ids)s::bigint[]) AND t.status = 'running'
+            ORDER BY t.id FOR UPDATE
+        )
+        UPDATE {T_TASK} t SET status = v.status, attempts = v.attempts,
+               error_type = v.error_type, error_message = v.error_message,
+               result_count = v.result_count, finished_at = %(now)s, leased_until = NULL
+        FROM v JOIN locked l ON l.id = v.id
+        WHERE t.id = v.id AND t.status = 'running'
+        RETURNING t.id, t.phase, t.key, t.page, t.category_id, t.product_id
+    """
+    with _cursor() as cursor:
+        cursor.execute(
+            sql,
+            {
+                "ids": ids, "statuses": statuses, "attempts": attempts,
+                "error_types": error_types, "error_messages": error_messages,
+                "counts": counts, "run": run_id, "now": now,
+            },
+        )
+        return [TaskRow(*row) for row in cursor.fetchall()]
+
+
+def upsert_products(*, run_id: int, batch: PreparedBatch, now) -> tuple[dict[str, int], int]:
+    """Upsert products by ASIN; return ({asin: id}, products not yet seen in this run)."""
+    rows = batch.sorted_products()
+    sql = f"""
+        INSERT INTO {T_PRODUCT} AS p (asin, title, price, currency, rating, ratings_count, url,
+                                       first_seen_run_id, created_at, updated_at)
+        SELECT v.asin, v.title, v.price, v.currency, v.rating, v.ratings_count, v.url,
+               %(run)s, %(now)s, %(now)s
+        FROM unnest(%(asins)s::text[], %(titles)s::text[], %(prices)s::numeric[],
+                    %(currencies)s::text[], %(ratings)s::numeric[], %(counts)s::int[],
+                    %(urls)s::text[])
+            AS v(asin, title, price, currency, rating, ratings_count, url)
+        ON CONFLICT (asin) DO UPDATE SET
+            title = COALESCE(NULLIF(EXCLUDED.title, ''), p.title),
+            price = COALESCE(EXCLUDED.price, p.price),
+            currency = COALESCE(NULLIF(EXCLUDED.currency, ''), p.currency),
+            rating = COALESCE(EXCLUDED.rating, p.rating),
+            ratings_count = COALESCE(EXCLUDED.ratings_count, p.ratings_count),
+            url = COALESCE(NULLIF(EXCLUDED.url, ''), p.url),
+            updated_at = EXCLUDED.updated_at
+        RETURNING p.id, p.asin
+    """
+    with _cursor() as cursor:
+        cursor.execute(
+            sql,
+            {
+                "asins": [r.asin for r in rows],
+                "titles": [r.title for r in rows],
+                "prices": [r.price for r in rows],
+                "currencies": [r.currency for r in rows],
+                "ratings": [r.rating for r in rows],
+                "counts": [r.ratings_count for r in rows],
+                "urls": [r.url for r in rows],
+                "run": run_id,
+                "now": now,
+            },
+        )
+        ids = {asin: pk for pk, asin in cursor.fetchall()}
+        # The upsert holds these product rows until commit, so a concurrent batch with the
+        # same products waits here and then sees this batch's links: the count is exact.
+        cursor.execute(
+            f"SELECT count(DISTINCT product_id) FROM {T_LINK} "
+            "WHERE run_id = %s AND product_id = ANY(%s::bigint[])",
+            [run_id, list(ids.values())],
+        )
+        already = cursor.fetchone()[0]
+    return ids, len(ids) - already
+
+
+def upsert_links(*, run_id: int, links: list[tuple[int, int, int | None]], now) -> None:
+    """ProductCategory rows (product_id, category_id, rank), sorted; best rank within a run."""
+    if not links:
+        return
+    sql = f"""
+        INSERT INTO {T_LINK} AS pc (product_id, category_id, rank, run_id, updated_at)
+        SELECT v.product_id, v.category_id, v.rank, %(run)s, %(now)s
+        FROM unnest(%(products)s::bigint[], %(categories)s::bigint[], %(ranks)s::int[])
+            AS v(product_id, category_id, rank)
+        ON CONFLICT (product_id, category_id) DO UPDATE SET
+            rank = CASE WHEN pc.run_id = EXCLUDED.run_id THEN LEAST(pc.rank, EXCLUDED.rank)
+                        ELSE COALESCE(EXCLUDED.rank, pc.rank) END,
+            run_id = EXCLUDED.run_id,
+            updated_at = EXCLUDED.updated_at
+    """
+    with _cursor() as cursor:
+        cursor.execute(
+            sql,
+            {
+                "products": [link[0] for link in links],
+                "categories": [link[1] for link in links],
+                "ranks": [link[2] for link in links],
+                "run": run_id,
+                "now": now,
+            },
+        )
+
+
+def create_tasks(*, run_id: int, tasks: list[tuple[str, int, int]]) -> int:
+    """eBay tasks (key, product_id, page), sorted by key; existing keys are left alone."""
+    if not tasks:
+        return 0
+    sql = f"""
+        INSERT INTO {T_TASK} (run_id, phase, key, status, product_id, page, attempts,
+                              leased_by, error_type, error_message, result_count)
+        SELECT %(run)s, 'ebay', v.key, 'pending', v.product_id, v.page, 0, '', '', '', 0
+        FROM unnest(%(keys)s::text[], %(products)s::bigint[], %(pages)s::int[])
+            AS v(key, product_id, page)
+        ON CONFLICT (run_id, key) DO NOTHING
+        RETURNING id
+    """
+    with _cursor() as cursor:
+        cursor.execute(
+            sql,
+            {
+                "keys": [t[0] for t in tasks],
+                "products": [t[1] for t in tasks],
+                "pages": [t[2] for t in tasks],
+                "run": run_id,
+            },
+        )
+        return len(cursor.fetchall())
+
+
+def store_sellers(*, run_id: int, batch: PreparedBatch, now) -> dict:
+    """Sellers, `added` changes, sightings and seller counters; returns counts."""
+    sellers = batch.sorted_sellers()
+    with _cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [SELLERS_LOCK])
+
+        # A known seller: last seen (newest run wins), feedback (a newer run's, or within
+        # one run the largest pair), and — within the run that added it — the smallest
+        # spelling of its username, so the row does not depend on batch order.
+        feedback_wins = f"""(
+            s.last_seen_run_id IS NULL OR EXCLUDED.last_seen_run_id > s.last_seen_run_id
+            OR (EXCLUDED.last_seen_run_id = s.last_seen_run_id
+                AND (COALESCE(EXCLUDED.feedback_score, {FEEDBACK_SCORE_NONE}),
+                     COALESCE(EXCLUDED.feedback_percent, {FEEDBACK_PERCENT_NONE}))
+                  > (COALESCE(s.feedback_score, {FEEDBACK_SCORE_NONE}),
+                     COALESCE(s.feedback_percent, {FEEDBACK_PERCENT_NONE}))))
+            AND (EXCLUDED.feedback_score IS NOT NULL OR EXCLUDED.feedback_percent IS NOT NULL)"""
+        cursor.execute(
+            f"""
+            INSERT INTO {T_SELLER} AS s (username, normalized, display_name, feedback_score,
+                feedback_percent, first_seen_run_id, last_seen_run_id, first_seen_at,
+                last_seen_at, times_seen, products_matched, runs_seen, score, flagged,
+                created_at, updated_at)
+            SELECT v.username, v.normalized, '', v.feedback_score, v.feedback_percent,
+                   %(run)s, %(run)s, %(now)s, %(now)s, 0, 0, 0, 0, false, %(now)s, %(now)s
+            FROM unnest(%(usernames)s::text[], %(keys)s::text[], %(scores)s::int[],
+                        %(percents)s::numeric[])
+                AS v(username, normalized, feedback_score, feedback_percent)
+            ON CONFLICT (normalized) DO UPDATE SET
+                last_seen_at = GREATEST(s.last_seen_at, EXCLUDED.last_seen_at),
+                last_seen_run_id = GREATEST(s.last_seen_run_id, EXCLUDED.last_seen_run_id),
+                feedback_score = CASE WHEN {feedback_wins}
+                    THEN EXCLUDED.feedback_score ELSE s.feedback_score END,
+                feedback_percent = CASE WHEN {feedback_wins}
+                    THEN EXCLUDED.feedback_percent ELSE s.feedback_percent END,
+                username = CASE WHEN s.first_seen_run_id = EXCLUDED.first_seen_run_id
+                                 AND EXCLUDED.username COLLATE "C" < s.username COLLATE "C"
+                    THEN EXCLUDED.username ELSE s.username END,
+                updated_at = EXCLUDED.updated_at
+            RETURNING s.id, s.normalized, (s.xmax = 0) AS inserted
+            """,
+            {
+                "usernames": [s.username for s in sellers],
+                "keys": [s.key for s in sellers],
+                "scores": [s.feedback_score for s in sellers],
+                "percents": [s.feedback_percent for s in sellers],
+                "run": run_id,
+                "now": now,
+            },
+        )
+        seller_ids: dict[str, int] = {}
+        new_keys: list[str] = []
+        for pk, key, inserted in cursor.fetchall():
+            seller_ids[key] = pk
+            if inserted:
+                new_keys.append(key)
+        new_keys.sort()
+
+        if new_keys:
+            cursor.execute(f"SELECT count(*) FROM {T_SELLER} WHERE deleted_at IS NULL")
+            total = cursor.fetchone()[0]
+            first = total - len(new_keys)
+            cursor.execute(
+                f"""
+                INSERT INTO {T_CHANGE} (action, source, seller_id, run_id, details,
+                                        seller_count_after, created_at)
+                SELECT 'added', 'run', v.seller_id, %(run)s, v.details::jsonb, v.count_after,
+                       %(now)s
+                FROM unnest(%(sellers)s::bigint[], %(details)s::text[], %(counts)s::int[])
+                    AS v(seller_id, details, count_after)
+                ON CONFLICT (seller_id, run_id) WHERE action = 'added' DO NOTHING
+                """,
+                {
+                    "sellers": [seller_ids[k] for k in new_keys],
+                    "details": [json.dumps({"normalized": k}) for k in new_keys],
+                    "counts": list(range(first + 1, first + len(new_keys) + 1)),
+                    "run": run_id,
+                    "now": now,
+                },
+            )
+
+        sightings = sorted(
+            ((seller_ids[s.key], s.product_id, s) for s in batch.sightings.values()),
+            key=lambda item: (item[0], item[1]),
+        )
+        cursor.execute(
+            f"""
+            INSERT INTO {T_SIGHTING} AS x (run_id, seller_id, product_id, item_id,
+                                           listing_price, currency, created_at)
+            SELECT %(run)s, v.seller_id, v.product_id, v.item_id, v.price, v.currency, %(now)s
+            FROM unnest(%(sellers)s::bigint[], %(products)s::bigint[], %(items)s::text[],
+                        %(prices)s::numeric[], %(currencies)s::text[])
+                AS v(seller_id, product_id, item_id, price, currency)
+            ON CONFLICT (run_id, seller_id, product_id) DO UPDATE SET
+                listing_price = EXCLUDED.listing_price, item_id = EXCLUDED.item_id,
+                currency = EXCLUDED.currency
+            WHERE (EXCLUDED.listing_price IS NULL, COALESCE(EXCLUDED.listing_price, 0),
+                   EXCLUDED.item_id COLLATE "C")
+                < (x.listing_price IS NULL, COALESCE(x.listing_price, 0),
+                   x.item_id COLLATE "C")
+            RETURNING x.seller_id, x.product_id, (x.xmax = 0) AS inserted
+            """,
+            {
+                "sellers": [s[0] for s in sightings],
+                "products": [s[1] for s in sightings],
+                "items": [s[2].item_id for s in sightings],
+                "prices": [s[2].price for s in sightings],
+                "currencies": [s[2].currency for s in sightings],
+                "run": run_id,
+                "now": now,
+            },
+        )
+        inserted = [(sid, pid) for sid, pid, is_new in cursor.fetchall() if is_new]
+
+        sellers_found = 0
+        if inserted:
+            # Counters move by what this transaction inserted: times_seen by its new
+            # sightings, products_matched by those whose (seller, product) no other run
+            # has, runs_seen by 1 when the seller has no other sighting in this run.
+            score = _SCORE_SQL.format(
+                ts="s.times_seen + a.n_new",
+                pm="s.products_matched + a.new_products",
+                rs="s.runs_seen + a.first_in_run::int",
+            )
+            cursor.execute(
+                f"""
+                WITH ins AS (
+                    SELECT * FROM unnest(%(sellers)s::bigint[], %(products)s::bigint[])
+                        AS i(seller_id, product_id)
+                ), agg AS (
+                    SELECT i.seller_id, count(*) AS n_new,
+                           count(*) FILTER (WHERE NOT EXISTS (
+                               SELECT 1 FROM {T_SIGHTING} o
+                               WHERE o.seller_id = i.seller_id AND o.product_id = i.product_id
+                                 AND o.run_id <> %(run)s)) AS new_products
+                    FROM ins i GROUP BY i.seller_id
+                ), agg2 AS (
+                    SELECT a.seller_id, a.n_new, a.new_products,
+                           (SELECT count(*) FROM {T_SIGHTING} r
+                            WHERE r.run_id = %(run)s AND r.seller_id = a.seller_id) = a.n_new
+                               AS first_in_run
+                    FROM agg a
+                ), upd AS (
+                    UPDATE {T_SELLER} s SET
+                        times_seen = s.times_seen + a.n_new,
+                        products_matched = s.products_matched + a.new_products,
+                        runs_seen = s.runs_seen + a.first_in_run::int,
+                        score = {score}
+                    FROM agg2 a WHERE s.id = a.seller_id
+                    RETURNING a.first_in_run
+                )
+                SELECT count(*) FILTER (WHERE first_in_run) FROM upd
+                """,
+                {
+                    "sellers": [i[0] for i in inserted],
+                    "products": [i[1] for i in inserted],
+                    "run": run_id,
+                },
+            )
+            sellers_found = cursor.fetchone()[0]
+
+    return {
+        "new_keys": new_keys,
+        "sightings_new": len(inserted),
+        "sellers_found": sellers_found,
+        "new_usernames": {k: batch.sellers[k].username for k in new_keys[:20]},
+    }

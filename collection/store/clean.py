@@ -1,0 +1,328 @@
+"""Turn a batch of task outcomes into clean, deduplicated rows (pure Python, no database).
+
+Everything from a marketplace is untrusted: strings may hold NUL bytes (PostgreSQL rejects
+them), lone surrogates (not encodable as UTF-8) or be megabytes long; numbers may be out
+of the columns' range. Each value is cleaned to fit its column; a record that cannot be
+stored (no ASIN, no seller name) is skipped and counted, never fails the batch.
+
+Every choice made here is *deterministic whatever the order of the records*, so that a
+run's rows do not depend on how its results were split into batches:
+
+- a seller seen several times keeps the smallest username (code-point order) and the
+  largest (feedback score, feedback percent) pair;
+- a (seller, product) sighting keeps the lowest listing price (a missing price counts as
+  highest), ties broken by the smallest item id;
+- a product seen on several pages keeps the record of the first task (by task key) and
+  the best (lowest) rank per category.
+
+The database side applies the same rules across batches (see ``store.results``).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+
+from collection.models import RunTask
+from collection.normalize import seller_key
+
+# Column limits (models.py) and sanity caps for unbounded text columns.
+ASIN_MAX = 20
+TITLE_MAX = 1000  # Product.title is a TextField; a best-seller title is ~200 characters.
+URL_MAX = 2000
+CURRENCY_MAX = 3
+USERNAME_MAX = 255
+ITEM_ID_MAX = 100
+ERROR_TYPE_MAX = 32
+ERROR_MESSAGE_MAX = 2000
+INT_MAX = 2**31 - 1
+INT_MIN = -(2**31)
+SMALLINT_MAX = 2**15 - 1
+
+_CENT = Decimal("0.01")
+_PRICE_LIMIT = Decimal(10) ** 10  # DecimalField(max_digits=12, decimal_places=2)
+_RATING_LIMIT = Decimal(10)  # DecimalField(max_digits=3, decimal_places=2)
+_PERCENT_LIMIT = Decimal(1000)  # DecimalField(max_digits=5, decimal_places=2)
+
+# Sentinels for "no feedback" when comparing feedback pairs (the SQL uses the same).
+FEEDBACK_SCORE_NONE = INT_MIN
+FEEDBACK_PERCENT_NONE = Decimal(-1)
+
+
+def clean_text(value, limit: int) -> str:
+    """A string that PostgreSQL and SQLite accept, at most ``limit`` characters."""
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        value = str(value)
+    if len(value) > limit:
+        value = value[:limit]
+    if "\x00" in value:
+        value = value.replace("\x00", "")
+    if not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:  # lone surrogates
+            value = value.encode("utf-8", "replace").decode("utf-8")
+    return value
+
+
+def clean_decimal(value, *, limit: Decimal, allow_negative: bool = False) -> Decimal | None:
+    """A Decimal with 2 places strictly inside ±limit, or None."""
+    if value is None:
+        return None
+    try:
+        number = value if isinstance(value, Decimal) else Decimal(str(value))
+        if not number.is_finite():
+            return None
+        number = number.quantize(_CENT, rounding=ROUND_HALF_UP)
+    except (InvalidOperation, ValueError, TypeError):
+        return None
+    if abs(number) >= limit or (number < 0 and not allow_negative):
+        return None
+    return number
+
+
+def clean_int(value, *, low: int, high: int) -> int | None:
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        number = int(value)
+    except (ValueError, TypeError, OverflowError):
+        return None
+    return number if low <= number <= high else None
+
+
+def fast_seller_key(username: str) -> str:
+    """``normalize.seller_key`` with a fast path for plain ASCII names.
+
+    For printable ASCII, NFKC is the identity, casefold is lower() and there are no
+    control characters, so the result is the same (tests check the equivalence).
+    """
+    if username.isascii() and username.isprintable():
+        return " ".join(username.lower().split())
+    return seller_key(username)
+
+
+def seller_score(*, times_seen: int, products_matched: int, runs_seen: int) -> float:
+    """The dropshipper score: distinct best sellers listed, weighted up by recurrence.
+
+    ``products_matched × (1 + ln(runs_seen)) + 0.1 × ln(1 + times_seen)``, rounded to 4
+    places (half up, from 15 significant digits): the PostgreSQL path computes the same
+    expression in SQL (``float8 → numeric`` casts with 15 digits, ``round`` is half up), so
+    both backends store identical values. A function of the counters only, so it does not
+    depend on batch composition or order.
+    """
+    raw = products_matched * (1 + math.log(max(runs_seen, 1))) + 0.1 * math.log(1 + times_seen)
+    return float(Decimal(format(raw, ".15g")).quantize(Decimal("0.0001"), rounding=ROUND_HALF_UP))
+
+
+@dataclass(slots=True)
+class MarkRow:
+    """How a task row is finished (cleaned from a TaskOutcome)."""
+
+    status: str
+    attempts: int
+    error_type: str
+    error_message: str
+    result_count: int
+
+
+_FINISHED = {str(s) for s in RunTask.FINISHED_STATUSES}
+
+
+def mark_from_outcome(outcome) -> MarkRow:
+    """Clean a TaskOutcome's bookkeeping; an unknown status is a programming error."""
+    status = str(outcome.status)
+    if status not in _FINISHED:
+        raise ValueError(f"task {outcome.task_id}: outcome status {status!r} is not finished")
+    result_count = 0
+    if status == RunTask.Status.DONE:
+        page = outcome.best_sellers if outcome.best_sellers is not None else outcome.listings
+        if page is not None:
+            records = page.products if outcome.best_sellers is not None else page.listings
+            result_count = min(len(records), INT_MAX)
+    return MarkRow(
+        status=status,
+        attempts=max(0, min(int(outcome.attempts or 0), SMALLINT_MAX)),
+        error_type=clean_text(outcome.error_type, ERROR_TYPE_MAX),
+        error_message=clean_text(outcome.error_message, ERROR_MESSAGE_MAX),
+        result_count=result_count,
+    )
+
+
+@dataclass(slots=True)
+class TaskRow:
+    """A task this transaction moved from running to finished."""
+
+    id: int
+    phase: str
+    key: str
+    page: int
+    category_id: int | None
+    product_id: int | None
+
+
+@dataclass(slots=True)
+class ProductRow:
+    asin: str
+    title: str
+    price: Decimal | None
+    currency: str
+    rating: Decimal | None
+    ratings_count: int | None
+    url: str
+    needs_search: bool = False  # some record had a usable price > 0 → eBay page-1 task
+
+
+@dataclass(slots=True)
+class SellerRow:
+    key: str
+    username: str
+    feedback_score: int | None
+    feedback_percent: Decimal | None
+
+
+@dataclass(slots=True)
+class SightingRow:
+    key: str  # seller key
+    product_id: int
+    item_id: str
+    price: Decimal | None
+    currency: str
+
+
+@dataclass(slots=True)
+class NextTask:
+    key: str
+    product_id: int
+    page: int
+
+
+@dataclass(slots=True)
+class PreparedBatch:
+    products: dict[str, ProductRow] = field(default_factory=dict)  # by ASIN
+    links: dict[tuple[str, int], int | None] = field(default_factory=dict)  # (asin, category) → rank
+    sellers: dict[str, SellerRow] = field(default_factory=dict)  # by key
+    sightings: dict[tuple[str, int], SightingRow] = field(default_factory=dict)
+    next_tasks: list[NextTask] = field(default_factory=list)
+    seller_occurrences: int = 0
+    skipped: int = 0
+    amazon_done: int = 0
+    ebay_done: int = 0
+
+    def sorted_products(self) -> list[ProductRow]:
+        return [self.products[asin] for asin in sorted(self.products)]
+
+    def sorted_sellers(self) -> list[SellerRow]:
+        return [self.sellers[key] for key in sorted(self.sellers)]
+
+
+def _feedback_rank(score: int | None, percent: Decimal | None) -> tuple[int, Decimal]:
+    return (
+        FEEDBACK_SCORE_NONE if score is None else score,
+        FEEDBACK_PERCENT_NONE if percent is None else percent,
+    )
+
+
+def _sighting_rank(price: Decimal | None, item_id: str) -> tuple[bool, Decimal, str]:
+    return (price is None, price if price is not None else Decimal(0), item_id)
+
+
+def prepare_batch(*, tasks: list[TaskRow], outcomes: dict, ebay_pages: int) -> PreparedBatch:
+    """Clean and dedupe the pages of the DONE tasks in ``tasks`` (ordered by key)."""
+    batch = PreparedBatch()
+    for task in sorted(tasks, key=lambda t: t.key):
+        outcome = outcomes[task.id]
+        if outcome.status != RunTask.Status.DONE:
+            continue
+        if task.phase == RunTask.Phase.AMAZON and outcome.best_sellers is not None:
+            batch.amazon_done += 1
+            _prepare_best_sellers(batch, task, outcome.best_sellers)
+        elif task.phase == RunTask.Phase.EBAY:
+            batch.ebay_done += 1
+            if outcome.listings is not None:
+                _prepare_listings(batch, task, outcome.listings, ebay_pages)
+    return batch
+
+
+def _prepare_best_sellers(batch: PreparedBatch, task: TaskRow, page) -> None:
+    batch.skipped += max(int(page.skipped or 0), 0)
+    for record in page.products:
+        try:
+            asin = clean_text(record.asin, 64).strip().upper()
+            if not asin or len(asin) > ASIN_MAX:
+                batch.skipped += 1
+                continue
+            price = clean_decimal(record.price, limit=_PRICE_LIMIT)
+            row = batch.products.get(asin)
+            if row is None:
+                row = ProductRow(
+                    asin=asin,
+                    title=clean_text(record.title, TITLE_MAX).strip(),
+                    price=price,
+                    currency=clean_text(record.currency, CURRENCY_MAX).strip().upper(),
+                    rating=clean_decimal(record.rating, limit=_RATING_LIMIT),
+                    ratings_count=clean_int(record.ratings_count, low=0, high=INT_MAX),
+                    url=clean_text(record.url, URL_MAX).strip(),
+                )
+                batch.products[asin] = row
+            if price is not None and price > 0:
+                row.needs_search = True
+            if task.category_id is not None:
+                rank = clean_int(record.rank, low=1, high=INT_MAX)
+                link = (asin, task.category_id)
+                if link not in batch.links:
+                    batch.links[link] = rank
+                elif rank is not None:
+                    old = batch.links[link]
+                    batch.links[link] = rank if old is None else min(old, rank)
+        except Exception:  # noqa: BLE001 - one hostile record never fails a batch
+            batch.skipped += 1
+
+
+def _prepare_listings(batch: PreparedBatch, task: TaskRow, page, ebay_pages: int) -> None:
+    batch.skipped += max(int(page.skipped or 0), 0)
+    if task.product_id is None:  # the product was deleted since the task was planned
+        batch.skipped += len(page.listings)
+        return
+    if page.has_next and task.page < ebay_pages:
+        prefix = task.key.rsplit(":", 1)[0]
+        batch.next_tasks.append(
+            NextTask(key=f"{prefix}:{task.page + 1}", product_id=task.product_id, page=task.page + 1)
+        )
+    for listing in page.listings:
+        try:
+            username = clean_text(listing.seller_username, USERNAME_MAX).strip()
+            key = fast_seller_key(username)[:USERNAME_MAX] if username else ""
+            if not key:
+                batch.skipped += 1
+                continue
+            batch.seller_occurrences += 1
+            score = clean_int(listing.seller_feedback_score, low=INT_MIN, high=INT_MAX)
+            percent = clean_decimal(listing.seller_feedback_percent, limit=_PERCENT_LIMIT)
+            seller = batch.sellers.get(key)
+            if seller is None:
+                batch.sellers[key] = SellerRow(key, username, score, percent)
+            else:
+                if username < seller.username:
+                    seller.username = username
+                if (score is not None or percent is not None) and _feedback_rank(
+                    score, percent
+                ) > _feedback_rank(seller.feedback_score, seller.feedback_percent):
+                    seller.feedback_score, seller.feedback_percent = score, percent
+            item_id = clean_text(listing.item_id, ITEM_ID_MAX).strip()
+            price = clean_decimal(listing.price, limit=_PRICE_LIMIT)
+            sighting_key = (key, task.product_id)
+            old = batch.sightings.get(sighting_key)
+            if old is None or _sighting_rank(price, item_id) < _sighting_rank(old.price, old.item_id):
+                batch.sightings[sighting_key] = SightingRow(
+                    key=key,
+                    product_id=task.product_id,
+                    item_id=item_id,
+                    price=price,
+                    currency=clean_text(listing.currency, CURRENCY_MAX).strip().upper(),
+                )
+        except Exception:  # noqa: BLE001 - one hostile record never fails a batch
+            batch.skipped += 1
