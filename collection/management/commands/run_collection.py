@@ -1,0 +1,298 @@
+"""Run a collection in the foreground, with live progress and a summary.
+
+    python manage.py run_collection --preset Sampler --workers 20
+    python manage.py run_collection --categories 172282,12097479011 --ebay-pages 2 --json
+    python manage.py run_collection --resume 12
+
+Ctrl-C (or SIGTERM) pauses the run cleanly and prints the command that resumes it. Exit
+status: 0 when the run completed, 1 when it ended paused, failed or cancelled, 2 for bad
+input (nothing is created or changed then). With ``--json`` the last line of standard
+output is one JSON object describing the run; progress goes to standard error.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from decimal import Decimal, InvalidOperation
+
+from django.core.management.base import BaseCommand, CommandError
+
+from collection.engine import RunReport, run_execute
+from collection.selectors import RunProgress, run_resumable_get
+from collection.services.runs import RunError, categories_resolve, run_create
+
+USAGE = 2  # exit status for bad input
+STOPPED = 1  # exit status for a run that did not complete
+
+RESULT_FIELDS = (
+    "run_id", "status", "products", "ebay_searches", "sellers_found", "sellers_new",
+    "sightings", "requests", "retries", "failed_tasks", "duration_s",
+)
+
+
+def _int(value: str | None, name: str) -> int | None:
+    if value is None:
+        return None
+    try:
+        return int(str(value).strip())
+    except ValueError:
+        raise CommandError(f"{name} must be a whole number, got {value!r}.", returncode=USAGE)
+
+
+def _percent(value: str | None, name: str) -> Decimal | None:
+    if value is None:
+        return None
+    try:
+        number = Decimal(str(value).strip().rstrip("%"))
+    except InvalidOperation:
+        raise CommandError(f"{name} must be a number (percent), got {value!r}.", returncode=USAGE)
+    if not number.is_finite():
+        raise CommandError(f"{name} must be a finite number, got {value!r}.", returncode=USAGE)
+    return number
+
+
+def resume_command(run_id: int) -> str:
+    return f"python manage.py run_collection --resume {run_id}"
+
+
+class Command(BaseCommand):
+    help = "Collect eBay sellers of Amazon best sellers: Amazon phase, then eBay phase."
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--categories", action="append", default=[], metavar="NODE_ID[,NODE_ID…]",
+            help="Amazon browse node ids (comma-separated; repeatable).",
+        )
+        parser.add_argument(
+            "--preset", action="append", default=[], metavar="NAME",
+            help="A category preset (repeatable), e.g. Sampler.",
+        )
+        parser.add_argument("--workers", metavar="N", help="Concurrent requests (1–200).")
+        parser.add_argument("--amazon-pages", metavar="N", help="Best-seller pages (1–2).")
+        parser.add_argument("--ebay-pages", metavar="N", help="eBay pages per product (1–200).")
+        parser.add_argument("--markup-min", metavar="PCT", help="Lowest markup, percent (80).")
+        parser.add_argument("--markup-max", metavar="PCT", help="Highest markup, percent (120).")
+        parser.add_argument("--resume", metavar="RUN_ID", help="Continue a paused/failed run.")
+        parser.add_argument(
+            "--json", action="store_true",
+            help="Print the result as one JSON object (the last line of output).",
+        )
+
+    # --- input -------------------------------------------------------------------------
+
+    def _run_to_execute(self, options) -> tuple[int, int | None]:
+        """Create the run (or find the one to resume); return (run id, workers)."""
+        workers = _int(options["workers"], "--workers")
+        amazon_pages = _int(options["amazon_pages"], "--amazon-pages")
+        ebay_pages = _int(options["ebay_pages"], "--ebay-pages")
+        markup_min = _percent(options["markup_min"], "--markup-min")
+        markup_max = _percent(options["markup_max"], "--markup-max")
+        node_ids = [n for item in options["categories"] for n in item.split(",") if n.strip()]
+        presets = [p for p in options["preset"] if p.strip()]
+        if workers is not None and not 1 <= workers <= 200:
+            raise CommandError(f"--workers must be between 1 and 200, got {workers}.",
+                               returncode=USAGE)
+
+        if options["resume"] is not None:
+            run_id = _int(options["resume"], "--resume")
+            fixed = [
+                name for name, value in (
+                    ("--categories", node_ids), ("--preset", presets),
+                    ("--amazon-pages", amazon_pages), ("--ebay-pages", ebay_pages),
+                    ("--markup-min", markup_min), ("--markup-max", markup_max),
+                ) if value
+            ]
+            if fixed:
+                raise CommandError(
+                    f"--resume continues a run with its own selection and options; "
+                    f"drop {', '.join(fixed)} (only --workers may change).", returncode=USAGE,
+                )
+            try:
+                run = run_resumable_get(run_id=run_id)
+            except LookupError as exc:
+                raise CommandError(str(exc), returncode=USAGE)
+            return run.pk, workers
+
+        if not node_ids and not presets:
+            raise CommandError(
+                "Choose what to collect: --categories NODE_ID[,NODE_ID…] and/or --preset NAME "
+                "(or --resume RUN_ID).", returncode=USAGE,
+            )
+        self._check_marketplace()
+        try:
+            categories = categories_resolve(node_ids=node_ids, preset_names=presets)
+            preset = None
+            if len(presets) == 1 and not node_ids:
+                from collection.models import CategoryPreset
+
+                preset = CategoryPreset.objects.get(name=presets[0].strip())
+            run = run_create(
+                categories=categories, preset=preset, workers=workers,
+                amazon_pages=amazon_pages, ebay_pages=ebay_pages,
+                markup_min_percent=markup_min, markup_max_percent=markup_max,
+            )
+        except RunError as exc:
+            raise CommandError(str(exc), returncode=USAGE)
+        return run.pk, workers
+
+    def _check_marketplace(self) -> None:
+        from collection.marketplaces.factory import marketplace_check_config
+
+        try:
+            marketplace_check_config()
+        except Exception as exc:  # configuration problems of any kind: one clear line
+            raise CommandError(f"Marketplace configuration: {exc}", returncode=USAGE)
+
+    # --- run ---------------------------------------------------------------------------
+
+    def handle(self, *args, **options):
+        as_json = options["json"]
+        run_id, workers = self._run_to_execute(options)
+        # Progress and the summary go to stderr with --json, so stdout ends with the JSON.
+        display_stream = sys.stderr if as_json else getattr(self.stdout, "_out", self.stdout)
+        display = ProgressDisplay(display_stream, run_id=run_id)
+        display.start()
+        try:
+            report = run_execute(
+                run_id=run_id, workers=workers, install_signal_handlers=True,
+                progress=display.update,
+            )
+        except RunError as exc:  # completed/cancelled meanwhile, or gone
+            display.stop()
+            raise CommandError(str(exc), returncode=USAGE)
+        except KeyboardInterrupt:
+            display.stop()
+            raise CommandError(
+                f"Interrupted before run {run_id} started. Resume with: "
+                f"{resume_command(run_id)}", returncode=STOPPED,
+            )
+        display.stop()
+        display.summary(report)
+        if as_json:
+            self.stdout.write(json.dumps(report_as_json(report), default=str))
+        if report.status != "completed":
+            raise CommandError(stopped_message(report), returncode=STOPPED)
+
+
+def report_as_json(report: RunReport) -> dict:
+    data = {name: getattr(report, name) for name in RESULT_FIELDS}
+    data.update(
+        phase=report.phase, pause_reason=report.pause_reason, message=report.message,
+        resume_at=report.resume_at, mode=report.mode, failed=report.failed,
+        stats=report.stats,
+    )
+    if report.status not in ("completed", "cancelled"):
+        data["resume"] = resume_command(report.run_id)
+    return data
+
+
+def stopped_message(report: RunReport) -> str:
+    why = f": {report.message}" if report.message else "."
+    if report.status == "cancelled":
+        return f"Run {report.run_id} was cancelled{why}"
+    reason = f" ({report.pause_reason})" if report.pause_reason else ""
+    return (
+        f"Run {report.run_id} is {report.status}{reason}{why} "
+        f"Resume with: {resume_command(report.run_id)}"
+    )
+
+
+class ProgressDisplay:
+    """Two progress bars (Amazon tasks, eBay tasks) and a line of live counters (rich)."""
+
+    def __init__(self, stream, *, run_id: int) -> None:
+        from rich.console import Console
+
+        self.run_id = run_id
+        self.console = Console(file=stream, highlight=False, soft_wrap=False)
+        self.progress = None
+        self._amazon = self._ebay = None
+        self._last: RunProgress | None = None
+
+    def start(self) -> None:
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+        )
+
+        self.console.print(
+            f"Run {self.run_id}: Ctrl-C pauses it; {resume_command(self.run_id)} continues."
+        )
+        self.progress = Progress(
+            TextColumn("{task.description:<20}"),
+            BarColumn(bar_width=30),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            TextColumn("{task.fields[info]}"),
+            console=self.console,
+            refresh_per_second=4,
+        )
+        self._amazon = self.progress.add_task("Amazon best sellers", total=None, info="")
+        self._ebay = self.progress.add_task("eBay searches", total=None, info="")
+        self.progress.start()
+
+    def update(self, p: RunProgress) -> None:
+        self._last = p
+        if self.progress is None:
+            return
+        self.progress.update(
+            self._amazon, total=p.amazon_total or None, completed=p.amazon_finished,
+            info=f"{p.products} products",
+        )
+        self.progress.update(
+            self._ebay, total=p.ebay_total or None, completed=p.ebay_finished,
+            info=(
+                f"{p.requests_per_s:6.1f} req/s · sellers {p.sellers_found} found, "
+                f"{p.sellers_new} new · {p.busy_workers} busy · {p.retries} retries · "
+                f"{p.failed_tasks} failed"
+            ),
+        )
+
+    def stop(self) -> None:
+        if self.progress is not None:
+            self.progress.stop()
+            self.progress = None
+
+    def summary(self, report: RunReport) -> None:
+        from rich.table import Table
+
+        table = Table(title=f"Run {report.run_id}: {report.status}", show_header=False)
+        table.add_column(justify="left")
+        table.add_column(justify="right")
+        requests_per_s = report.session.get("requests", 0) / report.duration_s if report.duration_s else 0
+        rows = [
+            ("Duration (this process)", f"{report.duration_s:.1f} s"),
+            ("Products", report.products),
+            ("eBay searches", report.ebay_searches),
+            ("Sellers found", report.sellers_found),
+            ("New sellers", report.sellers_new),
+            ("Sightings", report.sightings),
+            ("Requests", f"{report.requests} ({requests_per_s:.1f}/s)"),
+            ("Retries", report.retries),
+            ("Failed tasks", report.failed_tasks),
+        ]
+        errors = {
+            key.removeprefix("requests/failed/"): value
+            for key, value in sorted(report.stats.items())
+            if key.startswith("requests/failed/")
+        }
+        if errors:
+            rows.append(("Failed requests", ", ".join(f"{k} {v}" for k, v in errors.items())))
+        for name, value in rows:
+            table.add_row(name, str(value))
+        self.console.print(table)
+        if report.failed:
+            self.console.print("Failed tasks:")
+            for task in report.failed[:20]:
+                self.console.print(
+                    f"  {task['key']}  {task['error_type']}  {task['error_message'][:120]}",
+                    markup=False,
+                )
+            if report.failed_tasks > 20:
+                self.console.print(f"  … and {report.failed_tasks - 20} more (see the admin).")
+        if report.status != "completed" and report.message:
+            self.console.print(f"Why: {report.message}", markup=False)

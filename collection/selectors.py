@@ -1,0 +1,265 @@
+"""Reads of the collection domain (writes live in ``collection.services`` and the store)."""
+
+from __future__ import annotations
+
+import datetime as _dt
+from dataclasses import dataclass, field
+
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery
+from django.utils import timezone as _timezone
+
+from collection.models import (
+    CollectionRun,
+    RunTask,
+    Seller,
+    SellerChange,
+    SellerSighting,
+    SellerSnapshot,
+)
+
+
+@dataclass(slots=True)
+class RunProgress:
+    """Where a run stands: task counts per phase and the run's counters.
+
+    ``requests_per_s``, ``elapsed_s`` and ``busy_workers`` are filled in by the engine of
+    the process that reports it (they are not stored).
+    """
+
+    run_id: int
+    status: str
+    phase: str
+    amazon_total: int = 0
+    amazon_finished: int = 0
+    ebay_total: int = 0
+    ebay_finished: int = 0
+    failed_tasks: int = 0
+    products: int = 0
+    ebay_searches: int = 0
+    sellers_found: int = 0
+    sellers_new: int = 0
+    sightings: int = 0
+    requests: int = 0
+    retries: int = 0
+    requests_per_s: float = 0.0
+    elapsed_s: float = 0.0
+    busy_workers: int = 0
+    extra: dict = field(default_factory=dict)
+
+
+def run_progress_get(*, run_id: int) -> RunProgress:
+    run = CollectionRun.objects.get(pk=run_id)
+    progress = RunProgress(
+        run_id=run.pk, status=run.status, phase=run.phase, products=run.products_found,
+        ebay_searches=run.ebay_searches, sellers_found=run.sellers_found,
+        sellers_new=run.sellers_new, sightings=run.sightings, requests=run.requests,
+        retries=run.retries,
+    )
+    rows = (
+        RunTask.objects.filter(run_id=run_id)
+        .values_list("phase", "status")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    for phase, status, n in rows:
+        finished = n if status in RunTask.FINISHED_STATUSES else 0
+        if phase == RunTask.Phase.AMAZON:
+            progress.amazon_total += n
+            progress.amazon_finished += finished
+        else:
+            progress.ebay_total += n
+            progress.ebay_finished += finished
+        if status == RunTask.Status.FAILED:
+            progress.failed_tasks += n
+    return progress
+
+
+def run_control_get(*, run_id: int) -> tuple[str, str]:
+    """(status, requested_action) of a run: what its executors poll for pause/cancel."""
+    return tuple(
+        CollectionRun.objects.values_list("status", "requested_action").get(pk=run_id)
+    )
+
+
+def run_resumable_get(*, run_id: int) -> CollectionRun:
+    """The run to resume, or ``LookupError`` with a message for an operator."""
+    run = CollectionRun.objects.filter(pk=run_id).first()
+    if run is None:
+        raise LookupError(f"Run {run_id} does not exist.")
+    if run.status in (CollectionRun.Status.COMPLETED, CollectionRun.Status.CANCELLED):
+        raise LookupError(
+            f"Run {run_id} is {run.get_status_display().lower()}; only a paused, failed, "
+            "queued or interrupted run can be resumed."
+        )
+    return run
+
+
+# --- Seller history, per-run reports and exports (operations) ---------------------------
+#
+# Every question about the past is answered from the change log, the sightings and the
+# snapshots: a seller exists from the moment its row was inserted (the same transaction
+# as its ``added`` change), and is in the seller list at a time T unless its last
+# ``deleted``/``restored`` change at or before T is a deletion. Bulk soft-deletes and
+# restores write one change per seller, so they are answered exactly too.
+
+def run_point_in_time(*, run_id: int) -> _dt.datetime:
+    """When a run's view of the seller list was taken: its snapshot, else its end, else now."""
+    run = CollectionRun.objects.select_related("snapshot").get(pk=run_id)
+    snapshot = getattr(run, "snapshot", None)
+    if snapshot is not None:
+        return snapshot.created_at
+    return run.finished_at or _timezone.now()
+
+
+def _end_of_day(day: _dt.date) -> _dt.datetime:
+    start = _dt.datetime.combine(day + _dt.timedelta(days=1), _dt.time.min)
+    return _timezone.make_aware(start, _timezone.get_current_timezone()) - _dt.timedelta(
+        microseconds=1
+    )
+
+
+def sellers_as_of(*, at: _dt.datetime | _dt.date) -> QuerySet[Seller]:
+    """The seller list (not soft-deleted) as it was at ``at`` (a date means its last instant)."""
+    if not isinstance(at, _dt.datetime):
+        at = _end_of_day(at)
+    last_state = (
+        SellerChange.objects.filter(
+            seller=OuterRef("pk"),
+            action__in=[SellerChange.Action.DELETED, SellerChange.Action.RESTORED],
+            created_at__lte=at,
+        )
+        .order_by("-created_at", "-id")
+        .values("action")[:1]
+    )
+    return (
+        Seller.objects.filter(created_at__lte=at)
+        .annotate(_state_then=Subquery(last_state))
+        .filter(Q(_state_then__isnull=True) | Q(_state_then=SellerChange.Action.RESTORED))
+    )
+
+
+def sellers_as_of_run(*, run_id: int) -> QuerySet[Seller]:
+    """The seller list as the run's snapshot saw it."""
+    return sellers_as_of(at=run_point_in_time(run_id=run_id))
+
+
+def run_sellers_added(*, run_id: int) -> QuerySet[Seller]:
+    """Sellers first seen in this run (its ``added`` changes)."""
+    added = SellerChange.objects.filter(
+        run_id=run_id, action=SellerChange.Action.ADDED, seller=OuterRef("pk")
+    )
+    return Seller.objects.filter(Exists(added))
+
+
+def run_sellers_seen(*, run_id: int) -> QuerySet[Seller]:
+    """Sellers this run has sightings of."""
+    sighted = SellerSighting.objects.filter(run_id=run_id, seller=OuterRef("pk"))
+    return Seller.objects.filter(Exists(sighted))
+
+
+def run_sellers_seen_again(*, run_id: int) -> QuerySet[Seller]:
+    """Sellers this run saw that an earlier run had already added."""
+    added = SellerChange.objects.filter(
+        run_id=run_id, action=SellerChange.Action.ADDED, seller=OuterRef("pk")
+    )
+    return run_sellers_seen(run_id=run_id).exclude(Exists(added))
+
+
+@dataclass(slots=True)
+class RunDiff:
+    """How the seller list changed from one run to a later one.
+
+    ``added`` / ``removed``: in the list at ``to`` and not at ``from`` (new in the runs in
+    between, or restored) / the reverse (soft-deleted in between). ``newly_seen`` /
+    ``no_longer_seen``: sighted by one run and not by the other — the evidence view.
+    """
+
+    from_run_id: int
+    to_run_id: int
+    from_at: _dt.datetime
+    to_at: _dt.datetime
+    added: QuerySet
+    removed: QuerySet
+    newly_seen: QuerySet
+    no_longer_seen: QuerySet
+
+
+def runs_diff(*, from_run_id: int, to_run_id: int) -> RunDiff:
+    from_at = run_point_in_time(run_id=from_run_id)
+    to_at = run_point_in_time(run_id=to_run_id)
+    before = sellers_as_of(at=from_at).values("pk")
+    after = sellers_as_of(at=to_at).values("pk")
+    seen_before = SellerSighting.objects.filter(run_id=from_run_id, seller=OuterRef("pk"))
+    seen_after = SellerSighting.objects.filter(run_id=to_run_id, seller=OuterRef("pk"))
+    return RunDiff(
+        from_run_id=from_run_id,
+        to_run_id=to_run_id,
+        from_at=from_at,
+        to_at=to_at,
+        added=Seller.objects.filter(pk__in=after).exclude(pk__in=before),
+        removed=Seller.objects.filter(pk__in=before).exclude(pk__in=after),
+        newly_seen=Seller.objects.filter(Exists(seen_after)).exclude(Exists(seen_before)),
+        no_longer_seen=Seller.objects.filter(Exists(seen_before)).exclude(Exists(seen_after)),
+    )
+
+
+@dataclass(slots=True)
+class RunOutcome:
+    """What a run did to the seller list, for the per-run page in the admin."""
+
+    run: CollectionRun
+    snapshot: SellerSnapshot | None
+    added_count: int
+    seen_again_count: int
+    added: list
+    seen_again: list
+    failed_by_type: list[tuple[str, int]]
+    failed_tasks: list[dict]
+
+
+def run_outcome_get(*, run_id: int, limit: int = 100) -> RunOutcome:
+    run = CollectionRun.objects.get(pk=run_id)
+    added = run_sellers_added(run_id=run_id).order_by("normalized")
+    seen_again = run_sellers_seen_again(run_id=run_id).order_by("normalized")
+    failed_by_type = list(
+        RunTask.objects.filter(run_id=run_id, status=RunTask.Status.FAILED)
+        .values_list("error_type")
+        .annotate(n=Count("id"))
+        .order_by("-n", "error_type")
+    )
+    return RunOutcome(
+        run=run,
+        snapshot=SellerSnapshot.objects.filter(run_id=run_id).first(),
+        added_count=added.count(),
+        seen_again_count=seen_again.count(),
+        added=list(added[:limit]),
+        seen_again=list(seen_again[:limit]),
+        failed_by_type=[(error_type or "unknown", n) for error_type, n in failed_by_type],
+        failed_tasks=run_failed_tasks_list(run_id=run_id, limit=limit),
+    )
+
+
+def sellers_export_queryset(
+    *,
+    run_id: int | None = None,
+    flagged: bool | None = None,
+    since: _dt.datetime | _dt.date | None = None,
+    include_deleted: bool = False,
+) -> QuerySet[Seller]:
+    """Sellers to export: seen by ``run_id``, flagged, first seen on/after ``since``."""
+    sellers = Seller.objects.all()
+    if not include_deleted:
+        sellers = sellers.filter(deleted_at__isnull=True)
+    if run_id is not None:
+        sellers = sellers.filter(
+            Exists(SellerSighting.objects.filter(run_id=run_id, seller=OuterRef("pk")))
+        )
+    if flagged is not None:
+        sellers = sellers.filter(flagged=flagged)
+    if since is not None:
+        if not isinstance(since, _dt.datetime):
+            since = _timezone.make_aware(
+                _dt.datetime.combine(since, _dt.time.min), _timezone.get_current_timezone()
+            )
+        sellers = sellers.filter(first_seen_at__gte=since)
+    return sellers.order_by("pk")
