@@ -154,6 +154,13 @@ def run_create(
         markup_min_percent=markup_min_percent,
         markup_max_percent=markup_max_percent,
     )
+    # Quota hook: what the run will cost per provider, kept on the run (services.estimates).
+    from collection.services.estimates import run_estimate
+
+    estimate = run_estimate(
+        categories=len(categories), amazon_pages=amazon_pages, ebay_pages=ebay_pages,
+        markup_min_percent=low, markup_max_percent=high,
+    ).as_json()
     with transaction.atomic():
         if enforce_active_limit:
             # Serialize concurrent starts on the preset table lock-free: count under the
@@ -175,6 +182,7 @@ def run_create(
             started_by=started_by,
             rerun_of=rerun_of,
             schedule=schedule,
+            estimate=estimate,
         )
         run.categories.set(categories)
     logger.info("run %s created: %d categories, %d workers", run.pk, len(categories), workers)

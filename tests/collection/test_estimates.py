@@ -174,3 +174,15 @@ def test_the_finish_time_counts_the_rate_limit(settings):
     assert "Expected to finish around 2026-03-11 02:" in run_quota_warning(
         estimate=estimate, now=NOW, usage=usage(5000)
     )
+
+
+def test_a_new_run_keeps_its_estimate(settings):
+    from collection.services.runs import run_create
+
+    settings.EBAY_PROVIDER = "browse"
+    categories = list(Category.objects.order_by("node_id")[:3])
+    run = run_create(categories=categories, amazon_pages=2, ebay_pages=2)
+    expected = run_estimate(categories=3, amazon_pages=2, ebay_pages=2).as_json()
+    run.refresh_from_db()
+    assert run.estimate == expected
+    assert run.estimate["requests"]["oxylabs"] == 6
