@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from typing import Any
 
 from asgiref.sync import async_to_sync, sync_to_async
 from channels.layers import get_channel_layer
+from django.conf import settings
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
@@ -93,6 +95,11 @@ class EventRecorder:
     """Buffers one run's events in one process and flushes them as frames.
 
     Thread-safe for ``emit`` (workers run on one event loop, store flushes in a thread).
+
+    Besides frames, a flush publishes the run's status and counters (``run.status`` to the
+    ``runs`` group and the run's group) at most every ``ACTIVITY_STATUS_SECONDS``: that is
+    how the run list and the progress bar follow a run whose counters the store updates
+    batch by batch, without a message per batch.
     """
 
     def __init__(self, run_id: int) -> None:
@@ -101,6 +108,8 @@ class EventRecorder:
         self._lock = threading.Lock()
         self.emitted = 0
         self.publish_failures = 0
+        self._status_interval = float(getattr(settings, "ACTIVITY_STATUS_SECONDS", 0.5))
+        self._status_due = 0.0  # time.monotonic() after which the next flush sends status
 
     def emit(self, action: str, *, worker: int = 0, phase: str = "", **data: Any) -> None:
         with self._lock:
@@ -115,15 +124,32 @@ class EventRecorder:
             buffer, self._buffer = self._buffer, []
         return buffer
 
-    def _persist(self, buffer: list[tuple]) -> list[dict]:
+    def _status_wanted(self) -> bool:
+        now = time.monotonic()
+        if now < self._status_due:
+            return False
+        self._status_due = now + self._status_interval
+        return True
+
+    def _persist(self, buffer: list[tuple], *, with_status: bool = False):
+        """Insert the events with their seq numbers; return (frame, status summary or None)."""
         from activity.models import RunEvent
+        from activity.selectors import run_progress_get
         from collection.models import CollectionRun
 
+        summary = None
         with transaction.atomic():
             CollectionRun.objects.filter(pk=self.run_id).update(
                 event_seq=F("event_seq") + len(buffer)
             )
-            last = CollectionRun.objects.values_list("event_seq", flat=True).get(pk=self.run_id)
+            if with_status:
+                run = CollectionRun.objects.get(pk=self.run_id)
+                last = run.event_seq
+                summary = run_summary(run, progress=run_progress_get(run_id=self.run_id))
+            else:
+                last = CollectionRun.objects.values_list("event_seq", flat=True).get(
+                    pk=self.run_id
+                )
             first = last - len(buffer) + 1
             rows = [
                 RunEvent(
@@ -133,16 +159,23 @@ class EventRecorder:
                 for i, (ts, worker, phase, action, data) in enumerate(buffer)
             ]
             RunEvent.objects.bulk_create(rows)
-        return [event_as_json(row) for row in rows]
+        return [event_as_json(row) for row in rows], summary
 
     def flush(self) -> int:
         """Store buffered events and publish them after commit (sync callers)."""
         buffer = self._take()
         if not buffer:
             return 0
-        frame = self._persist(buffer)
+        frame, summary = self._persist(buffer, with_status=self._status_wanted())
         message = {"type": "run.frame", "run": self.run_id, "events": frame}
-        transaction.on_commit(lambda: _publish(run_group(self.run_id), message))
+        group = run_group(self.run_id)
+
+        def send() -> None:
+            _publish(group, message)
+            if summary is not None:
+                _publish_status(summary)
+
+        transaction.on_commit(send)
         return len(frame)
 
     async def aflush(self) -> int:
@@ -150,21 +183,32 @@ class EventRecorder:
         buffer = self._take()
         if not buffer:
             return 0
-        frame = await sync_to_async(self._persist)(buffer)
+        frame, summary = await sync_to_async(self._persist)(
+            buffer, with_status=self._status_wanted()
+        )
         await _apublish(
             run_group(self.run_id), {"type": "run.frame", "run": self.run_id, "events": frame}
         )
+        if summary is not None:
+            await _apublish_status(summary)
         return len(frame)
 
 
-def run_summary(run) -> dict[str, Any]:
-    """Status and counters of a run, as plain JSON (run list and run page headers)."""
-    return {
+def run_summary(run, *, progress: dict | None = None) -> dict[str, Any]:
+    """Status and counters of a run, as plain JSON (run list and run page headers).
+
+    ``event_seq`` is the last event stored: a page that has less asks for the rest.
+    ``progress`` (tasks per phase, see ``activity.selectors.run_progress_get``) is included
+    when the caller computed it.
+    """
+    summary = {
         "id": run.pk,
         "status": run.status,
+        "status_label": run.get_status_display(),
         "phase": run.phase,
         "pause_reason": run.pause_reason,
         "status_message": run.status_message,
+        "workers": run.workers,
         "products_found": run.products_found,
         "ebay_searches": run.ebay_searches,
         "sellers_found": run.sellers_found,
@@ -173,18 +217,40 @@ def run_summary(run) -> dict[str, Any]:
         "requests": run.requests,
         "retries": run.retries,
         "failed_tasks": run.failed_tasks,
+        "skipped_records": run.skipped_records,
+        "event_seq": run.event_seq,
         "created_at": run.created_at.isoformat() if run.created_at else None,
         "started_at": run.started_at.isoformat() if run.started_at else None,
         "finished_at": run.finished_at.isoformat() if run.finished_at else None,
     }
+    if progress is not None:
+        summary["progress"] = progress
+    return summary
+
+
+def _status_message(summary: dict) -> dict:
+    return {"type": "run.status", "run": summary}
+
+
+def _publish_status(summary: dict) -> None:
+    message = _status_message(summary)
+    _publish(RUNS_GROUP, message)
+    _publish(run_group(summary["id"]), message)
+
+
+async def _apublish_status(summary: dict) -> None:
+    message = _status_message(summary)
+    await _apublish(RUNS_GROUP, message)
+    await _apublish(run_group(summary["id"]), message)
 
 
 def run_status_publish(*, run) -> None:
-    """After commit, tell the run list and the run's page that its status/counters changed."""
-    message = {"type": "run.status", "run": run_summary(run)}
+    """After commit, tell the run list and the run's page that its status/counters changed.
 
-    def send() -> None:
-        _publish(RUNS_GROUP, message)
-        _publish(run_group(run.pk), message)
+    Called by the run services inside their transaction: the summary (with task progress)
+    is read now, published only if the transaction commits.
+    """
+    from activity.selectors import run_progress_get
 
-    transaction.on_commit(send)
+    summary = run_summary(run, progress=run_progress_get(run_id=run.pk))
+    transaction.on_commit(lambda: _publish_status(summary))

@@ -1,9 +1,13 @@
 from django.urls import path
-from django.views.generic import RedirectView
+
+from activity import views
 
 app_name = "activity"
 
 urlpatterns = [
-    # Replaced by the live pages (activity.views).
-    path("runs/", RedirectView.as_view(url="/admin/collection/collectionrun/"), name="run_list"),
+    path("runs/", views.run_list, name="run_list"),
+    path("runs/<int:run_id>/", views.run_detail, name="run_detail"),
+    path(
+        "runs/<int:run_id>/<str:action>/", views.run_control, name="run_control"
+    ),
 ]

@@ -114,7 +114,9 @@ class CollectionRunAdmin(admin.ModelAdmin):
     def live_page(self, obj):
         if obj.pk is None:
             return "—"
-        return format_html('<a href="{}">live page</a>', f"/runs/{obj.pk}/")
+        return format_html(
+            '<a href="{}">live page</a>', reverse("activity:run_detail", args=[obj.pk])
+        )
 
 
 class ProductCategoryInline(admin.TabularInline):
