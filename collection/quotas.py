@@ -209,16 +209,6 @@ class _ProviderState:
     sent: int = 0
 
 
-@dataclass(frozen=True, slots=True)
-class ProviderQuotaStatus:
-    """What a provider itself reports about its quota (eBay's ``rate_limit`` endpoint)."""
-
-    limit: int
-    remaining: int
-    reset_at: dt.datetime
-    window_seconds: float = 86400.0
-
-
 class QuotaTracker:
     """Counts the requests of one run execution against the providers' quotas.
 
@@ -306,28 +296,61 @@ class QuotaTracker:
         logger.warning("%s reports its quota spent; counter of %s marked full", provider, window.start)
         return max(reset_at, window.end) if reset_at else window.end
 
-    async def align(self, provider: str, status: ProviderQuotaStatus) -> None:
-        """Adopt what the provider reports: its reset time, its usage, the lower limit."""
+    async def align(
+        self,
+        provider: str,
+        *,
+        limit: int | None,
+        remaining: int | None,
+        reset_at: dt.datetime | None,
+    ) -> None:
+        """Adopt what the provider reports: its usage, its reset time, the lower limit.
+
+        Windows keep their configured length but start from the provider's reset time
+        (rounded to the minute, or the second for short windows, so every process agrees).
+        """
         quota = self.quotas.get(provider)
         if quota is None:
             return
-        limit = min(quota.limit, status.limit)
-        reset_at = status.reset_at.astimezone(dt.UTC).replace(second=0, microsecond=0)
-        if status.reset_at.second >= 30:  # nearest minute, so every process agrees
-            reset_at += dt.timedelta(minutes=1)
-        if quota.period == "day":
-            quota = dataclasses.replace(
-                quota, period="window", window_seconds=status.window_seconds, anchor=reset_at
+        if limit is not None and limit < quota.limit:
+            quota = dataclasses.replace(quota, limit=limit)
+        if reset_at is not None and quota.period != "month":
+            length = quota.window_at(self._now()).seconds
+            unit = 60 if length >= 3600 else 1
+            anchor = dt.datetime.fromtimestamp(
+                round(reset_at.timestamp() / unit) * unit, tz=dt.UTC
             )
-        quota = dataclasses.replace(quota, limit=limit)
+            quota = dataclasses.replace(quota, period="window", window_seconds=length, anchor=anchor)
         self.quotas[provider] = quota
-        window = quota.window_at(self._now())
-        used = max(0, status.limit - status.remaining)
-        await sync_to_async(usage_raise_to)(provider=provider, window_start=window.start, used=used)
+        state = self._state(provider)
+        async with state.lock:
+            window = quota.window_at(self._now())
+            if state.window != window:
+                await self._give_back(provider, state)
+                state.window = window
+            if limit is not None and remaining is not None:
+                await sync_to_async(usage_raise_to)(
+                    provider=provider, window_start=window.start,
+                    used=max(0, limit - remaining) + state.left,
+                )
         logger.info(
-            "%s quota aligned: %d of %d used, resets at %s",
-            provider, used, status.limit, status.reset_at.isoformat(),
+            "%s quota aligned with the provider: limit %s, %s remaining, resets at %s",
+            provider, limit, remaining, reset_at.isoformat() if reset_at else "?",
         )
+
+    async def align_with(self, marketplace) -> None:
+        """At run start: read the quota a metered source reports about itself (eBay's
+        Developer Analytics ``rate_limit``, through the adapter's ``rate_limits()``)."""
+        for source in (marketplace.amazon, marketplace.ebay):
+            report = getattr(source, "rate_limits", None)
+            if report is None or not self.is_metered(source.provider):
+                continue
+            status = await report()
+            if status is not None:
+                await self.align(
+                    source.provider, limit=status.limit, remaining=status.remaining,
+                    reset_at=status.reset_at,
+                )
 
     async def _give_back(self, provider: str, state: _ProviderState) -> None:
         if state.window is not None and state.left:
@@ -347,32 +370,6 @@ class QuotaTracker:
 
     async def __aexit__(self, *exc) -> None:
         await self.aclose()
-
-
-def parse_ebay_rate_limit(payload: Mapping) -> ProviderQuotaStatus | None:
-    """The Browse quota in eBay's ``getRateLimits`` reply, or None when it is absent.
-
-    Shape: ``rateLimits[].resources[{name: "buy.browse", rates[{limit, remaining, reset,
-    timeWindow}]}]`` (reference/marketplace-apis.md §1).
-    """
-    for rate_limit in payload.get("rateLimits") or ():
-        for resource in rate_limit.get("resources") or ():
-            if resource.get("name") != "buy.browse":
-                continue
-            for rate in resource.get("rates") or ():
-                try:
-                    reset_at = dt.datetime.fromisoformat(str(rate["reset"]).replace("Z", "+00:00"))
-                    if reset_at.tzinfo is None:
-                        reset_at = reset_at.replace(tzinfo=dt.UTC)
-                    return ProviderQuotaStatus(
-                        limit=int(rate["limit"]),
-                        remaining=max(0, int(rate["remaining"])),
-                        reset_at=reset_at,
-                        window_seconds=float(rate.get("timeWindow") or 86400),
-                    )
-                except (KeyError, TypeError, ValueError):
-                    logger.warning("eBay rate_limit reply has an unreadable rate: %r", rate)
-    return None
 
 
 # --- Reads and services --------------------------------------------------------------

@@ -16,7 +16,6 @@ from collection.models import ProviderUsage
 from collection.quotas import (
     Quota,
     QuotaTracker,
-    parse_ebay_rate_limit,
     quota_usage_get,
     quotas_configured,
 )
@@ -220,13 +219,16 @@ async def test_provider_saying_exhausted_stops_every_tracker_until_the_reset():
 
 
 @pytestmark_db
-async def test_align_adopts_ebays_usage_reset_time_and_lower_limit():
+async def test_align_adopts_the_providers_usage_reset_time_and_lower_limit():
     quotas = {"ebay": Quota("ebay", 5000, "day", reset_hour_utc=0)}
     clock = Clock(at(2026, 3, 10, 12, 0))
     tracker = QuotaTracker(quotas, block=16, clock=clock)
-    status = parse_ebay_rate_limit(EBAY_RATE_LIMIT)
-    await tracker.align("ebay", status)
-    # eBay resets at 07:00:00 UTC (reported 06:59:58.731Z, rounded to the minute).
+    # What eBay's rate_limit endpoint says: 4,990 a day, 12 left, reset 06:59:58.731Z.
+    await tracker.align(
+        "ebay", limit=4990, remaining=12,
+        reset_at=dt.datetime(2026, 3, 11, 6, 59, 58, 731000, tzinfo=UTC),
+    )
+    # The day now runs from 07:00 UTC (rounded to the minute so every process agrees).
     assert await sync_used("ebay") == {at(2026, 3, 10, 7): 4990 - 12}
     assert tracker.quotas["ebay"].limit == 4990
     for _ in range(12):
@@ -236,31 +238,28 @@ async def test_align_adopts_ebays_usage_reset_time_and_lower_limit():
     assert caught.value.reset_at == at(2026, 3, 11, 7)
 
 
-EBAY_RATE_LIMIT = {
-    "rateLimits": [
-        {
-            "apiContext": "buy",
-            "apiName": "Browse",
-            "apiVersion": "v1",
-            "resources": [
-                {"name": "buy.browse.item.bulk", "rates": [
-                    {"count": 0, "limit": 100, "remaining": 100, "reset": "2026-03-11T06:59:58.731Z",
-                     "timeWindow": 86400}]},
-                {"name": "buy.browse", "rates": [
-                    {"count": 4978, "limit": 4990, "remaining": 12,
-                     "reset": "2026-03-11T06:59:58.731Z", "timeWindow": 86400}]},
-            ],
-        }
-    ]
-}
+class _Source:
+    def __init__(self, provider, status=None):
+        self.provider = provider
+        if status is not None:
+            async def rate_limits():
+                return status
+            self.rate_limits = rate_limits
 
 
-def test_parse_ebay_rate_limit_reads_the_browse_resource():
-    status = parse_ebay_rate_limit(EBAY_RATE_LIMIT)
-    assert (status.limit, status.remaining, status.window_seconds) == (4990, 12, 86400)
-    assert status.reset_at == dt.datetime(2026, 3, 11, 6, 59, 58, 731000, tzinfo=UTC)
-    assert parse_ebay_rate_limit({"rateLimits": []}) is None
-    assert parse_ebay_rate_limit({}) is None
+@pytestmark_db
+async def test_align_with_reads_the_sources_that_report_their_quota():
+    from types import SimpleNamespace
+
+    clock = Clock(at(2026, 3, 10, 12, 0, 10))
+    status = SimpleNamespace(limit=40, remaining=30, reset_at=at(2026, 3, 10, 12, 1, 40))
+    marketplace = SimpleNamespace(amazon=_Source("oxylabs"), ebay=_Source("ebay", status))
+    tracker = QuotaTracker(EBAY_40, block=16, clock=clock)
+    await tracker.align_with(marketplace)
+    assert await sync_used("ebay") == {at(2026, 3, 10, 12, 0): 10}
+    unmetered = QuotaTracker({}, clock=clock)
+    await unmetered.align_with(marketplace)  # nothing metered: nothing asked, nothing written
+    assert await sync_used("ebay") == {at(2026, 3, 10, 12, 0): 10}
 
 
 # --- What the admin and the live page show ----------------------------------------------
