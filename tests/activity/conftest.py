@@ -163,3 +163,14 @@ async def ws():
 
 
 adb = sync_to_async
+
+
+@pytest.fixture
+async def close_thread_connections():
+    """ORM calls through sync_to_async run in asgiref's executor thread, whose database
+    connections pytest-django does not close; close them so the test database can be
+    flushed and dropped."""
+    yield
+    from django.db import connections
+
+    await sync_to_async(connections.close_all)()

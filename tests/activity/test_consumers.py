@@ -16,7 +16,10 @@ from collection.services.runs import run_transition
 
 from .conftest import adb, new_run, record_events, session_cookie
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("close_thread_connections"),
+]
 
 
 async def test_anonymous_is_closed_with_4401(ws, run):
