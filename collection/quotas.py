@@ -443,3 +443,44 @@ def runs_resume_due(*, now: dt.datetime | None = None) -> list[int]:
         resumed.append(run_id)
         logger.info("run %s: provider quota reset; queued for resume", run_id)
     return resumed
+
+
+def run_quota_wait(
+    *,
+    run_id: int,
+    write: Callable[[str], None],
+    sleep: Callable[[float], None] = time.sleep,
+    poll_seconds: float = 30.0,
+) -> bool:
+    """Foreground runs (``run_collection``): wait while the run is paused at a quota.
+
+    True: go on executing it (its reset time passed, or another process resumed it).
+    False: stop waiting (Ctrl-C, or an operator cancelled or paused it meanwhile); the run
+    stays as it is, and a task worker's scheduler resumes a quota pause by itself.
+    """
+    run = CollectionRun.objects.get(pk=run_id)
+    if run.resume_at is not None:
+        write(
+            f"Run {run_id} paused: {run.status_message} Waiting for the reset at "
+            f"{run.resume_at.isoformat(timespec='seconds')}, then it continues "
+            "(Ctrl-C stops waiting; the run stays paused)."
+        )
+    try:
+        while True:
+            if run.status in CollectionRun.ACTIVE_STATUSES:
+                return True  # resumed by another process: join it
+            if (
+                run.status != CollectionRun.Status.PAUSED
+                or run.pause_reason != CollectionRun.PauseReason.QUOTA
+                or run.resume_at is None
+            ):
+                return False
+            left = (run.resume_at - timezone.now()).total_seconds()
+            if left <= 0:
+                write(f"Run {run_id}: quota reset; continuing.")
+                return True
+            sleep(min(left, poll_seconds))
+            run.refresh_from_db(fields=["status", "pause_reason", "resume_at"])
+    except KeyboardInterrupt:
+        write(f"Stopped waiting; run {run_id} stays paused until its quota resets.")
+        return False

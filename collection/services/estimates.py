@@ -220,6 +220,37 @@ def run_estimate(
     )
 
 
+def run_estimate_from_options(
+    *,
+    categories: int | Iterable,
+    amazon_pages: int | None = None,
+    ebay_pages: int | None = None,
+    markup_min_percent=None,
+    markup_max_percent=None,
+) -> Estimate:
+    """The estimate for run options as an interface receives them (None = the default);
+    bad options raise ``RunOptionsError`` like ``run_create`` does."""
+    from collection.services.runs import run_options_validate
+
+    amazon_pages = settings.COLLECTION_AMAZON_PAGES if amazon_pages is None else amazon_pages
+    ebay_pages = settings.COLLECTION_EBAY_PAGES if ebay_pages is None else ebay_pages
+    low, high = run_options_validate(
+        workers=1, amazon_pages=amazon_pages, ebay_pages=ebay_pages,
+        markup_min_percent=(
+            settings.COLLECTION_MARKUP_MIN_PERCENT if markup_min_percent is None
+            else markup_min_percent
+        ),
+        markup_max_percent=(
+            settings.COLLECTION_MARKUP_MAX_PERCENT if markup_max_percent is None
+            else markup_max_percent
+        ),
+    )
+    return run_estimate(
+        categories=categories, amazon_pages=amazon_pages, ebay_pages=ebay_pages,
+        markup_min_percent=low, markup_max_percent=high,
+    )
+
+
 def run_estimate_for(*, run: CollectionRun) -> Estimate:
     """The estimate for an existing run's selection and options."""
     return run_estimate(
@@ -252,17 +283,30 @@ def _throughput(provider: str) -> float | None:
     return rps or None
 
 
+def _requests_of(estimate: Estimate | Mapping) -> dict[str, int]:
+    if isinstance(estimate, Estimate):
+        return estimate.requests
+    return {p: int(n) for p, n in (estimate.get("requests") or {}).items()}
+
+
 def run_quota_forecast(
-    *, estimate: Estimate, now: dt.datetime | None = None, usage: Mapping[str, dict] | None = None
+    *,
+    estimate: Estimate | Mapping,
+    now: dt.datetime | None = None,
+    usage: Mapping[str, dict] | None = None,
 ) -> list[ProviderForecast]:
-    """For each metered provider the run uses: how many resets it waits for, when it ends."""
+    """For each metered provider the run uses: how many resets it waits for, when it ends.
+
+    ``estimate``: an Estimate, its ``as_json()`` (kept on the run), or ``{"requests": {…}}``
+    (e.g. what a resumed run still needs).
+    """
     from collection.quotas import quota_usage_get, quotas_configured
 
     now = now or timezone.now()
     usage = quota_usage_get(now=now) if usage is None else usage
     quotas = quotas_configured()
     forecasts = []
-    for provider, needed in estimate.requests.items():
+    for provider, needed in _requests_of(estimate).items():
         quota = quotas.get(provider)
         if quota is None or provider not in usage or needed <= 0:
             continue
@@ -295,7 +339,10 @@ def run_quota_forecast(
 
 
 def run_quota_warning(
-    *, estimate: Estimate, now: dt.datetime | None = None, usage: Mapping[str, dict] | None = None
+    *,
+    estimate: Estimate | Mapping,
+    now: dt.datetime | None = None,
+    usage: Mapping[str, dict] | None = None,
 ) -> str | None:
     """A warning when the run cannot finish before the next quota reset, else None."""
     late = [f for f in run_quota_forecast(estimate=estimate, now=now, usage=usage) if f.resets]
@@ -352,3 +399,30 @@ def run_estimate_compare(*, run: CollectionRun) -> dict:
             "error_percent": round(100.0 * (est - act) / act, 1) if act else None,
         }
     return result
+
+
+def run_quota_warning_for(*, run: CollectionRun, now: dt.datetime | None = None) -> str | None:
+    """The reset warning for a run about to start or resume: what it still needs (its
+    estimate minus the requests its tasks already made) against the quota left."""
+    compare = run_estimate_compare(run=run)
+    needed = {p: max(0, c["estimated"] - c["actual"]) for p, c in compare.items()}
+    return run_quota_warning(estimate={"requests": needed}, now=now)
+
+
+def run_estimate_lines(*, estimate: Estimate, now: dt.datetime | None = None) -> list[str]:
+    """What ``run_collection --estimate`` and the admin start form show."""
+    from collection.quotas import quotas_configured
+
+    if not set(estimate.requests) & set(quotas_configured()):
+        return [estimate.describe(), "No quota is configured for these providers (COLLECTION_QUOTAS)."]
+    warning = run_quota_warning(estimate=estimate, now=now)
+    return [estimate.describe(), warning or "It can finish before the next quota reset."]
+
+
+def run_estimate_compare_line(*, run: CollectionRun) -> str:
+    """One line for a run's summary: estimated vs actual requests per provider."""
+    parts = []
+    for provider, c in run_estimate_compare(run=run).items():
+        error = f", {c['error_percent']:+.1f} %" if c["error_percent"] is not None else ""
+        parts.append(f"{provider} {c['estimated']:,} estimated / {c['actual']:,} sent{error}")
+    return "Requests: " + "; ".join(parts) if parts else ""

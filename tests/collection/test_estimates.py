@@ -186,3 +186,28 @@ def test_a_new_run_keeps_its_estimate(settings):
     run.refresh_from_db()
     assert run.estimate == expected
     assert run.estimate["requests"]["oxylabs"] == 6
+
+
+def test_run_collection_estimate_prints_and_creates_nothing(settings):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    settings.COLLECTION_QUOTAS = {"ebay": {"per_day": 100, "reset_hour_utc": 0}}
+    settings.COLLECTION_QUOTA_WINDOW_SECONDS = 0
+    settings.EBAY_PROVIDER = "browse"
+    out = StringIO()
+    call_command("run_collection", "--preset", "Sampler", "--estimate", stdout=out)
+    text = out.getvalue()
+    expected = run_estimate(categories=6, amazon_pages=1, ebay_pages=3)
+    assert f"Estimate: {expected.total_requests:,} requests" in text
+    assert "This run cannot finish before the next quota reset" in text
+    assert "Expected to finish around" in text
+    assert CollectionRun.objects.count() == 0
+    out = StringIO()
+    call_command("run_collection", "--preset", "Sampler", "--estimate", "--json", stdout=out)
+    import json
+
+    data = json.loads(out.getvalue().strip().splitlines()[-1])
+    assert data["requests"] == expected.requests and data["warning"]
+    assert CollectionRun.objects.count() == 0

@@ -382,3 +382,39 @@ def test_runs_resume_due_queues_only_quota_paused_runs_whose_reset_passed(
     assert [r.args_kwargs["kwargs"]["run_id"] for r in DBTaskResult.objects.all()] == [due.pk]
     with django_capture_on_commit_callbacks(execute=True):
         assert runs_resume_due(now=now) == []  # already queued: not twice
+
+
+@pytest.mark.django_db
+def test_run_quota_wait_sleeps_until_the_reset_and_stops_on_cancel_or_ctrl_c():
+    from django.utils import timezone
+
+    from collection.models import CollectionRun
+    from collection.quotas import run_quota_wait
+
+    resume_at = timezone.now() + dt.timedelta(seconds=90)
+    run = CollectionRun.objects.create(
+        status="paused", pause_reason="quota", resume_at=resume_at,
+        status_message="The ebay quota is exhausted.",
+    )
+    slept, lines = [], []
+
+    def fake_sleep(seconds):  # time passes: the reset comes
+        slept.append(seconds)
+        CollectionRun.objects.filter(pk=run.pk).update(resume_at=timezone.now())
+
+    assert run_quota_wait(run_id=run.pk, write=lines.append, sleep=fake_sleep, poll_seconds=30)
+    assert slept == [30]  # polls, so an operator's cancel is seen while waiting
+    assert "Waiting for the reset at" in lines[0] and "quota reset; continuing" in lines[-1]
+
+    def cancelled(seconds):
+        CollectionRun.objects.filter(pk=run.pk).update(status="cancelled")
+
+    CollectionRun.objects.filter(pk=run.pk).update(resume_at=resume_at)
+    assert not run_quota_wait(run_id=run.pk, write=lines.append, sleep=cancelled)
+
+    def ctrl_c(seconds):
+        raise KeyboardInterrupt
+
+    CollectionRun.objects.filter(pk=run.pk).update(status="paused")
+    assert not run_quota_wait(run_id=run.pk, write=lines.append, sleep=ctrl_c)
+    assert "stays paused" in lines[-1]

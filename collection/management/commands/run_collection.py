@@ -19,7 +19,16 @@ from decimal import Decimal, InvalidOperation
 from django.core.management.base import BaseCommand, CommandError
 
 from collection.engine import RunReport, run_execute
+from collection.quotas import run_quota_wait
 from collection.selectors import RunProgress, run_resumable_get
+from collection.services.estimates import (
+    run_estimate_compare,
+    run_estimate_compare_line,
+    run_estimate_from_options,
+    run_estimate_lines,
+    run_quota_warning,
+    run_quota_warning_for,
+)
 from collection.services.runs import RunError, categories_resolve, run_create
 
 USAGE = 2  # exit status for bad input
@@ -78,6 +87,10 @@ class Command(BaseCommand):
             "--json", action="store_true",
             help="Print the result as one JSON object (the last line of output).",
         )
+        parser.add_argument(  # quota hook
+            "--estimate", action="store_true",
+            help="Print the requests the run would send per provider, and exit without running.",
+        )
 
     # --- input -------------------------------------------------------------------------
 
@@ -112,6 +125,8 @@ class Command(BaseCommand):
                 run = run_resumable_get(run_id=run_id)
             except LookupError as exc:
                 raise CommandError(str(exc), returncode=USAGE)
+            if options["estimate"]:  # quota hook: what it was estimated at, and sent so far
+                raise _EstimateOnly(None, run=run)
             return run.pk, workers
 
         if not node_ids and not presets:
@@ -119,6 +134,16 @@ class Command(BaseCommand):
                 "Choose what to collect: --categories NODE_ID[,NODE_ID…] and/or --preset NAME "
                 "(or --resume RUN_ID).", returncode=USAGE,
             )
+        if options["estimate"]:  # quota hook: print the estimate, create nothing
+            try:
+                estimate = run_estimate_from_options(
+                    categories=categories_resolve(node_ids=node_ids, preset_names=presets),
+                    amazon_pages=amazon_pages, ebay_pages=ebay_pages,
+                    markup_min_percent=markup_min, markup_max_percent=markup_max,
+                )
+            except RunError as exc:
+                raise CommandError(str(exc), returncode=USAGE)
+            raise _EstimateOnly(estimate)
         self._check_marketplace()
         try:
             categories = categories_resolve(node_ids=node_ids, preset_names=presets)
@@ -148,16 +173,30 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         as_json = options["json"]
-        run_id, workers = self._run_to_execute(options)
+        try:
+            run_id, workers = self._run_to_execute(options)
+        except _EstimateOnly as only:  # quota hook: --estimate
+            return self._print_estimate(only, as_json=as_json)
         # Progress and the summary go to stderr with --json, so stdout ends with the JSON.
         display_stream = sys.stderr if as_json else getattr(self.stdout, "_out", self.stdout)
         display = ProgressDisplay(display_stream, run_id=run_id)
+        self._warn_quota(run_id, display)  # quota hook
         display.start()
         try:
             report = run_execute(
                 run_id=run_id, workers=workers, install_signal_handlers=True,
                 progress=display.update,
             )
+            # Quota hook: paused at a provider quota → wait for the reset, then go on.
+            while report.status == "paused" and report.pause_reason == "quota":
+                display.stop()
+                if not run_quota_wait(run_id=run_id, write=display.console.print):
+                    break
+                display.start()
+                report = run_execute(
+                    run_id=run_id, workers=workers, install_signal_handlers=True,
+                    progress=display.update,
+                )
         except RunError as exc:  # completed/cancelled meanwhile, or gone
             display.stop()
             raise CommandError(str(exc), returncode=USAGE)
@@ -169,10 +208,58 @@ class Command(BaseCommand):
             )
         display.stop()
         display.summary(report)
+        self._compare_estimate(run_id, display)  # quota hook
         if as_json:
             self.stdout.write(json.dumps(report_as_json(report), default=str))
         if report.status != "completed":
             raise CommandError(stopped_message(report), returncode=STOPPED)
+
+    # --- quotas (collection.quotas, services.estimates) ----------------------------------
+
+    def _print_estimate(self, only: _EstimateOnly, *, as_json: bool) -> None:
+        if only.run is not None:
+            compare = run_estimate_compare(run=only.run)
+            warning = run_quota_warning_for(run=only.run)
+            if as_json:
+                self.stdout.write(json.dumps({
+                    "run_id": only.run.pk, "estimate": only.run.estimate,
+                    "requests": compare, "warning": warning,
+                }, default=str))
+                return
+            self.stdout.write(run_estimate_compare_line(run=only.run))
+            self.stdout.write(warning or "What it still needs fits before the next quota reset.")
+            return
+        if as_json:
+            data = only.estimate.as_json() | {
+                "warning": run_quota_warning(estimate=only.estimate)
+            }
+            self.stdout.write(json.dumps(data, default=str))
+            return
+        for line in run_estimate_lines(estimate=only.estimate):
+            self.stdout.write(line)
+
+    def _warn_quota(self, run_id: int, display: ProgressDisplay) -> None:
+        from collection.models import CollectionRun
+
+        warning = run_quota_warning_for(run=CollectionRun.objects.get(pk=run_id))
+        if warning:
+            display.console.print(f"Warning: {warning}", markup=False)
+
+    def _compare_estimate(self, run_id: int, display: ProgressDisplay) -> None:
+        from collection.models import CollectionRun
+
+        line = run_estimate_compare_line(run=CollectionRun.objects.get(pk=run_id))
+        if line:
+            display.console.print(line, markup=False)
+
+
+class _EstimateOnly(Exception):
+    """``--estimate``: the input is valid; print what it would cost, create or run nothing."""
+
+    def __init__(self, estimate, run=None) -> None:
+        super().__init__("estimate only")
+        self.estimate = estimate
+        self.run = run
 
 
 def report_as_json(report: RunReport) -> dict:
