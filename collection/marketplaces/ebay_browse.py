@@ -1,0 +1,476 @@
+"""eBay Buy Browse API: ``item_summary/search`` with an OAuth application token.
+
+Token lifecycle (``EbayAppTokens``): one client-credentials token shared by every worker
+of the process. It lives in the adapter (fast path, no I/O) and in Django's cache (so
+runs in the same process, or every process with a shared cache backend, reuse it), with
+``expires_at = now + expires_in − 300 s``. A miss is single-flight: one ``asyncio.Lock``
+makes concurrent workers wait for the one mint in progress. A 401 from the search
+invalidates exactly the token that failed (compare-and-clear, so fifty workers holding the
+same stale token cause one new mint, not fifty) and the search is retried once with a fresh
+token; a second 401 is ``AuthFailed``.
+
+429 (errorId 2001): eBay documents no ``Retry-After`` and its Browse limit is a daily call
+quota, so a 429 without the header is ``QuotaExhausted`` (the engine pauses the run until
+``reset_at``, read best-effort from the Developer Analytics ``rate_limit`` call). A 429 that
+does carry ``Retry-After`` is a short-term throttle (a proxy, or the sandbox's requests per
+second knob) and is ``RateLimited`` with that delay.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import datetime as dt
+import hashlib
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from urllib.parse import urlencode
+
+import httpx
+
+from .base import (
+    AuthFailed,
+    ClientError,
+    Listing,
+    ListingPage,
+    ListingQuery,
+    MarketplaceError,
+    ParseError,
+    QuotaExhausted,
+    RateLimited,
+)
+from .values import (
+    MAX_ITEM_ID_LENGTH,
+    MAX_TITLE_LENGTH,
+    MAX_USERNAME_LENGTH,
+    clean_currency,
+    clean_text,
+    clean_url,
+    parse_count,
+    parse_percent,
+    parse_price,
+)
+from .wire import (
+    Scrubber,
+    decode_json,
+    error_for_status,
+    parse_retry_after,
+    redact_url,
+    send,
+    try_json,
+)
+
+logger = logging.getLogger("collection.marketplaces")
+
+PROVIDER = "ebay"
+TOKEN_SCOPE = "https://api.ebay.com/oauth/api_scope"
+TOKEN_EXPIRY_MARGIN_S = 300
+MAX_LIMIT = 200
+MAX_RESULT_WINDOW = 10_000  # offset must stay below this (errorId 12029)
+QUOTA_LOOKUP_TTL_S = 60.0
+
+_AUTH_ERRORS = frozenset(
+    {"invalid_client", "invalid_grant", "unauthorized_client", "invalid_scope"}
+)
+
+
+@dataclass(frozen=True, slots=True)
+class AppToken:
+    value: str
+    expires_at: float  # epoch seconds, already minus the safety margin
+
+
+@dataclass(frozen=True, slots=True)
+class BrowseQuota:
+    limit: int | None
+    remaining: int | None
+    reset_at: dt.datetime | None
+
+
+def _basic_auth(client_id: str, client_secret: str) -> str:
+    raw = f"{client_id}:{client_secret}".encode()
+    return "Basic " + base64.b64encode(raw).decode("ascii")
+
+
+def _error_ids(body: object) -> list[int]:
+    if not isinstance(body, dict) or not isinstance(body.get("errors"), list):
+        return []
+    ids = []
+    for error in body["errors"]:
+        if isinstance(error, dict) and isinstance(error.get("errorId"), int):
+            ids.append(error["errorId"])
+    return ids
+
+
+def _error_detail(body: object, scrub: Scrubber) -> str:
+    if isinstance(body, dict) and isinstance(body.get("errors"), list) and body["errors"]:
+        first = body["errors"][0]
+        if isinstance(first, dict):
+            return scrub(f"errorId {first.get('errorId')}: {first.get('message', '')}")
+    if isinstance(body, dict) and isinstance(body.get("error"), str):
+        return scrub(f"{body['error']}: {body.get('error_description', '')}")
+    return ""
+
+
+class EbayAppTokens:
+    """The application access token of one eBay keyset (see the module docstring)."""
+
+    def __init__(
+        self,
+        *,
+        client: httpx.AsyncClient,
+        base_url: str,
+        client_id: str,
+        client_secret: str,
+        scope: str = TOKEN_SCOPE,
+        cache=None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._client = client
+        self._url = base_url.rstrip("/") + "/identity/v1/oauth2/token"
+        self._headers = {
+            "Authorization": _basic_auth(client_id, client_secret),
+            "Content-Type": "application/x-www-form-urlencoded",
+        }
+        self._body = urlencode({"grant_type": "client_credentials", "scope": scope})
+        self._cache = cache  # a Django cache (or None: this object only)
+        digest = hashlib.sha256(f"{base_url}\0{client_id}\0{scope}".encode()).hexdigest()
+        self.cache_key = f"marketplaces:ebay-app-token:{digest[:32]}"
+        self._clock = clock
+        self._token: AppToken | None = None
+        self._lock = asyncio.Lock()
+        self._scrub = Scrubber([client_id, client_secret, self._headers["Authorization"][6:]])
+        self.mints = 0  # tokens minted by this object (stats)
+
+    def _valid(self, token: AppToken | None) -> bool:
+        return token is not None and token.expires_at > self._clock()
+
+    async def get(self) -> str:
+        """A valid token; mints at most once however many workers ask at the same time."""
+        token = self._token
+        if self._valid(token):
+            return token.value  # type: ignore[union-attr]
+        async with self._lock:
+            token = self._token
+            if self._valid(token):
+                return token.value  # type: ignore[union-attr]
+            token = await self._cache_get()
+            if not self._valid(token):
+                token = await self._mint()
+                await self._cache_set(token)
+            self._token = token
+            return token.value  # type: ignore[union-attr]
+
+    async def invalidate(self, failed: str) -> None:
+        """Forget ``failed`` (a token a server rejected) if it is still the current one."""
+        if self._token is not None and self._token.value == failed:
+            self._token = None
+        cached = await self._cache_get()
+        if cached is not None and cached.value == failed and self._cache is not None:
+            await self._cache.adelete(self.cache_key)
+
+    async def _cache_get(self) -> AppToken | None:
+        if self._cache is None:
+            return None
+        raw = await self._cache.aget(self.cache_key)
+        if isinstance(raw, dict) and isinstance(raw.get("value"), str):
+            try:
+                return AppToken(value=raw["value"], expires_at=float(raw["expires_at"]))
+            except (KeyError, TypeError, ValueError):
+                return None
+        return None
+
+    async def _cache_set(self, token: AppToken) -> None:
+        if self._cache is None:
+            return
+        ttl = max(1, int(token.expires_at - self._clock()))
+        await self._cache.aset(
+            self.cache_key, {"value": token.value, "expires_at": token.expires_at}, ttl
+        )
+
+    async def _mint(self) -> AppToken:
+        display_url = redact_url(self._url)
+        response = await send(
+            self._client,
+            "POST",
+            self._url,
+            provider=PROVIDER,
+            display_url=display_url,
+            scrub=self._scrub,
+            headers=self._headers,
+            content=self._body,
+        )
+        common = {"provider": PROVIDER, "status_code": response.status_code, "url": display_url}
+        if response.status_code != 200:
+            body = try_json(response)
+            detail = "token: " + _error_detail(body, self._scrub)
+            error = body.get("error") if isinstance(body, dict) else None
+            if response.status_code == 400 and error in _AUTH_ERRORS:
+                raise AuthFailed(f"{PROVIDER}: HTTP 400 {detail}", **common)
+            raise error_for_status(
+                response, provider=PROVIDER, display_url=display_url, detail=detail
+            )
+        body = decode_json(response, provider=PROVIDER, display_url=display_url)
+        value = body.get("access_token") if isinstance(body, dict) else None
+        expires_in = body.get("expires_in") if isinstance(body, dict) else None
+        if (
+            not isinstance(value, str)
+            or not value
+            or isinstance(expires_in, bool)
+            or not isinstance(expires_in, int | float)
+            or expires_in <= 0
+        ):
+            raise ParseError(f"{PROVIDER}: token response without access_token/expires_in",
+                             **common)
+        self.mints += 1
+        self._scrub.add(value)
+        lifetime = max(float(expires_in) - TOKEN_EXPIRY_MARGIN_S, float(expires_in) / 2)
+        logger.info("ebay: minted an application token (valid %.0f s)", lifetime)
+        return AppToken(value=value, expires_at=self._clock() + lifetime)
+
+
+def browse_filter(query: ListingQuery) -> str:
+    """The one ``filter`` value of the dropshipper search."""
+    return (
+        "conditionIds:{1000},maxDeliveryCost:0,itemLocationCountry:US,deliveryCountry:US,"
+        f"buyingOptions:{{FIXED_PRICE}},price:[{query.price_min:.2f}..{query.price_max:.2f}],"
+        f"priceCurrency:{query.currency}"
+    )
+
+
+def _is_free_shipping(options: object) -> bool:
+    """False only when every shipping option states a positive cost. A missing container
+    proves nothing (eBay omits it), so the server-side maxDeliveryCost filter is trusted."""
+    if not isinstance(options, list) or not options:
+        return True
+    for option in options:
+        if not isinstance(option, dict):
+            return True
+        cost = option.get("shippingCost")
+        value = cost.get("value") if isinstance(cost, dict) else None
+        if value is None or parse_price(value) is None:  # missing, "0.00" or garbage
+            return True
+    return False
+
+
+def parse_item_summary(item: object, query: ListingQuery) -> Listing | None:
+    """One ``itemSummaries[]`` entry, or None when unusable or outside the filters."""
+    if not isinstance(item, dict):
+        return None
+    item_id = item.get("itemId")
+    seller = item.get("seller")
+    if not isinstance(item_id, str) or not isinstance(seller, dict):
+        return None
+    item_id = clean_text(item_id, MAX_ITEM_ID_LENGTH + 1)
+    username = clean_text(seller.get("username"), MAX_USERNAME_LENGTH + 1)
+    if not item_id or len(item_id) > MAX_ITEM_ID_LENGTH:
+        return None
+    if not username or len(username) > MAX_USERNAME_LENGTH:
+        return None
+    condition_id = item.get("conditionId")
+    if condition_id is not None and str(condition_id) != "1000":
+        return None
+    location = item.get("itemLocation")
+    if isinstance(location, dict) and location.get("country") not in (None, "US"):
+        return None
+    if not _is_free_shipping(item.get("shippingOptions")):
+        return None
+    price_obj = item.get("price") if isinstance(item.get("price"), dict) else {}
+    price = parse_price(price_obj.get("value"))
+    if price is not None and not (query.price_min <= price <= query.price_max):
+        return None
+    return Listing(
+        item_id=item_id,
+        title=clean_text(item.get("title"), MAX_TITLE_LENGTH),
+        price=price,
+        currency=clean_currency(price_obj.get("currency"), query.currency),
+        seller_username=username,
+        seller_feedback_score=parse_count(seller.get("feedbackScore")),
+        seller_feedback_percent=parse_percent(seller.get("feedbackPercentage")),
+        url=clean_url(item.get("itemWebUrl"), "https://www.ebay.com"),
+    )
+
+
+class EbayBrowseSearch:
+    """``EbaySource`` over the Browse API ``item_summary/search``."""
+
+    provider = PROVIDER
+
+    def __init__(
+        self,
+        *,
+        client: httpx.AsyncClient,
+        base_url: str,
+        tokens: EbayAppTokens,
+        marketplace_id: str = "EBAY_US",
+    ) -> None:
+        self._client = client
+        self._base_url = base_url.rstrip("/")
+        self._search_url = self._base_url + "/buy/browse/v1/item_summary/search"
+        self._tokens = tokens
+        self._marketplace_id = marketplace_id
+        self._scrub = tokens._scrub
+        self._quota_lock = asyncio.Lock()
+        self._quota: tuple[float, BrowseQuota | None] | None = None
+        self._warned: set[object] = set()
+
+    def search_params(self, query: ListingQuery) -> dict[str, str] | None:
+        """The query string of one page, or None when the page is past eBay's window."""
+        limit = min(max(int(query.page_size), 1), MAX_LIMIT)
+        offset = (max(query.page, 1) - 1) * limit
+        if offset >= MAX_RESULT_WINDOW:
+            return None
+        return {
+            "q": " ".join(query.keywords.split()),
+            "limit": str(limit),
+            "offset": str(offset),
+            "filter": browse_filter(query),
+        }
+
+    async def _get(self, url: str, params: dict | None, display_url: str, token: str):
+        return await send(
+            self._client,
+            "GET",
+            url,
+            provider=PROVIDER,
+            display_url=display_url,
+            scrub=self._scrub,
+            params=params,
+            headers={
+                "Authorization": f"Bearer {token}",
+                "X-EBAY-C-MARKETPLACE-ID": self._marketplace_id,
+            },
+        )
+
+    async def _authorized_get(self, url: str, params: dict | None, display_url: str):
+        """GET with the shared token; one re-mint and retry after a 401."""
+        token = await self._tokens.get()
+        response = await self._get(url, params, display_url, token)
+        if response.status_code == 401:
+            logger.info("ebay: 401 %s, minting a new token once", _error_ids(try_json(response)))
+            await self._tokens.invalidate(token)
+            token = await self._tokens.get()
+            response = await self._get(url, params, display_url, token)
+        return response
+
+    async def search_listings(self, query: ListingQuery) -> ListingPage:
+        params = self.search_params(query)
+        display_url = redact_url(
+            self._search_url + "?" + urlencode(params or {"q": query.keywords}, safe="{}[]:,.")
+        )
+        if params is None:
+            return ListingPage(listings=(), has_next=False, request_url=display_url)
+        if not params["q"]:
+            raise ClientError(f"{PROVIDER}: empty keywords", provider=PROVIDER, url=display_url)
+        response = await self._authorized_get(self._search_url, params, display_url)
+        if response.status_code != 200:
+            raise await self._error(response, display_url)
+        data = decode_json(response, provider=PROVIDER, display_url=display_url)
+        common = {"provider": PROVIDER, "status_code": 200, "url": display_url}
+        if not isinstance(data, dict):
+            raise ParseError(f"{PROVIDER}: search response is not an object", **common)
+        items = data.get("itemSummaries", [])
+        if not isinstance(items, list):
+            raise ParseError(f"{PROVIDER}: itemSummaries is not a list", **common)
+        self._note_warnings(data.get("warnings"))
+        listings = []
+        skipped = 0
+        for item in items:
+            listing = parse_item_summary(item, query)
+            if listing is None:
+                skipped += 1
+            else:
+                listings.append(listing)
+        offset, limit = int(params["offset"]), int(params["limit"])
+        has_next = bool(data.get("next")) and offset + limit < MAX_RESULT_WINDOW
+        return ListingPage(
+            listings=tuple(listings),
+            has_next=has_next,
+            skipped=skipped,
+            total=parse_count(data.get("total")),
+            request_url=display_url,
+        )
+
+    def _note_warnings(self, warnings: object) -> None:
+        # e.g. 12012: price without priceCurrency, the price filter was ignored. The
+        # per-listing checks above still drop what the filters should have removed.
+        if not isinstance(warnings, list):
+            return
+        for ids in _error_ids({"errors": warnings}):
+            if ids not in self._warned:
+                self._warned.add(ids)
+                logger.warning("ebay: search returned warning errorId %s", ids)
+
+    async def _error(self, response: httpx.Response, display_url: str) -> MarketplaceError:
+        body = try_json(response)
+        detail = _error_detail(body, self._scrub)
+        status = response.status_code
+        common = {"provider": PROVIDER, "status_code": status, "url": display_url}
+        if status == 429:
+            retry_after = parse_retry_after(response.headers.get("retry-after"))
+            message = f"{PROVIDER}: HTTP 429 {detail}".rstrip()
+            if retry_after is None and 2001 in _error_ids(body):
+                quota = await self.rate_limits()
+                return QuotaExhausted(
+                    message + " (daily call quota spent)",
+                    reset_at=quota.reset_at if quota else None,
+                    **common,
+                )
+            return RateLimited(message, retry_after=retry_after, **common)
+        return error_for_status(response, provider=PROVIDER, display_url=display_url,
+                                detail=detail)
+
+    async def rate_limits(self) -> BrowseQuota | None:
+        """The Browse quota from the Developer Analytics API (best effort, cached 60 s)."""
+        async with self._quota_lock:
+            now = time.monotonic()
+            if self._quota is not None and now - self._quota[0] < QUOTA_LOOKUP_TTL_S:
+                return self._quota[1]
+            quota = None
+            url = self._base_url + "/developer/analytics/v1_beta/rate_limit/"
+            params = {"api_context": "buy", "api_name": "Browse"}
+            try:
+                response = await self._authorized_get(url, params, redact_url(url))
+                if response.status_code == 200:
+                    quota = _parse_quota(try_json(response))
+            except MarketplaceError as exc:
+                logger.info("ebay: quota lookup failed: %s", exc)
+            self._quota = (now, quota)
+            return quota
+
+
+def _parse_quota(body: object) -> BrowseQuota | None:
+    if not isinstance(body, dict) or not isinstance(body.get("rateLimits"), list):
+        return None
+    for api in body["rateLimits"]:
+        resources = api.get("resources") if isinstance(api, dict) else None
+        for resource in resources if isinstance(resources, list) else ():
+            if not isinstance(resource, dict) or resource.get("name") != "buy.browse":
+                continue
+            for rate in resource.get("rates") or ():
+                if not isinstance(rate, dict):
+                    continue
+                reset_at = None
+                if isinstance(rate.get("reset"), str):
+                    try:
+                        reset_at = dt.datetime.fromisoformat(rate["reset"].replace("Z", "+00:00"))
+                    except ValueError:
+                        reset_at = None
+                return BrowseQuota(
+                    limit=parse_count(rate.get("limit")),
+                    remaining=parse_count(rate.get("remaining")),
+                    reset_at=reset_at,
+                )
+    return None
+
+
+__all__ = [
+    "AppToken",
+    "BrowseQuota",
+    "EbayAppTokens",
+    "EbayBrowseSearch",
+    "browse_filter",
+    "parse_item_summary",
+]

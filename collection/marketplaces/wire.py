@@ -1,0 +1,202 @@
+"""HTTP plumbing shared by the adapters: one request in, a response or a classified
+``MarketplaceError`` out, with credentials kept out of every message and URL.
+
+How a failure is classified (see ``base`` for what the engine does with each class):
+
+    httpx.TimeoutException                    → RequestTimeout   (timeout)
+    other httpx.TransportError                → ConnectionFailed (connection)
+    HTTP 401 / 403                            → AuthFailed       (auth)
+    HTTP 408                                  → RequestTimeout   (timeout)
+    HTTP 429                                  → RateLimited      (rate_limited, Retry-After)
+    HTTP 5xx, Oxylabs 524 / 612 / 613         → ServerError      (http_5xx)
+    any other non-2xx                         → ClientError      (http_4xx)
+    2xx whose body is not the JSON we expect  → ParseError       (parse_error)
+
+Provider modules refine this (eBay's 429 errorId 2001 is a spent quota, its 401 is retried
+once with a fresh token) before falling back to ``error_for_status``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import email.utils
+import json
+import logging
+import re
+from collections.abc import Iterable
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import httpx
+
+from .base import (
+    AuthFailed,
+    ClientError,
+    ConnectionFailed,
+    MarketplaceError,
+    ParseError,
+    RateLimited,
+    RequestTimeout,
+    ServerError,
+)
+
+logger = logging.getLogger("collection.marketplaces")
+
+# Oxylabs job codes that mean "the job failed on their side" (524 timeout, 612 undefined
+# internal error, 613 faulted after too many retries): retryable like a 5xx.
+PROVIDER_SERVER_CODES = frozenset({524, 612, 613})
+
+_SECRET_PARAM = re.compile(
+    r"key|token|secret|passw|pwd|auth|signature|^sig$|credential|session", re.IGNORECASE
+)
+_MAX_DETAIL = 200
+REDACTED = "REDACTED"
+
+
+def redact_url(url: str | httpx.URL) -> str:
+    """The URL without userinfo and with secret-looking query values replaced.
+
+    Safe to put in an event, a log line, an exception or a database row.
+    """
+    try:
+        parts = urlsplit(str(url))
+    except ValueError:
+        return ""
+    netloc = parts.netloc.rsplit("@", 1)[-1]
+    query = parts.query
+    if query:
+        pairs = parse_qsl(query, keep_blank_values=True)
+        if any(_SECRET_PARAM.search(name) for name, _ in pairs):
+            query = urlencode(
+                [(n, REDACTED if _SECRET_PARAM.search(n) else v) for n, v in pairs],
+                safe="{}[]:,|.",
+            )
+    return urlunsplit((parts.scheme, netloc, parts.path, query, ""))[:2000]
+
+
+def parse_retry_after(value: str | None, *, now: dt.datetime | None = None) -> float | None:
+    """Seconds to wait from a Retry-After header: delta-seconds ("120") or an HTTP-date
+    ("Wed, 21 Oct 2026 07:28:00 GMT"). A date in the past is 0; garbage is None."""
+    if not value:
+        return None
+    text = value.strip()
+    if text.isdigit():
+        return float(int(text))
+    try:
+        seconds = float(text)  # not RFC 9110, but some servers send "1.5"
+    except ValueError:
+        pass
+    else:
+        return seconds if seconds >= 0 and seconds == seconds and seconds != float("inf") else None
+    try:
+        when = email.utils.parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.UTC)
+    now = now or dt.datetime.now(dt.UTC)
+    return max(0.0, (when - now).total_seconds())
+
+
+class Scrubber:
+    """Replaces known secret values in free text (provider error messages, transport
+    errors) before they become part of an exception message."""
+
+    def __init__(self, secrets: Iterable[str] = ()) -> None:
+        self._secrets: list[str] = []
+        self.add(*secrets)
+
+    def add(self, *secrets: str) -> None:
+        for secret in secrets:
+            if secret and len(secret) >= 3 and secret not in self._secrets:
+                self._secrets.append(secret)
+        self._secrets.sort(key=len, reverse=True)
+
+    def __call__(self, text: object, limit: int = _MAX_DETAIL) -> str:
+        out = str(text)
+        for secret in self._secrets:
+            if secret in out:
+                out = out.replace(secret, "***")
+        out = " ".join(out.split())
+        return out if len(out) <= limit else out[: limit - 1] + "…"
+
+
+def _is_real_timeout(exc: httpx.TimeoutException) -> bool:
+    # httpx-aiohttp maps every aiohttp.ClientConnectionError (server disconnected,
+    # connection reset) to httpx.ConnectTimeout; only a timeout underneath is a timeout.
+    cause = exc.__cause__
+    return cause is None or isinstance(cause, TimeoutError)
+
+
+async def send(
+    client: httpx.AsyncClient,
+    method: str,
+    url: str,
+    *,
+    provider: str,
+    display_url: str,
+    scrub: Scrubber,
+    **kwargs,
+) -> httpx.Response:
+    """One request; transport failures come back as RequestTimeout / ConnectionFailed.
+
+    The original exception is not chained (``from None``): its text is kept, scrubbed, in
+    the message, and nothing that carried request headers can leak through a traceback.
+    """
+    try:
+        response = await client.request(method, url, **kwargs)
+    except httpx.TimeoutException as exc:
+        kind = RequestTimeout if _is_real_timeout(exc) else ConnectionFailed
+        message = f"{provider}: {type(exc).__name__} {scrub(exc) or ''}".rstrip()
+        raise kind(message, provider=provider, url=display_url) from None
+    except httpx.TransportError as exc:
+        message = f"{provider}: {type(exc).__name__} {scrub(exc) or ''}".rstrip()
+        raise ConnectionFailed(message, provider=provider, url=display_url) from None
+    except (OSError, asyncio.IncompleteReadError) as exc:  # a transport that did not map it
+        message = f"{provider}: {type(exc).__name__} {scrub(exc)}"
+        raise ConnectionFailed(message, provider=provider, url=display_url) from None
+    if logger.isEnabledFor(logging.DEBUG):
+        logger.debug("%s %s %s → %s", provider, method, display_url, response.status_code)
+    return response
+
+
+def error_for_status(
+    response: httpx.Response, *, provider: str, display_url: str, detail: str = ""
+) -> MarketplaceError:
+    """The generic classification of a non-success response (see the module docstring)."""
+    status = response.status_code
+    message = f"{provider}: HTTP {status}" + (f" {detail}" if detail else "")
+    common = {"provider": provider, "status_code": status, "url": display_url}
+    if status in (401, 403):
+        return AuthFailed(message, **common)
+    if status == 408:
+        return RequestTimeout(message, **common)
+    if status == 429:
+        retry_after = parse_retry_after(response.headers.get("retry-after"))
+        return RateLimited(message, retry_after=retry_after, **common)
+    if status >= 500 or status in PROVIDER_SERVER_CODES:
+        return ServerError(message, **common)
+    return ClientError(message, **common)
+
+
+def decode_json(response: httpx.Response, *, provider: str, display_url: str) -> object:
+    """The JSON body, or ParseError for an empty, truncated or HTML body."""
+    body = response.content
+    common = {"provider": provider, "status_code": response.status_code, "url": display_url}
+    head = body[:64].lstrip()
+    if not head:
+        raise ParseError(f"{provider}: empty body where JSON was expected", **common)
+    if head[:1] == b"<":
+        raise ParseError(f"{provider}: HTML where JSON was expected", **common)
+    try:
+        return json.loads(body)
+    except (ValueError, RecursionError):
+        raise ParseError(f"{provider}: invalid JSON ({len(body)} bytes)", **common) from None
+
+
+def try_json(response: httpx.Response) -> object:
+    """The body as JSON when it is JSON, else None (for error bodies)."""
+    try:
+        return json.loads(response.content) if response.content else None
+    except (ValueError, RecursionError):
+        return None
