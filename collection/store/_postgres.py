@@ -8,14 +8,18 @@ transaction (``results_store``).
 Locking, in the order a transaction takes it (no cycle, so no deadlock):
 1. its task rows (``FOR UPDATE`` in id order);
 2. product rows (upsert in ASIN order), product-category rows, new task keys (key order);
-3. only when the batch has sellers: ``pg_advisory_xact_lock(SELLERS_LOCK)`` — from here to
-   commit, seller-writing transactions are serialized, which makes ``seller_count_after``
-   exact and the incremental seller counters exact (each transaction sees every committed
-   sighting and no one else's uncommitted one) — then seller rows (key order), changes,
-   sightings, seller counters;
-4. the run row (counters), last, by every transaction.
-Whoever holds the advisory lock touches only step-3/4 rows, which nobody waiting for that
-lock holds.
+3. seller rows (upsert in key order). A transaction holds its sellers' rows until commit,
+   so two batches sharing a seller run one after the other from there: the incremental
+   seller counters (and ``sellers_found``) are exact, since each sees the other's
+   sightings committed and never half-written;
+4. only if it inserted sellers: ``pg_advisory_xact_lock(SELLERS_LOCK)``, held to commit,
+   then ``count(*)`` of active sellers: the adders are serialized in commit order, so
+   each ``added`` change gets the exact count after its insert. Then changes, sightings
+   (keys include the seller: disjoint from any other in-flight batch's) and counters;
+5. the run row (counters), last, by every transaction.
+Whoever holds the advisory lock needs no row that a transaction waiting for it holds
+(in-flight batches have disjoint sellers, and everything else is step 1–2 rows of its own
+or the run row, taken last).
 """
 
 from __future__ import annotations
@@ -209,8 +213,6 @@ def store_sellers(*, run_id: int, batch: PreparedBatch, now) -> dict:
     """Sellers, `added` changes, sightings and seller counters; returns counts."""
     sellers = batch.sorted_sellers()
     with _cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [SELLERS_LOCK])
-
         # A known seller: last seen (newest run wins), feedback (a newer run's, or within
         # one run the largest pair), and — within the run that added it — the smallest
         # spelling of its username, so the row does not depend on batch order.
@@ -264,6 +266,10 @@ def store_sellers(*, run_id: int, batch: PreparedBatch, now) -> dict:
         new_keys.sort()
 
         if new_keys:
+            # Serialize from here to commit among transactions that added sellers: the
+            # count then sees every earlier adder (committed) and no later one, so each
+            # `added` change gets the exact active count in commit order.
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [SELLERS_LOCK])
             cursor.execute(f"SELECT count(*) FROM {T_SELLER} WHERE deleted_at IS NULL")
             total = cursor.fetchone()[0]
             first = total - len(new_keys)

@@ -56,10 +56,11 @@ def clean_text(value, limit: int) -> str:
         return ""
     if not isinstance(value, str):
         value = str(value)
+    if "\x00" in value:
+        # Bound the work on a huge hostile string before removing NULs, then cut.
+        value = value[: limit * 4].replace("\x00", "")
     if len(value) > limit:
         value = value[:limit]
-    if "\x00" in value:
-        value = value.replace("\x00", "")
     if not value.isascii():
         try:
             value.encode("utf-8")

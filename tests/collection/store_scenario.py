@@ -97,7 +97,7 @@ def outcome_for(task, variant: int):
 
 
 def execute(run: CollectionRun, *, batch_size: int, seed: int | None, variant: int = 0,
-            crash_after: int | None = None) -> None:
+            crash_after: int | None = None, backend=None) -> None:
     """Claim and store every task of the run, in batches of ``batch_size``.
 
     ``seed`` shuffles the order outcomes are stored in (None: id order). ``crash_after``
@@ -127,11 +127,14 @@ def execute(run: CollectionRun, *, batch_size: int, seed: int | None, variant: i
                         leased_until=timezone.now() - dt.timedelta(seconds=1)
                     )
                     break
-                results_store(run_id=run.pk, outcomes=chunk, counters={"requests": len(chunk)})
+                results_store(run_id=run.pk, outcomes=chunk, counters={"requests": len(chunk)},
+                              backend=backend)
                 batches_stored += 1
+    assert crash_after is None or lost, "the scenario is too short to crash there"
     if lost:  # late deliveries from the dead process
         for start in range(0, len(lost), batch_size):
-            result = results_store(run_id=run.pk, outcomes=lost[start : start + batch_size])
+            result = results_store(run_id=run.pk, outcomes=lost[start : start + batch_size],
+                                   backend=backend)
             assert result.tasks_done == result.tasks_failed == 0
 
 

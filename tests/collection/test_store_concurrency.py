@@ -1,0 +1,187 @@
+"""Several processes on one run (PostgreSQL): no duplicate, no deadlock, exact counts.
+
+Each thread has its own database connection, i.e. its own PostgreSQL session, exactly
+like two worker processes.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+from collections import Counter
+from decimal import Decimal
+
+import pytest
+from django.db import connection
+from django.db.models import Count
+
+from collection.models import Product, RunTask, Seller, SellerChange, SellerSighting
+from collection.store import results_store, run_counters_get, run_plan, tasks_claim
+from collection.store.testing import best_seller, best_seller_page, claim_all, done, listing, listing_page
+
+from .store_scenario import new_run
+
+pytestmark = [pytest.mark.postgres_only, pytest.mark.django_db(transaction=True)]
+
+
+def run_threads(*targets) -> list:
+    """Start the targets together; return their results; re-raise the first error."""
+    barrier = threading.Barrier(len(targets))
+    results: list = [None] * len(targets)
+    errors: list[BaseException] = []
+
+    def wrap(index, target):
+        try:
+            barrier.wait()
+            results[index] = target()
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=wrap, args=(i, t)) for i, t in enumerate(targets)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert not any(t.is_alive() for t in threads), "a thread hung (deadlock?)"
+    if errors:
+        raise errors[0]
+    return results
+
+
+def make_ebay_tasks(run, count: int):
+    products = Product.objects.bulk_create(
+        [Product(asin=f"B0CONC{i:04d}", title=f"P{i}", price=Decimal("10.00")) for i in range(count)]
+    )
+    RunTask.objects.bulk_create(
+        [RunTask(run=run, phase="ebay", key=f"ebay:{p.asin}:1", product=p) for p in products]
+    )
+    return claim_all(run.pk, "ebay")
+
+
+def test_overlapping_sellers_in_opposite_orders_from_two_processes():
+    run = new_run()
+    tasks = make_ebay_tasks(run, 60)
+    names = [f"Seller{i:03d}" for i in range(150)]
+    Seller.objects.bulk_create(  # a third already known
+        [Seller(username=n, normalized=n.lower()) for n in names[::3]]
+    )
+    known = len(names[::3])
+
+    def pages(my_tasks, order):
+        rng = random.Random(order)
+        outcomes = []
+        for number, task in enumerate(my_tasks):
+            if number % 2:
+                # Sellers no other batch has: batches that add sellers without sharing
+                # one run side by side, and their seller_count_after must still be exact.
+                chosen = [f"{order}-only-{task.id}-{i}" for i in range(40)]
+            else:
+                chosen = sorted(rng.sample(names, 40), reverse=order == "desc")
+            # Variant spellings too: the store must fold them under one key.
+            chosen = [n.upper() if rng.random() < 0.3 else n for n in chosen]
+            outcomes.append(done(task.id, listing_page(
+                [listing(n, item_id=f"{task.id}-{i}") for i, n in enumerate(chosen)]
+            )))
+        return outcomes
+
+    def worker(my_tasks, order):
+        outcomes = pages(my_tasks, order)
+        stored = Counter()
+        for outcome in outcomes:
+            result = results_store(run_id=run.pk, outcomes=[outcome])
+            stored.update(new=result.sellers_new, sightings=result.sightings_new,
+                          found=result.sellers_found, done=result.tasks_done)
+        return stored
+
+    a, b = run_threads(lambda: worker(tasks[::2], "asc"), lambda: worker(tasks[1::2], "desc"))
+    keys = list(Seller.objects.values_list("normalized", flat=True))
+    private = 30 * 40  # half the tasks list 40 sellers of their own
+    assert len(keys) == len(set(keys)) == len(names) + private
+    new = len(names) + private - known
+    assert a["new"] + b["new"] == new == SellerChange.objects.filter(run=run).count()
+    after = sorted(SellerChange.objects.values_list("seller_count_after", flat=True))
+    assert after == list(range(known + 1, len(keys) + 1))  # exact and gap-free
+    sightings = SellerSighting.objects.filter(run=run).count()
+    assert a["sightings"] + b["sightings"] == sightings == 60 * 40
+    counters = run_counters_get(run_id=run.pk)
+    assert (counters["sellers_new"], counters["sightings"], counters["ebay_searches"]) == (
+        new, sightings, 60,
+    )
+    seen = SellerSighting.objects.filter(run=run).values("seller").distinct().count()
+    assert counters["sellers_found"] == a["found"] + b["found"] == seen
+    exact = Seller.objects.annotate(
+        n=Count("sightings"), products=Count("sightings__product", distinct=True)
+    ).values_list("times_seen", "n", "products_matched", "products", "runs_seen")
+    for times_seen, n, products_matched, products, runs_seen in exact:
+        assert (times_seen, products_matched, runs_seen) == (n, products, 1 if n else 0)
+
+
+def test_shared_products_from_two_processes_are_found_once():
+    run = new_run(amazon_pages=2)
+    run_plan(run_id=run.pk)
+    tasks = claim_all(run.pk, "amazon")  # 2 categories × 2 pages
+    asins = [f"B0SHARE{i:03d}" for i in range(80)]
+
+    def worker(my_tasks, reverse):
+        total = 0
+        for task in my_tasks:
+            ordered = sorted(asins, reverse=reverse)
+            page = best_seller_page(task.node_id, [
+                best_seller(a, rank=r + 1, price="5.00") for r, a in enumerate(ordered)
+            ])
+            total += results_store(run_id=run.pk, outcomes=[done(task.id, page)]).products_found
+        return total
+
+    a, b = run_threads(lambda: worker(tasks[:2], False), lambda: worker(tasks[2:], True))
+    assert a + b == 80 == run_counters_get(run_id=run.pk)["products_found"]
+    assert Product.objects.count() == 80
+    assert RunTask.objects.filter(run=run, phase="ebay").count() == 80
+
+
+def test_concurrent_claimers_never_share_a_task():
+    run = new_run()
+    make_ebay_tasks(run, 0)
+    products = Product.objects.bulk_create(
+        [Product(asin=f"B0CLM{i:05d}", title="p", price=Decimal("1.00")) for i in range(300)]
+    )
+    RunTask.objects.bulk_create(
+        [RunTask(run=run, phase="ebay", key=f"ebay:{p.asin}:1", product=p) for p in products]
+    )
+
+    def claimer(name):
+        got = []
+        while batch := tasks_claim(run_id=run.pk, phase="ebay", executor=name, limit=7,
+                                   lease_seconds=60):
+            got.extend(t.id for t in batch)
+        return got
+
+    results = run_threads(*(lambda n=n: claimer(f"w{n}") for n in range(4)))
+    every = [task_id for got in results for task_id in got]
+    assert len(every) == len(set(every)) == 300
+    assert all(results), "every claimer got work (SKIP LOCKED, no waiting in line)"
+    owners = dict(RunTask.objects.values_list("id", "leased_by"))
+    for n, got in enumerate(results):
+        assert all(owners[t] == f"w{n}" for t in got)
+
+
+def test_a_duplicate_delivery_racing_the_original_applies_once():
+    run = new_run()
+    tasks = make_ebay_tasks(run, 30)
+    outcomes = [
+        done(t.id, listing_page([listing(f"dup{t.id % 7}", item_id=str(t.id))])) for t in tasks
+    ]
+
+    def deliver(order):
+        ordered = outcomes if order else list(reversed(outcomes))
+        return sum(
+            results_store(run_id=run.pk, outcomes=ordered[i : i + 5]).tasks_done
+            for i in range(0, 30, 5)
+        )
+
+    a, b = run_threads(lambda: deliver(True), lambda: deliver(False))
+    assert a + b == 30
+    counters = run_counters_get(run_id=run.pk)
+    assert (counters["ebay_searches"], counters["sightings"], counters["sellers_new"]) == (30, 30, 7)
+    assert sum(Seller.objects.values_list("times_seen", flat=True)) == 30
