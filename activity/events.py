@@ -108,7 +108,7 @@ class EventRecorder:
         self._lock = threading.Lock()
         self.emitted = 0
         self.publish_failures = 0
-        self._status_interval = float(getattr(settings, "ACTIVITY_STATUS_SECONDS", 0.5))
+        self._status_interval = settings.ACTIVITY_STATUS_SECONDS
         self._status_due = 0.0  # time.monotonic() after which the next flush sends status
 
     def emit(self, action: str, *, worker: int = 0, phase: str = "", **data: Any) -> None:

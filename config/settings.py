@@ -229,6 +229,8 @@ COLLECTION_RUNS_OUT_OF_PROCESS = env.bool("COLLECTION_RUNS_OUT_OF_PROCESS", defa
 
 # --- Live activity ----------------------------------------------------------------------
 ACTIVITY_FRAME_SECONDS = env.float("ACTIVITY_FRAME_SECONDS", default=0.1)
+# A run's status and counters (run list, progress bar) at most this often per process.
+ACTIVITY_STATUS_SECONDS = env.float("ACTIVITY_STATUS_SECONDS", default=0.5)
 
 # --- Quotas -----------------------------------------------------------------------------
 # Requests each provider allows per window, counted from the requests actually sent
