@@ -878,3 +878,11 @@ _METHODS = {"/v1/queries": "POST", "/identity/v1/oauth2/token": "POST"}
 
 def route_method(path: str) -> str:
     return _METHODS.get(path.rstrip("/"), "GET")
+
+
+def caches_clear() -> None:
+    """Forget every memoised catalogue page and response body (tests of determinism)."""
+    for cached in (_amazon_body, _ebay_page_body, _browse_body, catalogue.category_products,
+                   catalogue.listings_for, catalogue.search, catalogue.reference_price,
+                   catalogue.dropshipper_population, catalogue.node_profile):
+        cached.cache_clear()

@@ -46,7 +46,7 @@ class _AsgiBridge:
     def __init__(self, app: SandboxApp) -> None:
         self.app = app
 
-    async def __call__(self, request: web.Request) -> web.StreamResponse:
+    async def handle(self, request: web.Request) -> web.StreamResponse:
         body = await request.read()
         peer = request.transport.get_extra_info("peername") if request.transport else None
         scope = {
@@ -100,7 +100,7 @@ async def start(app: SandboxApp, *, host: str = "127.0.0.1", port: int = 0) -> t
     """Start serving ``app``; returns the runner (``await runner.cleanup()`` stops it) and
     the base URL with the real port (``port=0`` picks a free one)."""
     web_app = web.Application(client_max_size=MAX_BODY + 1)
-    web_app.router.add_route("*", "/{tail:.*}", _AsgiBridge(app))
+    web_app.router.add_route("*", "/{tail:.*}", _AsgiBridge(app).handle)
     # handler_cancellation: a client that gives up (timeout) cancels the held response.
     runner = web.AppRunner(web_app, handler_cancellation=True, access_log=None)
     await runner.setup()
