@@ -1,10 +1,34 @@
-"""Admin for what an operator looks at. Scraped text is always shown escaped."""
+"""Admin for what an operator looks at and does. Scraped text is always shown escaped.
 
-from django.contrib import admin
+Every action parses the request and calls one service (``collection.services``); runs are
+never executed in a request: starting or resuming one enqueues it for a task worker and
+the admin answers at once with a link to the run's live page.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from asgiref.sync import sync_to_async
+from django import forms
+from django.conf import settings
+from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.handlers.asgi import ASGIRequest
 from django.db.models import Count, Q
-from django.urls import reverse
+from django.http import (
+    Http404,
+    HttpResponseNotAllowed,
+    HttpResponseRedirect,
+    StreamingHttpResponse,
+)
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import NoReverseMatch, path, reverse
 from django.utils.html import format_html
 
+from collection import selectors
 from collection.models import (
     Category,
     CategoryPreset,
@@ -18,6 +42,34 @@ from collection.models import (
     SellerSighting,
     SellerSnapshot,
 )
+from collection.services import runs as run_services
+from collection.services.exports import ExportError, sellers_export
+from collection.services.presets import PresetError, presets_delete
+from collection.services.schedules import ScheduleError, cron_validate, schedule_save
+from collection.services.sellers import (
+    SellerError,
+    seller_rename,
+    sellers_delete,
+    sellers_flag,
+    sellers_restore,
+    sellers_unflag,
+)
+
+logger = logging.getLogger(__name__)
+
+
+def run_live_url(run_id: int) -> str:
+    try:
+        return reverse("activity:run_detail", args=[run_id])
+    except NoReverseMatch:  # the live pages are not installed
+        return f"/runs/{run_id}/"
+
+
+def run_link_message(run: CollectionRun, text: str) -> str:
+    """A message naming the run, with a link to its live page (escaped, then marked safe)."""
+    return format_html(
+        '{} <a href="{}">Open the live page of run {}</a>.', text, run_live_url(run.pk), run.pk
+    )
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -33,11 +85,175 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         return False
 
 
+# --- Starting runs ------------------------------------------------------------------------
+
+
+class RunOptionsForm(forms.Form):
+    """The options of a run (the selection comes from the action or from the fields below)."""
+
+    workers = forms.IntegerField(min_value=1, max_value=200, help_text="Concurrent workers (1–200).")
+    amazon_pages = forms.TypedChoiceField(
+        choices=[(1, "1 (top 50)"), (2, "2 (top 100)")], coerce=int,
+        help_text="Best-seller pages per category.",
+    )
+    ebay_pages = forms.IntegerField(
+        min_value=1, max_value=200, help_text="eBay result pages per product, at most."
+    )
+    markup_min_percent = forms.DecimalField(
+        min_value=0, max_digits=7, decimal_places=2, label="Markup min %",
+        help_text="80 % markup = eBay price ≥ 1.8 × the Amazon price.",
+    )
+    markup_max_percent = forms.DecimalField(
+        min_value=0, max_digits=7, decimal_places=2, label="Markup max %",
+        help_text="120 % markup = eBay price ≤ 2.2 × the Amazon price.",
+    )
+
+    @classmethod
+    def defaults(cls) -> dict:
+        return {
+            "workers": settings.COLLECTION_WORKERS,
+            "amazon_pages": settings.COLLECTION_AMAZON_PAGES,
+            "ebay_pages": settings.COLLECTION_EBAY_PAGES,
+            "markup_min_percent": settings.COLLECTION_MARKUP_MIN_PERCENT,
+            "markup_max_percent": settings.COLLECTION_MARKUP_MAX_PERCENT,
+        }
+
+    def clean(self):
+        data = super().clean()
+        if not self.errors:
+            try:
+                run_services.run_options_validate(
+                    workers=data["workers"], amazon_pages=data["amazon_pages"],
+                    ebay_pages=data["ebay_pages"], markup_min_percent=data["markup_min_percent"],
+                    markup_max_percent=data["markup_max_percent"],
+                )
+            except run_services.RunOptionsError as exc:
+                raise ValidationError(str(exc)) from exc
+        return data
+
+
+class StartRunForm(RunOptionsForm):
+    """The stand-alone "Start a run" page: choose presets and/or categories too."""
+
+    presets = forms.ModelMultipleChoiceField(
+        queryset=CategoryPreset.objects.all(), required=False,
+        widget=forms.SelectMultiple(attrs={"size": 6}),
+    )
+    categories = forms.ModelMultipleChoiceField(
+        queryset=Category.objects.all(), required=False,
+        widget=forms.SelectMultiple(attrs={"size": 15}),
+    )
+
+    field_order = ["presets", "categories"]
+
+    def clean(self):
+        data = super().clean()
+        if not self.errors and not (data.get("presets") or data.get("categories")):
+            raise ValidationError("Choose at least one preset or category.")
+        return data
+
+
+def _estimate_lines(*, categories: list[Category], options: dict) -> list[str]:
+    """The request estimate (issue 9) when that service is installed; else nothing."""
+    try:
+        from collection.services.estimates import run_estimate_from_options, run_estimate_lines
+    except ImportError:
+        return []
+    try:
+        estimate = run_estimate_from_options(
+            categories=categories, amazon_pages=options["amazon_pages"],
+            ebay_pages=options["ebay_pages"], markup_min_percent=options["markup_min_percent"],
+            markup_max_percent=options["markup_max_percent"],
+        )
+    except run_services.RunOptionsError:
+        return []
+    return run_estimate_lines(estimate=estimate)
+
+
+def _selection(*, presets=(), categories=()) -> tuple[list[Category], CategoryPreset | None]:
+    """The union of chosen presets' and categories' categories, and the preset if only one."""
+    presets = list(presets)
+    chosen = {c.pk: c for c in categories}
+    for preset in presets:
+        for category in preset.categories.all():
+            chosen[category.pk] = category
+    preset = presets[0] if len(presets) == 1 and not categories else None
+    return sorted(chosen.values(), key=lambda c: c.node_id), preset
+
+
+def start_run_response(modeladmin, request, *, form, categories, preset, context):
+    """Render the start form, or start the run (POST with ``apply``)."""
+    if "apply" in request.POST and form.is_valid():
+        if form.cleaned_data.get("presets") is not None:  # the stand-alone page
+            categories, preset = _selection(
+                presets=form.cleaned_data["presets"], categories=form.cleaned_data["categories"]
+            )
+        options = {k: form.cleaned_data[k] for k in RunOptionsForm.base_fields}
+        try:
+            run = run_services.run_start(
+                categories=categories, preset=preset, started_by=request.user, **options
+            )
+        except run_services.RunError as exc:
+            modeladmin.message_user(request, str(exc), messages.ERROR)
+        else:
+            modeladmin.message_user(
+                request,
+                run_link_message(
+                    run, f"Run {run.pk} queued over {len(categories)} categories; a task worker starts it."
+                ),
+                messages.SUCCESS,
+            )
+            return HttpResponseRedirect(
+                reverse("admin:collection_collectionrun_change", args=[run.pk])
+            )
+    options = form.cleaned_data if form.is_bound and form.is_valid() else RunOptionsForm.defaults()
+    if form.is_bound and form.is_valid() and form.cleaned_data.get("presets") is not None:
+        categories, preset = _selection(
+            presets=form.cleaned_data["presets"], categories=form.cleaned_data["categories"]
+        )
+    estimate = _estimate_lines(categories=categories, options=options) if categories else []
+    context = {
+        **modeladmin.admin_site.each_context(request),
+        "title": "Start a collection run",
+        "opts": modeladmin.model._meta,
+        "form": form,
+        "categories": categories,
+        "preset": preset,
+        "estimate": estimate,
+        "active_runs": CollectionRun.objects.filter(status__in=CollectionRun.ACTIVE_STATUSES).count(),
+        "max_active_runs": settings.COLLECTION_MAX_ACTIVE_RUNS,
+        "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+        **context,
+    }
+    return TemplateResponse(request, "admin/collection/start_run.html", context)
+
+
+def _start_run_action(modeladmin, request, queryset, *, categories, preset):
+    # First call: from the changelist's action menu (unbound form). Then the form posts
+    # back to the changelist with the same action and selection, plus "apply" (start) or
+    # "estimate" (show the estimate for the chosen options).
+    submitted = "apply" in request.POST or "estimate" in request.POST
+    form = RunOptionsForm(request.POST if submitted else None, initial=RunOptionsForm.defaults())
+    return start_run_response(
+        modeladmin, request, form=form, categories=categories, preset=preset,
+        context={"queryset": queryset, "action": request.POST.get("action")},
+    )
+
+
 @admin.register(Category)
 class CategoryAdmin(admin.ModelAdmin):
     list_display = ["name", "department", "node_id", "is_department"]
     list_filter = ["is_department", "department"]
     search_fields = ["name", "department", "node_id"]
+    actions = ["start_run"]
+
+    @admin.action(description="Start a run from the selected categories", permissions=["start_run"])
+    def start_run(self, request, queryset):
+        categories, _ = _selection(categories=queryset)
+        return _start_run_action(self, request, queryset, categories=categories, preset=None)
+
+    def has_start_run_permission(self, request):
+        return request.user.has_perm("collection.add_collectionrun")
 
 
 @admin.register(CategoryPreset)
@@ -45,6 +261,7 @@ class CategoryPresetAdmin(admin.ModelAdmin):
     list_display = ["name", "category_count", "is_builtin", "updated_at"]
     search_fields = ["name"]
     filter_horizontal = ["categories"]
+    actions = ["start_run"]
 
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(_categories=Count("categories"))
@@ -52,6 +269,14 @@ class CategoryPresetAdmin(admin.ModelAdmin):
     @admin.display(description="categories", ordering="_categories")
     def category_count(self, obj):
         return obj._categories
+
+    @admin.action(description="Start a run from the selected presets", permissions=["start_run"])
+    def start_run(self, request, queryset):
+        categories, preset = _selection(presets=queryset.prefetch_related("categories"))
+        return _start_run_action(self, request, queryset, categories=categories, preset=preset)
+
+    def has_start_run_permission(self, request):
+        return request.user.has_perm("collection.add_collectionrun")
 
     def has_delete_permission(self, request, obj=None):
         if obj is not None and obj.is_builtin:
@@ -63,6 +288,18 @@ class CategoryPresetAdmin(admin.ModelAdmin):
         deleted, model_count, perms_needed, protected = super().get_deleted_objects(objs, request)
         builtin = [str(o) for o in objs if o.is_builtin]
         return deleted, model_count, perms_needed, list(protected) + builtin
+
+    def delete_model(self, request, obj):
+        presets_delete(preset_ids=[obj.pk])
+
+    def delete_queryset(self, request, queryset):
+        try:
+            presets_delete(preset_ids=list(queryset.values_list("pk", flat=True)))
+        except PresetError as exc:
+            self.message_user(request, str(exc), messages.ERROR)
+
+
+# --- Runs ---------------------------------------------------------------------------------
 
 
 class RunTaskInline(admin.TabularInline):
@@ -79,6 +316,28 @@ class RunTaskInline(admin.TabularInline):
         return super().get_queryset(request).filter(status=RunTask.Status.FAILED)
 
 
+RUN_CONTROLS = {
+    # op: (service call, what the operator is told)
+    "pause": (lambda run_id, user: run_services.run_pause(run_id=run_id), "pause"),
+    "resume": (lambda run_id, user: run_services.run_resume(run_id=run_id), "resume"),
+    "cancel": (lambda run_id, user: run_services.run_cancel(run_id=run_id), "cancel"),
+    "rerun": (lambda run_id, user: run_services.run_rerun(run_id=run_id, started_by=user), "re-run"),
+    "add_worker": (lambda run_id, user: run_services.run_worker_add(run_id=run_id), "add a worker to"),
+}
+
+
+def _control_message(op: str, source_id: int, run: CollectionRun) -> str:
+    if op == "rerun":
+        return run_link_message(run, f"Run {run.pk} queued as a re-run of run {source_id}.")
+    if op == "resume":
+        return run_link_message(run, f"Run {run.pk} queued for resume; a task worker picks it up.")
+    if op == "add_worker":
+        return run_link_message(run, f"Another worker process will join run {run.pk}.")
+    if run.requested_action:
+        return run_link_message(run, f"Run {run.pk}: {run.requested_action} requested; its worker stops shortly.")
+    return run_link_message(run, f"Run {run.pk} is now {run.get_status_display().lower()}.")
+
+
 @admin.register(CollectionRun)
 class CollectionRunAdmin(admin.ModelAdmin):
     list_display = [
@@ -87,21 +346,35 @@ class CollectionRunAdmin(admin.ModelAdmin):
     ]
     list_filter = ["status", "phase", "created_at"]
     date_hierarchy = "created_at"
-    readonly_fields = [
-        "status", "phase", "pause_reason", "status_message", "resume_at", "requested_action",
-        "products_found", "ebay_searches", "sellers_found", "sellers_new", "sightings",
-        "requests", "retries", "failed_tasks", "skipped_records", "stats", "estimate",
-        "event_seq", "started_by", "rerun_of", "schedule", "created_at", "started_at",
-        "finished_at", "heartbeat_at", "executor", "failure_reason", "live_page",
+    fields = [
+        "live_page", "outcome_page", "status", "phase", "pause_reason", "status_message",
+        "resume_at", "requested_action", "preset", "category_list", "workers", "amazon_pages",
+        "ebay_pages", "markup_min_percent", "markup_max_percent", "products_found",
+        "ebay_searches", "sellers_found", "sellers_new", "sightings", "requests", "retries",
+        "failed_tasks", "skipped_records", "stats", "estimate", "event_seq", "started_by",
+        "rerun_of", "schedule", "created_at", "started_at", "finished_at", "heartbeat_at",
+        "executor", "failure_reason",
     ]
-    filter_horizontal = ["categories"]
+    readonly_fields = fields
     inlines = [RunTaskInline]
+    actions = ["rerun_runs", "pause_runs", "resume_runs", "cancel_runs", "add_worker_to_runs"]
+    change_form_template = "admin/collection/collectionrun/change_form.html"
+    change_list_template = "admin/collection/collectionrun/change_list.html"
 
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(
             _tasks=Count("tasks"),
             _finished=Count("tasks", filter=Q(tasks__status__in=RunTask.FINISHED_STATUSES)),
         )
+
+    def has_add_permission(self, request):
+        return False  # runs start through the start form (services), never a bare model form
+
+    def has_start_run_permission(self, request):
+        return request.user.has_perm("collection.add_collectionrun")
+
+    def has_control_permission(self, request):
+        return self.has_change_permission(request)
 
     @admin.display(description="tasks done")
     def progress(self, obj):
@@ -114,9 +387,122 @@ class CollectionRunAdmin(admin.ModelAdmin):
     def live_page(self, obj):
         if obj.pk is None:
             return "—"
-        return format_html(
-            '<a href="{}">live page</a>', reverse("activity:run_detail", args=[obj.pk])
+        return format_html('<a href="{}">live page</a>', run_live_url(obj.pk))
+
+    @admin.display(description="outcome")
+    def outcome_page(self, obj):
+        url = reverse("admin:collection_collectionrun_outcome", args=[obj.pk])
+        return format_html('<a href="{}">what this run added and saw</a>', url)
+
+    @admin.display(description="categories")
+    def category_list(self, obj):
+        names = [str(c) for c in obj.categories.all()[:50]]
+        more = obj.categories.count() - len(names)
+        return ", ".join(names) + (f" … and {more} more" if more > 0 else "")
+
+    # Actions: one service call per selected run, one message per outcome.
+
+    def _control(self, request, queryset, op):
+        service, verb = RUN_CONTROLS[op]
+        for run_id in queryset.order_by("pk").values_list("pk", flat=True):
+            try:
+                run = service(run_id, request.user)
+            except run_services.RunError as exc:
+                self.message_user(request, f"Could not {verb} run {run_id}: {exc}", messages.ERROR)
+            else:
+                self.message_user(request, _control_message(op, run_id, run), messages.SUCCESS)
+
+    @admin.action(description="Re-run with the same options", permissions=["start_run"])
+    def rerun_runs(self, request, queryset):
+        self._control(request, queryset, "rerun")
+
+    @admin.action(description="Pause", permissions=["control"])
+    def pause_runs(self, request, queryset):
+        self._control(request, queryset, "pause")
+
+    @admin.action(description="Resume (queue for a task worker)", permissions=["control"])
+    def resume_runs(self, request, queryset):
+        self._control(request, queryset, "resume")
+
+    @admin.action(description="Cancel", permissions=["control"])
+    def cancel_runs(self, request, queryset):
+        self._control(request, queryset, "cancel")
+
+    @admin.action(description="Add a worker process to the run", permissions=["control"])
+    def add_worker_to_runs(self, request, queryset):
+        self._control(request, queryset, "add_worker")
+
+    # Extra pages: start form, per-run outcome, change-page buttons.
+
+    def get_urls(self):
+        view = self.admin_site.admin_view
+        return [
+            path("start/", view(self.start_view), name="collection_collectionrun_start"),
+            path("<int:run_id>/outcome/", view(self.outcome_view), name="collection_collectionrun_outcome"),
+            path(
+                "<int:run_id>/control/<str:op>/", view(self.control_view),
+                name="collection_collectionrun_control",
+            ),
+        ] + super().get_urls()
+
+    def start_view(self, request):
+        if not self.has_start_run_permission(request):
+            raise PermissionDenied
+        bound = request.method == "POST"
+        form = StartRunForm(request.POST if bound else None, initial=RunOptionsForm.defaults())
+        return start_run_response(
+            self, request, form=form, categories=[], preset=None, context={"standalone": True}
         )
+
+    def outcome_view(self, request, run_id: int):
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        try:
+            outcome = selectors.run_outcome_get(run_id=run_id)
+        except CollectionRun.DoesNotExist:
+            raise Http404("No such run.") from None
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Run {run_id}: what it added and saw",
+            "opts": self.model._meta,
+            "original": outcome.run,
+            "outcome": outcome,
+            "live_url": run_live_url(run_id),
+        }
+        return TemplateResponse(request, "admin/collection/collectionrun/outcome.html", context)
+
+    def control_view(self, request, run_id: int, op: str):
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        if op not in RUN_CONTROLS:
+            raise Http404("No such action.")
+        allowed = (
+            self.has_start_run_permission(request) if op == "rerun"
+            else self.has_control_permission(request)
+        )
+        if not allowed:
+            raise PermissionDenied
+        get_object_or_404(CollectionRun, pk=run_id)
+        self._control(request, CollectionRun.objects.filter(pk=run_id), op)
+        return HttpResponseRedirect(reverse("admin:collection_collectionrun_change", args=[run_id]))
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        extra_context = {
+            **(extra_context or {}),
+            "show_save": False, "show_save_and_continue": False,
+            "show_save_and_add_another": False,
+            "can_control": self.has_control_permission(request),
+            "can_start": self.has_start_run_permission(request),
+            "live_url": run_live_url(object_id) if str(object_id).isdigit() else "",
+        }
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def changelist_view(self, request, extra_context=None):
+        extra_context = {**(extra_context or {}), "can_start": self.has_start_run_permission(request)}
+        return super().changelist_view(request, extra_context)
+
+
+# --- Products -----------------------------------------------------------------------------
 
 
 class ProductCategoryInline(admin.TabularInline):
@@ -138,6 +524,9 @@ class ProductAdmin(admin.ModelAdmin):
     @admin.display(description="title", ordering="title")
     def short_title(self, obj):
         return obj.title[:100]  # escaped by the admin: plain text
+
+
+# --- Sellers ------------------------------------------------------------------------------
 
 
 class SellerSightingInline(admin.TabularInline):
@@ -178,24 +567,179 @@ class DeletedFilter(admin.SimpleListFilter):
         return queryset
 
 
+class SellerForm(forms.ModelForm):
+    class Meta:
+        model = Seller
+        fields = ["display_name"]
+
+
+class HistoryForm(forms.Form):
+    """The history page: the list as of a run or a date, and the diff between two runs."""
+
+    as_of_run = forms.IntegerField(required=False, min_value=1, label="As of run")
+    as_of_date = forms.DateField(required=False, label="As of date", help_text="YYYY-MM-DD (end of that day)")
+    from_run = forms.IntegerField(required=False, min_value=1, label="Diff from run")
+    to_run = forms.IntegerField(required=False, min_value=1, label="to run")
+
+    def clean(self):
+        data = super().clean()
+        for name in ("as_of_run", "from_run", "to_run"):
+            run_id = data.get(name)
+            if run_id and not CollectionRun.objects.filter(pk=run_id).exists():
+                self.add_error(name, f"Run {run_id} does not exist.")
+        if bool(data.get("from_run")) != bool(data.get("to_run")):
+            raise ValidationError("A diff needs both runs.")
+        return data
+
+
+HISTORY_LIMIT = 200
+
+
+async def _aiter_chunks(chunks):
+    """Stream a sync generator under ASGI without collecting it (Django would, see
+    ``StreamingHttpResponse.__aiter__``): one chunk at a time, always on the same thread,
+    which keeps the database cursor on its connection."""
+    step = sync_to_async(lambda: next(chunks, None), thread_sensitive=True)
+    while (chunk := await step()) is not None:
+        yield chunk
+
+
 @admin.register(Seller)
 class SellerAdmin(admin.ModelAdmin):
+    form = SellerForm
     list_display = [
         "username", "display_name", "feedback_score", "feedback_percent", "times_seen",
-        "products_matched", "runs_seen", "score", "flagged", "first_seen_at", "last_seen_at",
+        "products_matched", "runs_seen", "score", "flagged", "is_active", "first_seen_at",
+        "last_seen_at",
     ]
     list_filter = ["flagged", DeletedFilter, NewInRunFilter]
     search_fields = ["username", "normalized", "display_name"]
-    ordering = ["-score"]
-    readonly_fields = [
-        "username", "normalized", "feedback_score", "feedback_percent", "first_seen_run",
-        "last_seen_run", "first_seen_at", "last_seen_at", "times_seen", "products_matched",
-        "runs_seen", "score", "flagged", "deleted_at", "created_at", "updated_at",
+    ordering = ["-score", "normalized"]
+    sortable_by = [
+        "username", "display_name", "feedback_score", "feedback_percent", "times_seen",
+        "products_matched", "runs_seen", "score", "flagged", "first_seen_at", "last_seen_at",
     ]
+    fields = [
+        "username", "display_name", "normalized", "score", "products_matched", "runs_seen",
+        "times_seen", "feedback_score", "feedback_percent", "flagged", "deleted_at",
+        "first_seen_run", "last_seen_run", "first_seen_at", "last_seen_at", "created_at",
+        "updated_at",
+    ]
+    readonly_fields = [f for f in fields if f != "display_name"]
     inlines = [SellerSightingInline]
+    actions = [
+        "flag_sellers", "unflag_sellers", "delete_sellers", "restore_sellers",
+        "export_csv", "export_json",
+    ]
+    change_list_template = "admin/collection/seller/change_list.html"
 
     def has_add_permission(self, request):
         return False  # sellers come from runs
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # soft-delete (an action) keeps the history; a hard delete would not
+
+    @admin.display(description="active", boolean=True, ordering="deleted_at")
+    def is_active(self, obj):
+        return obj.deleted_at is None
+
+    def save_model(self, request, obj, form, change):
+        # Only the display name is editable, and it changes through the service (logged).
+        try:
+            seller_rename(seller_id=obj.pk, display_name=obj.display_name, actor=request.user)
+        except SellerError as exc:
+            self.message_user(request, str(exc), messages.ERROR)
+
+    def _bulk(self, request, queryset, service, done: str):
+        count = service(seller_ids=queryset.values_list("pk", flat=True), actor=request.user)
+        self.message_user(request, f"{count} seller(s) {done}.", messages.SUCCESS)
+
+    @admin.action(description="Flag the selected sellers", permissions=["change"])
+    def flag_sellers(self, request, queryset):
+        self._bulk(request, queryset, sellers_flag, "flagged")
+
+    @admin.action(description="Unflag the selected sellers", permissions=["change"])
+    def unflag_sellers(self, request, queryset):
+        self._bulk(request, queryset, sellers_unflag, "unflagged")
+
+    @admin.action(description="Soft-delete the selected sellers", permissions=["change"])
+    def delete_sellers(self, request, queryset):
+        self._bulk(request, queryset, sellers_delete, "soft-deleted")
+
+    @admin.action(description="Restore the selected sellers", permissions=["change"])
+    def restore_sellers(self, request, queryset):
+        self._bulk(request, queryset, sellers_restore, "restored")
+
+    def _export(self, request, queryset, fmt):
+        filters = {
+            key: value for key, value in request.GET.items() if key not in ("o", "p")
+        }
+        if request.POST.get("select_across") != "1":
+            filters["selected"] = True
+        try:
+            export = sellers_export(
+                fmt=fmt, sellers=queryset, actor=request.user, filters=filters
+            )
+        except ExportError as exc:
+            self.message_user(request, str(exc), messages.ERROR)
+            return None
+        chunks = export.chunks
+        content = _aiter_chunks(chunks) if isinstance(request, ASGIRequest) else chunks
+        response = StreamingHttpResponse(content, content_type=export.content_type)
+        response["Content-Disposition"] = f'attachment; filename="{export.filename}"'
+        return response
+
+    @admin.action(description="Export the selected sellers as CSV", permissions=["view"])
+    def export_csv(self, request, queryset):
+        return self._export(request, queryset, "csv")
+
+    @admin.action(description="Export the selected sellers as JSON", permissions=["view"])
+    def export_json(self, request, queryset):
+        return self._export(request, queryset, "json")
+
+    def get_urls(self):
+        view = self.admin_site.admin_view
+        return [
+            path("history/", view(self.history_view), name="collection_seller_history"),
+        ] + super().get_urls()
+
+    def history_view(self, request):
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        form = HistoryForm(request.GET or None)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Seller history",
+            "opts": self.model._meta,
+            "form": form,
+            "limit": HISTORY_LIMIT,
+        }
+        if form.is_bound and form.is_valid():
+            data = form.cleaned_data
+            if data.get("as_of_run") or data.get("as_of_date"):
+                if data.get("as_of_run"):
+                    at = selectors.run_point_in_time(run_id=data["as_of_run"])
+                    label = f"as of run {data['as_of_run']} ({at:%Y-%m-%d %H:%M} UTC)"
+                else:
+                    at = data["as_of_date"]
+                    label = f"as of the end of {at.isoformat()}"
+                sellers = selectors.sellers_as_of(at=at).order_by("normalized")
+                context["as_of"] = {
+                    "label": label, "count": sellers.count(), "sellers": sellers[:HISTORY_LIMIT]
+                }
+            if data.get("from_run") and data.get("to_run"):
+                diff = selectors.runs_diff(from_run_id=data["from_run"], to_run_id=data["to_run"])
+                context["diff"] = diff
+                context["diff_lists"] = [
+                    (title, qs.count(), qs.order_by("normalized")[:HISTORY_LIMIT])
+                    for title, qs in [
+                        ("Added (in the list at the later run, not at the earlier one)", diff.added),
+                        ("Removed (soft-deleted in between)", diff.removed),
+                        ("Newly seen (sighted by the later run only)", diff.newly_seen),
+                        ("No longer seen (sighted by the earlier run only)", diff.no_longer_seen),
+                    ]
+                ]
+        return TemplateResponse(request, "admin/collection/seller/history.html", context)
 
 
 @admin.register(SellerChange)
@@ -213,8 +757,58 @@ class SellerSnapshotAdmin(ReadOnlyAdmin):
     date_hierarchy = "created_at"
 
 
+# --- Schedules ----------------------------------------------------------------------------
+
+
+class ScheduleForm(forms.ModelForm):
+    class Meta:
+        model = Schedule
+        fields = [
+            "name", "preset", "cron", "enabled", "workers", "amazon_pages", "ebay_pages",
+            "markup_min_percent", "markup_max_percent",
+        ]
+        help_texts = {
+            "cron": (
+                "Five fields: minute hour day-of-month month day-of-week, e.g. '0 3 * * *' for "
+                f"03:00 every day ({settings.TIME_ZONE}), or @daily / @hourly."
+            ),
+        }
+
+    def clean_cron(self):
+        try:
+            return cron_validate(self.cleaned_data["cron"])
+        except ScheduleError as exc:
+            raise ValidationError(str(exc)) from exc
+
+    def clean(self):
+        data = super().clean()
+        if not self.errors:
+            try:
+                run_services.run_options_validate(
+                    workers=data["workers"], amazon_pages=data["amazon_pages"],
+                    ebay_pages=data["ebay_pages"], markup_min_percent=data["markup_min_percent"],
+                    markup_max_percent=data["markup_max_percent"],
+                )
+            except run_services.RunOptionsError as exc:
+                raise ValidationError(str(exc)) from exc
+        return data
+
+
 @admin.register(Schedule)
 class ScheduleAdmin(admin.ModelAdmin):
-    list_display = ["name", "preset", "cron", "enabled", "last_run_at", "next_run_at"]
+    form = ScheduleForm
+    list_display = ["name", "preset", "cron", "enabled", "last_run_at", "next_run_at", "last_run"]
     list_filter = ["enabled"]
-    readonly_fields = ["last_run_at", "next_run_at"]
+    readonly_fields = ["last_run_at", "next_run_at", "last_run"]
+
+    @admin.display(description="last run")
+    def last_run(self, obj):
+        run = obj.runs.order_by("-pk").first() if obj.pk else None
+        if run is None:
+            return "—"
+        url = reverse("admin:collection_collectionrun_change", args=[run.pk])
+        return format_html('<a href="{}">Run {} ({})</a>', url, run.pk, run.get_status_display())
+
+    def save_model(self, request, obj, form, change):
+        schedule_save(schedule=obj)
+

@@ -235,7 +235,11 @@ def run_outcome_get(*, run_id: int, limit: int = 100) -> RunOutcome:
         added=list(added[:limit]),
         seen_again=list(seen_again[:limit]),
         failed_by_type=[(error_type or "unknown", n) for error_type, n in failed_by_type],
-        failed_tasks=run_failed_tasks_list(run_id=run_id, limit=limit),
+        failed_tasks=list(
+            RunTask.objects.filter(run_id=run_id, status=RunTask.Status.FAILED)
+            .order_by("id")
+            .values("key", "phase", "attempts", "error_type", "error_message")[:limit]
+        ),
     )
 
 

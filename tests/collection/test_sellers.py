@@ -22,7 +22,7 @@ Action = SellerChange.Action
 
 @pytest.fixture
 def operator():
-    return get_user_model().objects.create_user("ops", password="x")
+    return get_user_model().objects.create_user("ops", password=None)
 
 
 def _sellers(n, prefix="s"):
