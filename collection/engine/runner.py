@@ -208,8 +208,10 @@ class Runner:
         config: EngineConfig | None = None,
         progress: Callable[[selectors.RunProgress], None] | None = None,
         install_signal_handlers: bool = False,
+        marketplace_options: dict | None = None,
     ) -> None:
         self.run_id = run_id
+        self.marketplace_options = dict(marketplace_options or {})
         self.requested_workers = workers
         self.config = config or EngineConfig.from_settings()
         self.progress_callback = progress
@@ -315,8 +317,14 @@ class Runner:
                 self._progress_loop(), name="engine-progress"
             )
         try:
-            async with marketplace_open(concurrency=self.workers_count) as marketplace:
+            async with marketplace_open(
+                concurrency=self.workers_count, **self.marketplace_options
+            ) as marketplace:
                 self.marketplace = marketplace
+                try:
+                    await self.quota.align_with(marketplace)
+                except (MarketplaceError, DatabaseError) as exc:  # the local count still holds
+                    logger.warning("run %s: provider quota not read: %s", self.run_id, exc)
                 self._worker_tasks = [
                     asyncio.create_task(self._worker(i), name=f"engine-worker-{i}")
                     for i in range(1, self.workers_count + 1)
@@ -395,7 +403,7 @@ class Runner:
                 empty_generation = None
                 continue
             empty_generation, empty_at = self.generation, time.monotonic()
-            if not self._idle():
+            if self.stop is not None or not self._idle():
                 continue
             # Everything this process took is finished: store it, then see whether the
             # phase is over, or whether other processes still hold some of its tasks.
@@ -651,7 +659,8 @@ class Runner:
     async def _flush(self, *, release_held: bool = False) -> store.BatchResult | None:
         """Store every outcome received so far (and the counters) in one transaction."""
         async with self._flush_lock:
-            if release_held:
+            # Held failures are stored only when the run goes on (a stop releases them).
+            if release_held and self.stop is None:
                 self._outcomes.extend(self.streak.release())
             outcomes, self._outcomes = self._outcomes, []
             self._flush_requested = False
@@ -979,16 +988,19 @@ async def arun_execute(
     install_signal_handlers: bool = False,
     progress: Callable[[selectors.RunProgress], None] | None = None,
     config: EngineConfig | None = None,
+    marketplace_options: dict | None = None,
 ) -> RunReport:
     """Execute (or join) a run until it completes, pauses, fails or is cancelled.
 
     Raises ``InvalidTransition`` (a ``RunError``) for a run that does not exist or is
     completed/cancelled; every other ending is a status recorded on the run and returned
-    in the report.
+    in the report. ``marketplace_options`` go to ``marketplace_open`` (tests pass a
+    ``sandbox_app`` whose request log they read, or shorter HTTP timeouts).
     """
     runner = Runner(
         run_id=run_id, workers=workers, config=config, progress=progress,
         install_signal_handlers=install_signal_handlers,
+        marketplace_options=marketplace_options,
     )
     return await runner.execute()
 
