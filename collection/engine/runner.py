@@ -88,6 +88,7 @@ class RunReport:
     message: str = ""
     resume_at: str | None = None
     mode: str = ""  # started / resumed / joined
+    executor: str = ""  # this process's name on the tasks it leased (host:pid:random)
     failed: list[dict] = field(default_factory=list)  # the first failed tasks, with why
     session: dict = field(default_factory=dict)  # this process's own counters
 
@@ -976,6 +977,7 @@ class Runner:
             message=message,
             resume_at=run.resume_at.isoformat() if run.resume_at else None,
             mode=self.mode,
+            executor=self.executor,
             failed=failed,
             session=self.stats.as_dict(),
         )

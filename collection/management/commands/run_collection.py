@@ -266,8 +266,8 @@ def report_as_json(report: RunReport) -> dict:
     data = {name: getattr(report, name) for name in RESULT_FIELDS}
     data.update(
         phase=report.phase, pause_reason=report.pause_reason, message=report.message,
-        resume_at=report.resume_at, mode=report.mode, failed=report.failed,
-        stats=report.stats,
+        resume_at=report.resume_at, mode=report.mode, executor=report.executor,
+        failed=report.failed, stats=report.stats, session=report.session,
     )
     if report.status not in ("completed", "cancelled"):
         data["resume"] = resume_command(report.run_id)
