@@ -20,7 +20,7 @@ UTC = dt.UTC
 
 
 def completed_run(*, amazon_items, ebay_pages_per_product, ebay_pages=3, markup=(80, 120),
-                  requests=None):
+                  attempts=1):
     """A completed run whose tasks look like a real one: ``amazon_items`` = items per Amazon
     task; ``ebay_pages_per_product`` = how many eBay pages each usable product had."""
     run = CollectionRun.objects.create(
@@ -29,18 +29,16 @@ def completed_run(*, amazon_items, ebay_pages_per_product, ebay_pages=3, markup=
     )
     tasks = [
         RunTask(run=run, phase="amazon", key=f"amazon:{i}:1", status="done", result_count=n,
-                attempts=1)
+                attempts=attempts)
         for i, n in enumerate(amazon_items)
     ]
     for product, pages in enumerate(ebay_pages_per_product):
         tasks += [
             RunTask(run=run, phase="ebay", key=f"ebay:P{product}:{page}", page=page,
-                    status="done", attempts=1)
+                    status="done", attempts=attempts)
             for page in range(1, pages + 1)
         ]
     RunTask.objects.bulk_create(tasks)
-    run.requests = len(tasks) if requests is None else requests
-    run.save(update_fields=["requests"])
     return run
 
 
@@ -84,8 +82,10 @@ def test_ratios_are_learned_from_completed_runs():
 
 
 def test_retries_seen_in_history_are_part_of_the_estimate():
-    run = completed_run(amazon_items=[10, 10], ebay_pages_per_product=[1] * 10, requests=24)
-    assert run.requests == 24  # 12 tasks, 12 retries
+    completed_run(amazon_items=[10, 10], ebay_pages_per_product=[1] * 10, attempts=2)
+    RunTask.objects.create(  # skipped as unfetchable: no request, not a retry either
+        run=CollectionRun.objects.get(), phase="ebay", key="ebay:X:1", status="skipped"
+    )
     estimate = run_estimate(categories=2, amazon_pages=1, ebay_pages=1)
     assert estimate.retry_share == pytest.approx(1.0)
     assert (estimate.amazon_requests, estimate.ebay_requests) == (4, 20)
