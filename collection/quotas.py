@@ -307,7 +307,7 @@ class QuotaTracker:
         """Adopt what the provider reports: its usage, its reset time, the lower limit.
 
         Windows keep their configured length but start from the provider's reset time
-        (rounded to the minute, or the second for short windows, so every process agrees).
+        (rounded to the minute for windows of an hour or more, so every process agrees).
         """
         quota = self.quotas.get(provider)
         if quota is None:
@@ -316,10 +316,9 @@ class QuotaTracker:
             quota = dataclasses.replace(quota, limit=limit)
         if reset_at is not None and quota.period != "month":
             length = quota.window_at(self._now()).seconds
-            unit = 60 if length >= 3600 else 1
-            anchor = dt.datetime.fromtimestamp(
-                round(reset_at.timestamp() / unit) * unit, tz=dt.UTC
-            )
+            anchor = reset_at.astimezone(dt.UTC)
+            if length >= 3600:
+                anchor = dt.datetime.fromtimestamp(round(anchor.timestamp() / 60) * 60, tz=dt.UTC)
             quota = dataclasses.replace(quota, period="window", window_seconds=length, anchor=anchor)
         self.quotas[provider] = quota
         state = self._state(provider)

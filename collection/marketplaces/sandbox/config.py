@@ -39,6 +39,9 @@ class SandboxConfig:
     # tests): past it, 429 errorId 2001 without Retry-After.
     daily_quota: int = 0
     day_seconds: float = 86400.0
+    # Quota hook: where day 0 starts, in epoch seconds. None: when the app starts; 0.0: days
+    # aligned on the Unix epoch, like COLLECTION_QUOTA_WINDOW_SECONDS (collection.quotas).
+    quota_epoch: float | None = None
     token_ttl_s: int = 7200
     # Catalogue sizes (small values keep tests fast).
     best_sellers_per_page: int = 50
