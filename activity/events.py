@@ -10,6 +10,7 @@ detect a gap in ``seq`` and ask the consumer to replay from the database.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 import time
@@ -99,7 +100,9 @@ class EventRecorder:
     Besides frames, a flush publishes the run's status and counters (``run.status`` to the
     ``runs`` group and the run's group) at most every ``ACTIVITY_STATUS_SECONDS``: that is
     how the run list and the progress bar follow a run whose counters the store updates
-    batch by batch, without a message per batch.
+    batch by batch, without a message per batch. An async flush that skipped the status
+    (not due yet) owes one: it is sent when due, so the last counters of a burst are never
+    left unpublished when the run goes quiet.
     """
 
     def __init__(self, run_id: int) -> None:
@@ -110,6 +113,9 @@ class EventRecorder:
         self.publish_failures = 0
         self._status_interval = settings.ACTIVITY_STATUS_SECONDS
         self._status_due = 0.0  # time.monotonic() after which the next flush sends status
+        self._status_owed = False
+        self._trailing: asyncio.TimerHandle | None = None
+        self._trailing_task: asyncio.Task | None = None
 
     def emit(self, action: str, *, worker: int = 0, phase: str = "", **data: Any) -> None:
         with self._lock:
@@ -130,6 +136,44 @@ class EventRecorder:
             return False
         self._status_due = now + self._status_interval
         return True
+
+    def _summary(self) -> dict[str, Any] | None:
+        from activity.selectors import run_summary_get
+
+        return run_summary_get(run_id=self.run_id)
+
+    def _owe_status(self) -> None:
+        """Schedule the status this flush skipped for when it is due (async callers)."""
+        self._status_owed = True
+        if self._trailing is not None or self._trailing_task is not None:
+            return
+        loop = asyncio.get_running_loop()
+        delay = max(0.0, self._status_due - time.monotonic())
+        self._trailing = loop.call_later(delay, self._trailing_fire, loop)
+
+    def _trailing_fire(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._trailing = None
+        self._trailing_task = loop.create_task(self._trailing_status())
+
+    async def _trailing_status(self) -> None:
+        try:
+            if not self._status_owed:
+                return
+            if not self._status_wanted():  # a flush published meanwhile; owe the rest
+                self._trailing_task = None
+                self._owe_status()
+                return
+            self._status_owed = False
+            summary = await sync_to_async(self._summary)()
+            if summary is not None:
+                await _apublish_status(summary)
+        except Exception:  # like a failed publish: the stored state is what counts
+            logger.warning("run %s: could not publish its status", self.run_id, exc_info=True)
+        finally:
+            if self._trailing_task is asyncio.current_task():
+                self._trailing_task = None
+                if self._status_owed and self._trailing is None:
+                    self._owe_status()  # a flush came in while this one was publishing
 
     def _persist(self, buffer: list[tuple], *, with_status: bool = False):
         """Insert the events with their seq numbers; return (frame, status summary or None)."""
@@ -183,14 +227,16 @@ class EventRecorder:
         buffer = self._take()
         if not buffer:
             return 0
-        frame, summary = await sync_to_async(self._persist)(
-            buffer, with_status=self._status_wanted()
-        )
+        with_status = self._status_wanted()
+        frame, summary = await sync_to_async(self._persist)(buffer, with_status=with_status)
         await _apublish(
             run_group(self.run_id), {"type": "run.frame", "run": self.run_id, "events": frame}
         )
         if summary is not None:
+            self._status_owed = False
             await _apublish_status(summary)
+        else:
+            self._owe_status()
         return len(frame)
 
 

@@ -346,8 +346,10 @@ function renderFeed() {
     action.dataset.action = event.action;
     const actionCell = el("td");
     actionCell.append(action);
-    const details = el("td", "details");
-    details.append(...describe(event));
+    const details = el("td");
+    const parts = el("div", "details");
+    parts.append(...describe(event));
+    details.append(parts);
     row.append(el("td", "num muted", event.seq), el("td", "muted", formatTime(event.ts)),
                el("td", null, event.worker ? `#${event.worker}` : "system"),
                el("td", null, event.phase || ""), actionCell, details);

@@ -85,7 +85,7 @@ async def test_a_committed_flush_publishes_one_frame_and_a_status():
     assert statuses[0]["run"]["event_seq"] == 3
 
 
-async def test_run_status_is_rate_limited_per_recorder(settings):
+async def test_run_status_is_rate_limited_per_recorder_and_the_last_one_always_sent(settings):
     settings.ACTIVITY_STATUS_SECONDS = 0.5
     run = await sync_to_async(new_run)()
     layer, channel = await listen(RUNS_GROUP)
@@ -94,12 +94,16 @@ async def test_run_status_is_rate_limited_per_recorder(settings):
         recorder.emit(Action.FETCHING, worker=1, phase="amazon", page=1)
         await recorder.aflush()
         await asyncio.sleep(0.02)
-    messages = await drain(layer, channel)
-    assert len(messages) == 1  # the first frame's status; the next is due 0.5 s later
-    await asyncio.sleep(0.5)
+    [leading] = await drain(layer, channel, timeout=0.2)
+    assert leading["run"]["event_seq"] == 1
+    # The burst's last counters follow when the interval has passed, once.
+    [trailing] = await drain(layer, channel, timeout=0.6)
+    assert trailing["run"]["event_seq"] == 10
+    assert await drain(layer, channel, timeout=0.6) == []
+    # After a quiet interval the next flush sends its status at once.
     recorder.emit(Action.FOUND, worker=1, phase="amazon", count=1)
     await recorder.aflush()
-    [message] = await drain(layer, channel)
+    [message] = await drain(layer, channel, timeout=0.2)
     assert message["run"]["event_seq"] == 11
 
 

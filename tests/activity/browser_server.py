@@ -1,0 +1,296 @@
+"""A live Seller Scout for the browser test: daphne on a loopback port, runs to watch.
+
+    python -m tests.activity.browser_server --port 8765 [--fresh-postgres]
+
+Environment: DATABASE_URL (a SQLite file, or a PostgreSQL database this script recreates
+with --fresh-postgres), REDIS_URL (optional), DEBUG=True (daphne then serves static files).
+
+Protocol on stdio, one line each:
+    stdout  READY {"runs": {...}, "username": ..., "password": ...}   listening
+    stdin   engine <run_id>   execute the run with the real engine and the sandbox
+                              marketplace: in another process when Redis carries events
+                              (the deployment path), in this process otherwise
+    stdin   script <run_id>   a scripted run through EventRecorder, with markup and script
+                              payloads in titles, seller names, categories and messages
+    stdout  DONE <run_id> <status> <event_seq>
+
+    python -m tests.activity.browser_server --execute <run_id>   (the engine process)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import threading
+from urllib.parse import urlsplit
+
+USERNAME = "operator"
+PASSWORD = "browser-test-password-8d1f"
+
+# Payloads that must stay text. `evil.example` would be a foreign request if any of them
+# were ever parsed as HTML; `window.__pwned` would be set by a script that ran.
+HOSTILE_TITLE = (
+    'Desk Lamp <img src=x onerror=alert(1)> <img src="https://evil.example/t.png"> '
+    "<script>window.__pwned=1</script>"
+)
+HOSTILE_SELLER = '<script>alert("seller")</script>deal"><img src=x onerror=alert(2)>'
+HOSTILE_CATEGORY = "Toys <b onmouseover=alert(3)>& Games</b>"
+HOSTILE_MESSAGE = "upstream said <iframe src=javascript:alert(4)></iframe>"
+HOSTILE_URL = "javascript:alert(5)"
+
+logger = logging.getLogger("browser_server")
+
+
+def recreate_postgres_database(url: str) -> None:
+    import psycopg
+
+    parts = urlsplit(url)
+    name = parts.path.lstrip("/")
+    admin = parts._replace(path="/postgres").geturl()
+    with psycopg.connect(admin, autocommit=True) as connection:
+        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        connection.execute(f'CREATE DATABASE "{name}"')
+
+
+def prepare() -> dict:
+    """Migrate, create the operator and the runs; return what the test needs."""
+    from django.contrib.auth.models import Permission, User
+    from django.core.management import call_command
+
+    from collection.models import Category
+    from collection.services.runs import run_create
+
+    call_command("migrate", verbosity=0)
+    user = User.objects.create_user(USERNAME, password=PASSWORD, is_staff=True)
+    user.user_permissions.add(
+        *Permission.objects.filter(
+            codename__in=["view_collectionrun", "change_collectionrun"]
+        )
+    )
+    category = Category.objects.get(node_id="3741261")  # 50 best sellers, 1 page each
+    engine_run = run_create(categories=[category], workers=5, amazon_pages=1, ebay_pages=1)
+    scripted_run = run_create(categories=[category], workers=3, amazon_pages=1, ebay_pages=1)
+    return {"engine": engine_run.pk, "script": scripted_run.pk}
+
+
+# --- drivers ------------------------------------------------------------------------------
+
+
+def _finished_line(run_id: int) -> str:
+    from collection.models import CollectionRun
+
+    run = CollectionRun.objects.get(pk=run_id)
+    return f"DONE {run_id} {run.status} {run.event_seq}"
+
+
+def say(line: str) -> None:
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()
+
+
+async def drive_engine_here(run_id: int) -> None:
+    from asgiref.sync import sync_to_async
+
+    from collection.engine.runner import arun_execute
+
+    try:
+        await arun_execute(run_id=run_id)
+    except Exception:
+        logger.exception("engine run %s failed", run_id)
+    say(await sync_to_async(_finished_line)(run_id))
+
+
+def drive_engine_elsewhere(run_id: int) -> None:
+    import subprocess
+
+    from django.db import connection
+
+    result = subprocess.run(
+        [sys.executable, "-m", "tests.activity.browser_server", "--execute", str(run_id)],
+        env=os.environ.copy(), check=False,
+    )
+    if result.returncode:
+        logger.error("engine process for run %s exited %s", run_id, result.returncode)
+    say(_finished_line(run_id))
+    connection.close()
+
+
+async def drive_script(run_id: int) -> None:
+    """A small run written by hand: tasks and counters move, events flow in frames."""
+    import asyncio
+
+    from asgiref.sync import sync_to_async
+
+    from activity.events import Action, EventRecorder
+    from collection.models import CollectionRun, RunTask
+    from collection.services.runs import run_transition
+
+    Status = CollectionRun.Status
+    recorder = EventRecorder(run_id)
+
+    def start() -> list[int]:
+        run_transition(run_id=run_id, to=Status.RUNNING)
+        RunTask.objects.create(run_id=run_id, phase="amazon", key="amazon:3741261:1")
+        return [
+            RunTask.objects.create(run_id=run_id, phase="ebay", key=f"ebay:B0SCRIPT{i}:1").pk
+            for i in range(6)
+        ]
+
+    def finish_task(*, phase: str, key_prefix: str, failed: bool = False, **counters) -> None:
+        task = RunTask.objects.filter(
+            run_id=run_id, phase=phase, key__startswith=key_prefix, status="pending"
+        ).first()
+        task.status = "failed" if failed else "done"
+        task.save(update_fields=["status"])
+        from django.db.models import F
+
+        CollectionRun.objects.filter(pk=run_id).update(
+            **{name: F(name) + value for name, value in counters.items()}
+        )
+
+    ebay_tasks = await sync_to_async(start)()
+    recorder.emit(Action.RUN_STARTED)
+    recorder.emit(Action.PHASE_STARTED, phase="amazon")
+    recorder.emit(
+        Action.FETCHING, worker=1, phase="amazon", page=1, category=HOSTILE_CATEGORY,
+        url="https://realtime.oxylabs.io/v1/queries", attempt=1,
+    )
+    await recorder.aflush()
+    await asyncio.sleep(0.3)
+    await sync_to_async(finish_task)(
+        phase="amazon", key_prefix="amazon", requests=1, products_found=6
+    )
+    recorder.emit(Action.FOUND, worker=1, phase="amazon", count=6, skipped=0, duration_ms=310)
+    recorder.emit(Action.STORED, phase="amazon", tasks=1, products=6, sightings=0)
+    recorder.emit(Action.PHASE_FINISHED, phase="amazon")
+    recorder.emit(Action.PHASE_STARTED, phase="ebay")
+    await recorder.aflush()
+    for i, _task in enumerate(ebay_tasks):
+        worker = 1 + i % 3
+        title = HOSTILE_TITLE if i == 0 else f"Scripted product {i}"
+        recorder.emit(
+            Action.FETCHING, worker=worker, phase="ebay", page=1, product=title,
+            url=HOSTILE_URL if i == 1 else f"https://api.ebay.com/buy/browse/v1/item_summary/search?q=p{i}",
+            attempt=1,
+        )
+        await recorder.aflush()
+        await asyncio.sleep(0.25)
+        if i == 5:
+            recorder.emit(
+                Action.RETRYING, worker=worker, phase="ebay", attempt=2, delay_s=0.1,
+                error_type="timeout",
+            )
+            recorder.emit(
+                Action.ERROR, worker=worker, phase="ebay", error_type="timeout",
+                message=HOSTILE_MESSAGE, task=f"ebay:B0SCRIPT{i}:1",
+            )
+            await sync_to_async(finish_task)(
+                phase="ebay", key_prefix="ebay", failed=True, requests=2, retries=1,
+                failed_tasks=1,
+            )
+        else:
+            recorder.emit(
+                Action.FOUND, worker=worker, phase="ebay", count=3, skipped=0,
+                has_next=False, duration_ms=240,
+            )
+            await sync_to_async(finish_task)(
+                phase="ebay", key_prefix="ebay", requests=1, ebay_searches=1, sightings=3,
+                sellers_found=2, sellers_new=2 if i == 0 else 0,
+            )
+        if i == 0:
+            recorder.emit(
+                Action.INSERTED, phase="ebay", sellers=2, names=[HOSTILE_SELLER, "calm-seller"]
+            )
+        recorder.emit(Action.STORED, phase="ebay", tasks=1, products=0, sightings=3)
+        await recorder.aflush()
+    recorder.emit(Action.PHASE_FINISHED, phase="ebay")
+    recorder.emit(Action.COMPLETED, summary={"sellers_new": 2, "failed_tasks": 1})
+    await recorder.aflush()
+
+    def complete() -> str:
+        CollectionRun.objects.filter(pk=run_id).update(phase="done")
+        run_transition(run_id=run_id, to=Status.COMPLETED)
+        return _finished_line(run_id)
+
+    say(await sync_to_async(complete)())
+
+
+# --- entry points -------------------------------------------------------------------------
+
+
+def serve(port: int) -> None:
+    from daphne.server import Server, twisted_loop  # installs the asyncio reactor first
+
+    import django
+
+    django.setup()
+    runs = prepare()
+    from django.conf import settings
+
+    from config.asgi import application
+
+    cross_process = bool(settings.REDIS_URL)
+
+    def commands() -> None:
+        for line in sys.stdin:
+            parts = line.split()
+            if len(parts) != 2:
+                continue
+            action, run_id = parts[0], int(parts[1])
+            if action == "engine" and cross_process:
+                threading.Thread(target=drive_engine_elsewhere, args=(run_id,), daemon=True).start()
+            elif action == "engine":
+                twisted_loop.call_soon_threadsafe(
+                    lambda rid=run_id: twisted_loop.create_task(drive_engine_here(rid))
+                )
+            elif action == "script":
+                twisted_loop.call_soon_threadsafe(
+                    lambda rid=run_id: twisted_loop.create_task(drive_script(rid))
+                )
+
+    def ready() -> None:
+        say("READY " + json.dumps({
+            "runs": runs, "username": USERNAME, "password": PASSWORD,
+            "cross_process": cross_process,
+        }))
+        threading.Thread(target=commands, daemon=True).start()
+
+    Server(
+        application=application,
+        endpoints=[f"tcp:port={port}:interface=127.0.0.1"],
+        signal_handlers=True,
+        ready_callable=ready,
+        verbosity=0,
+    ).run()
+
+
+def execute(run_id: int) -> None:
+    import django
+
+    django.setup()
+    from collection.engine.runner import run_execute
+
+    run_execute(run_id=run_id)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--port", type=int)
+    parser.add_argument("--fresh-postgres", action="store_true")
+    parser.add_argument("--execute", type=int)
+    args = parser.parse_args()
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+    if args.execute:
+        execute(args.execute)
+        return
+    if args.fresh_postgres:
+        recreate_postgres_database(os.environ["DATABASE_URL"])
+    serve(args.port)
+
+
+if __name__ == "__main__":
+    main()
