@@ -147,7 +147,9 @@ def test_controls_require_post_and_csrf(operator):
     assert CollectionRun.objects.get(pk=run.pk).status == "paused"
 
 
-def test_controls_call_the_run_services(operator):
+def test_controls_call_the_run_services(operator, django_capture_on_commit_callbacks):
+    from django_tasks_db.models import DBTaskResult
+
     run = new_run()
     client = logged_in(operator)
 
@@ -157,8 +159,10 @@ def test_controls_call_the_run_services(operator):
     assert CollectionRun.objects.get(pk=run.pk).status == "queued"
     post("pause")
     assert CollectionRun.objects.get(pk=run.pk).status == "paused"
-    post("resume")
+    with django_capture_on_commit_callbacks(execute=True):
+        post("resume")
     assert CollectionRun.objects.get(pk=run.pk).status == "queued"
+    assert DBTaskResult.objects.count() == 1  # handed to a task worker after commit
     response = post("resume")  # a queued run cannot be resumed: the operator is told why
     assert b"cannot become queued" in response.content
     post("cancel")
