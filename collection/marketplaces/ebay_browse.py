@@ -364,7 +364,10 @@ class EbayBrowseSearch:
             return ListingPage(listings=(), has_next=False, request_url=display_url)
         if not params["q"]:
             raise ClientError(f"{PROVIDER}: empty keywords", provider=PROVIDER, url=display_url)
-        response = await self._authorized_get(self._search_url, params, display_url)
+        # The query string is encoded once here: httpx parses a URL character by character,
+        # and merging ``params`` into it would parse it a second time.
+        url = f"{self._search_url}?{urlencode(params)}"
+        response = await self._authorized_get(url, None, display_url)
         if response.status_code != 200:
             raise await self._error(response, display_url)
         data = decode_json(response, provider=PROVIDER, display_url=display_url)

@@ -128,11 +128,6 @@ def _item_id_from_href(href: str | None) -> str:
     return match.group(1) if match else ""
 
 
-def _first_href(card: LexborNode, selectors: str) -> str | None:
-    link = card.css_first(selectors)
-    return link.attributes.get("href") if link is not None else None
-
-
 def _listing(
     *,
     item_id: str,
@@ -155,43 +150,69 @@ def _listing(
     )
 
 
+# One CSS query per card (selectolax compiles a selector on every call): every part we
+# need, in document order, told apart by class.
+_S_CARD_PARTS = ".s-card__title, .s-card__price, a.su-link[href], a.s-card__link[href], .s-card__attribute-row"
+_S_ITEM_PARTS = ".s-item__title, .s-item__price, a.s-item__link[href], .s-item__seller-info-text"
+
+
+def _classes(node: LexborNode) -> str:
+    return node.attributes.get("class") or ""
+
+
 def _parse_s_card(card: LexborNode, currency: str) -> Listing | None | bool:
     """A listing, None (bad card: skip and count) or False (placeholder: ignore)."""
-    title = _clean_title(_text(card.css_first(".s-card__title")))
-    href = _first_href(card, "a.su-link[href], a.s-card__link[href]")
+    title_text = price_text = ""
+    href = None
+    seller = None
+    seller_seen = False
+    for node in card.css(_S_CARD_PARTS):
+        classes = _classes(node)
+        if "s-card__attribute-row" in classes:
+            if not seller_seen:
+                row_text = _text(node)
+                if "% positive" in row_text or "%positive" in row_text:
+                    seller = parse_seller_text(row_text)
+                    seller_seen = True
+        elif "s-card__title" in classes:
+            if not title_text:
+                title_text = _text(node)
+        elif "s-card__price" in classes:
+            if not price_text:
+                price_text = _text(node)
+        elif href is None:
+            href = node.attributes.get("href")
+    title = _clean_title(title_text)
     item_id = (card.attributes.get("data-listingid") or "").strip() or _item_id_from_href(href)
     if title in _PLACEHOLDER_TITLES or item_id in _PLACEHOLDER_ITEM_IDS:
         return False
-    seller = None
-    for row in card.css(".s-card__attribute-row"):
-        row_text = _text(row)
-        if "% positive" in row_text or "%positive" in row_text:
-            seller = parse_seller_text(row_text)
-            break
-    return _listing(
-        item_id=item_id,
-        title=title,
-        price_text=_text(card.css_first(".s-card__price")),
-        seller=seller,
-        currency=currency,
-    )
+    return _listing(item_id=item_id, title=title, price_text=price_text, seller=seller,
+                    currency=currency)
 
 
 def _parse_s_item(card: LexborNode, currency: str) -> Listing | None | bool:
-    title = _clean_title(_text(card.css_first(".s-item__title")))
-    href = _first_href(card, "a.s-item__link[href]")
+    title_text = price_text = ""
+    href = None
+    seller = None
+    for node in card.css(_S_ITEM_PARTS):
+        classes = _classes(node)
+        if "s-item__seller-info-text" in classes:
+            if seller is None and not classes.startswith("s-item__seller-info-text__"):
+                seller = parse_seller_text(_text(node))
+        elif "s-item__title" in classes:
+            if not title_text:
+                title_text = _text(node)
+        elif "s-item__price" in classes:
+            if not price_text:
+                price_text = _text(node)
+        elif href is None:
+            href = node.attributes.get("href")
+    title = _clean_title(title_text)
     item_id = _item_id_from_href(href)
     if title in _PLACEHOLDER_TITLES or item_id in _PLACEHOLDER_ITEM_IDS:
         return False
-    seller_node = card.css_first(".s-item__seller-info-text")
-    seller = parse_seller_text(_text(seller_node)) if seller_node is not None else None
-    return _listing(
-        item_id=item_id,
-        title=title,
-        price_text=_text(card.css_first(".s-item__price")),
-        seller=seller,
-        currency=currency,
-    )
+    return _listing(item_id=item_id, title=title, price_text=price_text, seller=seller,
+                    currency=currency)
 
 
 def _has_next(tree: LexborHTMLParser) -> bool:

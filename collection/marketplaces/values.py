@@ -39,6 +39,7 @@ _US_NUMBER = re.compile(
     r"(?:\s*[A-Z]{3})?$"
 )
 # European form used by some non-.com pages: 1.299,99
+_PLAIN_NUMBER = re.compile(r"^\d{1,15}(?:\.\d{1,15})?$")
 _EU_NUMBER = re.compile(r"^(\d{1,3}(?:\.\d{3})+|\d+),(\d{1,2})$")
 _COUNT = re.compile(r"^\(?\s*(\d{1,3}(?:,\d{3})+|\d+(?:\.\d+)?)\s*([KkMm])?\s*\)?$")
 _PERCENT = re.compile(r"(\d{1,3}(?:\.\d+)?)\s*%?")
@@ -55,6 +56,8 @@ _CURRENCY_SYMBOLS = (
     ("USD", "USD"),
 )
 
+_URL_CONTROL = re.compile(r"[\x00-\x20\x7f]")
+_SAFE_ABSOLUTE_URL = re.compile(r"^https?://[A-Za-z0-9.\-]+(?::\d{1,5})?(?:[/?#][^\x00-\x20\x7f]*)?$")
 # C0 and C1 control characters (NUL included) become spaces; whitespace is then collapsed.
 _CONTROL_TO_SPACE = {code: " " for code in (*range(0, 32), *range(127, 160))}
 
@@ -80,6 +83,8 @@ def _decimal_from_text(text: str) -> Decimal | None:
     text = text.strip()
     if not text or len(text) > _MAX_SCALAR_CHARS:
         return None
+    if _PLAIN_NUMBER.match(text):  # the common case, eBay's "59.99"
+        return Decimal(text)
     eu = _EU_NUMBER.match(text.lstrip("€£$ ").rstrip("€£$ "))
     if eu:
         try:
@@ -193,7 +198,9 @@ def clean_text(value: object, max_length: int) -> str:
     if not isinstance(value, str):
         return ""
     text = value[: max_length * 4]  # bound the work on hostile 100 KB strings
-    text = " ".join(text.translate(_CONTROL_TO_SPACE).split())
+    if not text.isprintable():  # controls (or other non-printables): the slow path
+        text = text.translate(_CONTROL_TO_SPACE)
+    text = " ".join(text.split())
     return text[:max_length].rstrip()
 
 
@@ -203,10 +210,12 @@ def clean_url(value: object, base: str) -> str:
     if not isinstance(value, str):
         return ""
     text = value.strip()
-    if not text or len(text) > MAX_URL_LENGTH or any(ord(ch) < 32 for ch in text):
+    if not text or len(text) > MAX_URL_LENGTH or _URL_CONTROL.search(text):
         return ""
+    if _SAFE_ABSOLUTE_URL.match(text):  # the common case, without urllib's cost
+        return text
     try:
-        absolute = urljoin(base, text)
+        absolute = text if text.startswith(("https://", "http://")) else urljoin(base, text)
         parts = urlsplit(absolute)
     except ValueError:
         return ""

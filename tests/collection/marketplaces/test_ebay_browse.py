@@ -337,3 +337,22 @@ def test_error_bodies_in_fixtures_are_documented_shapes():
         body = fixture_json(name)
         assert set(body["errors"][0]) >= {"errorId", "domain", "category", "message"}
     assert json.dumps(fixture_json("oauth_invalid_client.json"))
+
+
+async def test_no_credential_or_token_in_logs_errors_or_urls(caplog):
+    caplog.set_level("DEBUG", logger="collection.marketplaces")
+    token = fixture_json("oauth_token.json")["access_token"]
+    invalid = httpx.Response(401, json=fixture_json("browse_error_invalid_token.json"))
+    recorded = Recorded(invalid, httpx.Response(200, json=fixture_json("browse_search.json")),
+                        invalid, invalid)
+    async with recorded_client(recorded) as client:
+        ebay, _ = _adapter(client)
+        page = await ebay.search_listings(QUERY)
+        with pytest.raises(AuthFailed) as info:
+            await ebay.search_listings(QUERY)
+    basic = base64.b64encode(f"{CLIENT_ID}:{CLIENT_SECRET}".encode()).decode()
+    exposed = [caplog.text, str(info.value), info.value.url, page.request_url,
+               *(listing.url for listing in page.listings)]
+    for secret in (CLIENT_ID, CLIENT_SECRET, basic, token):
+        assert all(secret not in text for text in exposed)
+    assert "item_summary/search" in caplog.text  # the debug line is there, redacted
