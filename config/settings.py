@@ -100,7 +100,10 @@ if REDIS_URL:
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
             "CONFIG": {
-                "hosts": [REDIS_URL],
+                # redis-py 8 reads with a 5 s socket timeout by default, which cuts the
+                # layer's blocking BZPOPMIN (5 s) and tears every websocket down every ~5 s
+                # (django/channels_redis#422): allow a read longer than the pop.
+                "hosts": [{"address": REDIS_URL, "socket_timeout": 30}],
                 # Frames are coalesced (~10/s per run), so a few hundred queued messages
                 # per channel is minutes of slack, not a memory risk.
                 "capacity": env.int("CHANNEL_LAYER_CAPACITY", default=1000),
