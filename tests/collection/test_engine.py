@@ -97,8 +97,9 @@ def test_faults_are_retried_and_retry_after_holds_the_provider(settings):
     assert report.failed_tasks == RunTask.objects.filter(run=run, status="failed").count()
     assert len(report.failed) == report.failed_tasks
 
-    # Retry-After honoured: after a 429 from a provider (Retry-After is at least 1 s in the
-    # sandbox), no request to that provider arrives before it has passed.
+    # Retry-After honoured: after a 429 from a provider (Retry-After is 1 s here), no request
+    # to that provider arrives before it has passed (except requests already on their way
+    # when the 429 was answered: 200 ms of slack on a busy machine).
     providers = {"oxylabs": "oxylabs", "ebay-browse": "ebay"}
     records = [r for r in app.requests() if r.provider in providers and r.time >= started]
     limited = [r for r in records if r.status == 429]
@@ -108,7 +109,7 @@ def test_faults_are_retried_and_retry_after_holds_the_provider(settings):
         too_early = [
             r for r in records
             if providers[r.provider] == providers[refusal.provider]
-            and answered + 0.05 < r.time < answered + 0.95
+            and answered + 0.2 < r.time < answered + 0.95
         ]
         assert not too_early, (refusal, too_early[:3])
 
