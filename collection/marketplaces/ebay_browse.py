@@ -222,8 +222,9 @@ class EbayAppTokens:
             or not isinstance(expires_in, int | float)
             or expires_in <= 0
         ):
-            raise ParseError(f"{PROVIDER}: token response without access_token/expires_in",
-                             **common)
+            raise ParseError(
+                f"{PROVIDER}: token response without access_token/expires_in", **common
+            )
         self.mints += 1
         self._scrub.add(value)
         lifetime = max(float(expires_in) - TOKEN_EXPIRY_MARGIN_S, float(expires_in) / 2)
@@ -422,8 +423,7 @@ class EbayBrowseSearch:
                     **common,
                 )
             return RateLimited(message, retry_after=retry_after, **common)
-        return error_for_status(response, provider=PROVIDER, display_url=display_url,
-                                detail=detail)
+        return error_for_status(response, provider=PROVIDER, display_url=display_url, detail=detail)
 
     async def rate_limits(self) -> BrowseQuota | None:
         """The Browse quota from the Developer Analytics API (best effort, cached 60 s)."""

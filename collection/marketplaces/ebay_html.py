@@ -124,7 +124,7 @@ def _clean_title(raw: str) -> str:
 def _item_id_from_href(href: str | None) -> str:
     if not href:
         return ""
-    match = _ITEM_PATH.search(href[:MAX_ITEM_ID_LENGTH * 20])
+    match = _ITEM_PATH.search(href[: MAX_ITEM_ID_LENGTH * 20])
     return match.group(1) if match else ""
 
 
@@ -152,7 +152,9 @@ def _listing(
 
 # One CSS query per card (selectolax compiles a selector on every call): every part we
 # need, in document order, told apart by class.
-_S_CARD_PARTS = ".s-card__title, .s-card__price, a.su-link[href], a.s-card__link[href], .s-card__attribute-row"
+_S_CARD_PARTS = (
+    ".s-card__title, .s-card__price, a.su-link[href], a.s-card__link[href], .s-card__attribute-row"
+)
 _S_ITEM_PARTS = ".s-item__title, .s-item__price, a.s-item__link[href], .s-item__seller-info-text"
 
 
@@ -186,8 +188,9 @@ def _parse_s_card(card: LexborNode, currency: str) -> Listing | None | bool:
     item_id = (card.attributes.get("data-listingid") or "").strip() or _item_id_from_href(href)
     if title in _PLACEHOLDER_TITLES or item_id in _PLACEHOLDER_ITEM_IDS:
         return False
-    return _listing(item_id=item_id, title=title, price_text=price_text, seller=seller,
-                    currency=currency)
+    return _listing(
+        item_id=item_id, title=title, price_text=price_text, seller=seller, currency=currency
+    )
 
 
 def _parse_s_item(card: LexborNode, currency: str) -> Listing | None | bool:
@@ -211,8 +214,9 @@ def _parse_s_item(card: LexborNode, currency: str) -> Listing | None | bool:
     item_id = _item_id_from_href(href)
     if title in _PLACEHOLDER_TITLES or item_id in _PLACEHOLDER_ITEM_IDS:
         return False
-    return _listing(item_id=item_id, title=title, price_text=price_text, seller=seller,
-                    currency=currency)
+    return _listing(
+        item_id=item_id, title=title, price_text=price_text, seller=seller, currency=currency
+    )
 
 
 def _has_next(tree: LexborHTMLParser) -> bool:

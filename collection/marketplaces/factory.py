@@ -66,8 +66,10 @@ class MarketplaceSettings:
     amazon_http_timeout: float
 
     def __repr__(self) -> str:  # never print credentials
-        return (f"MarketplaceSettings(mode={self.mode!r}, amazon={self.amazon_provider!r}, "
-                f"ebay={self.ebay_provider!r})")
+        return (
+            f"MarketplaceSettings(mode={self.mode!r}, amazon={self.amazon_provider!r}, "
+            f"ebay={self.ebay_provider!r})"
+        )
 
     @classmethod
     def from_settings(cls) -> MarketplaceSettings:
@@ -98,8 +100,10 @@ def _check_base_url(name: str, url: str, problems: list[str]) -> None:
     if parts.scheme not in ("http", "https") or not parts.hostname:
         problems.append(f"{name} must be an http(s) URL")
     elif "@" in parts.netloc:
-        problems.append(f"{name} must not contain credentials (use the *_USERNAME/*_PASSWORD "
-                        "or *_CLIENT_ID/*_CLIENT_SECRET settings)")
+        problems.append(
+            f"{name} must not contain credentials (use the *_USERNAME/*_PASSWORD "
+            "or *_CLIENT_ID/*_CLIENT_SECRET settings)"
+        )
 
 
 def marketplace_check_config(config: MarketplaceSettings | None = None) -> MarketplaceSettings:
@@ -119,19 +123,33 @@ def marketplace_check_config(config: MarketplaceSettings | None = None) -> Marke
     if config.mode == "live":
         needs_oxylabs = config.amazon_provider == "oxylabs" or config.ebay_provider == "oxylabs"
         if needs_oxylabs:
-            missing = [name for name, value in (("OXYLABS_USERNAME", config.oxylabs_username),
-                                                ("OXYLABS_PASSWORD", config.oxylabs_password))
-                       if not value]
+            missing = [
+                name
+                for name, value in (
+                    ("OXYLABS_USERNAME", config.oxylabs_username),
+                    ("OXYLABS_PASSWORD", config.oxylabs_password),
+                )
+                if not value
+            ]
             if missing:
-                problems.append(f"MARKETPLACE=live needs {' and '.join(missing)} (Oxylabs API user)")
+                problems.append(
+                    f"MARKETPLACE=live needs {' and '.join(missing)} (Oxylabs API user)"
+                )
             _check_base_url("OXYLABS_BASE_URL", config.oxylabs_base_url, problems)
         if config.ebay_provider == "browse":
-            missing = [name for name, value in (("EBAY_CLIENT_ID", config.ebay_client_id),
-                                                ("EBAY_CLIENT_SECRET", config.ebay_client_secret))
-                       if not value]
+            missing = [
+                name
+                for name, value in (
+                    ("EBAY_CLIENT_ID", config.ebay_client_id),
+                    ("EBAY_CLIENT_SECRET", config.ebay_client_secret),
+                )
+                if not value
+            ]
             if missing:
-                problems.append(f"MARKETPLACE=live with EBAY_PROVIDER=browse needs "
-                                f"{' and '.join(missing)} (eBay keyset App ID / Cert ID)")
+                problems.append(
+                    f"MARKETPLACE=live with EBAY_PROVIDER=browse needs "
+                    f"{' and '.join(missing)} (eBay keyset App ID / Cert ID)"
+                )
             _check_base_url("EBAY_API_BASE_URL", config.ebay_api_base_url, problems)
     if config.http_timeout <= 0 or config.amazon_http_timeout <= 0:
         problems.append("COLLECTION_HTTP_TIMEOUT and COLLECTION_AMAZON_HTTP_TIMEOUT must be > 0")
@@ -143,8 +161,9 @@ def marketplace_check_config(config: MarketplaceSettings | None = None) -> Marke
 def http_limits(concurrency: int) -> httpx.Limits:
     # A few connections beyond the workers for token mints and quota lookups.
     connections = max(1, concurrency) + 8
-    return httpx.Limits(max_connections=connections, max_keepalive_connections=connections,
-                        keepalive_expiry=30.0)
+    return httpx.Limits(
+        max_connections=connections, max_keepalive_connections=connections, keepalive_expiry=30.0
+    )
 
 
 def http_timeout(seconds: float) -> httpx.Timeout:
@@ -214,19 +233,34 @@ async def marketplace_open(
         trust_env=False,
     ) as client:
         amazon = OxylabsAmazonBestSellers(
-            client=client, base_url=oxylabs_base, username=oxylabs_user,
-            password=oxylabs_password, timeout=oxylabs_timeout,
+            client=client,
+            base_url=oxylabs_base,
+            username=oxylabs_user,
+            password=oxylabs_password,
+            timeout=oxylabs_timeout,
         )
         if config.ebay_provider == "oxylabs":
             ebay = OxylabsEbaySearch(
-                client=client, base_url=oxylabs_base, username=oxylabs_user,
-                password=oxylabs_password, timeout=oxylabs_timeout,
+                client=client,
+                base_url=oxylabs_base,
+                username=oxylabs_user,
+                password=oxylabs_password,
+                timeout=oxylabs_timeout,
             )
         else:
-            tokens = EbayAppTokens(client=client, base_url=ebay_base, client_id=ebay_id,
-                                   client_secret=ebay_secret, cache=cache)
-            ebay = EbayBrowseSearch(client=client, base_url=ebay_base, tokens=tokens,
-                                    marketplace_id=config.ebay_marketplace_id)
+            tokens = EbayAppTokens(
+                client=client,
+                base_url=ebay_base,
+                client_id=ebay_id,
+                client_secret=ebay_secret,
+                cache=cache,
+            )
+            ebay = EbayBrowseSearch(
+                client=client,
+                base_url=ebay_base,
+                tokens=tokens,
+                marketplace_id=config.ebay_marketplace_id,
+            )
             extra["ebay_tokens"] = tokens
         extra["client"] = client
         yield Marketplace(amazon=amazon, ebay=ebay, name=config.mode, extra=extra)

@@ -182,7 +182,10 @@ class OxylabsAmazonBestSellers:
         timeout: httpx.Timeout | None = None,
     ) -> None:
         self._oxylabs = _OxylabsClient(
-            client=client, base_url=base_url, username=username, password=password,
+            client=client,
+            base_url=base_url,
+            username=username,
+            password=password,
             timeout=timeout,
         )
         self._base_url = base_url.rstrip("/")
@@ -193,8 +196,12 @@ class OxylabsAmazonBestSellers:
 
     def request_url(self, *, node_id: str, page: int) -> str:
         query = urlencode(
-            {"source": "amazon_bestsellers", "domain": self._domain, "query": node_id,
-             "start_page": page}
+            {
+                "source": "amazon_bestsellers",
+                "domain": self._domain,
+                "query": node_id,
+                "start_page": page,
+            }
         )
         return redact_url(f"{self._base_url}/v1/queries?{query}")
 
@@ -204,7 +211,8 @@ class OxylabsAmazonBestSellers:
         if not _NODE_ID.match(node_id) or page < 1:
             raise ClientError(
                 f"{PROVIDER}: invalid category node {node_id[:40]!r} / page {page}",
-                provider=PROVIDER, url=display_url,
+                provider=PROVIDER,
+                url=display_url,
             )
         payload: dict = {
             "source": "amazon_bestsellers",
@@ -290,7 +298,10 @@ class OxylabsEbaySearch:
         if source not in ("ebay", "universal"):
             raise ValueError("source must be 'ebay' or 'universal' (ebay_search has no filters)")
         self._oxylabs = _OxylabsClient(
-            client=client, base_url=base_url, username=username, password=password,
+            client=client,
+            base_url=base_url,
+            username=username,
+            password=password,
             timeout=timeout,
         )
         self._source = source
@@ -301,14 +312,18 @@ class OxylabsEbaySearch:
         if query.page < 1 or not query.keywords.strip():
             raise ClientError(
                 f"{PROVIDER}: invalid eBay query (page {query.page})",
-                provider=PROVIDER, url=display_url,
+                provider=PROVIDER,
+                url=display_url,
             )
-        job = await self._oxylabs.query({"source": self._source, "url": url},
-                                        display_url=display_url)
+        job = await self._oxylabs.query(
+            {"source": self._source, "url": url}, display_url=display_url
+        )
         if not isinstance(job.content, str):
             raise ParseError(
                 f"{PROVIDER}: eBay page content is not HTML",
-                provider=PROVIDER, status_code=job.status_code, url=display_url,
+                provider=PROVIDER,
+                status_code=job.status_code,
+                url=display_url,
             )
         page = parse_search_page(
             job.content, currency=query.currency, provider=PROVIDER, url=display_url

@@ -57,7 +57,9 @@ _CURRENCY_SYMBOLS = (
 )
 
 _URL_CONTROL = re.compile(r"[\x00-\x20\x7f]")
-_SAFE_ABSOLUTE_URL = re.compile(r"^https?://[A-Za-z0-9.\-]+(?::\d{1,5})?(?:[/?#][^\x00-\x20\x7f]*)?$")
+_SAFE_ABSOLUTE_URL = re.compile(
+    r"^https?://[A-Za-z0-9.\-]+(?::\d{1,5})?(?:[/?#][^\x00-\x20\x7f]*)?$"
+)
 # C0 and C1 control characters (NUL included) become spaces; whitespace is then collapsed.
 _CONTROL_TO_SPACE = {code: " " for code in (*range(0, 32), *range(127, 160))}
 

@@ -50,11 +50,23 @@ EBAY_SCOPE = "https://api.ebay.com/oauth/api_scope"
 _FAKE_TIME = dt.datetime(2026, 11, 2, 9, 0, tzinfo=dt.UTC)
 
 _REASONS = {
-    200: "OK", 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
-    405: "Method Not Allowed", 409: "Conflict", 413: "Payload Too Large",
-    422: "Unprocessable Entity", 429: "Too Many Requests", 500: "Internal Server Error",
-    502: "Bad Gateway", 503: "Service Unavailable", 504: "Gateway Timeout", 524: "Timeout",
-    612: "Undefined Internal Error", 613: "Faulted After Too Many Retries",
+    200: "OK",
+    400: "Bad Request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    409: "Conflict",
+    413: "Payload Too Large",
+    422: "Unprocessable Entity",
+    429: "Too Many Requests",
+    500: "Internal Server Error",
+    502: "Bad Gateway",
+    503: "Service Unavailable",
+    504: "Gateway Timeout",
+    524: "Timeout",
+    612: "Undefined Internal Error",
+    613: "Faulted After Too Many Retries",
 }
 
 
@@ -138,11 +150,23 @@ def _basic_credentials(headers: dict[str, str]) -> tuple[str, str] | None:
     return user, password
 
 
-def _browse_error(status: int, error_id: int, message: str, *, domain: str = "API_BROWSE",
-                  category: str = "REQUEST", parameters: list | None = None,
-                  headers: tuple[tuple[str, str], ...] = ()) -> Response:
-    error: dict = {"errorId": error_id, "domain": domain, "category": category,
-                   "message": message, "longMessage": message}
+def _browse_error(
+    status: int,
+    error_id: int,
+    message: str,
+    *,
+    domain: str = "API_BROWSE",
+    category: str = "REQUEST",
+    parameters: list | None = None,
+    headers: tuple[tuple[str, str], ...] = (),
+) -> Response:
+    error: dict = {
+        "errorId": error_id,
+        "domain": domain,
+        "category": category,
+        "message": message,
+        "longMessage": message,
+    }
     if parameters:
         error["parameters"] = parameters
     return _json(status, {"errors": [error]}, headers)
@@ -156,25 +180,60 @@ def _stamp(*parts: object) -> str:
 def _job(params: CatalogueParams, payload_key: tuple, source: str, extra: dict) -> tuple[str, dict]:
     job_id = str(7_000_000_000_000_000_000 + h64(params.seed, "job", payload_key) % 10**18)
     stamp = _stamp(params.seed, "job", payload_key)
-    job = {"callback_url": None, "created_at": stamp, "domain": extra.get("domain", "com"),
-           "geo_location": None, "id": job_id, "limit": 10, "locale": None,
-           "pages": extra.get("pages", 1), "parse": extra.get("parse", False),
-           "parser_type": None, "render": extra.get("render"), "url": extra.get("url"),
-           "query": extra.get("query", ""), "source": source,
-           "start_page": extra.get("start_page", 1), "status": "done",
-           "storage_type": None, "storage_url": None, "subdomain": "www",
-           "content_encoding": "utf-8", "updated_at": stamp, "user_agent_type": "desktop",
-           "session_info": None, "statuses": [], "client_notes": None}
+    job = {
+        "callback_url": None,
+        "created_at": stamp,
+        "domain": extra.get("domain", "com"),
+        "geo_location": None,
+        "id": job_id,
+        "limit": 10,
+        "locale": None,
+        "pages": extra.get("pages", 1),
+        "parse": extra.get("parse", False),
+        "parser_type": None,
+        "render": extra.get("render"),
+        "url": extra.get("url"),
+        "query": extra.get("query", ""),
+        "source": source,
+        "start_page": extra.get("start_page", 1),
+        "status": "done",
+        "storage_type": None,
+        "storage_url": None,
+        "subdomain": "www",
+        "content_encoding": "utf-8",
+        "updated_at": stamp,
+        "user_agent_type": "desktop",
+        "session_info": None,
+        "statuses": [],
+        "client_notes": None,
+    }
     return job_id, job
 
 
 @lru_cache(maxsize=1024)
-def _amazon_body(params: CatalogueParams, node: str, domain: str, start_page: int, pages: int,
-                 parse: bool, render: str | None) -> bytes:
+def _amazon_body(
+    params: CatalogueParams,
+    node: str,
+    domain: str,
+    start_page: int,
+    pages: int,
+    parse: bool,
+    render: str | None,
+) -> bytes:
     key = ("amazon_bestsellers", node, domain, start_page, pages, parse)
-    job_id, job = _job(params, key, "amazon_bestsellers",
-                       {"domain": domain, "pages": pages, "parse": parse, "query": node,
-                        "start_page": start_page, "render": render})
+    job_id, job = _job(
+        params,
+        key,
+        "amazon_bestsellers",
+        {
+            "domain": domain,
+            "pages": pages,
+            "parse": parse,
+            "query": node,
+            "start_page": start_page,
+            "render": render,
+        },
+    )
     results = []
     for page in range(start_page, start_page + pages):
         records = catalogue.best_sellers_page(params, node, page)
@@ -182,22 +241,46 @@ def _amazon_body(params: CatalogueParams, node: str, domain: str, start_page: in
         content: object
         if records is None:
             status = 404
-            content = {"url": url, "page": page, "pages": params.pages, "query": node,
-                       "results": [], "parse_status_code": 12000}
+            content = {
+                "url": url,
+                "page": page,
+                "pages": params.pages,
+                "query": node,
+                "results": [],
+                "parse_status_code": 12000,
+            }
         elif parse:
             status = 200
-            content = {"url": url, "page": page, "pages": params.pages, "query": node,
-                       "results": records, "parse_status_code": 12000}
+            content = {
+                "url": url,
+                "page": page,
+                "pages": params.pages,
+                "query": node,
+                "results": records,
+                "parse_status_code": 12000,
+            }
         else:
             status = 200
-            content = (f"<!doctype html><html><head><title>Amazon Best Sellers</title></head>"
-                       f"<body><div id=\"zg\">{len(records)} best sellers</div></body></html>")
+            content = (
+                f"<!doctype html><html><head><title>Amazon Best Sellers</title></head>"
+                f'<body><div id="zg">{len(records)} best sellers</div></body></html>'
+            )
         stamp = _stamp(params.seed, "result", key, page)
-        results.append({"content": content, "created_at": stamp, "updated_at": stamp,
-                        "page": page, "url": url, "job_id": job_id, "status_code": status,
-                        "parser_type": "amazon_bestsellers" if parse else ""})
-    return json.dumps({"results": results, "job": job}, separators=(",", ":"),
-                      ensure_ascii=False).encode()
+        results.append(
+            {
+                "content": content,
+                "created_at": stamp,
+                "updated_at": stamp,
+                "page": page,
+                "url": url,
+                "job_id": job_id,
+                "status_code": status,
+                "parser_type": "amazon_bestsellers" if parse else "",
+            }
+        )
+    return json.dumps(
+        {"results": results, "job": job}, separators=(",", ":"), ensure_ascii=False
+    ).encode()
 
 
 @dataclass(frozen=True, slots=True)
@@ -241,7 +324,9 @@ def _parse_ebay_url(url: str) -> _EbaySearch | None:
     conditions = None
     if query.get("LH_ItemCondition"):
         try:
-            conditions = frozenset(int(v) for v in query["LH_ItemCondition"].replace(",", "|").split("|") if v)
+            conditions = frozenset(
+                int(v) for v in query["LH_ItemCondition"].replace(",", "|").split("|") if v
+            )
         except ValueError:
             conditions = None
     per_page = _int(query.get("_ipg"), 60) or 60
@@ -265,7 +350,11 @@ def _parse_ebay_url(url: str) -> _EbaySearch | None:
 
 @lru_cache(maxsize=2048)
 def _ebay_page_body(params: CatalogueParams, source: str, url: str, search: _EbaySearch) -> bytes:
-    listings = catalogue.search(params, search.keywords, search.listing_filter) if search.keywords.strip() else ()
+    listings = (
+        catalogue.search(params, search.keywords, search.listing_filter)
+        if search.keywords.strip()
+        else ()
+    )
     start = (search.page - 1) * search.per_page
     page_listings = listings[start : start + search.per_page]
     key = catalogue.product_key(search.keywords)
@@ -283,10 +372,19 @@ def _ebay_page_body(params: CatalogueParams, source: str, url: str, search: _Eba
     payload_key = (source, url)
     job_id, job = _job(params, payload_key, source, {"url": url})
     stamp = _stamp(params.seed, "result", payload_key)
-    result = {"content": html, "created_at": stamp, "updated_at": stamp, "page": 1, "url": url,
-              "job_id": job_id, "status_code": 200, "parser_type": ""}
-    return json.dumps({"results": [result], "job": job}, separators=(",", ":"),
-                      ensure_ascii=False).encode()
+    result = {
+        "content": html,
+        "created_at": stamp,
+        "updated_at": stamp,
+        "page": 1,
+        "url": url,
+        "job_id": job_id,
+        "status_code": 200,
+        "parser_type": "",
+    }
+    return json.dumps(
+        {"results": [result], "job": job}, separators=(",", ":"), ensure_ascii=False
+    ).encode()
 
 
 # --- Browse ------------------------------------------------------------------------------
@@ -319,8 +417,13 @@ def _set_values(value: str) -> list[str] | None:
 
 
 def _warning(error_id: int, message: str, name: str, value: str) -> dict:
-    return {"errorId": error_id, "domain": "API_BROWSE", "category": "REQUEST",
-            "message": message, "parameters": [{"name": name, "value": value}]}
+    return {
+        "errorId": error_id,
+        "domain": "API_BROWSE",
+        "category": "REQUEST",
+        "message": message,
+        "parameters": [{"name": name, "value": value}],
+    }
 
 
 def parse_browse_filter(raw: str) -> tuple[ListingFilter, list[dict], Response | None]:
@@ -382,29 +485,53 @@ def parse_browse_filter(raw: str) -> tuple[ListingFilter, list[dict], Response |
         else:
             warnings.append(_warning(12002, "Invalid filter name.", "filter", name))
     if location_filters > 1:
-        return ListingFilter(), [], _browse_error(
-            400, 12517, "Only one item location filter can be used in a call.",
-            parameters=[{"name": "filter", "value": raw[:200]}])
+        return (
+            ListingFilter(),
+            [],
+            _browse_error(
+                400,
+                12517,
+                "Only one item location filter can be used in a call.",
+                parameters=[{"name": "filter", "value": raw[:200]}],
+            ),
+        )
     if free and not delivery_country:
-        warnings.append(_warning(12011, "The 'deliveryCountry' filter is required with "
-                                        "'maxDeliveryCost'. The filter was ignored.",
-                                 "filter", "maxDeliveryCost"))
+        warnings.append(
+            _warning(
+                12011,
+                "The 'deliveryCountry' filter is required with "
+                "'maxDeliveryCost'. The filter was ignored.",
+                "filter",
+                "maxDeliveryCost",
+            )
+        )
         free = False
     if price_term is not None:
         low, high = _price_range(price_term)
         if price_currency is None:
-            warnings.append(_warning(12012, "The 'priceCurrency' filter must be used with the "
-                                            "'price' filter. The price filter was ignored.",
-                                     "filter", "price"))
+            warnings.append(
+                _warning(
+                    12012,
+                    "The 'priceCurrency' filter must be used with the "
+                    "'price' filter. The price filter was ignored.",
+                    "filter",
+                    "price",
+                )
+            )
         elif low is False:
             warnings.append(_warning(12002, "Invalid filter value.", "price", price_term))
         else:
             price_min = ListingFilter.cents(low) if low is not None else None
             price_max = ListingFilter.cents(high, upper=True) if high is not None else None
     return (
-        ListingFilter(condition_ids=conditions, free_shipping=free, country=country,
-                      buying_options=buying, price_min_cents=price_min,
-                      price_max_cents=price_max),
+        ListingFilter(
+            condition_ids=conditions,
+            free_shipping=free,
+            country=country,
+            buying_options=buying,
+            price_min_cents=price_min,
+            price_max_cents=price_max,
+        ),
         warnings,
         None,
     )
@@ -436,35 +563,42 @@ def _browse_item(listing: catalogue.SandboxListing) -> dict:
         "image": {"imageUrl": f"https://i.ebayimg.com/images/g/{listing.item_id}/s-l225.jpg"},
         "price": {"value": listing.price_text, "currency": "USD"},
         "itemHref": f"https://api.ebay.com/buy/browse/v1/item/v1%7C{listing.item_id}%7C0",
-        "seller": {"username": seller.username,
-                   "feedbackPercentage": seller.feedback_percent,
-                   "feedbackScore": seller.feedback_score},
+        "seller": {
+            "username": seller.username,
+            "feedbackPercentage": seller.feedback_percent,
+            "feedbackScore": seller.feedback_score,
+        },
         "condition": _CONDITION_NAMES.get(listing.condition_id, "New"),
         "conditionId": str(listing.condition_id),
     }
     if not listing.omit_shipping_options:
-        item["shippingOptions"] = [{
-            "shippingCostType": "FIXED",
-            "shippingCost": {"value": listing.shipping_text, "currency": "USD"},
-        }]
-    item.update({
-        "buyingOptions": [listing.buying_option],
-        "itemWebUrl": f"https://www.ebay.com/itm/{listing.item_id}",
-        "itemLocation": {"postalCode": listing.postal_code, "country": listing.country},
-        "adultOnly": False,
-        "legacyItemId": listing.item_id,
-        "availableCoupons": False,
-        "itemCreationDate": "2026-10-" + f"{1 + int(listing.item_id) % 28:02d}T08:15:00.000Z",
-        "topRatedBuyingExperience": int(listing.item_id) % 7 == 0,
-        "priorityListing": int(listing.item_id) % 11 == 0,
-        "listingMarketplaceId": "EBAY_US",
-    })
+        item["shippingOptions"] = [
+            {
+                "shippingCostType": "FIXED",
+                "shippingCost": {"value": listing.shipping_text, "currency": "USD"},
+            }
+        ]
+    item.update(
+        {
+            "buyingOptions": [listing.buying_option],
+            "itemWebUrl": f"https://www.ebay.com/itm/{listing.item_id}",
+            "itemLocation": {"postalCode": listing.postal_code, "country": listing.country},
+            "adultOnly": False,
+            "legacyItemId": listing.item_id,
+            "availableCoupons": False,
+            "itemCreationDate": "2026-10-" + f"{1 + int(listing.item_id) % 28:02d}T08:15:00.000Z",
+            "topRatedBuyingExperience": int(listing.item_id) % 7 == 0,
+            "priorityListing": int(listing.item_id) % 11 == 0,
+            "listingMarketplaceId": "EBAY_US",
+        }
+    )
     return item
 
 
 @lru_cache(maxsize=2048)
-def _browse_body(params: CatalogueParams, origin: str, q: str, raw_filter: str, limit: int,
-                 offset: int) -> bytes:
+def _browse_body(
+    params: CatalogueParams, origin: str, q: str, raw_filter: str, limit: int, offset: int
+) -> bytes:
     listing_filter, warnings, _ = parse_browse_filter(raw_filter)
     listings = catalogue.search(params, q, listing_filter)
     total = len(listings)
@@ -514,10 +648,12 @@ class SandboxApp:
 
     # -- helpers tests use ----------------------------------------------------------------
 
-    def requests(self, *, provider: str | None = None, path: str | None = None,
-                 status: int | None = None) -> list[RequestRecord]:
+    def requests(
+        self, *, provider: str | None = None, path: str | None = None, status: int | None = None
+    ) -> list[RequestRecord]:
         return [
-            record for record in list(self.request_log)
+            record
+            for record in list(self.request_log)
             if (provider is None or record.provider == provider)
             and (path is None or record.path == path)
             and (status is None or record.status == status)
@@ -534,9 +670,14 @@ class SandboxApp:
         used = self._quota_used.get(day, 0)
         limit = cfg.daily_quota or 5000
         reset = self._quota_epoch + (day + 1) * cfg.day_seconds
-        return {"limit": limit, "used": used, "remaining": max(0, limit - used),
-                "reset": dt.datetime.fromtimestamp(reset, dt.UTC), "window": cfg.day_seconds,
-                "enforced": bool(cfg.daily_quota)}
+        return {
+            "limit": limit,
+            "used": used,
+            "remaining": max(0, limit - used),
+            "reset": dt.datetime.fromtimestamp(reset, dt.UTC),
+            "window": cfg.day_seconds,
+            "enforced": bool(cfg.daily_quota),
+        }
 
     # -- ASGI -----------------------------------------------------------------------------
 
@@ -567,8 +708,12 @@ class SandboxApp:
         headers: dict[str, str] = {}
         for name, value in scope.get("headers") or ():
             headers.setdefault(name.decode("latin-1").lower(), value.decode("latin-1"))
-        query = {k: v[0] for k, v in parse_qs(scope.get("query_string", b"").decode("latin-1"),
-                                                keep_blank_values=True).items()}
+        query = {
+            k: v[0]
+            for k, v in parse_qs(
+                scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True
+            ).items()
+        }
         host = headers.get("host") or "sandbox.invalid"
         request = Request(
             method=scope["method"],
@@ -578,7 +723,7 @@ class SandboxApp:
             body=bytes(body),
             origin=f"{scope.get('scheme', 'http')}://{host}",
         )
-        route = ROUTES.get((request.path.rstrip("/") or "/"))
+        route = ROUTES.get(request.path.rstrip("/") or "/")
         provider = route.provider if route else "sandbox"
         if too_large:
             response = _json(413, {"message": "Payload too large"})
@@ -595,13 +740,20 @@ class SandboxApp:
             (b"content-length", str(len(response.body)).encode()),
         ]
         headers_out += [(k.encode("latin-1"), v.encode("latin-1")) for k, v in response.headers]
-        await send({"type": "http.response.start", "status": response.status,
-                    "headers": headers_out})
+        await send(
+            {"type": "http.response.start", "status": response.status, "headers": headers_out}
+        )
         await send({"type": "http.response.body", "body": response.body})
-        self.request_log.append(RequestRecord(
-            time=arrived, method=request.method, path=request.path, provider=provider,
-            status=response.status, duration_ms=(time.monotonic() - started) * 1000,
-        ))
+        self.request_log.append(
+            RequestRecord(
+                time=arrived,
+                method=request.method,
+                path=request.path,
+                provider=provider,
+                status=response.status,
+                duration_ms=(time.monotonic() - started) * 1000,
+            )
+        )
 
     async def _serve(self, route: _Route, request: Request) -> Response:
         cfg = self.config
@@ -648,7 +800,7 @@ class SandboxApp:
         if not token.startswith(TOKEN_PREFIX):
             return False
         try:
-            decoded = base64.urlsafe_b64decode(token[len(TOKEN_PREFIX):].encode()).decode()
+            decoded = base64.urlsafe_b64decode(token[len(TOKEN_PREFIX) :].encode()).decode()
             client, expires, generation, signature = decoded.split(".")
         except (binascii.Error, UnicodeDecodeError, ValueError):
             return False
@@ -661,11 +813,13 @@ class SandboxApp:
     def _bearer_error(self, request: Request) -> Response | None:
         value = request.headers.get("authorization", "")
         if not value.startswith("Bearer ") or not value[7:].strip():
-            return _browse_error(401, 1002, "Missing access token", domain="OAuth",
-                                 category="REQUEST")
+            return _browse_error(
+                401, 1002, "Missing access token", domain="OAuth", category="REQUEST"
+            )
         if not self._token_valid(value[7:].strip()):
-            return _browse_error(401, 1001, "Invalid access token", domain="OAuth",
-                                 category="REQUEST")
+            return _browse_error(
+                401, 1001, "Invalid access token", domain="OAuth", category="REQUEST"
+            )
         return None
 
     # -- handlers -------------------------------------------------------------------------
@@ -674,11 +828,12 @@ class SandboxApp:
         cfg = self.config
         credentials = _basic_credentials(request.headers)
         if credentials is None or (
-            cfg.oxylabs_username is not None and credentials != (cfg.oxylabs_username,
-                                                                 cfg.oxylabs_password)
+            cfg.oxylabs_username is not None
+            and credentials != (cfg.oxylabs_username, cfg.oxylabs_password)
         ):
-            return _json(401, {"message": "Unauthorized"},
-                         (("www-authenticate", 'Basic realm="oxylabs"'),))
+            return _json(
+                401, {"message": "Unauthorized"}, (("www-authenticate", 'Basic realm="oxylabs"'),)
+            )
         try:
             payload = json.loads(request.body)
         except ValueError:
@@ -693,8 +848,14 @@ class SandboxApp:
             return _json(400, {"message": "domain: unsupported value"})
         start_page = payload.get("start_page", 1)
         pages = payload.get("pages", 1)
-        if (not isinstance(start_page, int) or isinstance(start_page, bool) or start_page < 1
-                or not isinstance(pages, int) or isinstance(pages, bool) or not 1 <= pages <= 10):
+        if (
+            not isinstance(start_page, int)
+            or isinstance(start_page, bool)
+            or start_page < 1
+            or not isinstance(pages, int)
+            or isinstance(pages, bool)
+            or not 1 <= pages <= 10
+        ):
             return _json(400, {"message": "start_page / pages: must be positive integers"})
         if source == "amazon_bestsellers":
             node = payload.get("query")
@@ -710,40 +871,63 @@ class SandboxApp:
             if not isinstance(keywords, str) or not keywords.strip():
                 return _json(400, {"message": "query: field required"})
             url = "https://www.ebay.com/sch/i.html?" + urlencode(
-                {"_nkw": keywords, "_pgn": str(start_page)})
+                {"_nkw": keywords, "_pgn": str(start_page)}
+            )
         else:
             url = payload.get("url")
             if not isinstance(url, str) or not url:
                 return _json(400, {"message": "url: field required"})
         search = _parse_ebay_url(url)
         if search is None:
-            return _json(400, {"message": "url: the sandbox serves eBay search pages "
-                                          "(https://www.ebay.com/sch/i.html) only"})
+            return _json(
+                400,
+                {
+                    "message": "url: the sandbox serves eBay search pages "
+                    "(https://www.ebay.com/sch/i.html) only"
+                },
+            )
         return Response(200, _ebay_page_body(self.params, source, url, search))
 
     async def oauth_token(self, request: Request) -> Response:
         cfg = self.config
         credentials = _basic_credentials(request.headers)
         if credentials is None or (
-            cfg.ebay_client_id is not None and credentials != (cfg.ebay_client_id,
-                                                               cfg.ebay_client_secret)
+            cfg.ebay_client_id is not None
+            and credentials != (cfg.ebay_client_id, cfg.ebay_client_secret)
         ):
-            return _json(401, {"error": "invalid_client",
-                               "error_description": "client authentication failed"})
+            return _json(
+                401,
+                {"error": "invalid_client", "error_description": "client authentication failed"},
+            )
         form = dict(parse_qsl(request.body.decode("latin-1"), keep_blank_values=True))
         if form.get("grant_type") != "client_credentials":
-            return _json(400, {"error": "unsupported_grant_type",
-                               "error_description": "grant type in request is not supported "
-                                                    "by the authorization server"})
+            return _json(
+                400,
+                {
+                    "error": "unsupported_grant_type",
+                    "error_description": "grant type in request is not supported "
+                    "by the authorization server",
+                },
+            )
         scopes = form.get("scope", EBAY_SCOPE).split()
         if not scopes or any(not scope.startswith(EBAY_SCOPE) for scope in scopes):
-            return _json(400, {"error": "invalid_scope",
-                               "error_description": "The requested scope is invalid, unknown, "
-                                                    "malformed, or exceeds the scope granted "
-                                                    "to the client"})
-        return _json(200, {"access_token": self._issue_token(credentials[0]),
-                           "expires_in": cfg.token_ttl_s,
-                           "token_type": "Application Access Token"})
+            return _json(
+                400,
+                {
+                    "error": "invalid_scope",
+                    "error_description": "The requested scope is invalid, unknown, "
+                    "malformed, or exceeds the scope granted "
+                    "to the client",
+                },
+            )
+        return _json(
+            200,
+            {
+                "access_token": self._issue_token(credentials[0]),
+                "expires_in": cfg.token_ttl_s,
+                "token_type": "Application Access Token",
+            },
+        )
 
     async def browse_search(self, request: Request) -> Response:
         error = self._bearer_error(request)
@@ -752,22 +936,35 @@ class SandboxApp:
         query = request.query
         q = query.get("q", "")
         if not q.strip() and not any(query.get(k) for k in ("category_ids", "epid", "gtin")):
-            return _browse_error(400, 12001, "The call must have a valid 'q', 'category_ids', "
-                                             "'epid' or 'gtin' query parameter.")
+            return _browse_error(
+                400,
+                12001,
+                "The call must have a valid 'q', 'category_ids', 'epid' or 'gtin' query parameter.",
+            )
         limit = _int(query.get("limit"), 50)
         if limit is None or not 1 <= limit <= 200:
-            return _browse_error(400, 12006, "The 'limit' value must be between 1 and 200.",
-                                 parameters=[{"name": "limit", "value": query.get("limit", "")}])
+            return _browse_error(
+                400,
+                12006,
+                "The 'limit' value must be between 1 and 200.",
+                parameters=[{"name": "limit", "value": query.get("limit", "")}],
+            )
         offset = _int(query.get("offset"), 0)
         if offset is None or offset < 0:
-            return _browse_error(400, 12006, "The 'offset' value must be a positive integer.",
-                                 parameters=[{"name": "offset", "value": query.get("offset", "")}])
+            return _browse_error(
+                400,
+                12006,
+                "The 'offset' value must be a positive integer.",
+                parameters=[{"name": "offset", "value": query.get("offset", "")}],
+            )
         if offset >= BROWSE_MAX_WINDOW:
-            return _browse_error(400, 12029, "The 'offset' cannot be greater than or equal to "
-                                             "10000.")
+            return _browse_error(
+                400, 12029, "The 'offset' cannot be greater than or equal to 10000."
+            )
         if offset % limit:
-            return _browse_error(400, 12515, "The 'offset' value must be 0 or a multiple of "
-                                             "the 'limit' value.")
+            return _browse_error(
+                400, 12515, "The 'offset' value must be 0 or a multiple of the 'limit' value."
+            )
         raw_filter = query.get("filter", "")
         _, _, filter_error = parse_browse_filter(raw_filter)
         if filter_error is not None:
@@ -777,9 +974,13 @@ class SandboxApp:
             day = int((time.time() - self._quota_epoch) // cfg.day_seconds)
             used = self._quota_used.get(day, 0)
             if used >= cfg.daily_quota:
-                return _browse_error(429, 2001, "Too many requests. The request limit has "
-                                                "been reached for the resource.",
-                                     domain="ACCESS", category="REQUEST")
+                return _browse_error(
+                    429,
+                    2001,
+                    "Too many requests. The request limit has been reached for the resource.",
+                    domain="ACCESS",
+                    category="REQUEST",
+                )
             self._quota_used = {day: used + 1}
         body = _browse_body(self.params, request.origin, q, raw_filter, limit, offset)
         return Response(200, body)
@@ -789,13 +990,26 @@ class SandboxApp:
         if error is not None:
             return error
         state = self.quota_state()
-        rate = {"count": state["used"], "limit": state["limit"], "remaining": state["remaining"],
-                "reset": state["reset"].strftime("%Y-%m-%dT%H:%M:%S.000Z"),
-                "timeWindow": int(state["window"])}
-        return _json(200, {"rateLimits": [{
-            "apiContext": "buy", "apiName": "Browse", "apiVersion": "v1",
-            "resources": [{"name": "buy.browse", "rates": [rate]}],
-        }]})
+        rate = {
+            "count": state["used"],
+            "limit": state["limit"],
+            "remaining": state["remaining"],
+            "reset": state["reset"].strftime("%Y-%m-%dT%H:%M:%S.000Z"),
+            "timeWindow": int(state["window"]),
+        }
+        return _json(
+            200,
+            {
+                "rateLimits": [
+                    {
+                        "apiContext": "buy",
+                        "apiName": "Browse",
+                        "apiVersion": "v1",
+                        "resources": [{"name": "buy.browse", "rates": [rate]}],
+                    }
+                ]
+            },
+        )
 
 
 def _rate_limited(kind: str, wait: float) -> Response:
@@ -803,14 +1017,22 @@ def _rate_limited(kind: str, wait: float) -> Response:
     if kind == "oxylabs":
         return _json(429, {"message": "Too many requests"}, headers)
     if kind == "oauth":
-        return _json(429, {"error": "rate_limited", "error_description": "Too many requests"},
-                     headers)
-    return _browse_error(429, 2001, "Too many requests. The request limit has been reached for "
-                                    "the resource.", domain="ACCESS", headers=headers)
+        return _json(
+            429, {"error": "rate_limited", "error_description": "Too many requests"}, headers
+        )
+    return _browse_error(
+        429,
+        2001,
+        "Too many requests. The request limit has been reached for the resource.",
+        domain="ACCESS",
+        headers=headers,
+    )
 
 
-_GATEWAY_HTML = ("<html><head><title>502 Bad Gateway</title></head><body><center>"
-                 "<h1>502 Bad Gateway</h1></center><hr><center>nginx</center></body></html>")
+_GATEWAY_HTML = (
+    "<html><head><title>502 Bad Gateway</title></head><body><center>"
+    "<h1>502 Bad Gateway</h1></center><hr><center>nginx</center></body></html>"
+)
 
 
 def _server_error(kind: str, u: float) -> Response:
@@ -826,22 +1048,30 @@ def _server_error(kind: str, u: float) -> Response:
         )
     elif kind == "oauth":
         options = (
-            lambda: _json(500, {"error": "server_error",
-                                "error_description": "There was an internal error"}),
+            lambda: _json(
+                500, {"error": "server_error", "error_description": "There was an internal error"}
+            ),
             lambda: _html(503, _GATEWAY_HTML.replace("502 Bad Gateway", "503 Service Unavailable")),
         )
     else:
         options = (
-            lambda: _browse_error(500, 12000, "There was a problem with an eBay internal system "
-                                              "or process. Contact eBay developer support for "
-                                              "assistance.", category="APPLICATION"),
+            lambda: _browse_error(
+                500,
+                12000,
+                "There was a problem with an eBay internal system "
+                "or process. Contact eBay developer support for "
+                "assistance.",
+                category="APPLICATION",
+            ),
             lambda: _html(503, _GATEWAY_HTML.replace("502 Bad Gateway", "503 Service Unavailable")),
         )
     return options[int(u * len(options))]()
 
 
-_ERROR_PAGE = ("<!DOCTYPE html><html><head><title>Service Unavailable</title></head><body>"
-               "<h1>Temporarily unavailable</h1></body></html>")
+_ERROR_PAGE = (
+    "<!DOCTYPE html><html><head><title>Service Unavailable</title></head><body>"
+    "<h1>Temporarily unavailable</h1></body></html>"
+)
 
 
 def _malformed(kind: str, response: Response, u: float) -> Response:
@@ -857,11 +1087,19 @@ def _malformed(kind: str, response: Response, u: float) -> Response:
         except (ValueError, KeyError, IndexError, TypeError):
             is_html = False
         if is_html:  # an eBay page: captcha, empty or unrecognised content
-            content = (ebay_pages.CAPTCHA_PAGE if u < 0.75 else ""
-                       if u < 0.87 else ebay_pages.UNRECOGNISED_PAGE)
+            content = (
+                ebay_pages.CAPTCHA_PAGE
+                if u < 0.75
+                else ""
+                if u < 0.87
+                else ebay_pages.UNRECOGNISED_PAGE
+            )
         else:  # best sellers: the parser gave up
-            content = ("<!doctype html><html><body>Robot check</body></html>" if u < 0.75
-                       else {"parse_status_code": 12002, "url": "https://www.amazon.com/"})
+            content = (
+                "<!doctype html><html><body>Robot check</body></html>"
+                if u < 0.75
+                else {"parse_status_code": 12002, "url": "https://www.amazon.com/"}
+            )
         return _json(200, {"results": [{"content": content, "status_code": 200, "page": 1}]})
     if kind == "oauth":
         return _json(200, {"token": "missing-fields"})
@@ -872,8 +1110,9 @@ ROUTES: dict[str, _Route] = {
     "/v1/queries": _Route("oxylabs", SandboxApp.oxylabs_queries, "oxylabs"),
     "/identity/v1/oauth2/token": _Route("ebay-oauth", SandboxApp.oauth_token, "oauth"),
     "/buy/browse/v1/item_summary/search": _Route("ebay-browse", SandboxApp.browse_search, "browse"),
-    "/developer/analytics/v1_beta/rate_limit": _Route("ebay-analytics", SandboxApp.rate_limit,
-                                                      "browse"),
+    "/developer/analytics/v1_beta/rate_limit": _Route(
+        "ebay-analytics", SandboxApp.rate_limit, "browse"
+    ),
 }
 _METHODS = {"/v1/queries": "POST", "/identity/v1/oauth2/token": "POST"}
 
@@ -884,7 +1123,15 @@ def route_method(path: str) -> str:
 
 def caches_clear() -> None:
     """Forget every memoised catalogue page and response body (tests of determinism)."""
-    for cached in (_amazon_body, _ebay_page_body, _browse_body, catalogue.category_products,
-                   catalogue.listings_for, catalogue.search, catalogue.reference_price,
-                   catalogue.dropshipper_population, catalogue.node_profile):
+    for cached in (
+        _amazon_body,
+        _ebay_page_body,
+        _browse_body,
+        catalogue.category_products,
+        catalogue.listings_for,
+        catalogue.search,
+        catalogue.reference_price,
+        catalogue.dropshipper_population,
+        catalogue.node_profile,
+    ):
         cached.cache_clear()

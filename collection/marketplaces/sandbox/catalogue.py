@@ -27,10 +27,10 @@ import math
 import random
 import re
 from dataclasses import dataclass
-from typing import NamedTuple
 from decimal import ROUND_DOWN, ROUND_UP, Decimal
 from functools import lru_cache
 from pathlib import Path
+from typing import NamedTuple
 
 from . import words
 from .config import SandboxConfig
@@ -145,7 +145,9 @@ def _title(profile: words.Profile, r: random.Random) -> str:
         first = r.choice(words.BOOK_FIRST)
         second = r.choice(words.BOOK_SECOND)
         third = r.choice(words.BOOK_THIRD)
-        return f"{first} {second} {third}: {r.choice(profile.features)} ({r.choice(profile.variants)})"
+        return (
+            f"{first} {second} {third}: {r.choice(profile.features)} ({r.choice(profile.variants)})"
+        )
     brand = r.choice(profile.brands)
     noun = r.choice(profile.nouns)
     first, second = r.sample(profile.features, 2)
@@ -195,8 +197,11 @@ def _price_fields(price: Decimal, r: random.Random) -> dict:
         return {"price_str": _money(price)}
     if u < 0.93:  # a range ("$12.99 - $16.89")
         upper = (price * Decimal("1.3")).quantize(Decimal("0.01"))
-        return {"price": float(price), "price_upper": float(upper),
-                "price_str": f"{_money(price)} - {_money(upper)}"}
+        return {
+            "price": float(price),
+            "price_upper": float(upper),
+            "price_str": f"{_money(price)} - {_money(upper)}",
+        }
     if u < 0.97:  # unavailable
         return {"price": None, "price_str": ""}
     return {"price": 0}
@@ -301,18 +306,26 @@ _COMPANY_SUFFIXES = ("", "USA", "Co", "LLC", "247")
 def _username(r: random.Random) -> str:
     style = int(r.random() * 8)
     if style == 0:
-        return f"{_pick(r, words.USER_WORDS)}{_pick(r, words.USER_WORDS)}{int(r.random() * 9999) + 1}"
+        return (
+            f"{_pick(r, words.USER_WORDS)}{_pick(r, words.USER_WORDS)}{int(r.random() * 9999) + 1}"
+        )
     if style == 1:
         return f"{_pick(r, words.USER_WORDS)}_{_pick(r, words.USER_WORDS)}"
     if style == 2:
-        return f"{_pick(r, words.FIRST_NAMES)}.{_pick(r, words.USER_WORDS)}{int(r.random() * 99) + 1}"
+        return (
+            f"{_pick(r, words.FIRST_NAMES)}.{_pick(r, words.USER_WORDS)}{int(r.random() * 99) + 1}"
+        )
     if style == 3:
-        return (f"{_pick(r, words.USER_WORDS).capitalize()}{_pick(r, words.USER_WORDS).capitalize()}"
-                f"{_pick(r, _COMPANY_SUFFIXES)}")
+        return (
+            f"{_pick(r, words.USER_WORDS).capitalize()}{_pick(r, words.USER_WORDS).capitalize()}"
+            f"{_pick(r, _COMPANY_SUFFIXES)}"
+        )
     if style == 4:
-        return f"{_pick(r, words.FIRST_NAMES)}{_pick(r, words.LAST_NAMES)}_{int(r.random() * 9999) + 1}"
+        first, last = _pick(r, words.FIRST_NAMES), _pick(r, words.LAST_NAMES)
+        return f"{first}{last}_{int(r.random() * 9999) + 1}"
     if style == 5:
-        return f"{_pick(r, words.FIRST_NAMES)[0]}{_pick(r, words.LAST_NAMES)}{int(r.random() * 999) + 1}"
+        first, last = _pick(r, words.FIRST_NAMES), _pick(r, words.LAST_NAMES)
+        return f"{first[0]}{last}{int(r.random() * 999) + 1}"
     if style == 6:
         return "".join(_pick(r, _LETTERS) for _ in range(5 + int(r.random() * 4)))
     return f"{_pick(r, words.USER_WORDS)}-{_pick(r, words.USER_WORDS)}-{_pick(r, words.LAST_NAMES)}"
@@ -358,18 +371,20 @@ def _fullwidth(text: str) -> str:
 
 def _hostile_seller(seller: SellerRecord, r: random.Random) -> SellerRecord:
     name = seller.username
-    variant = r.choice((
-        _fullwidth(name),
-        name.upper(),
-        name.swapcase(),
-        name.translate(words.HOMOGLYPHS),
-        f"  {name}  ",
-        name[:3] + "\u200b" + name[3:],
-        name + r.choice(words.HOSTILE_MARKUP),
-        r.choice(words.HOSTILE_MARKUP),
-        name + "\x00",
-        name * 40,  # longer than any username column: parsers must skip it
-    ))
+    variant = r.choice(
+        (
+            _fullwidth(name),
+            name.upper(),
+            name.swapcase(),
+            name.translate(words.HOMOGLYPHS),
+            f"  {name}  ",
+            name[:3] + "\u200b" + name[3:],
+            name + r.choice(words.HOSTILE_MARKUP),
+            r.choice(words.HOSTILE_MARKUP),
+            name + "\x00",
+            name * 40,  # longer than any username column: parsers must skip it
+        )
+    )
     return SellerRecord(variant, seller.feedback_score, seller.feedback_percent)
 
 
@@ -433,7 +448,9 @@ def _listing_title(query: str, r: random.Random, hostile: bool) -> str:
 
 
 @lru_cache(maxsize=8192)
-def listings_for(params: CatalogueParams, key: tuple[str, ...], query: str) -> tuple[SandboxListing, ...]:
+def listings_for(
+    params: CatalogueParams, key: tuple[str, ...], query: str
+) -> tuple[SandboxListing, ...]:
     """Every listing (matching or not) for the product identified by ``key``.
 
     ``query`` only shapes the listing titles; the set of listings, their prices and
@@ -446,7 +463,9 @@ def listings_for(params: CatalogueParams, key: tuple[str, ...], query: str) -> t
     if not key or r.random() < 0.12:
         core = 0
     else:
-        core = min(params.max_listings, int(math.exp(r.uniform(0, math.log(params.max_listings + 1)))))
+        core = min(
+            params.max_listings, int(math.exp(r.uniform(0, math.log(params.max_listings + 1))))
+        )
     fringe = int(core * r.uniform(0.1, 0.4)) + r.randint(0, 6)
     noise = int(core * r.uniform(0.3, 0.7)) + r.randint(2, 12)
     tiers = ["core"] * core + ["fringe"] * fringe + ["noise"] * noise
@@ -461,7 +480,7 @@ def listings_for(params: CatalogueParams, key: tuple[str, ...], query: str) -> t
     listings = []
     # One RNG per product (seeded from its key): a product's listings never depend on
     # which other products were generated before it.
-    for index, tier in enumerate(tiers):
+    for tier in tiers:
         if tier == "core":
             ratio = 1.8 + 0.4 * r.random()
         elif tier == "fringe":
@@ -549,7 +568,9 @@ class ListingFilter:
 
 
 @lru_cache(maxsize=8192)
-def search(params: CatalogueParams, query: str, listing_filter: ListingFilter) -> tuple[SandboxListing, ...]:
+def search(
+    params: CatalogueParams, query: str, listing_filter: ListingFilter
+) -> tuple[SandboxListing, ...]:
     """The listings a search for ``query`` returns under ``listing_filter``, best match first."""
     normalised = " ".join(query.split())[:80]
     listings = listings_for(params, product_key(normalised), normalised)

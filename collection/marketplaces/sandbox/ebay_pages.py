@@ -12,8 +12,12 @@ from urllib.parse import urlencode
 
 from .catalogue import SandboxListing
 
-_CONDITION_NAMES = {1000: "Brand New", 1500: "Open Box", 2500: "Seller Refurbished",
-                    3000: "Pre-Owned"}
+_CONDITION_NAMES = {
+    1000: "Brand New",
+    1500: "Open Box",
+    2500: "Seller Refurbished",
+    3000: "Pre-Owned",
+}
 
 
 def _abbreviated(count: int) -> str:
@@ -86,9 +90,13 @@ def _s_item(listing: SandboxListing, split_seller: bool) -> str:
         seller_html = (
             f"{escape(seller.username)} ({seller.feedback_score:,}) {seller.feedback_percent}%"
         )
-    location = "" if listing.country == "US" else (
-        f'<div class="s-item__detail s-item__detail--primary"><span class="s-item__location '
-        f's-item__itemLocation">from {escape(listing.country_name)}</span></div>'
+    location = (
+        ""
+        if listing.country == "US"
+        else (
+            f'<div class="s-item__detail s-item__detail--primary"><span class="s-item__location '
+            f's-item__itemLocation">from {escape(listing.country_name)}</span></div>'
+        )
     )
     return (
         f'<li class="s-item s-item__pl-on-bottom" id="item{int(listing.item_id):x}" '
@@ -126,7 +134,9 @@ _LEGACY_PLACEHOLDER = (
 
 def _pagination(params: dict[str, str], page: int, has_next: bool) -> str:
     def href(number: int) -> str:
-        return escape("https://www.ebay.com/sch/i.html?" + urlencode({**params, "_pgn": str(number)}))
+        return escape(
+            "https://www.ebay.com/sch/i.html?" + urlencode({**params, "_pgn": str(number)})
+        )
 
     previous = (
         f'<a class="pagination__previous icon-link" href="{href(page - 1)}" type="previous">'
@@ -175,7 +185,7 @@ def search_page(
     )
     query = escape(keywords)
     return (
-        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">"
+        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
         f"<title>{query} for sale | eBay</title></head><body>"
         '<div id="gh" class="gh-header"><a href="https://www.ebay.com" id="gh-la">eBay</a></div>'
         '<div id="srp-river-main" class="srp-main srp-main--isLarge">'

@@ -96,7 +96,9 @@ class _AsgiBridge:
         return response
 
 
-async def start(app: SandboxApp, *, host: str = "127.0.0.1", port: int = 0) -> tuple[web.AppRunner, str]:
+async def start(
+    app: SandboxApp, *, host: str = "127.0.0.1", port: int = 0
+) -> tuple[web.AppRunner, str]:
     """Start serving ``app``; returns the runner (``await runner.cleanup()`` stops it) and
     the base URL with the real port (``port=0`` picks a free one)."""
     web_app = web.Application(client_max_size=MAX_BODY + 1)
@@ -202,17 +204,28 @@ def sandbox_server(
 @contextlib.contextmanager
 def _subprocess_server(config: SandboxConfig, *, host: str, port: int) -> Iterator[RunningSandbox]:
     command = [
-        sys.executable, "-m", "collection.marketplaces.sandbox.server",
-        "--host", host, "--port", str(port), "--config-json", json.dumps(config.as_dict()),
+        sys.executable,
+        "-m",
+        "collection.marketplaces.sandbox.server",
+        "--host",
+        host,
+        "--port",
+        str(port),
+        "--config-json",
+        json.dumps(config.as_dict()),
     ]
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
-        [str(_PROJECT_ROOT), *filter(None, [os.environ.get("PYTHONPATH")])])}
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(
+            [str(_PROJECT_ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]
+        ),
+    }
     process = sp.Popen(command, cwd=_PROJECT_ROOT, env=env, stdout=sp.PIPE, text=True)
     try:
         line = process.stdout.readline() if process.stdout else ""
         if not line.startswith(_READY_PREFIX):
             raise RuntimeError(f"the sandbox server did not start: {line.strip()!r}")
-        yield RunningSandbox(base_url=line[len(_READY_PREFIX):].strip(), app=None)
+        yield RunningSandbox(base_url=line[len(_READY_PREFIX) :].strip(), app=None)
     finally:
         process.send_signal(signal.SIGTERM)
         try:

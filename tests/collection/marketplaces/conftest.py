@@ -8,8 +8,9 @@ from django.core.cache import cache
 from collection.marketplaces.sandbox import SandboxApp, SandboxConfig
 
 # Small catalogue sizes keep the suite fast; the shapes are the same as the defaults.
-SMALL = SandboxConfig(seed=7, best_sellers_per_page=12, best_seller_pages=2, dropshippers=60,
-                      max_listings=120)
+SMALL = SandboxConfig(
+    seed=7, best_sellers_per_page=12, best_seller_pages=2, dropshippers=60, max_listings=120
+)
 
 
 @pytest.fixture(autouse=True)

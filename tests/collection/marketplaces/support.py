@@ -26,11 +26,17 @@ def recorded_client(handler: Callable[[httpx.Request], httpx.Response]) -> httpx
 
 def oxylabs_envelope(content: object, *, status_code: int = 200) -> dict:
     return {
-        "results": [{
-            "content": content, "created_at": "2024-05-15 10:11:12",
-            "updated_at": "2024-05-15 10:11:20", "page": 1,
-            "url": "https://www.ebay.com/sch/i.html?_nkw=x", "job_id": "7196583029813446657",
-            "status_code": status_code, "parser_type": "",
-        }],
+        "results": [
+            {
+                "content": content,
+                "created_at": "2024-05-15 10:11:12",
+                "updated_at": "2024-05-15 10:11:20",
+                "page": 1,
+                "url": "https://www.ebay.com/sch/i.html?_nkw=x",
+                "job_id": "7196583029813446657",
+                "status_code": status_code,
+                "parser_type": "",
+            }
+        ],
         "job": {"id": "7196583029813446657", "status": "done"},
     }

@@ -54,10 +54,17 @@ class Recorded:
 
 def _adapter(client, *, cache_backend=None, clock=None):
     kwargs = {"clock": clock} if clock else {}
-    tokens = EbayAppTokens(client=client, base_url=BASE, client_id=CLIENT_ID,
-                           client_secret=CLIENT_SECRET, cache=cache_backend, **kwargs)
-    return EbayBrowseSearch(client=client, base_url=BASE, tokens=tokens,
-                            marketplace_id="EBAY_US"), tokens
+    tokens = EbayAppTokens(
+        client=client,
+        base_url=BASE,
+        client_id=CLIENT_ID,
+        client_secret=CLIENT_SECRET,
+        cache=cache_backend,
+        **kwargs,
+    )
+    return EbayBrowseSearch(
+        client=client, base_url=BASE, tokens=tokens, marketplace_id="EBAY_US"
+    ), tokens
 
 
 async def test_search_request_and_recorded_payload():
@@ -72,7 +79,9 @@ async def test_search_request_and_recorded_payload():
     assert mint.headers["authorization"] == f"Basic {basic}"
     assert mint.headers["content-type"] == "application/x-www-form-urlencoded"
     assert parse_qs(mint.content.decode()) == {
-        "grant_type": ["client_credentials"], "scope": ["https://api.ebay.com/oauth/api_scope"]}
+        "grant_type": ["client_credentials"],
+        "scope": ["https://api.ebay.com/oauth/api_scope"],
+    }
 
     assert search.method == "GET" and search.url.path == SEARCH_PATH
     token = fixture_json("oauth_token.json")["access_token"]
@@ -80,16 +89,22 @@ async def test_search_request_and_recorded_payload():
     assert search.headers["x-ebay-c-marketplace-id"] == "EBAY_US"
     params = parse_qs(search.url.query.decode())
     assert params == {
-        "q": ["airpods pro 2"], "limit": ["50"], "offset": ["0"],
-        "filter": ["conditionIds:{1000},maxDeliveryCost:0,itemLocationCountry:US,"
-                   "deliveryCountry:US,buyingOptions:{FIXED_PRICE},price:[300.00..400.00],"
-                   "priceCurrency:USD"],
+        "q": ["airpods pro 2"],
+        "limit": ["50"],
+        "offset": ["0"],
+        "filter": [
+            "conditionIds:{1000},maxDeliveryCost:0,itemLocationCountry:US,"
+            "deliveryCountry:US,buyingOptions:{FIXED_PRICE},price:[300.00..400.00],"
+            "priceCurrency:USD"
+        ],
     }
 
     # Kept: the normal item and the one without shippingOptions (the server filtered it).
     # Skipped: paid shipping, used condition, no seller.
-    assert [listing.item_id for listing in page.listings] == ["v1|395012345678|0",
-                                                              "v1|256123456789|0"]
+    assert [listing.item_id for listing in page.listings] == [
+        "v1|395012345678|0",
+        "v1|256123456789|0",
+    ]
     assert page.skipped == 3 and page.total == 1284 and page.has_next is True
     first, second = page.listings
     assert first.price == Decimal("359.99") and first.currency == "USD"
@@ -97,7 +112,10 @@ async def test_search_request_and_recorded_payload():
     assert first.seller_feedback_percent == Decimal("98.6")
     assert first.seller_feedback_score == 4604
     assert first.url.startswith("https://www.ebay.com/itm/395012345678")
-    assert second.title == "Apple AirPods Pro 2 Wireless Earbuds Active Noise Cancellation <b>Hearing Aid</b>"
+    assert (
+        second.title
+        == "Apple AirPods Pro 2 Wireless Earbuds Active Noise Cancellation <b>Hearing Aid</b>"
+    )
     assert tokens.mints == 1
     assert "airpods" in page.request_url and token not in page.request_url
 
@@ -163,9 +181,16 @@ async def test_403_is_auth_failed_without_a_new_token():
 
 @pytest.mark.parametrize(
     "token_response",
-    [httpx.Response(401, json={"error": "invalid_client",
-                               "error_description": f"client authentication failed {CLIENT_ID}"}),
-     httpx.Response(400, json={"error": "invalid_scope", "error_description": "bad scope"})],
+    [
+        httpx.Response(
+            401,
+            json={
+                "error": "invalid_client",
+                "error_description": f"client authentication failed {CLIENT_ID}",
+            },
+        ),
+        httpx.Response(400, json={"error": "invalid_scope", "error_description": "bad scope"}),
+    ],
 )
 async def test_bad_credentials_are_auth_failed_and_never_echoed(token_response):
     recorded = Recorded(httpx.Response(200, json={}), token=token_response)
@@ -175,15 +200,21 @@ async def test_bad_credentials_are_auth_failed_and_never_echoed(token_response):
             await ebay.search_listings(QUERY)
     message = str(info.value)
     assert "invalid_" in message
-    for secret in (CLIENT_ID, CLIENT_SECRET, base64.b64encode(f"{CLIENT_ID}:{CLIENT_SECRET}".encode()).decode()):
+    for secret in (
+        CLIENT_ID,
+        CLIENT_SECRET,
+        base64.b64encode(f"{CLIENT_ID}:{CLIENT_SECRET}".encode()).decode(),
+    ):
         assert secret not in message and secret not in info.value.url
 
 
 @pytest.mark.parametrize(
     "token_response",
-    [httpx.Response(200, json={"token_type": "Application Access Token"}),
-     httpx.Response(200, text="<html>login</html>"),
-     httpx.Response(200, json={"access_token": "x", "expires_in": "soon"})],
+    [
+        httpx.Response(200, json={"token_type": "Application Access Token"}),
+        httpx.Response(200, text="<html>login</html>"),
+        httpx.Response(200, json={"access_token": "x", "expires_in": "soon"}),
+    ],
 )
 async def test_malformed_token_response_is_a_parse_error(token_response):
     recorded = Recorded(httpx.Response(200, json={}), token=token_response)
@@ -194,8 +225,9 @@ async def test_malformed_token_response_is_a_parse_error(token_response):
 
 
 async def test_429_with_retry_after_is_rate_limited():
-    throttled = httpx.Response(429, json=fixture_json("browse_error_quota.json"),
-                               headers={"Retry-After": "2"})
+    throttled = httpx.Response(
+        429, json=fixture_json("browse_error_quota.json"), headers={"Retry-After": "2"}
+    )
     async with recorded_client(Recorded(throttled)) as client:
         ebay, _ = _adapter(client)
         with pytest.raises(RateLimited) as info:
@@ -273,16 +305,23 @@ def test_filter_value():
 
 
 def _sandbox_adapter(app: SandboxApp, client: httpx.AsyncClient):
-    tokens = EbayAppTokens(client=client, base_url="http://sandbox.invalid", client_id="id",
-                           client_secret="secret", cache=cache)
+    tokens = EbayAppTokens(
+        client=client,
+        base_url="http://sandbox.invalid",
+        client_id="id",
+        client_secret="secret",
+        cache=cache,
+    )
     return EbayBrowseSearch(client=client, base_url="http://sandbox.invalid", tokens=tokens), tokens
 
 
 async def test_one_mint_for_fifty_concurrent_searches(sandbox_app):
     async with httpx.AsyncClient(transport=SandboxTransport(app=sandbox_app)) as client:
         ebay, tokens = _sandbox_adapter(sandbox_app, client)
-        queries = [ListingQuery(f"Sonvik Q{i} Wireless Earbuds", Decimal(10), Decimal(500))
-                   for i in range(50)]
+        queries = [
+            ListingQuery(f"Sonvik Q{i} Wireless Earbuds", Decimal(10), Decimal(500))
+            for i in range(50)
+        ]
         pages = await asyncio.gather(*(ebay.search_listings(q) for q in queries))
         # A second adapter (another run in this process) reuses the cached token.
         other, other_tokens = _sandbox_adapter(sandbox_app, client)
@@ -332,8 +371,11 @@ async def test_sandbox_wrong_client_is_auth_failed(small_config):
 
 
 def test_error_bodies_in_fixtures_are_documented_shapes():
-    for name in ("browse_error_invalid_token.json", "browse_error_quota.json",
-                 "browse_error_offset.json"):
+    for name in (
+        "browse_error_invalid_token.json",
+        "browse_error_quota.json",
+        "browse_error_offset.json",
+    ):
         body = fixture_json(name)
         assert set(body["errors"][0]) >= {"errorId", "domain", "category", "message"}
     assert json.dumps(fixture_json("oauth_invalid_client.json"))
@@ -343,16 +385,22 @@ async def test_no_credential_or_token_in_logs_errors_or_urls(caplog):
     caplog.set_level("DEBUG", logger="collection.marketplaces")
     token = fixture_json("oauth_token.json")["access_token"]
     invalid = httpx.Response(401, json=fixture_json("browse_error_invalid_token.json"))
-    recorded = Recorded(invalid, httpx.Response(200, json=fixture_json("browse_search.json")),
-                        invalid, invalid)
+    recorded = Recorded(
+        invalid, httpx.Response(200, json=fixture_json("browse_search.json")), invalid, invalid
+    )
     async with recorded_client(recorded) as client:
         ebay, _ = _adapter(client)
         page = await ebay.search_listings(QUERY)
         with pytest.raises(AuthFailed) as info:
             await ebay.search_listings(QUERY)
     basic = base64.b64encode(f"{CLIENT_ID}:{CLIENT_SECRET}".encode()).decode()
-    exposed = [caplog.text, str(info.value), info.value.url, page.request_url,
-               *(listing.url for listing in page.listings)]
+    exposed = [
+        caplog.text,
+        str(info.value),
+        info.value.url,
+        page.request_url,
+        *(listing.url for listing in page.listings),
+    ]
     for secret in (CLIENT_ID, CLIENT_SECRET, basic, token):
         assert all(secret not in text for text in exposed)
     assert "item_summary/search" in caplog.text  # the debug line is there, redacted

@@ -27,8 +27,12 @@ from collection.marketplaces.oxylabs import OxylabsAmazonBestSellers, OxylabsEba
 from collection.marketplaces.sandbox import SandboxApp, SandboxConfig
 from collection.marketplaces.sandbox.server import sandbox_server
 
-SECRETS = {"OXYLABS_USERNAME": "oxy_user_42", "OXYLABS_PASSWORD": "oxy-pass-S3CRET",
-           "EBAY_CLIENT_ID": "ScoutApp-PRD-abcdef", "EBAY_CLIENT_SECRET": "PRD-secret-0123456789"}
+SECRETS = {
+    "OXYLABS_USERNAME": "oxy_user_42",
+    "OXYLABS_PASSWORD": "oxy-pass-S3CRET",
+    "EBAY_CLIENT_ID": "ScoutApp-PRD-abcdef",
+    "EBAY_CLIENT_SECRET": "PRD-secret-0123456789",
+}
 
 
 def _live(settings, base_url: str, *, ebay_provider: str = "browse", **extra) -> None:
@@ -68,16 +72,20 @@ def test_live_without_credentials_fails_clearly_before_a_run(settings):
 
 @pytest.mark.parametrize(
     ("name", "value", "fragment"),
-    [("MARKETPLACE", "production", "MARKETPLACE"),
-     ("EBAY_PROVIDER", "scraperapi", "EBAY_PROVIDER"),
-     ("AMAZON_PROVIDER", "keepa", "AMAZON_PROVIDER"),
-     ("EBAY_API_BASE_URL", "https://id:secret@api.ebay.com", "must not contain credentials"),
-     ("OXYLABS_BASE_URL", "ftp://realtime.oxylabs.io", "http(s)")],
+    [
+        ("MARKETPLACE", "production", "MARKETPLACE"),
+        ("EBAY_PROVIDER", "scraperapi", "EBAY_PROVIDER"),
+        ("AMAZON_PROVIDER", "keepa", "AMAZON_PROVIDER"),
+        ("EBAY_API_BASE_URL", "https://id:secret@api.ebay.com", "must not contain credentials"),
+        ("OXYLABS_BASE_URL", "ftp://realtime.oxylabs.io", "http(s)"),
+    ],
 )
 def test_bad_settings(settings, name, value, fragment):
     _live(settings, "https://example.invalid")
     setattr(settings, name, value)
-    with pytest.raises(MarketplaceConfigError, match=fragment.replace("(", r"\(").replace(")", r"\)")):
+    with pytest.raises(
+        MarketplaceConfigError, match=fragment.replace("(", r"\(").replace(")", r"\)")
+    ):
         marketplace_check_config()
 
 
@@ -88,8 +96,9 @@ def test_live_with_credentials_is_fine(settings):
     assert "oxy-pass" not in repr(config) and "PRD-secret" not in repr(config)
 
 
-@pytest.mark.parametrize(("provider", "kind"), [("browse", EbayBrowseSearch),
-                                                 ("oxylabs", OxylabsEbaySearch)])
+@pytest.mark.parametrize(
+    ("provider", "kind"), [("browse", EbayBrowseSearch), ("oxylabs", OxylabsEbaySearch)]
+)
 async def test_sandbox_mode_builds_the_same_adapters(settings, small_config, provider, kind):
     settings.MARKETPLACE = "sandbox"
     settings.EBAY_PROVIDER = provider
@@ -102,8 +111,11 @@ async def test_sandbox_mode_builds_the_same_adapters(settings, small_config, pro
         assert client.timeout.read == 12.0 and client.timeout.connect == 10.0
         page = await marketplace.amazon.best_sellers(node_id="172282", page=1)
         product = next(p for p in page.products if p.price)
-        result = await marketplace.ebay.search_listings(ListingQuery(
-            product.title, product.price * Decimal("1.8"), product.price * Decimal("2.2")))
+        result = await marketplace.ebay.search_listings(
+            ListingQuery(
+                product.title, product.price * Decimal("1.8"), product.price * Decimal("2.2")
+            )
+        )
         assert result.request_url
         app: SandboxApp = marketplace.extra["sandbox_app"]
         assert app.config == small_config
@@ -127,13 +139,21 @@ async def _run_live(concurrency: int = 30) -> tuple[int, int]:
         assert marketplace.name == "live"
         page = await marketplace.amazon.best_sellers(node_id="1055398", page=1)
         products = [p for p in page.products if p.price]
-        results = await asyncio.gather(*(
-            marketplace.ebay.search_listings(ListingQuery(
-                p.title, p.price * Decimal("1.8"), p.price * Decimal("2.2")))
-            for p in products))
-        for product, result in zip(products, results):
+        results = await asyncio.gather(
+            *(
+                marketplace.ebay.search_listings(
+                    ListingQuery(p.title, p.price * Decimal("1.8"), p.price * Decimal("2.2"))
+                )
+                for p in products
+            )
+        )
+        for product, result in zip(products, results, strict=True):
             for listing in result.listings:
-                assert product.price * Decimal("1.8") <= listing.price <= product.price * Decimal("2.2")
+                assert (
+                    product.price * Decimal("1.8")
+                    <= listing.price
+                    <= product.price * Decimal("2.2")
+                )
         return len(products), sum(len(r.listings) for r in results)
 
 
@@ -188,7 +208,9 @@ async def test_live_wrong_credentials_against_pinned_sandbox(settings, small_con
         _live(settings, server.base_url)
         async with marketplace_open(concurrency=2) as marketplace:
             with pytest.raises(Exception) as info:
-                await marketplace.ebay.search_listings(ListingQuery("x y z", Decimal(1), Decimal(9)))
+                await marketplace.ebay.search_listings(
+                    ListingQuery("x y z", Decimal(1), Decimal(9))
+                )
     assert info.value.error_type == "auth"
     for secret in SECRETS.values():
         assert secret not in str(info.value)
@@ -196,8 +218,11 @@ async def test_live_wrong_credentials_against_pinned_sandbox(settings, small_con
 
 def test_subprocess_server(small_config):
     with sandbox_server(small_config, subprocess=True) as server:
-        response = httpx.post(f"{server.base_url}/v1/queries", auth=("u", "p"), json={
-            "source": "amazon_bestsellers", "query": "172282", "parse": True})
+        response = httpx.post(
+            f"{server.base_url}/v1/queries",
+            auth=("u", "p"),
+            json={"source": "amazon_bestsellers", "query": "172282", "parse": True},
+        )
         log = server.requests()
     assert response.status_code == 200
     assert [(r.path, r.status) for r in log] == [("/v1/queries", 200)]
@@ -206,9 +231,22 @@ def test_subprocess_server(small_config):
 def test_management_command_serves_over_http():
     root = Path(__file__).resolve().parents[3]
     process = subprocess.Popen(
-        [sys.executable, "manage.py", "sandbox_marketplace", "--port", "0", "--seed", "5",
-         "--latency-ms", "1", "--hostile"],
-        cwd=root, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "manage.py",
+            "sandbox_marketplace",
+            "--port",
+            "0",
+            "--seed",
+            "5",
+            "--latency-ms",
+            "1",
+            "--hostile",
+        ],
+        cwd=root,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
     try:
@@ -217,8 +255,11 @@ def test_management_command_serves_over_http():
         base_url = line.split()[4]
         config = httpx.get(f"{base_url}/__sandbox__/config").json()
         assert config["seed"] == 5 and config["hostile"] is True and config["latency_ms"] == 1
-        token = httpx.post(f"{base_url}/identity/v1/oauth2/token", auth=("id", "secret"),
-                           data={"grant_type": "client_credentials"})
+        token = httpx.post(
+            f"{base_url}/identity/v1/oauth2/token",
+            auth=("id", "secret"),
+            data={"grant_type": "client_credentials"},
+        )
         assert token.status_code == 200
     finally:
         process.terminate()
@@ -233,4 +274,9 @@ def test_sandbox_config_from_settings(settings):
     settings.SANDBOX_LATENCY_MS = 12.5
     settings.SANDBOX_ERROR_RATE = 0.1
     config = SandboxConfig.from_settings(jitter_ms=3)
-    assert (config.seed, config.latency_ms, config.error_rate, config.jitter_ms) == (9, 12.5, 0.1, 3)
+    assert (config.seed, config.latency_ms, config.error_rate, config.jitter_ms) == (
+        9,
+        12.5,
+        0.1,
+        3,
+    )

@@ -35,12 +35,14 @@ def _amazon(client: httpx.AsyncClient) -> OxylabsAmazonBestSellers:
 
 
 def _ebay(client: httpx.AsyncClient, source: str = "ebay") -> OxylabsEbaySearch:
-    return OxylabsEbaySearch(client=client, base_url=BASE, username=USER, password=PASSWORD,
-                             source=source)
+    return OxylabsEbaySearch(
+        client=client, base_url=BASE, username=USER, password=PASSWORD, source=source
+    )
 
 
-QUERY = ListingQuery(keywords="airpods  pro 2", price_min=Decimal("300"),
-                     price_max=Decimal("400.5"), page=2)
+QUERY = ListingQuery(
+    keywords="airpods  pro 2", price_min=Decimal("300"), price_max=Decimal("400.5"), page=2
+)
 
 
 async def test_best_sellers_request_and_recorded_payload():
@@ -58,14 +60,28 @@ async def test_best_sellers_request_and_recorded_payload():
     expected_auth = "Basic " + base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
     assert request.headers["authorization"] == expected_auth
     body = json.loads(request.content)
-    assert body == {"source": "amazon_bestsellers", "domain": "com", "query": "172541",
-                    "start_page": 1, "pages": 1, "parse": True, "render": "html"}
+    assert body == {
+        "source": "amazon_bestsellers",
+        "domain": "com",
+        "query": "172541",
+        "start_page": 1,
+        "pages": 1,
+        "parse": True,
+        "render": "html",
+    }
 
     by_asin = {product.asin: product for product in page.products}
     # Sponsored block without ASIN, empty title and a non-object record are skipped.
     assert page.skipped == 3
-    assert list(by_asin) == ["B0D1XD1ZV3", "B0BTYCRJSS", "B08VNH3RYQ", "B0DB5MY3T9",
-                             "B0CCZ26B5V", "B09JB8KPNW", "B07RGZ5NKS"]
+    assert list(by_asin) == [
+        "B0D1XD1ZV3",
+        "B0BTYCRJSS",
+        "B08VNH3RYQ",
+        "B0DB5MY3T9",
+        "B0CCZ26B5V",
+        "B09JB8KPNW",
+        "B07RGZ5NKS",
+    ]
     airpods = by_asin["B0D1XD1ZV3"]
     assert airpods.price == Decimal("189.99") and airpods.currency == "USD"
     assert airpods.rating == Decimal("4.7") and airpods.ratings_count == 16894
@@ -182,8 +198,12 @@ async def test_ebay_page_through_oxylabs(fixture):
 
 @pytest.mark.parametrize(
     ("content", "kind"),
-    [("ebay_captcha.html", CaptchaError), ("", ParseError), ("ebay_unrecognised.html", ParseError),
-     (None, ParseError)],
+    [
+        ("ebay_captcha.html", CaptchaError),
+        ("", ParseError),
+        ("ebay_unrecognised.html", ParseError),
+        (None, ParseError),
+    ],
 )
 async def test_ebay_page_errors(content, kind):
     html = fixture_text(content) if content and content.endswith(".html") else content
@@ -206,8 +226,9 @@ def _sandbox_client(app: SandboxApp) -> httpx.AsyncClient:
 
 async def test_best_sellers_from_sandbox(sandbox_app, small_config):
     async with _sandbox_client(sandbox_app) as client:
-        amazon = OxylabsAmazonBestSellers(client=client, base_url="http://sandbox.invalid",
-                                          username="u", password="p")
+        amazon = OxylabsAmazonBestSellers(
+            client=client, base_url="http://sandbox.invalid", username="u", password="p"
+        )
         first = await amazon.best_sellers(node_id="172282", page=1)
         second = await amazon.best_sellers(node_id="172282", page=2)
         with pytest.raises(ClientError):  # there is no page 3 of a best-seller list
@@ -224,19 +245,22 @@ async def test_best_sellers_from_sandbox(sandbox_app, small_config):
 async def test_sandbox_pinned_credentials_reject_others(small_config):
     app = SandboxApp(small_config.replace(oxylabs_username="right", oxylabs_password="pw"))
     async with _sandbox_client(app) as client:
-        wrong = OxylabsAmazonBestSellers(client=client, base_url="http://sandbox.invalid",
-                                         username="wrong", password="pw")
+        wrong = OxylabsAmazonBestSellers(
+            client=client, base_url="http://sandbox.invalid", username="wrong", password="pw"
+        )
         with pytest.raises(AuthFailed):
             await wrong.best_sellers(node_id="172282", page=1)
-        right = OxylabsAmazonBestSellers(client=client, base_url="http://sandbox.invalid",
-                                         username="right", password="pw")
+        right = OxylabsAmazonBestSellers(
+            client=client, base_url="http://sandbox.invalid", username="right", password="pw"
+        )
         assert (await right.best_sellers(node_id="172282", page=1)).products
 
 
 async def test_ebay_page_from_sandbox_honours_the_band(sandbox_app):
     async with _sandbox_client(sandbox_app) as client:
-        amazon = OxylabsAmazonBestSellers(client=client, base_url="http://sandbox.invalid",
-                                          username="u", password="p")
+        amazon = OxylabsAmazonBestSellers(
+            client=client, base_url="http://sandbox.invalid", username="u", password="p"
+        )
         ebay = _ebay(client)
         ebay._oxylabs._url = "http://sandbox.invalid/v1/queries"
         products = (await amazon.best_sellers(node_id="1055398", page=1)).products

@@ -1,8 +1,8 @@
 """The sandbox marketplace: determinism, filters, validation, faults, hostile data."""
 
 import asyncio
-import dataclasses
 import base64
+import dataclasses
 import json
 import time
 import unicodedata
@@ -28,15 +28,16 @@ from collection.marketplaces.oxylabs import (
     OxylabsEbaySearch,
     ebay_search_url,
 )
-from collection.marketplaces.sandbox import SandboxApp, SandboxConfig, SandboxTransport
-from collection.marketplaces.sandbox import catalogue
+from collection.marketplaces.sandbox import SandboxApp, SandboxConfig, SandboxTransport, catalogue
 from collection.marketplaces.sandbox.app import caches_clear
 
 BASE = "http://sandbox.invalid"
 SEARCH = "/buy/browse/v1/item_summary/search"
 BASIC = {"Authorization": "Basic " + base64.b64encode(b"user:password").decode()}
-DROPSHIP_FILTER = ("conditionIds:{1000},maxDeliveryCost:0,itemLocationCountry:US,"
-                   "deliveryCountry:US,buyingOptions:{FIXED_PRICE}")
+DROPSHIP_FILTER = (
+    "conditionIds:{1000},maxDeliveryCost:0,itemLocationCountry:US,"
+    "deliveryCountry:US,buyingOptions:{FIXED_PRICE}"
+)
 
 
 def _client(app: SandboxApp, **kwargs) -> httpx.AsyncClient:
@@ -44,8 +45,9 @@ def _client(app: SandboxApp, **kwargs) -> httpx.AsyncClient:
 
 
 async def _token(client: httpx.AsyncClient) -> dict:
-    response = await client.post("/identity/v1/oauth2/token", headers=BASIC,
-                                 data={"grant_type": "client_credentials"})
+    response = await client.post(
+        "/identity/v1/oauth2/token", headers=BASIC, data={"grant_type": "client_credentials"}
+    )
     assert response.status_code == 200
     return {"Authorization": f"Bearer {response.json()['access_token']}"}
 
@@ -58,8 +60,11 @@ def _busy_product(config: SandboxConfig, minimum: int = 40) -> tuple[str, Decima
             if not isinstance(record, dict) or "asin" not in record:
                 continue
             key = catalogue.product_key(record["title"])
-            core = [l for l in catalogue.listings_for(params, key, record["title"][:80])
-                    if l.tier == "core"]
+            core = [
+                l
+                for l in catalogue.listings_for(params, key, record["title"][:80])
+                if l.tier == "core"
+            ]
             if len(core) >= minimum:
                 return record["title"], catalogue.reference_price(config.seed, key)
     raise AssertionError("no busy product in the sample")
@@ -74,16 +79,41 @@ async def _responses(app: SandboxApp, order: list[int]) -> dict[int, bytes]:
     async with _client(app) as client:
         auth = await _token(client)
         requests = [
-            lambda: client.post("/v1/queries", headers=BASIC, json={
-                "source": "amazon_bestsellers", "query": "172282", "parse": True}),
-            lambda: client.post("/v1/queries", headers=BASIC, json={
-                "source": "amazon_bestsellers", "query": "283155", "start_page": 2,
-                "parse": True}),
-            lambda: client.post("/v1/queries", headers=BASIC, json={
-                "source": "ebay", "url": ebay_search_url(ListingQuery(
-                    title, price * Decimal("1.8"), price * Decimal("2.2")))}),
-            lambda: client.get(SEARCH, headers=auth, params={
-                "q": title, "limit": "20", "offset": "20", "filter": f"{DROPSHIP_FILTER},{band}"}),
+            lambda: client.post(
+                "/v1/queries",
+                headers=BASIC,
+                json={"source": "amazon_bestsellers", "query": "172282", "parse": True},
+            ),
+            lambda: client.post(
+                "/v1/queries",
+                headers=BASIC,
+                json={
+                    "source": "amazon_bestsellers",
+                    "query": "283155",
+                    "start_page": 2,
+                    "parse": True,
+                },
+            ),
+            lambda: client.post(
+                "/v1/queries",
+                headers=BASIC,
+                json={
+                    "source": "ebay",
+                    "url": ebay_search_url(
+                        ListingQuery(title, price * Decimal("1.8"), price * Decimal("2.2"))
+                    ),
+                },
+            ),
+            lambda: client.get(
+                SEARCH,
+                headers=auth,
+                params={
+                    "q": title,
+                    "limit": "20",
+                    "offset": "20",
+                    "filter": f"{DROPSHIP_FILTER},{band}",
+                },
+            ),
             lambda: client.get(SEARCH, headers=auth, params={"q": "Nordhaven ZX-900 Kettle"}),
         ]
         bodies = {}
@@ -129,8 +159,10 @@ async def test_browse_honours_every_filter(sandbox_app, small_config):
         everything = await items("buyingOptions:{FIXED_PRICE|AUCTION}")
         assert {i["conditionId"] for i in everything} > {"1000"}
         assert any(i["itemLocation"]["country"] != "US" for i in everything)
-        assert any(float(i.get("shippingOptions", [{}])[0].get("shippingCost", {}).get("value", 0)) > 0
-                   for i in everything)
+        assert any(
+            float(i.get("shippingOptions", [{}])[0].get("shippingCost", {}).get("value", 0)) > 0
+            for i in everything
+        )
         assert {b for i in everything for b in i["buyingOptions"]} == {"FIXED_PRICE", "AUCTION"}
         default = await items(None)  # Browse returns FIXED_PRICE only by default
         assert {b for i in default for b in i["buyingOptions"]} == {"FIXED_PRICE"}
@@ -138,9 +170,11 @@ async def test_browse_honours_every_filter(sandbox_app, small_config):
         new = await items("conditionIds:{1000}")
         assert new and all(i["conditionId"] == "1000" for i in new)
         free = await items("maxDeliveryCost:0,deliveryCountry:US")
-        assert free and all(i.get("shippingOptions") is None
-                            or i["shippingOptions"][0]["shippingCost"]["value"] == "0.00"
-                            for i in free)
+        assert free and all(
+            i.get("shippingOptions") is None
+            or i["shippingOptions"][0]["shippingCost"]["value"] == "0.00"
+            for i in free
+        )
         assert any("shippingOptions" not in i for i in free + everything) or len(free) < 30
         us = await items("itemLocationCountry:US")
         assert us and all(i["itemLocation"]["country"] == "US" for i in us)
@@ -175,8 +209,11 @@ async def test_html_page_and_browse_agree_on_the_filtered_listings(sandbox_app, 
             q = dataclasses.replace(query, page=page)
             result = await oxylabs.search_listings(q)
             html_ids |= {listing.item_id for listing in result.listings}
-            body = (await client.post("/v1/queries", headers=BASIC, json={
-                "source": "ebay", "url": ebay_search_url(q)})).json()
+            body = (
+                await client.post(
+                    "/v1/queries", headers=BASIC, json={"source": "ebay", "url": ebay_search_url(q)}
+                )
+            ).json()
             generations.add(parse_search_page(body["results"][0]["content"]).generation)
             if not result.has_next:
                 break
@@ -229,7 +266,11 @@ async def test_browse_pagination_is_consistent(sandbox_app, small_config):
         ({"q": "x", "limit": "5", "offset": "7"}, 400, 12515),
         ({"q": "x", "limit": "50", "offset": "10000"}, 400, 12029),
         ({"limit": "50"}, 400, 12001),
-        ({"q": "x", "filter": "itemLocationCountry:US,itemLocationRegion:NORTH_AMERICA"}, 400, 12517),
+        (
+            {"q": "x", "filter": "itemLocationCountry:US,itemLocationRegion:NORTH_AMERICA"},
+            400,
+            12517,
+        ),
     ],
 )
 async def test_browse_validation(sandbox_app, params, status, error_id):
@@ -242,8 +283,14 @@ async def test_browse_validation(sandbox_app, params, status, error_id):
 async def test_browse_filter_problems_are_warnings(sandbox_app):
     async with _client(sandbox_app) as client:
         auth = await _token(client)
-        response = await client.get(SEARCH, headers=auth, params={
-            "q": "Sonvik Q47 Wireless Earbuds", "filter": "price:[10..20],maxDeliveryCost:0,bogus:1"})
+        response = await client.get(
+            SEARCH,
+            headers=auth,
+            params={
+                "q": "Sonvik Q47 Wireless Earbuds",
+                "filter": "price:[10..20],maxDeliveryCost:0,bogus:1",
+            },
+        )
     assert response.status_code == 200
     ids = {warning["errorId"] for warning in response.json()["warnings"]}
     assert ids == {12012, 12011, 12002}
@@ -252,17 +299,23 @@ async def test_browse_filter_problems_are_warnings(sandbox_app):
 async def test_browse_auth(sandbox_app):
     async with _client(sandbox_app) as client:
         missing = await client.get(SEARCH, params={"q": "x"})
-        invalid = await client.get(SEARCH, params={"q": "x"},
-                                   headers={"Authorization": "Bearer v^1.1#nope"})
-        no_basic = await client.post("/identity/v1/oauth2/token",
-                                     data={"grant_type": "client_credentials"})
-        wrong_grant = await client.post("/identity/v1/oauth2/token", headers=BASIC,
-                                        data={"grant_type": "password"})
-        bad_scope = await client.post("/identity/v1/oauth2/token", headers=BASIC,
-                                      data={"grant_type": "client_credentials",
-                                            "scope": "https://evil/scope"})
-        token = await client.post("/identity/v1/oauth2/token", headers=BASIC,
-                                  data={"grant_type": "client_credentials"})
+        invalid = await client.get(
+            SEARCH, params={"q": "x"}, headers={"Authorization": "Bearer v^1.1#nope"}
+        )
+        no_basic = await client.post(
+            "/identity/v1/oauth2/token", data={"grant_type": "client_credentials"}
+        )
+        wrong_grant = await client.post(
+            "/identity/v1/oauth2/token", headers=BASIC, data={"grant_type": "password"}
+        )
+        bad_scope = await client.post(
+            "/identity/v1/oauth2/token",
+            headers=BASIC,
+            data={"grant_type": "client_credentials", "scope": "https://evil/scope"},
+        )
+        token = await client.post(
+            "/identity/v1/oauth2/token", headers=BASIC, data={"grant_type": "client_credentials"}
+        )
     assert (missing.status_code, missing.json()["errors"][0]["errorId"]) == (401, 1002)
     assert (invalid.status_code, invalid.json()["errors"][0]["errorId"]) == (401, 1001)
     assert (no_basic.status_code, no_basic.json()["error"]) == (401, "invalid_client")
@@ -295,14 +348,31 @@ async def test_oxylabs_validation(sandbox_app, headers, body, status):
 
 async def test_oxylabs_envelope_shape(sandbox_app, small_config):
     async with _client(sandbox_app) as client:
-        response = await client.post("/v1/queries", headers=BASIC, json={
-            "source": "amazon_bestsellers", "domain": "com", "query": "172541", "start_page": 1,
-            "pages": 2, "parse": True})
+        response = await client.post(
+            "/v1/queries",
+            headers=BASIC,
+            json={
+                "source": "amazon_bestsellers",
+                "domain": "com",
+                "query": "172541",
+                "start_page": 1,
+                "pages": 2,
+                "parse": True,
+            },
+        )
     data = response.json()
     assert [r["page"] for r in data["results"]] == [1, 2]
     first = data["results"][0]
-    assert set(first) >= {"content", "created_at", "updated_at", "page", "url", "job_id",
-                          "status_code", "parser_type"}
+    assert set(first) >= {
+        "content",
+        "created_at",
+        "updated_at",
+        "page",
+        "url",
+        "job_id",
+        "status_code",
+        "parser_type",
+    }
     assert first["content"]["parse_status_code"] == 12000
     assert len(first["content"]["results"]) == small_config.best_sellers_per_page
     assert data["job"]["source"] == "amazon_bestsellers" and data["job"]["status"] == "done"
@@ -355,8 +425,14 @@ async def test_malformed_rate(small_config):
 async def test_rate_limit_answers_429_with_retry_after(small_config):
     app = SandboxApp(small_config.replace(rate_limit_rps=2))
     async with _client(app) as client:
-        responses = [await client.post("/v1/queries", headers=BASIC, json={
-            "source": "amazon_bestsellers", "query": "172282", "parse": True}) for _ in range(5)]
+        responses = [
+            await client.post(
+                "/v1/queries",
+                headers=BASIC,
+                json={"source": "amazon_bestsellers", "query": "172282", "parse": True},
+            )
+            for _ in range(5)
+        ]
     statuses = [r.status_code for r in responses]
     assert statuses[:2] == [200, 200] and 429 in statuses
     limited = next(r for r in responses if r.status_code == 429)
@@ -393,11 +469,18 @@ async def test_daily_quota_and_rate_limit_endpoint(small_config):
     app = SandboxApp(small_config.replace(daily_quota=2, day_seconds=0.5))
     async with _client(app) as client:
         auth = await _token(client)
-        statuses = [(await client.get(SEARCH, headers=auth, params={"q": "x"})).status_code
-                    for _ in range(3)]
+        statuses = [
+            (await client.get(SEARCH, headers=auth, params={"q": "x"})).status_code
+            for _ in range(3)
+        ]
         spent = await client.get(SEARCH, headers=auth, params={"q": "x"})
-        report = (await client.get("/developer/analytics/v1_beta/rate_limit/", headers=auth,
-                                   params={"api_context": "buy", "api_name": "Browse"})).json()
+        report = (
+            await client.get(
+                "/developer/analytics/v1_beta/rate_limit/",
+                headers=auth,
+                params={"api_context": "buy", "api_name": "Browse"},
+            )
+        ).json()
         await asyncio.sleep(0.6)  # a new "day"
         fresh = await client.get(SEARCH, headers=auth, params={"q": "x"})
     assert statuses == [200, 200, 429]
@@ -409,13 +492,18 @@ async def test_daily_quota_and_rate_limit_endpoint(small_config):
 
 async def test_request_log_endpoint(sandbox_app):
     async with _client(sandbox_app) as client:
-        await client.post("/v1/queries", headers=BASIC, json={"source": "amazon_bestsellers",
-                                                               "query": "1", "parse": True})
+        await client.post(
+            "/v1/queries",
+            headers=BASIC,
+            json={"source": "amazon_bestsellers", "query": "1", "parse": True},
+        )
         await client.get(SEARCH)
         log = (await client.get("/__sandbox__/requests")).json()["requests"]
         only_oxylabs = (await client.get("/__sandbox__/requests?provider=oxylabs")).json()
     assert [(r["method"], r["path"], r["provider"], r["status"]) for r in log] == [
-        ("POST", "/v1/queries", "oxylabs", 200), ("GET", SEARCH, "ebay-browse", 401)]
+        ("POST", "/v1/queries", "oxylabs", 200),
+        ("GET", SEARCH, "ebay-browse", 401),
+    ]
     assert len(only_oxylabs["requests"]) == 1
     assert len(sandbox_app.request_log) == 4
 
@@ -457,8 +545,12 @@ def test_sellers_recur_across_products(small_config):
             if isinstance(record, dict) and "title" in record:
                 products += 1
                 key = catalogue.product_key(record["title"])
-                counts.update({listing.seller.username
-                               for listing in catalogue.listings_for(params, key, record["title"][:80])})
+                counts.update(
+                    {
+                        listing.seller.username
+                        for listing in catalogue.listings_for(params, key, record["title"][:80])
+                    }
+                )
     recurring = [name for name, n in counts.items() if n >= products // 4]
     once = [name for name, n in counts.items() if n == 1]
     assert recurring and len(once) > 5 * len(recurring)
@@ -485,8 +577,11 @@ async def test_hostile_mode_is_parsed_safely(small_config):
                 listings += result.listings
                 skipped += result.skipped
     assert skipped > 0
-    texts = [p.title for p in products] + [l.title for l in listings] + [
-        l.seller_username for l in listings]
+    texts = (
+        [p.title for p in products]
+        + [l.title for l in listings]
+        + [l.seller_username for l in listings]
+    )
     assert all("\x00" not in text for text in texts)
     assert all(len(p.title) <= 1000 for p in products)
     assert all(len(l.seller_username) <= 255 for l in listings)

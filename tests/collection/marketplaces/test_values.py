@@ -44,9 +44,33 @@ def test_usable_prices_parse_exactly(raw, expected):
 
 @pytest.mark.parametrize(
     "raw",
-    [None, "", "Free", "N/A", 0, 0.0, "$0.00", -3.5, "-5.00", "$-5", True, False,
-     float("nan"), float("inf"), "NaN", "1e400", 1e15, "$9,999,999,999.99", 1_000_000.01,
-     "1,2345.00", "12 abc", "$" + "9" * 80, [], {}, 0.001],
+    [
+        None,
+        "",
+        "Free",
+        "N/A",
+        0,
+        0.0,
+        "$0.00",
+        -3.5,
+        "-5.00",
+        "$-5",
+        True,
+        False,
+        float("nan"),
+        float("inf"),
+        "NaN",
+        "1e400",
+        1e15,
+        "$9,999,999,999.99",
+        1_000_000.01,
+        "1,2345.00",
+        "12 abc",
+        "$" + "9" * 80,
+        [],
+        {},
+        0.001,
+    ],
 )
 def test_missing_zero_negative_absurd_or_garbage_prices_are_unusable(raw):
     assert parse_price(raw) is None
@@ -54,9 +78,20 @@ def test_missing_zero_negative_absurd_or_garbage_prices_are_unusable(raw):
 
 @pytest.mark.parametrize(
     ("raw", "expected"),
-    [(460, 460), ("460", 460), ("(460)", 460), ("1,234", 1234), ("12,345", 12345),
-     ("1.2K", 1200), ("1.2k", 1200), ("12.5K", 12500), ("999K", 999000), ("1M", 1_000_000),
-     ("2.5M", 2_500_000), (12.0, 12)],
+    [
+        (460, 460),
+        ("460", 460),
+        ("(460)", 460),
+        ("1,234", 1234),
+        ("12,345", 12345),
+        ("1.2K", 1200),
+        ("1.2k", 1200),
+        ("12.5K", 12500),
+        ("999K", 999000),
+        ("1M", 1_000_000),
+        ("2.5M", 2_500_000),
+        (12.0, 12),
+    ],
 )
 def test_counts_including_abbreviations(raw, expected):
     assert parse_count(raw) == expected

@@ -29,8 +29,10 @@ from .support import recorded_client
 
 
 def test_redact_url_drops_userinfo_and_secret_params():
-    url = ("https://user:pa55@api.example.com/v1/x?q=ear+buds&api_key=K123&access_token=T"
-           "&client_secret=S&password=P&filter=price:[1..2]")
+    url = (
+        "https://user:pa55@api.example.com/v1/x?q=ear+buds&api_key=K123&access_token=T"
+        "&client_secret=S&password=P&filter=price:[1..2]"
+    )
     redacted = redact_url(url)
     for secret in ("user", "pa55", "K123", "=T&", "=S&", "=P&"):
         assert secret not in redacted
@@ -54,10 +56,22 @@ def test_retry_after_delta_seconds_and_http_date():
 
 @pytest.mark.parametrize(
     ("status", "kind"),
-    [(401, AuthFailed), (403, AuthFailed), (408, RequestTimeout), (429, RateLimited),
-     (500, ServerError), (502, ServerError), (503, ServerError), (524, ServerError),
-     (612, ServerError), (613, ServerError), (400, ClientError), (404, ClientError),
-     (422, ClientError), (302, ClientError)],
+    [
+        (401, AuthFailed),
+        (403, AuthFailed),
+        (408, RequestTimeout),
+        (429, RateLimited),
+        (500, ServerError),
+        (502, ServerError),
+        (503, ServerError),
+        (524, ServerError),
+        (612, ServerError),
+        (613, ServerError),
+        (400, ClientError),
+        (404, ClientError),
+        (422, ClientError),
+        (302, ClientError),
+    ],
 )
 def test_status_classification(status, kind):
     response = httpx.Response(status, headers={"Retry-After": "7"})
@@ -71,8 +85,12 @@ def test_status_classification(status, kind):
 
 @pytest.mark.parametrize(
     ("body", "message"),
-    [(b"", "empty"), (b"<!DOCTYPE html><html>", "HTML"), (b'{"results": [', "invalid JSON"),
-     (b"\xff\xfe", "invalid JSON")],
+    [
+        (b"", "empty"),
+        (b"<!DOCTYPE html><html>", "HTML"),
+        (b'{"results": [', "invalid JSON"),
+        (b"\xff\xfe", "invalid JSON"),
+    ],
 )
 def test_decode_json_errors(body, message):
     with pytest.raises(ParseError, match=message):
@@ -88,8 +106,14 @@ def _raiser(exc: Exception):
 
 async def _send(exc: Exception):
     async with recorded_client(_raiser(exc)) as client:
-        await send(client, "GET", "https://api.example.com/x", provider="p",
-                   display_url="https://api.example.com/x", scrub=Scrubber(["hunter2secret"]))
+        await send(
+            client,
+            "GET",
+            "https://api.example.com/x",
+            provider="p",
+            display_url="https://api.example.com/x",
+            scrub=Scrubber(["hunter2secret"]),
+        )
 
 
 async def test_transport_timeouts_and_connection_errors():
