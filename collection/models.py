@@ -332,8 +332,16 @@ class Seller(models.Model):
 class SellerSighting(models.Model):
     """Evidence: a seller listed a best seller at a markup, seen by a run."""
 
-    run = models.ForeignKey(CollectionRun, on_delete=models.CASCADE, related_name="seller_sightings")
-    seller = models.ForeignKey(Seller, on_delete=models.CASCADE, related_name="sightings")
+    # No single-column indexes on run and seller: the unique (run, seller, product) and the
+    # (seller, product) indexes serve those lookups. A lone run_id index is also a trap for
+    # the planner while a run grows faster than its statistics (it scans the whole run per
+    # (run, seller) probe), and every index costs each inserted sighting.
+    run = models.ForeignKey(
+        CollectionRun, on_delete=models.CASCADE, related_name="seller_sightings", db_index=False
+    )
+    seller = models.ForeignKey(
+        Seller, on_delete=models.CASCADE, related_name="sightings", db_index=False
+    )
     product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="sightings")
     item_id = models.CharField(max_length=100, blank=True)
     listing_price = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)

@@ -8,24 +8,26 @@ transaction (``results_store``).
 Locking, in the order a transaction takes it (no cycle, so no deadlock):
 1. its task rows (``FOR UPDATE`` in id order);
 2. product rows (upsert in ASIN order), product-category rows, new task keys (key order);
-3. seller rows (upsert in key order). A transaction holds its sellers' rows until commit,
-   so two batches sharing a seller run one after the other from there: the incremental
-   seller counters (and ``sellers_found``) are exact, since each sees the other's
-   sightings committed and never half-written;
+3. sellers: (a) new ones inserted in key order (``ON CONFLICT DO NOTHING`` waits only
+   for an in-flight insert of the same key), (b) known ones locked ``FOR NO KEY UPDATE``
+   in ``normalized`` order. A transaction holds its sellers until commit, so two batches
+   sharing a seller run one after the other from there: the incremental seller counters
+   (and ``sellers_found``) are exact, each seeing the other's sightings committed and
+   never half-written. In-flight batches therefore have disjoint sellers;
 4. only if it inserted sellers: ``pg_advisory_xact_lock(SELLERS_LOCK)``, held to commit,
    then ``count(*)`` of active sellers: the adders are serialized in commit order, so
    each ``added`` change gets the exact count after its insert. Then changes, sightings
-   (keys include the seller: disjoint from any other in-flight batch's) and counters;
+   (their keys include the seller) and the known sellers' update — all rows of its own;
 5. the run row (counters), last, by every transaction.
-Whoever holds the advisory lock needs no row that a transaction waiting for it holds
-(in-flight batches have disjoint sellers, and everything else is step 1–2 rows of its own
-or the run row, taken last).
+Whoever holds the advisory lock needs no row that a transaction waiting for it holds.
 """
 
 from __future__ import annotations
 
 import json
+from collections import Counter
 
+import psycopg
 from django.db import connection
 
 from collection.models import (
@@ -43,6 +45,7 @@ from .clean import (
     MarkRow,
     PreparedBatch,
     TaskRow,
+    seller_score,
 )
 
 # pg_advisory_xact_lock key of the seller section (any constant unique in this database).
@@ -63,8 +66,39 @@ _SCORE_SQL = (
 )
 
 
-def _cursor():
-    return connection.cursor()
+class _Cursor:
+    """A server-side-binding psycopg cursor on Django's connection (and transaction).
+
+    Django's default cursors bind client-side: every array would be quoted into the SQL
+    text in Python and parsed back by the server — the larger cost of a 10k-row batch.
+    Here arrays travel as parameters. Errors are translated to Django's exceptions (the
+    engine retries on ``django.db.OperationalError``). These statements are not recorded
+    in ``connection.queries``: with DEBUG on, that log would keep megabytes per batch.
+    """
+
+    def __init__(self) -> None:
+        connection.ensure_connection()
+        self._cursor = psycopg.Cursor(connection.connection)
+
+    def __enter__(self) -> _Cursor:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._cursor.close()
+
+    def execute(self, sql: str, params=None) -> None:
+        with connection.wrap_database_errors:
+            self._cursor.execute(sql, params)
+
+    def fetchone(self):
+        return self._cursor.fetchone()
+
+    def fetchall(self):
+        return self._cursor.fetchall()
+
+
+def _cursor() -> _Cursor:
+    return _Cursor()
 
 
 def mark_tasks(*, run_id: int, marks: dict[int, MarkRow], now) -> list[TaskRow]:
@@ -210,20 +244,16 @@ def create_tasks(*, run_id: int, tasks: list[tuple[str, int, int]]) -> int:
 
 
 def store_sellers(*, run_id: int, batch: PreparedBatch, now) -> dict:
-    """Sellers, `added` changes, sightings and seller counters; returns counts."""
+    """Sellers, `added` changes, sightings and seller counters; returns counts.
+
+    One write per seller per batch: a new seller is inserted with its final counters (it
+    has no other sighting, so they follow from the batch), a known one is locked, then
+    updated once (last seen, feedback, counters, score) after the sightings are in.
+    """
     sellers = batch.sorted_sellers()
+    products_per_key = Counter(row.key for row in batch.sightings.values())
     with _cursor() as cursor:
-        # A known seller: last seen (newest run wins), feedback (a newer run's, or within
-        # one run the largest pair), and — within the run that added it — the smallest
-        # spelling of its username, so the row does not depend on batch order.
-        feedback_wins = f"""(
-            s.last_seen_run_id IS NULL OR EXCLUDED.last_seen_run_id > s.last_seen_run_id
-            OR (EXCLUDED.last_seen_run_id = s.last_seen_run_id
-                AND (COALESCE(EXCLUDED.feedback_score, {FEEDBACK_SCORE_NONE}),
-                     COALESCE(EXCLUDED.feedback_percent, {FEEDBACK_PERCENT_NONE}))
-                  > (COALESCE(s.feedback_score, {FEEDBACK_SCORE_NONE}),
-                     COALESCE(s.feedback_percent, {FEEDBACK_PERCENT_NONE}))))
-            AND (EXCLUDED.feedback_score IS NOT NULL OR EXCLUDED.feedback_percent IS NOT NULL)"""
+        # (a) New sellers, in key order; existing keys are left to (b).
         cursor.execute(
             f"""
             INSERT INTO {T_SELLER} AS s (username, normalized, display_name, feedback_score,
@@ -231,39 +261,49 @@ def store_sellers(*, run_id: int, batch: PreparedBatch, now) -> dict:
                 last_seen_at, times_seen, products_matched, runs_seen, score, flagged,
                 created_at, updated_at)
             SELECT v.username, v.normalized, '', v.feedback_score, v.feedback_percent,
-                   %(run)s, %(run)s, %(now)s, %(now)s, 0, 0, 0, 0, false, %(now)s, %(now)s
+                   %(run)s, %(run)s, %(now)s, %(now)s, v.seen, v.seen, 1, v.score, false,
+                   %(now)s, %(now)s
             FROM unnest(%(usernames)s::text[], %(keys)s::text[], %(scores)s::int[],
-                        %(percents)s::numeric[])
-                AS v(username, normalized, feedback_score, feedback_percent)
-            ON CONFLICT (normalized) DO UPDATE SET
-                last_seen_at = GREATEST(s.last_seen_at, EXCLUDED.last_seen_at),
-                last_seen_run_id = GREATEST(s.last_seen_run_id, EXCLUDED.last_seen_run_id),
-                feedback_score = CASE WHEN {feedback_wins}
-                    THEN EXCLUDED.feedback_score ELSE s.feedback_score END,
-                feedback_percent = CASE WHEN {feedback_wins}
-                    THEN EXCLUDED.feedback_percent ELSE s.feedback_percent END,
-                username = CASE WHEN s.first_seen_run_id = EXCLUDED.first_seen_run_id
-                                 AND EXCLUDED.username COLLATE "C" < s.username COLLATE "C"
-                    THEN EXCLUDED.username ELSE s.username END,
-                updated_at = EXCLUDED.updated_at
-            RETURNING s.id, s.normalized, (s.xmax = 0) AS inserted
+                        %(percents)s::numeric[], %(seen)s::int[], %(score)s::float8[])
+                AS v(username, normalized, feedback_score, feedback_percent, seen, score)
+            ON CONFLICT (normalized) DO NOTHING
+            RETURNING s.id, s.normalized
             """,
             {
                 "usernames": [s.username for s in sellers],
                 "keys": [s.key for s in sellers],
                 "scores": [s.feedback_score for s in sellers],
                 "percents": [s.feedback_percent for s in sellers],
+                "seen": [products_per_key[s.key] for s in sellers],
+                "score": [
+                    seller_score(
+                        times_seen=products_per_key[s.key],
+                        products_matched=products_per_key[s.key],
+                        runs_seen=1,
+                    )
+                    for s in sellers
+                ],
                 "run": run_id,
                 "now": now,
             },
         )
-        seller_ids: dict[str, int] = {}
-        new_keys: list[str] = []
-        for pk, key, inserted in cursor.fetchall():
-            seller_ids[key] = pk
-            if inserted:
-                new_keys.append(key)
-        new_keys.sort()
+        seller_ids: dict[str, int] = {key: pk for pk, key in cursor.fetchall()}
+        new_keys = sorted(seller_ids)
+
+        # (b) Known sellers: lock them (one order for every transaction) before reading
+        # their sightings, so the counters below see every committed batch that shares a
+        # seller with this one, and no half-written one.
+        known_keys = [s.key for s in sellers if s.key not in seller_ids]
+        if known_keys:
+            cursor.execute(
+                f"SELECT id, normalized FROM {T_SELLER} WHERE normalized = ANY(%s::text[]) "
+                "ORDER BY normalized FOR NO KEY UPDATE",
+                [known_keys],
+            )
+            known_ids = dict((key, pk) for pk, key in cursor.fetchall())
+            seller_ids.update(known_ids)
+        else:
+            known_ids = {}
 
         if new_keys:
             # Serialize from here to commit among transactions that added sellers: the
@@ -292,9 +332,11 @@ def store_sellers(*, run_id: int, batch: PreparedBatch, now) -> dict:
                 },
             )
 
+        # (c) Sightings: the lowest (price, item id) per (run, seller, product) wins.
         sightings = sorted(
-            ((seller_ids[s.key], s.product_id, s) for s in batch.sightings.values()),
-            key=lambda item: (item[0], item[1]),
+            (seller_ids[s.key], s.product_id, s)
+            for s in batch.sightings.values()
+            if s.key in seller_ids  # a seller hard-deleted meanwhile: nothing to attach to
         )
         cursor.execute(
             f"""
@@ -323,22 +365,41 @@ def store_sellers(*, run_id: int, batch: PreparedBatch, now) -> dict:
                 "now": now,
             },
         )
-        inserted = [(sid, pid) for sid, pid, is_new in cursor.fetchall() if is_new]
+        inserted = cursor.fetchall()
+        sightings_new = sum(1 for row in inserted if row[2])
 
-        sellers_found = 0
-        if inserted:
-            # Counters move by what this transaction inserted: times_seen by its new
-            # sightings, products_matched by those whose (seller, product) no other run
-            # has, runs_seen by 1 when the seller has no other sighting in this run.
+        # (d) Known sellers, one update each: last seen (newest run wins), feedback (a
+        # newer run's, or within one run the largest pair), the smallest spelling of the
+        # username within the run that added the seller, and the counters moved by what
+        # this batch inserted: times_seen by its new sightings, products_matched by those
+        # whose (seller, product) no other run has, runs_seen by 1 when the seller has no
+        # other sighting in this run.
+        sellers_found = len(new_keys)
+        if known_ids:
+            known = [batch.sellers[key] for key in sorted(known_ids)]
+            known_set = set(known_ids.values())
+            new_pairs = [(sid, pid) for sid, pid, is_new in inserted if is_new and sid in known_set]
             score = _SCORE_SQL.format(
                 ts="s.times_seen + a.n_new",
                 pm="s.products_matched + a.new_products",
                 rs="s.runs_seen + a.first_in_run::int",
             )
+            feedback_wins = f"""(
+                s.last_seen_run_id IS NULL OR %(run)s > s.last_seen_run_id
+                OR (%(run)s = s.last_seen_run_id
+                    AND (COALESCE(a.feedback_score, {FEEDBACK_SCORE_NONE}),
+                         COALESCE(a.feedback_percent, {FEEDBACK_PERCENT_NONE}))
+                      > (COALESCE(s.feedback_score, {FEEDBACK_SCORE_NONE}),
+                         COALESCE(s.feedback_percent, {FEEDBACK_PERCENT_NONE}))))
+                AND (a.feedback_score IS NOT NULL OR a.feedback_percent IS NOT NULL)"""
             cursor.execute(
                 f"""
-                WITH ins AS (
-                    SELECT * FROM unnest(%(sellers)s::bigint[], %(products)s::bigint[])
+                WITH v AS (
+                    SELECT * FROM unnest(%(ids)s::bigint[], %(usernames)s::text[],
+                                         %(scores)s::int[], %(percents)s::numeric[])
+                        AS v(id, username, feedback_score, feedback_percent)
+                ), ins AS (
+                    SELECT * FROM unnest(%(pair_sellers)s::bigint[], %(pair_products)s::bigint[])
                         AS i(seller_id, product_id)
                 ), agg AS (
                     SELECT i.seller_id, count(*) AS n_new,
@@ -347,34 +408,51 @@ def store_sellers(*, run_id: int, batch: PreparedBatch, now) -> dict:
                                WHERE o.seller_id = i.seller_id AND o.product_id = i.product_id
                                  AND o.run_id <> %(run)s)) AS new_products
                     FROM ins i GROUP BY i.seller_id
-                ), agg2 AS (
-                    SELECT a.seller_id, a.n_new, a.new_products,
-                           (SELECT count(*) FROM {T_SIGHTING} r
-                            WHERE r.run_id = %(run)s AND r.seller_id = a.seller_id) = a.n_new
-                               AS first_in_run
-                    FROM agg a
+                ), a AS (
+                    SELECT v.*, COALESCE(agg.n_new, 0) AS n_new,
+                           COALESCE(agg.new_products, 0) AS new_products,
+                           agg.n_new IS NOT NULL AND (
+                               SELECT count(*) FROM {T_SIGHTING} r
+                               WHERE r.run_id = %(run)s AND r.seller_id = v.id
+                           ) = agg.n_new AS first_in_run
+                    FROM v LEFT JOIN agg ON agg.seller_id = v.id
                 ), upd AS (
                     UPDATE {T_SELLER} s SET
+                        last_seen_at = GREATEST(s.last_seen_at, %(now)s),
+                        last_seen_run_id = GREATEST(s.last_seen_run_id, %(run)s),
+                        feedback_score = CASE WHEN {feedback_wins}
+                            THEN a.feedback_score ELSE s.feedback_score END,
+                        feedback_percent = CASE WHEN {feedback_wins}
+                            THEN a.feedback_percent ELSE s.feedback_percent END,
+                        username = CASE WHEN s.first_seen_run_id = %(run)s
+                                         AND a.username COLLATE "C" < s.username COLLATE "C"
+                            THEN a.username ELSE s.username END,
                         times_seen = s.times_seen + a.n_new,
                         products_matched = s.products_matched + a.new_products,
                         runs_seen = s.runs_seen + a.first_in_run::int,
-                        score = {score}
-                    FROM agg2 a WHERE s.id = a.seller_id
+                        score = CASE WHEN a.n_new > 0 THEN {score} ELSE s.score END,
+                        updated_at = %(now)s
+                    FROM a WHERE s.id = a.id
                     RETURNING a.first_in_run
                 )
                 SELECT count(*) FILTER (WHERE first_in_run) FROM upd
                 """,
                 {
-                    "sellers": [i[0] for i in inserted],
-                    "products": [i[1] for i in inserted],
+                    "ids": [known_ids[s.key] for s in known],
+                    "usernames": [s.username for s in known],
+                    "scores": [s.feedback_score for s in known],
+                    "percents": [s.feedback_percent for s in known],
+                    "pair_sellers": [p[0] for p in new_pairs],
+                    "pair_products": [p[1] for p in new_pairs],
                     "run": run_id,
+                    "now": now,
                 },
             )
-            sellers_found = cursor.fetchone()[0]
+            sellers_found += cursor.fetchone()[0]
 
     return {
         "new_keys": new_keys,
-        "sightings_new": len(inserted),
+        "sightings_new": sightings_new,
         "sellers_found": sellers_found,
         "new_usernames": {k: batch.sellers[k].username for k in new_keys[:20]},
     }
