@@ -45,6 +45,33 @@ def _on_postgres() -> bool:
     return connection.vendor == "postgresql"
 
 
+def _rows_update(objs: list, field_names: list[str]) -> None:
+    """``UPDATE … SET … WHERE id = %s`` once per object, in one ``executemany``.
+
+    Same effect as ``bulk_update`` (values prepared by the fields, no ``save()`` hooks),
+    without its ``CASE WHEN`` expressions: building those costs about 0.5 ms per object
+    and field in Django, which made a 2,000-seller batch take seconds on SQLite.
+    """
+    if not objs:
+        return
+    model = type(objs[0])
+    meta = model._meta
+    fields = [meta.get_field(name) for name in field_names]
+    quote = connection.ops.quote_name
+    sql = (
+        f"UPDATE {quote(meta.db_table)} SET "
+        + ", ".join(f"{quote(field.column)} = %s" for field in fields)
+        + f" WHERE {quote(meta.pk.column)} = %s"
+    )
+    params = [
+        [field.get_db_prep_save(getattr(obj, field.attname), connection) for field in fields]
+        + [obj.pk]
+        for obj in sorted(objs, key=lambda obj: obj.pk)
+    ]
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, params)
+
+
 def mark_tasks(*, run_id: int, marks: dict[int, MarkRow], now) -> list[TaskRow]:
     ids = sorted(marks)
     running = []
@@ -318,14 +345,13 @@ def store_sellers(*, run_id: int, batch: PreparedBatch, now) -> dict:
         )
     touched = list(existing.values()) + [s for s in new if s.pk in inserted]
     if touched:
-        Seller.objects.bulk_update(
+        _rows_update(
             touched,
             [
                 "username", "feedback_score", "feedback_percent", "last_seen_run_id",
                 "last_seen_at", "updated_at", "times_seen", "products_matched", "runs_seen",
                 "score",
             ],
-            batch_size=50,
         )
     return {
         "new_keys": new_keys,
