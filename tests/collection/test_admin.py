@@ -286,7 +286,7 @@ def test_export_action_streams_csv_and_logs_it(client, admin_user):
     assert change.details["rows_written"] == 1
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 async def test_export_streams_under_asgi_without_collecting(admin_user):
     """Under daphne (ASGI) a sync iterator would be collected into a list by Django."""
     from asgiref.sync import sync_to_async

@@ -117,7 +117,7 @@ def test_disabled_schedules_never_fire_and_run_scheduler_once(settings):
 
 
 @pytest.mark.postgres_only
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_two_schedulers_fire_each_slot_exactly_once(settings):
     """Two scheduler threads (separate connections, real PostgreSQL locks) tick in step."""
     settings.COLLECTION_MAX_ACTIVE_RUNS = 1000
