@@ -426,8 +426,12 @@ def _warning(error_id: int, message: str, name: str, value: str) -> dict:
     }
 
 
-def parse_browse_filter(raw: str) -> tuple[ListingFilter, list[dict], Response | None]:
-    """The filter, the warnings eBay would return with a 200, or an error response."""
+@lru_cache(maxsize=1024)
+def parse_browse_filter(raw: str) -> tuple[ListingFilter, tuple[dict, ...], Response | None]:
+    """The filter, the warnings eBay would return with a 200, or an error response.
+
+    Memoised (every search sends its filter); the warning dicts must not be mutated.
+    """
     warnings: list[dict] = []
     conditions = None
     free = False
@@ -487,7 +491,7 @@ def parse_browse_filter(raw: str) -> tuple[ListingFilter, list[dict], Response |
     if location_filters > 1:
         return (
             ListingFilter(),
-            [],
+            (),
             _browse_error(
                 400,
                 12517,
@@ -532,7 +536,7 @@ def parse_browse_filter(raw: str) -> tuple[ListingFilter, list[dict], Response |
             price_min_cents=price_min,
             price_max_cents=price_max,
         ),
-        warnings,
+        tuple(warnings),
         None,
     )
 
@@ -620,7 +624,7 @@ def _browse_body(
     if page:
         data["itemSummaries"] = [_browse_item(listing) for listing in page]
     if warnings:
-        data["warnings"] = warnings
+        data["warnings"] = list(warnings)
     return json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode()
 
 
@@ -1124,6 +1128,7 @@ def route_method(path: str) -> str:
 def caches_clear() -> None:
     """Forget every memoised catalogue page and response body (tests of determinism)."""
     for cached in (
+        parse_browse_filter,
         _amazon_body,
         _ebay_page_body,
         _browse_body,

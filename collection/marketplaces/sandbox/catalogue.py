@@ -20,6 +20,7 @@ of best sellers) and one-off sellers generated per listing.
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import itertools
 import json
@@ -392,16 +393,8 @@ def _hostile_seller(seller: SellerRecord, r: random.Random) -> SellerRecord:
 
 
 _SHIPPING_COSTS = (399, 599, 749, 999, 1495)  # cents
+_NOISE_CONDITIONS = (3000, 3000, 1500, 2500)
 _DROPSHIPPER_SHARE = {"core": 0.7, "fringe": 0.5, "noise": 0.15}
-
-
-class _Ranges(dict):
-    def __missing__(self, size: int) -> range:
-        self[size] = range(size)
-        return self[size]
-
-
-_RANGES = _Ranges()
 
 
 class SandboxListing(NamedTuple):
@@ -433,17 +426,14 @@ class SandboxListing(NamedTuple):
         return f"{self.shipping_cents // 100}.{self.shipping_cents % 100:02d}"
 
 
-def _listing_title(query: str, r: random.Random, hostile: bool) -> str:
-    title = f"{_pick(r, words.LISTING_PREFIXES)}{query}"[:70].rstrip()
-    title = f"{title}{_pick(r, words.LISTING_SUFFIXES)}"[:80]
-    if hostile:
-        u = r.random()
-        if u < 0.04:
-            title = f"{title} {r.choice(words.HOSTILE_MARKUP)}"
-        elif u < 0.05:
-            title = title + "\x00"
-        elif u < 0.055:
-            title = title + " " + "x" * 100_000
+def _hostile_title(title: str, r: random.Random) -> str:
+    u = r.random()
+    if u < 0.04:
+        return f"{title} {r.choice(words.HOSTILE_MARKUP)}"
+    if u < 0.05:
+        return title + "\x00"
+    if u < 0.055:
+        return title + " " + "x" * 100_000
     return title
 
 
@@ -473,61 +463,71 @@ def listings_for(
 
     population = dropshipper_population(seed, params.dropshippers)
     cumulative = _zipf_cumulative(params.dropshippers)
+    total_weight, last = cumulative[-1], len(cumulative) - 1
     reference_cents = int(reference * 100)
     band_low = -(-reference_cents * 18 // 10)  # ceil(1.8 × P) in cents
     band_high = reference_cents * 22 // 10
+    hostile = params.hostile
+    prefixes, suffixes = words.LISTING_PREFIXES, words.LISTING_SUFFIXES
+    rand = r.random
     used: set[int] = set()
     listings = []
     # One RNG per product (seeded from its key): a product's listings never depend on
-    # which other products were generated before it.
+    # which other products were generated before it. This loop is the sandbox's hot path
+    # (every new product): random.choice/choices are inlined as the same single draws.
     for tier in tiers:
         if tier == "core":
-            ratio = 1.8 + 0.4 * r.random()
+            price = round(reference_cents * (1.8 + 0.4 * rand()))
+            price = min(max(price, band_low), band_high)  # inside [1.8, 2.2] × after rounding
         elif tier == "fringe":
-            ratio = 1.5 + 0.29 * r.random() if r.random() < 0.5 else 2.21 + 0.29 * r.random()
+            ratio = 1.5 + 0.29 * rand() if rand() < 0.5 else 2.21 + 0.29 * rand()
+            price = round(reference_cents * ratio)
         else:
-            ratio = 1.5 + r.random()
-        price = round(reference_cents * ratio)
-        if tier == "core":  # keep core prices inside [1.8, 2.2] × after rounding
-            price = min(max(price, band_low), band_high)
+            price = round(reference_cents * (1.5 + rand()))
         condition, shipping, buying = 1000, 0, "FIXED_PRICE"
         country, country_name = "US", "United States"
         if tier == "noise":
-            flaw = int(r.random() * 4)
+            flaw = int(rand() * 4)
             if flaw == 0:
-                condition = _pick(r, (3000, 3000, 1500, 2500))
+                condition = _NOISE_CONDITIONS[int(rand() * 4)]
             elif flaw == 1:
-                shipping = _pick(r, _SHIPPING_COSTS)
+                shipping = _SHIPPING_COSTS[int(rand() * len(_SHIPPING_COSTS))]
             elif flaw == 2:
-                country, country_name = _pick(r, words.FOREIGN_COUNTRIES)
+                countries = words.FOREIGN_COUNTRIES
+                country, country_name = countries[int(rand() * len(countries))]
             else:
                 buying = "AUCTION"
         seller = None
-        if r.random() < _DROPSHIPPER_SHARE[tier]:
+        if rand() < _DROPSHIPPER_SHARE[tier]:
             for _ in range(5):
-                pick = r.choices(_RANGES[params.dropshippers], cum_weights=cumulative)[0]
+                pick = bisect.bisect_right(cumulative, rand() * total_weight, 0, last)
                 if pick not in used:
                     used.add(pick)
                     seller = population[pick]
                     break
         if seller is None:
             seller = _one_off_seller(r)
-        if params.hostile and r.random() < 0.06:
+        if hostile and rand() < 0.06:
             seller = _hostile_seller(population[r.randrange(min(30, len(population)))], r)
+        item_id = str(110_000_000_000 + int(rand() * 300_000_000_000))
+        title = f"{prefixes[int(rand() * len(prefixes))]}{query}"[:70].rstrip()
+        title = f"{title}{suffixes[int(rand() * len(suffixes))]}"[:80]
+        if hostile:
+            title = _hostile_title(title, r)
         listings.append(
             SandboxListing(
-                item_id=str(110_000_000_000 + int(r.random() * 300_000_000_000)),
-                title=_listing_title(query, r, params.hostile),
-                price_cents=price,
-                condition_id=condition,
-                shipping_cents=shipping,
-                country=country,
-                country_name=country_name,
-                buying_option=buying,
-                seller=seller,
-                omit_shipping_options=shipping == 0 and r.random() < 0.08,
-                postal_code=f"{100 + int(r.random() * 900)}**",
-                tier=tier,
+                item_id,
+                title,
+                price,
+                condition,
+                shipping,
+                country,
+                country_name,
+                buying,
+                seller,
+                shipping == 0 and rand() < 0.08,
+                f"{100 + int(rand() * 900)}**",
+                tier,
             )
         )
     return tuple(listings)
