@@ -215,3 +215,20 @@ def test_a_run_paused_at_a_quota_resumes_after_the_reset(django_capture_on_commi
     run.refresh_from_db()
     assert run.status == Status.QUEUED
     assert _queued_run_ids() == [run.pk]
+
+
+def test_a_run_the_engine_could_not_start_is_paused_with_the_reason(monkeypatch):
+    """Not left queued (the recovery loop would re-enqueue it forever), and the task fails."""
+    import collection.engine
+
+    def broken(*, run_id, **kwargs):
+        raise RuntimeError("marketplace factory exploded")
+
+    monkeypatch.setattr(collection.engine, "run_execute", broken)
+    run = run_create(categories=_categories())
+    with pytest.raises(RuntimeError):
+        run_worker_execute(run_id=run.pk)
+    run.refresh_from_db()
+    assert run.status == Status.PAUSED
+    assert run.pause_reason == CollectionRun.PauseReason.INTERRUPTED
+    assert "RuntimeError: marketplace factory exploded" in run.status_message

@@ -201,3 +201,32 @@ def test_a_killed_worker_run_is_finished_by_another_worker_without_duplicates(se
     assert report.status == "completed"
     assert _sightings(reference.pk) == killed
     assert Seller.objects.count() == run.sellers_new  # the reference found nobody new
+
+
+def test_one_run_spreads_over_two_worker_processes():
+    """"Add a worker process" enqueues a second task: two db_workers share one run."""
+    from collection.services.runs import run_worker_add
+
+    env = _env(SANDBOX_LATENCY_MS=40)
+    category = Category.objects.get(node_id=SMALL_CATEGORY)
+    run = run_start(categories=[category], workers=2, amazon_pages=1, ebay_pages=2)
+    run_worker_add(run_id=run.pk)
+    assert DBTaskResult.objects.count() == 2
+
+    workers = [_worker(env, "--batch", "--max-tasks", "1") for _ in range(2)]
+    try:
+        for worker in workers:
+            worker.wait(timeout=240)
+    finally:
+        output = _stop(*workers)
+    assert [w.returncode for w in workers] == [0, 0], output[-3000:]
+
+    run.refresh_from_db()
+    assert run.status == CollectionRun.Status.COMPLETED
+    assert set(DBTaskResult.objects.values_list("status", flat=True)) == {TaskResultStatus.SUCCESSFUL}
+    executors = set(
+        RunTask.objects.filter(run=run, phase="ebay").values_list("leased_by", flat=True)
+    )
+    assert len({e.rsplit(":", 1)[0] for e in executors}) == 2  # two processes (host:pid)
+    assert SellerSighting.objects.filter(run=run).count() == run.sightings
+    assert SellerChange.objects.filter(run=run, action="added").count() == run.sellers_new
