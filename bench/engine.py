@@ -1,0 +1,366 @@
+"""Figures 1 and 5 — engine efficiency, CPU per request, and the original-style baseline.
+
+Figure 1. A real run (``collection.engine.run_execute``, MARKETPLACE=live) against the
+sandbox marketplace served over loopback HTTP by another process, at 50 ms latency, with
+request-rate limits off, at 5, 50 and 200 workers. The run has both phases: Amazon best
+sellers of 22 categories × 2 pages (44 requests), then one eBay Browse search per product
+(≥ 2,000). R counts every API request of the run that waits out the sandbox latency:
+Amazon pages + eBay searches (what ``run.requests`` counts; the sandbox's request log
+checks it) + the one OAuth token mint. Efficiency = ideal (R × L / W) ÷ the wall time of
+``run_execute`` (start to completed: planning, both phases, every batch stored, events,
+snapshot). CPU per request = ``time.process_time()`` of the child process that runs the
+collection, around ``run_execute``, ÷ R (parsing, persistence, events, the quota tracker,
+the database driver — not the sandbox, which is another process; not PostgreSQL).
+
+Figure 5. The same eBay phase done the way quick collectors do it: a fresh
+``httpx.AsyncClient`` per request (stock transport) and every result kept in memory until
+the end, then stored in one go — through our own ``results_store`` (a generous baseline:
+its SQL is set-based). Same products, same worker count, same process setup. Reported as
+a ratio of eBay-phase wall times (baseline ÷ ours) and of CPU per request.
+
+    .venv/bin/python bench/engine.py [--workers 5,50,200] [--categories 22] [--latency-ms 50]
+        [--baseline-workers 5,50,200] [--profile DIR]
+
+``--profile DIR`` records a py-spy flame graph of each of our runs (needs py-spy in .venv).
+Prints tables, then one JSON line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench._common import (  # noqa: E402
+    Stopwatch,
+    live_environment,
+    loopback_sandbox,
+    machine,
+    run_child,
+    sandbox_request_counts,
+    table,
+)
+
+SCRIPT = Path(__file__).resolve()
+TARGETS = {5: 0.90, 50: 0.80}
+CPU_TARGET_MS = 2.0
+TOKEN_PATH = "/identity/v1/oauth2/token"
+SEARCH_PATH = "/buy/browse/v1/item_summary/search"
+OXYLABS_PATH = "/v1/queries"
+
+
+# --- children ------------------------------------------------------------------------------
+
+
+def _setup(args) -> None:
+    from bench._common import reset_run_tables
+    from bench._django import bench_setup
+
+    bench_setup()
+    reset_run_tables()
+
+
+def _phase_times(run_id: int) -> dict:
+    """When each phase started and finished, from the run's stored events."""
+    from activity.models import RunEvent
+
+    times = {}
+    for action, phase, ts in RunEvent.objects.filter(
+        run_id=run_id, action__in=["phase_started", "phase_finished"]
+    ).values_list("action", "phase", "ts"):
+        times[f"{phase}_{action.split('_')[1]}"] = ts
+    return times
+
+
+def child_ours(args) -> dict:
+    _setup(args)
+    from bench._common import run_create_for_bench
+    from collection.engine import run_execute
+    from collection.models import CollectionRun
+
+    run = run_create_for_bench(categories=args.categories, workers=args.workers,
+                               ebay_pages=1)
+    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    with Stopwatch() as watch:
+        report = run_execute(run_id=run.pk, workers=args.workers)
+    run = CollectionRun.objects.get(pk=run.pk)
+    phases = _phase_times(run.pk)
+    ebay_s = None
+    if "ebay_started" in phases and "ebay_finished" in phases:
+        ebay_s = (phases["ebay_finished"] - phases["ebay_started"]).total_seconds()
+    return {
+        "kind": "ours",
+        "workers": args.workers,
+        "status": report.status,
+        "wall_s": watch.wall,
+        "cpu_s": watch.cpu,
+        "ebay_phase_s": ebay_s,
+        "requests": run.requests,
+        "ebay_searches": run.ebay_searches,
+        "products": run.products_found,
+        "sellers_found": run.sellers_found,
+        "sightings": run.sightings,
+        "retries": run.retries,
+        "failed_tasks": run.failed_tasks,
+        "events": run.event_seq,
+        "maxrss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+        "maxrss_before_kib": rss_before,
+    }
+
+
+async def _baseline_fetch_all(tasks, *, workers: int, fetch) -> list:
+    import asyncio
+
+    semaphore = asyncio.Semaphore(workers)
+
+    async def one(task):
+        async with semaphore:
+            return await fetch(task)
+
+    return await asyncio.gather(*(one(task) for task in tasks))
+
+
+def child_baseline(args) -> dict:
+    """The quick collector: fresh client per request, persistence deferred to the end."""
+    import asyncio
+
+    import httpx
+    from django.conf import settings
+
+    _setup(args)
+    from bench._common import run_create_for_bench
+    from collection import pipeline, store
+    from collection.marketplaces.ebay_browse import EbayAppTokens, EbayBrowseSearch
+    from collection.marketplaces.oxylabs import OxylabsAmazonBestSellers
+    from collection.models import CollectionRun
+    from collection.services.runs import run_transition
+
+    run = run_create_for_bench(categories=args.categories, workers=args.workers,
+                               ebay_pages=1)
+    run_transition(run_id=run.pk, to=CollectionRun.Status.RUNNING,
+                   expect=[CollectionRun.Status.QUEUED], executor="baseline")
+    options = pipeline.RunOptions(
+        markup_min_percent=run.markup_min_percent, markup_max_percent=run.markup_max_percent,
+    )
+    timeout = httpx.Timeout(30.0)
+
+    async def amazon_fetch(task):
+        async with httpx.AsyncClient(timeout=timeout) as client:
+            amazon = OxylabsAmazonBestSellers(
+                client=client, base_url=settings.OXYLABS_BASE_URL,
+                username=settings.OXYLABS_USERNAME, password=settings.OXYLABS_PASSWORD,
+                timeout=timeout,
+            )
+            page = await amazon.best_sellers(node_id=task.node_id, page=task.page)
+        return pipeline.outcome_done(task, page, attempts=1)
+
+    # The Amazon phase and the token are set-up, not measured.
+    store.run_plan(run_id=run.pk)
+    amazon_tasks = store.tasks_claim(run_id=run.pk, phase="amazon", executor="baseline",
+                                     limit=10_000, lease_seconds=3600)
+    outcomes = asyncio.run(_baseline_fetch_all(amazon_tasks, workers=args.workers,
+                                               fetch=amazon_fetch))
+    store.results_store(run_id=run.pk, outcomes=outcomes)
+    store.run_phase_advance(run_id=run.pk, phase="amazon")
+    ebay_tasks = store.tasks_claim(run_id=run.pk, phase="ebay", executor="baseline",
+                                   limit=100_000, lease_seconds=3600)
+
+    async def ebay_phase():
+        async with httpx.AsyncClient(timeout=timeout) as token_client:
+            tokens = EbayAppTokens(
+                client=token_client, base_url=settings.EBAY_API_BASE_URL,
+                client_id=settings.EBAY_CLIENT_ID, client_secret=settings.EBAY_CLIENT_SECRET,
+            )
+            await tokens.get()  # minted once, like a global in a script: not measured
+
+            async def ebay_fetch(task):
+                async with httpx.AsyncClient(timeout=timeout) as client:
+                    ebay = EbayBrowseSearch(client=client, base_url=settings.EBAY_API_BASE_URL,
+                                            tokens=tokens)
+                    page = await ebay.search_listings(pipeline.listing_query(task, options))
+                return pipeline.outcome_done(task, page, attempts=1)
+
+            with Stopwatch() as fetching:
+                results = await _baseline_fetch_all(ebay_tasks, workers=args.workers,
+                                                    fetch=ebay_fetch)
+        return results, fetching
+
+    results, fetching = asyncio.run(ebay_phase())
+    with Stopwatch() as storing:
+        store.results_store(run_id=run.pk, outcomes=list(results),
+                            counters={"requests": len(results)})
+    run = CollectionRun.objects.get(pk=run.pk)
+    return {
+        "kind": "baseline",
+        "workers": args.workers,
+        "ebay_searches": len(ebay_tasks),
+        "fetch_wall_s": fetching.wall,
+        "fetch_cpu_s": fetching.cpu,
+        "store_wall_s": storing.wall,
+        "store_cpu_s": storing.cpu,
+        "ebay_phase_s": fetching.wall + storing.wall,
+        "cpu_s": fetching.cpu + storing.cpu,
+        "sightings": run.sightings,
+        "sellers_found": run.sellers_found,
+        "maxrss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+    }
+
+
+# --- parent --------------------------------------------------------------------------------
+
+
+def _py_spy() -> str | None:
+    candidate = Path(sys.executable).with_name("py-spy")
+    return str(candidate) if candidate.exists() else shutil.which("py-spy")
+
+
+def measure(kind: str, workers: int, *, base_url: str, args, profile_dir: Path | None) -> dict:
+    before = sandbox_request_counts(base_url)
+    child_args = [kind, "--workers", str(workers), "--categories", str(args.categories)]
+    env = live_environment(base_url)
+    if args.no_quotas:
+        env["COLLECTION_QUOTAS"] = ""
+    if profile_dir is not None and kind == "ours":
+        profile_dir.mkdir(parents=True, exist_ok=True)
+        out = profile_dir / f"engine-{workers}w.collapsed.txt"
+        command = [
+            _py_spy(), "record", "--rate", "200", "--gil", "--output", str(out),
+            "--format", "raw", "--", sys.executable, str(SCRIPT), "--child", *child_args,
+        ]
+        completed = subprocess.run(command, env={**os.environ, **env}, stdout=subprocess.PIPE,
+                                   text=True, timeout=600)
+        result = json.loads([x for x in completed.stdout.splitlines() if x.startswith("{")][-1])
+        result["profile"] = str(out)
+    else:
+        result = run_child(SCRIPT, child_args, env=env)
+    after = sandbox_request_counts(base_url)
+    result["sandbox"] = {path: after.get(path, 0) - before.get(path, 0) for path in after
+                         if after.get(path, 0) - before.get(path, 0)}
+    return result
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--child", choices=["ours", "baseline"])
+    parser.add_argument("--workers", default="5,50,200")
+    parser.add_argument("--baseline-workers", default=None,
+                        help="worker counts of the figure-5 baseline (default: --workers)")
+    parser.add_argument("--categories", type=int, default=22)
+    parser.add_argument("--latency-ms", type=float, default=50.0)
+    parser.add_argument("--no-quotas", action="store_true",
+                        help="do not meter provider quotas (they are metered by default, "
+                             "as in production, with limits no bench reaches)")
+    parser.add_argument("--profile", type=Path, default=None, metavar="DIR")
+    args = parser.parse_args()
+
+    if args.child:
+        args.workers = int(args.workers)
+        result = (child_ours if args.child == "ours" else child_baseline)(args)
+        print(json.dumps(result, default=str))
+        return 0
+
+    worker_counts = [int(w) for w in args.workers.split(",") if w]
+    baseline_spec = args.workers if args.baseline_workers is None else args.baseline_workers
+    baseline_counts = [int(w) for w in baseline_spec.split(",") if w]
+    latency = args.latency_ms / 1000
+    ours: dict[int, dict] = {}
+    baseline: dict[int, dict] = {}
+    started = time.monotonic()
+    with loopback_sandbox(latency_ms=args.latency_ms, seed=1) as base_url:
+        for workers in worker_counts:
+            ours[workers] = measure("ours", workers, base_url=base_url, args=args,
+                                    profile_dir=args.profile)
+            if workers in baseline_counts:
+                baseline[workers] = measure("baseline", workers, base_url=base_url, args=args,
+                                            profile_dir=None)
+        for workers in baseline_counts:
+            if workers not in baseline:
+                baseline[workers] = measure("baseline", workers, base_url=base_url,
+                                            args=args, profile_dir=None)
+    load = os.getloadavg()
+
+    ok = True
+    rows = []
+    for workers, r in ours.items():
+        sandbox = r["sandbox"]
+        api_requests = (sandbox.get(OXYLABS_PATH, 0) + sandbox.get(SEARCH_PATH, 0)
+                        + sandbox.get(TOKEN_PATH, 0))
+        r["R"] = api_requests
+        r["ideal_s"] = api_requests * latency / workers
+        r["efficiency"] = r["ideal_s"] / r["wall_s"]
+        r["cpu_ms_per_request"] = 1000 * r["cpu_s"] / api_requests
+        ebay_requests = sandbox.get(SEARCH_PATH, 0)
+        if r.get("ebay_phase_s"):
+            r["ebay_phase_efficiency"] = (ebay_requests * latency / workers) / r["ebay_phase_s"]
+        target = TARGETS.get(workers)
+        r["target"] = target
+        r["target_met"] = None if target is None else r["efficiency"] >= target
+        r["cpu_target_met"] = r["cpu_ms_per_request"] <= CPU_TARGET_MS
+        if r["status"] != "completed" or r["ebay_searches"] < 2000:
+            ok = False
+        rows.append([
+            workers, r["R"], f"{r['ideal_s']:.2f}", f"{r['wall_s']:.2f}",
+            f"{r['efficiency']:.3f}", f"≥ {target:.2f}" if target else "report",
+            f"{r.get('ebay_phase_efficiency', 0):.3f}",
+            f"{r['cpu_ms_per_request']:.3f}", r["status"],
+        ])
+
+    print()
+    print("Figure 1 — engine efficiency (live clients → loopback sandbox, "
+          f"{args.latency_ms:g} ms latency, rate limits off)")
+    print(f"  run: {args.categories} categories × 2 Amazon pages, 1 eBay page per product; "
+          "R = Amazon pages + eBay searches + token mint (sandbox log)")
+    print(table(rows, ["workers", "R", "ideal s", "actual s", "efficiency", "target",
+                       "eBay-phase eff.", "CPU ms/req", "status"]))
+    sample = next(iter(ours.values()))
+    print(f"  products {sample['products']}, eBay searches {sample['ebay_searches']}, "
+          f"sellers found {sample['sellers_found']}, sightings {sample['sightings']}, "
+          f"events {sample['events']}; CPU target ≤ {CPU_TARGET_MS} ms/request")
+
+    rows5 = []
+    for workers, b in baseline.items():
+        b["cpu_ms_per_request"] = 1000 * b["cpu_s"] / b["ebay_searches"]
+        ours_r = ours.get(workers)
+        if ours_r and ours_r.get("ebay_phase_s"):
+            b["ratio_wall"] = b["ebay_phase_s"] / ours_r["ebay_phase_s"]
+        rows5.append([
+            workers, b["ebay_searches"], f"{b['fetch_wall_s']:.2f}", f"{b['store_wall_s']:.2f}",
+            f"{b['ebay_phase_s']:.2f}",
+            f"{ours_r['ebay_phase_s']:.2f}" if ours_r and ours_r.get("ebay_phase_s") else "-",
+            f"{b.get('ratio_wall', 0):.2f}×", f"{b['cpu_ms_per_request']:.3f}",
+        ])
+    print()
+    print("Figure 5 — original-style baseline (fresh httpx client per request, persistence "
+          "deferred to the end), same eBay phase")
+    print(table(rows5, ["workers", "searches", "fetch s", "store s", "eBay phase s",
+                        "ours eBay phase s", "baseline/ours", "CPU ms/req"]))
+    print(f"  load average after: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}; "
+          f"bench took {time.monotonic() - started:.0f} s")
+    print()
+    print(json.dumps({
+        "figure": "engine",
+        "ok": ok,
+        "latency_ms": args.latency_ms,
+        "categories": args.categories,
+        "ours": {str(k): v for k, v in ours.items()},
+        "baseline": {str(k): v for k, v in baseline.items()},
+        "targets_efficiency": {str(k): v for k, v in TARGETS.items()},
+        "target_cpu_ms_per_request": CPU_TARGET_MS,
+        "machine": machine(),
+        "loadavg": load,
+        "at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+    }, default=str))
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

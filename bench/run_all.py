@@ -1,0 +1,180 @@
+"""Run every benchmark figure and print a summary (``./dev bench``).
+
+    ./dev bench                     all figures (about 10 minutes on 2 cores)
+    ./dev bench --only engine,fanout
+    ./dev bench --strict            exit 1 when a target is missed, not only on errors
+
+Figures (one script each; every script prints its own table and a last JSON line):
+
+    1 + 5  bench/engine.py   engine efficiency and CPU/request; original-style baseline
+    2      bench/ingest.py   seller + sighting ingest through the store (store's script)
+    3      bench/fanout.py   websocket fan-out through daphne + channels-redis
+    4      bench/memory.py   peak RSS at 1× and 10× the products
+
+Needs PostgreSQL (``BENCH_DATABASE_URL``, default postgres://postgres@127.0.0.1:5432/
+scout_bench, created and migrated on first use, wiped by every figure; never the dev
+database) and Redis (``BENCH_REDIS_URL``, default redis://127.0.0.1:6379/14, flushed by
+figure 3). ``--json-out FILE`` writes every figure's JSON to FILE.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parent
+ROOT = BENCH.parent
+sys.path.insert(0, str(ROOT))
+
+from bench._common import machine, table  # noqa: E402
+
+FIGURES = {
+    "engine": ("bench/engine.py", [], 420),
+    "ingest": ("bench/ingest.py", [], 420),
+    "fanout": ("bench/fanout.py", [], 300),
+    "memory": ("bench/memory.py", [], 300),
+}
+
+
+def run_figure(name: str) -> tuple[dict | None, float, int]:
+    script, extra, timeout = FIGURES[name]
+    print(f"\n=== {name}: {script} {' '.join(extra)}".rstrip(), flush=True)
+    started = time.monotonic()
+    process = subprocess.Popen(
+        [sys.executable, script, *extra], cwd=ROOT, stdout=subprocess.PIPE, text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    last_json = None
+    try:
+        deadline = started + timeout
+        for line in process.stdout:
+            sys.stdout.write(line)
+            sys.stdout.flush()
+            if line.startswith("{"):
+                last_json = line
+            if time.monotonic() > deadline:
+                raise subprocess.TimeoutExpired(script, timeout)
+        process.wait(max(1, deadline - time.monotonic()))
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+        print(f"!!! {name} stopped after {timeout} s", flush=True)
+    elapsed = time.monotonic() - started
+    result = None
+    if last_json:
+        try:
+            result = json.loads(last_json)
+        except ValueError:
+            result = None
+    return result, elapsed, process.returncode
+
+
+def summarize(results: dict[str, dict | None]) -> list[list]:
+    """Rows: figure, measure, value, target, met."""
+    rows: list[list] = []
+
+    def row(figure, measure, value, target, met):
+        mark = "-" if met is None else ("yes" if met else "MISSED")
+        rows.append([figure, measure, value, target, mark])
+
+    engine = results.get("engine")
+    if engine:
+        for workers, r in engine["ours"].items():
+            target = engine["targets_efficiency"].get(workers)
+            row("1 engine", f"efficiency, {workers} workers", f"{r['efficiency']:.3f}",
+                f"≥ {target}" if target else "report", r.get("target_met"))
+        worst = max(r["cpu_ms_per_request"] for r in engine["ours"].values())
+        row("1 engine", "CPU ms/request (worst of runs)", f"{worst:.3f}",
+            f"≤ {engine['target_cpu_ms_per_request']}",
+            worst <= engine["target_cpu_ms_per_request"])
+        for workers, b in engine["baseline"].items():
+            if "ratio_wall" in b:
+                row("5 baseline", f"eBay phase baseline/ours, {workers} workers",
+                    f"{b['ratio_wall']:.2f}×", "report", None)
+    ingest = results.get("ingest")
+    if ingest:
+        row("2 ingest", "sellers/s", f"{ingest['sellers_per_s']:,}", "≥ 20,000",
+            ingest["target_met"])
+        row("2 ingest", "rows/s ÷ raw COPY", f"{ingest['ratio_to_copy']:.3f}", "report", None)
+    fanout = results.get("fanout")
+    if fanout:
+        latency = fanout["latency_ms"]
+        row("3 fan-out", "events/s", f"{fanout['events_per_s']:.0f}", "≥ 200",
+            fanout["events_per_s"] >= 200)
+        row("3 fan-out", "p50 publish→receive ms",
+            "-" if latency["p50"] is None else f"{latency['p50']:.1f}", "< 50",
+            latency["p50"] is not None and latency["p50"] < 50)
+        row("3 fan-out", "p99 publish→receive ms",
+            "-" if latency["p99"] is None else f"{latency['p99']:.1f}", "< 250",
+            latency["p99"] is not None and latency["p99"] < 250)
+        row("3 fan-out", "events lost before resync", f"{fanout['lost_before_resync']}",
+            "report", None)
+        row("3 fan-out", "clients with every event",
+            f"{fanout['clients_complete']}/{fanout['clients']}", "all",
+            fanout["clients_complete"] == fanout["clients"])
+    memory = results.get("memory")
+    if memory:
+        row("4 memory", "peak RSS 10× ÷ 1×", f"{memory['ratio']:.3f}",
+            f"≤ {memory['target_ratio']}", memory["target_met"])
+    return rows
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", default="", help="comma-separated: " + ",".join(FIGURES))
+    parser.add_argument("--strict", action="store_true",
+                        help="exit 1 when a target is missed (default: only on errors)")
+    parser.add_argument("--json-out", type=Path, default=None)
+    args = parser.parse_args()
+    names = [n for n in args.only.split(",") if n] or list(FIGURES)
+    unknown = [n for n in names if n not in FIGURES]
+    if unknown:
+        parser.error(f"unknown figure(s): {', '.join(unknown)}")
+
+    started = time.monotonic()
+    results: dict[str, dict | None] = {}
+    timings: dict[str, float] = {}
+    failed: list[str] = []
+    for name in names:
+        result, elapsed, code = run_figure(name)
+        results[name] = result
+        timings[name] = elapsed
+        if code != 0 or result is None or not result.get("ok", False):
+            failed.append(name)
+
+    rows = summarize(results)
+    info = machine()
+    print()
+    print(f"Summary — {info['cpus']} CPUs ({info['cpu_model']}), {info['memory_gib']} GiB, "
+          f"Python {info['python']}; total {time.monotonic() - started:.0f} s "
+          f"({', '.join(f'{k} {v:.0f} s' for k, v in timings.items())})")
+    print(table(rows, ["figure", "measure", "value", "target", "met"]))
+    if failed:
+        print(f"  errors in: {', '.join(failed)}")
+    missed = [r for r in rows if r[-1] == "MISSED"]
+    summary = {
+        "figure": "summary",
+        "ok": not failed,
+        "failed": failed,
+        "missed": [f"{r[0]}: {r[1]}" for r in missed],
+        "seconds": {k: round(v, 1) for k, v in timings.items()},
+        "machine": info,
+        "at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+    }
+    if args.json_out:
+        args.json_out.write_text(json.dumps({"summary": summary, **results}, indent=1))
+    print()
+    print(json.dumps(summary))
+    if failed:
+        return 1
+    return 1 if (args.strict and missed) else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
