@@ -38,8 +38,9 @@ from activity.access import CLOSE_NOT_FOUND, websocket_refusal
 from activity.events import RUNS_GROUP, run_group
 from activity.selectors import (
     RESYNC_CHUNK,
-    run_active_summaries,
+    RUN_LIST_LIMIT,
     run_events_after,
+    run_list_get,
     run_summary_get,
 )
 
@@ -174,7 +175,8 @@ class RunListConsumer(_JsonConsumer):
             return
         await self.accept()
         await self.join(RUNS_GROUP)
-        summaries = await database_sync_to_async(run_active_summaries)()
+        # What the page rendered may be seconds old: bring every listed run up to date.
+        summaries = await database_sync_to_async(run_list_get)(limit=RUN_LIST_LIMIT)
         await self.send_json({"type": "runs", "runs": summaries})
         self.last_sent = time.monotonic()
 

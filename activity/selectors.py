@@ -17,6 +17,7 @@ from collection.models import CollectionRun, RunTask
 
 RESYNC_CHUNK = 500  # events per websocket message when answering from the database
 FEED_LIMIT = 200  # rows the live feed keeps
+RUN_LIST_LIMIT = 50  # runs on the run list
 
 # Per-worker counters the page shows; each counts events of one action.
 WORKER_COUNTED_ACTIONS = (
@@ -88,20 +89,9 @@ def run_summary_get(*, run_id: int) -> dict[str, Any] | None:
     return run_summary(run, progress=run_progress_get(run_id=run_id))
 
 
-def run_list_get(*, limit: int = 50) -> list[dict[str, Any]]:
+def run_list_get(*, limit: int = RUN_LIST_LIMIT) -> list[dict[str, Any]]:
     """The most recent runs, newest first, as summaries with progress."""
     runs = list(CollectionRun.objects.order_by("-created_at", "-id")[:limit])
-    progress = run_progress_many(run_ids=[run.pk for run in runs])
-    return [run_summary(run, progress=progress[run.pk]) for run in runs]
-
-
-def run_active_summaries() -> list[dict[str, Any]]:
-    """Summaries of runs that may still change (queued, running, paused)."""
-    runs = list(
-        CollectionRun.objects.filter(
-            status__in=[*CollectionRun.ACTIVE_STATUSES, CollectionRun.Status.PAUSED]
-        ).order_by("-created_at")[:100]
-    )
     progress = run_progress_many(run_ids=[run.pk for run in runs])
     return [run_summary(run, progress=progress[run.pk]) for run in runs]
 

@@ -18,7 +18,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from activity.access import user_can_control_runs, user_can_view_runs
-from activity.selectors import FEED_LIMIT, run_list_get, run_live_state_get
+from activity.selectors import FEED_LIMIT, RUN_LIST_LIMIT, run_list_get, run_live_state_get
 from activity.services import CONTROL_ACTIONS, run_control_apply
 from collection.models import CollectionRun
 from collection.services.runs import RunError
@@ -40,8 +40,8 @@ def staff_can_view_runs(view):
 @require_GET
 @staff_can_view_runs
 def run_list(request):
-    runs = run_list_get(limit=50)
-    return render(request, "activity/run_list.html", {"runs": runs, "runs_state": {"runs": runs}})
+    runs = run_list_get(limit=RUN_LIST_LIMIT)
+    return render(request, "activity/run_list.html", {"runs": runs})
 
 
 @require_GET

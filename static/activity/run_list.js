@@ -6,7 +6,7 @@ import { connectStream, el, formatDateTime, formatNumber, showConnection } from 
 const table = document.getElementById("runs");
 const body = table.tBodies[0];
 const detailBase = table.dataset.detailBase;
-const MAX_ROWS = 50;
+const MAX_ROWS = 50; // activity.selectors.RUN_LIST_LIMIT
 const latest = new Map(); // run id → event_seq of the summary shown
 
 const COUNTERS = ["products_found", "ebay_searches", "sellers_found", "sellers_new", "requests",

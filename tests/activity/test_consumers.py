@@ -188,7 +188,7 @@ async def test_status_changes_reach_the_run_page(ws, run, viewer):
     assert set(message["run"]["progress"]) == {"amazon", "ebay"}
 
 
-async def test_run_list_stream_sends_active_runs_then_coalesced_updates(ws, run, viewer):
+async def test_run_list_stream_sends_the_listed_runs_then_coalesced_updates(ws, run, viewer):
     other = await adb(new_run)()
     client = ws("/ws/runs/", cookie=await adb(session_cookie)(viewer))
     assert (await client.connect())[0]
