@@ -13,8 +13,15 @@ Coroutines of one execution (one process taking part in one run)::
 
 The queue holds about two tasks per worker: enough claimed ahead that a slow database
 round trip never starves the workers, little enough that memory stays bounded and other
-processes joining the run find work. Every database call runs through ``sync_to_async``
-(thread-sensitive: one connection, also on SQLite); none sits on a request's path.
+processes joining the run find work. Every database call runs through ``sync_to_async``;
+none sits on a request's path. Threads and connections:
+
+- PostgreSQL: ``results_store`` and lease extension run on a thread (and connection) of
+  their own, so a long batch transaction never delays a claim, a heartbeat or an event
+  frame; everything else runs on asgiref's thread-sensitive thread.
+- SQLite: everything runs on the thread-sensitive thread (one connection; SQLite has one
+  writer at a time anyway). Claims then wait behind stores, so the engine claims further
+  ahead there (a batch's worth of tasks).
 
 Stopping (pause, cancel, auth failure, quota, consecutive failures, a signal) is
 cooperative: once seen, no request starts (workers check right before each one); the
@@ -35,6 +42,7 @@ import signal
 import socket
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from asgiref.sync import sync_to_async
@@ -189,6 +197,10 @@ async def _db(fn: Callable, /, **kwargs):
     return await sync_to_async(fn, thread_sensitive=True)(**kwargs)
 
 
+def _on_postgres() -> bool:
+    return settings.DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
+
+
 def _connection_reset() -> None:
     from django.db import connection
 
@@ -247,6 +259,7 @@ class Runner:
         self._worker_tasks: list[asyncio.Task] = []
         self._background: dict[str, asyncio.Task] = {}
         self._signals: list[int] = []
+        self._store_executor: ThreadPoolExecutor | None = None
 
     # --- entry -------------------------------------------------------------------------
 
@@ -255,6 +268,8 @@ class Runner:
         self._wakeup = asyncio.Event()
         self._writer_wakeup = asyncio.Event()
         self._flush_lock = asyncio.Lock()
+        if _on_postgres():
+            self._store_executor = ThreadPoolExecutor(1, thread_name_prefix="engine-store")
         try:
             run, self.mode = await _db(
                 run_execution_begin, run_id=self.run_id, executor=self.executor
@@ -270,6 +285,9 @@ class Runner:
             return await self._report(started)
         finally:
             await _db(_connection_reset)
+            if self._store_executor is not None:
+                await self._store_call(_connection_reset)
+                self._store_executor.shutdown(wait=False)
 
     def _options_load(self) -> pipeline.RunOptions:
         run = CollectionRun.objects.get(pk=self.run_id)
@@ -306,7 +324,10 @@ class Runner:
             if self.phase != Phase.DONE:
                 self.recorder.emit(Action.PHASE_STARTED, phase=self.phase)
 
-        self.queue = asyncio.Queue(maxsize=max(8, 2 * self.workers_count))
+        queue_size = max(8, 2 * self.workers_count)
+        if self._store_executor is None:  # SQLite: claims wait behind stores (see above)
+            queue_size = max(queue_size, self.config.batch_size)
+        self.queue = asyncio.Queue(maxsize=queue_size)
         self.quota = QuotaTracker()
         self._background = {
             "monitor": asyncio.create_task(self._monitor(), name="engine-monitor"),
@@ -672,7 +693,7 @@ class Runner:
             try:
                 result = await self._db_retry(
                     store.results_store, run_id=self.run_id, outcomes=outcomes,
-                    counters=counters,
+                    counters=counters, on_store=True,
                 )
             except BaseException:
                 # Not stored: the tasks stay leased to us and are released (or expire)
@@ -699,17 +720,26 @@ class Runner:
                 names=list(result.new_seller_names),
             )
 
-    async def _db_retry(self, fn: Callable, /, **kwargs):
+    async def _store_call(self, fn: Callable, /, **kwargs):
+        """Run on the store's own thread and connection (PostgreSQL), else like ``_db``."""
+        if self._store_executor is None:
+            return await _db(fn, **kwargs)
+        return await sync_to_async(fn, thread_sensitive=False, executor=self._store_executor)(
+            **kwargs
+        )
+
+    async def _db_retry(self, fn: Callable, /, *, on_store: bool = False, **kwargs):
         """A database call that survives a dropped connection (reconnects, retries)."""
+        call = self._store_call if on_store else _db
         for attempt in range(1, DB_RETRIES + 1):
             try:
-                return await _db(fn, **kwargs)
+                return await call(fn, **kwargs)
             except (OperationalError, InterfaceError) as exc:
                 logger.warning(
                     "run %s: database error in %s (attempt %d/%d): %s", self.run_id,
                     getattr(fn, "__name__", fn), attempt, DB_RETRIES, exc,
                 )
-                await _db(_connection_reset)
+                await call(_connection_reset)
                 if attempt == DB_RETRIES:
                     raise DatabaseUnavailable(str(exc).strip().splitlines()[0][:300]) from exc
                 await asyncio.sleep(0.5 * 2 ** (attempt - 1))
@@ -719,10 +749,6 @@ class Runner:
     def _control(self, *, beat: bool) -> tuple[str, str]:
         if beat:
             store.run_heartbeat(run_id=self.run_id, executor=self.executor)
-            store.tasks_extend_lease(
-                run_id=self.run_id, executor=self.executor,
-                lease_seconds=self.config.lease_seconds,
-            )
         return selectors.run_control_get(run_id=self.run_id)
 
     async def _monitor(self) -> None:
@@ -734,6 +760,13 @@ class Runner:
             beat = now >= next_beat
             try:
                 status, action = await _db(self._control, beat=beat)
+                if beat:
+                    # With the store's connection: task rows are only ever locked by
+                    # one transaction of this process at a time (no lock-order cycles).
+                    await self._store_call(
+                        store.tasks_extend_lease, run_id=self.run_id, executor=self.executor,
+                        lease_seconds=self.config.lease_seconds,
+                    )
             except DatabaseError as exc:
                 logger.warning("run %s: heartbeat failed: %s", self.run_id, exc)
                 await _db(_connection_reset)
