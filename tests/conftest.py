@@ -29,10 +29,27 @@ def pytest_sessionstart(session):
 
 def pytest_collection_modifyitems(config, items):
     for item in items:
+        _serialize_transactional_rollback(item)
         if "postgres_only" in item.keywords and not _on_postgres():
             item.add_marker(pytest.mark.skip(reason="needs PostgreSQL: set DATABASE_URL"))
         if "redis_only" in item.keywords and not _on_redis():
             item.add_marker(pytest.mark.skip(reason="needs Redis: set REDIS_URL"))
+
+
+def _serialize_transactional_rollback(item) -> None:
+    """Every transactional test restores the migrated data (catalogue, presets) afterwards.
+
+    Mixing transactional tests with and without ``serialized_rollback`` breaks Django: a
+    plain one's teardown flush re-creates content types through post_migrate, and the next
+    serialized one then fails to reload them. So all of them serialize.
+    """
+    marker = item.get_closest_marker("django_db")
+    if marker is None or not marker.kwargs.get("transaction") or marker.kwargs.get("serialized_rollback"):
+        return
+    item.add_marker(
+        pytest.mark.django_db(*marker.args, **{**marker.kwargs, "serialized_rollback": True}),
+        append=False,
+    )
 
 
 @pytest.fixture
