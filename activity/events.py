@@ -239,6 +239,20 @@ class EventRecorder:
             self._owe_status()
         return len(frame)
 
+    async def aclose(self) -> None:
+        """Flush, and publish an owed status now: the run's event loop is about to end."""
+        await self.aflush()
+        if self._trailing is not None:
+            self._trailing.cancel()
+            self._trailing = None
+        if self._trailing_task is not None:
+            await asyncio.gather(self._trailing_task, return_exceptions=True)
+        if self._status_owed:
+            self._status_owed = False
+            summary = await sync_to_async(self._summary)()
+            if summary is not None:
+                await _apublish_status(summary)
+
 
 def run_summary(run, *, progress: dict | None = None) -> dict[str, Any]:
     """Status and counters of a run, as plain JSON (run list and run page headers).

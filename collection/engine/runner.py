@@ -311,7 +311,7 @@ class Runner:
             logger.error("run %s: %s", self.run_id, message)
             self.stop = StopRequest(Status.FAILED, message=message)
             await self._end_status()
-            await self._events_flush()
+            await self.recorder.aclose()
             return
 
         if self.mode != JOINED:
@@ -923,7 +923,10 @@ class Runner:
                 await asyncio.gather(task, return_exceptions=True)
         if not self.completed and self.stop is not None:
             await self._end_status()
-        await self._events_flush()
+        try:
+            await self.recorder.aclose()
+        except Exception:  # see _events_flush
+            logger.warning("run %s: could not store the last events", self.run_id, exc_info=True)
         await self._progress_report()
 
     async def _end_status(self) -> None:

@@ -162,12 +162,12 @@ async def _wait_for(predicate, timeout=20.0):
 
 async def test_cancel_stops_new_requests_promptly(settings):
     fast_settings(settings)
-    app = sandbox(latency_ms=40)
-    run = await sync_to_async(make_run)(workers=5, ebay_pages=3)
+    app = sandbox(latency_ms=60)
+    run = await sync_to_async(make_run)(workers=2, ebay_pages=3)  # ~2 s of eBay requests
     execution = asyncio.create_task(
         arun_execute(run_id=run.pk, marketplace_options={"sandbox_app": app})
     )
-    await _wait_for(lambda: len(app.requests(path="/buy/browse/v1/item_summary/search")) >= 20)
+    await _wait_for(lambda: len(app.requests(path="/buy/browse/v1/item_summary/search")) >= 6)
     await sync_to_async(run_cancel)(run_id=run.pk)
     cancelled_at = time.time()
     report = await asyncio.wait_for(execution, 15)
@@ -195,12 +195,12 @@ async def test_operator_pause_then_resume_matches_an_uninterrupted_run(settings)
     expected = await sync_to_async(produced)(reference.pk)
     await sync_to_async(forget_results)()
 
-    app = sandbox(latency_ms=20)
-    run = await sync_to_async(make_run)(workers=4)
+    app = sandbox(latency_ms=60)
+    run = await sync_to_async(make_run)(workers=2)  # ~2 s of eBay requests
     execution = asyncio.create_task(
         arun_execute(run_id=run.pk, marketplace_options={"sandbox_app": app})
     )
-    await _wait_for(lambda: len(app.requests(path="/buy/browse/v1/item_summary/search")) >= 15)
+    await _wait_for(lambda: len(app.requests(path="/buy/browse/v1/item_summary/search")) >= 6)
     await sync_to_async(run_pause)(run_id=run.pk)
     report = await asyncio.wait_for(execution, 15)
     assert report.status == "paused" and report.pause_reason == "operator"
