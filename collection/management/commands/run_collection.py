@@ -12,7 +12,9 @@ output is one JSON object describing the run; progress goes to standard error.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import sys
 from decimal import Decimal, InvalidOperation
 
@@ -172,6 +174,13 @@ class Command(BaseCommand):
     # --- run ---------------------------------------------------------------------------
 
     def handle(self, *args, **options):
+        # The live display says what the INFO log lines would; -v 2 shows them as well.
+        if options["verbosity"] < 2:
+            with _loggers_at(logging.WARNING, "collection", "activity"):
+                return self._handle(**options)
+        return self._handle(**options)
+
+    def _handle(self, **options):
         as_json = options["json"]
         try:
             run_id, workers = self._run_to_execute(options)
@@ -262,6 +271,19 @@ class _EstimateOnly(Exception):
         self.run = run
 
 
+@contextlib.contextmanager
+def _loggers_at(level: int, *names: str):
+    loggers = [logging.getLogger(name) for name in names]
+    previous = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(max(level, logger.getEffectiveLevel()))
+    try:
+        yield
+    finally:
+        for logger, old in zip(loggers, previous):
+            logger.setLevel(old)
+
+
 def report_as_json(report: RunReport) -> dict:
     data = {name: getattr(report, name) for name in RESULT_FIELDS}
     data.update(
@@ -294,10 +316,27 @@ class ProgressDisplay:
         self.run_id = run_id
         self.console = Console(file=stream, highlight=False, soft_wrap=False)
         self.progress = None
+        self.live = None
         self._amazon = self._ebay = None
         self._last: RunProgress | None = None
 
+    def __rich__(self):
+        """The counters line under the bars."""
+        from rich.text import Text
+
+        p = self._last
+        if p is None:
+            return Text("starting…", style="dim")
+        return Text(
+            f"{p.requests_per_s:5.1f} req/s · {p.busy_workers} busy · "
+            f"{p.sellers_found:,} sellers ({p.sellers_new:,} new) · "
+            f"{p.retries} retries · {p.failed_tasks} failed",
+            style="dim",
+        )
+
     def start(self) -> None:
+        from rich.console import Group
+        from rich.live import Live
         from rich.progress import (
             BarColumn,
             MofNCompleteColumn,
@@ -307,20 +346,24 @@ class ProgressDisplay:
         )
 
         self.console.print(
-            f"Run {self.run_id}: Ctrl-C pauses it; {resume_command(self.run_id)} continues."
+            f"Run {self.run_id}: Ctrl-C pauses it; {resume_command(self.run_id)} continues.",
+            markup=False,
         )
         self.progress = Progress(
-            TextColumn("{task.description:<20}"),
-            BarColumn(bar_width=30),
+            TextColumn("{task.description:<19}"),
+            BarColumn(bar_width=28),
             MofNCompleteColumn(),
-            TimeElapsedColumn(),
             TextColumn("{task.fields[info]}"),
+            TimeElapsedColumn(),
             console=self.console,
-            refresh_per_second=4,
         )
         self._amazon = self.progress.add_task("Amazon best sellers", total=None, info="")
         self._ebay = self.progress.add_task("eBay searches", total=None, info="")
-        self.progress.start()
+        self.live = Live(
+            Group(self.progress, self), console=self.console, refresh_per_second=4,
+            transient=False,
+        )
+        self.live.start()
 
     def update(self, p: RunProgress) -> None:
         self._last = p
@@ -332,16 +375,13 @@ class ProgressDisplay:
         )
         self.progress.update(
             self._ebay, total=p.ebay_total or None, completed=p.ebay_finished,
-            info=(
-                f"{p.requests_per_s:6.1f} req/s · sellers {p.sellers_found} found, "
-                f"{p.sellers_new} new · {p.busy_workers} busy · {p.retries} retries · "
-                f"{p.failed_tasks} failed"
-            ),
+            info=f"{p.sightings:,} sightings",
         )
 
     def stop(self) -> None:
-        if self.progress is not None:
-            self.progress.stop()
+        if self.live is not None:
+            self.live.stop()
+            self.live = None
             self.progress = None
 
     def summary(self, report: RunReport) -> None:
