@@ -228,3 +228,23 @@ async def test_run_list_stream_hears_events_flushed_by_a_run(ws, run, viewer):
     assert message["type"] == "runs"
     [summary] = message["runs"]
     assert summary["id"] == run.pk and summary["event_seq"] == 1
+
+
+async def test_a_member_that_never_reads_holds_up_neither_the_run_nor_other_clients(ws, run, viewer):
+    layer = get_channel_layer()
+    stuck = await layer.new_channel()
+    await layer.group_add(run_group(run.pk), stuck)  # joined, never receives
+    client = ws(f"/ws/runs/{run.pk}/", cookie=await adb(session_cookie)(viewer))
+    assert (await client.connect())[0]
+    recorder = EventRecorder(run.pk)
+    frames = 120  # past the in-memory layer's capacity (100) for the stuck channel
+
+    async def run_frames():
+        for i in range(frames):
+            recorder.emit(Action.FETCHING, worker=1, phase="ebay", page=i)
+            await recorder.aflush()
+
+    await asyncio.wait_for(run_frames(), timeout=60)
+    seqs = await client.events_until(frames)
+    assert sorted(set(seqs)) == list(range(1, frames + 1)) and seqs == sorted(seqs)
+    await layer.group_discard(run_group(run.pk), stuck)
