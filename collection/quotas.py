@@ -213,9 +213,10 @@ class QuotaTracker:
     """Counts the requests of one run execution against the providers' quotas.
 
     The engine calls ``await acquire(provider)`` right before every request it sends
-    (retries included) and ``await aclose()`` when it stops; ``await exhausted(provider)``
-    when the provider itself answers "quota spent" (eBay 429/2001). Unmetered providers
-    (no quota configured) cost nothing.
+    (retries included), ``release(provider)`` when it did not send it after all, and
+    ``await aclose()`` when it stops; ``await exhausted(provider)`` when the provider itself
+    answers "quota spent" (eBay 429/2001). Unmetered providers (no quota configured) cost
+    nothing.
     """
 
     def __init__(
@@ -274,7 +275,7 @@ class QuotaTracker:
                 )
                 if granted == 0:
                     raise _exhausted_error(quota, window)
-                state.left = granted
+                state.left += granted  # += : ``release`` may have returned one meanwhile
 
     async def exhausted(self, provider: str, *, reset_at: dt.datetime | None = None) -> dt.datetime:
         """The provider said its quota is spent: mark the window spent for every process.
@@ -351,12 +352,23 @@ class QuotaTracker:
                     reset_at=status.reset_at,
                 )
 
+    def release(self, provider: str) -> None:
+        """Give back one request taken by ``acquire`` and not sent after all (the engine saw
+        a stop in between). It returns to the local block: no database round trip."""
+        quota, state = self.quotas.get(provider), self._states.get(provider)
+        if quota is None or state is None or not state.sent:
+            return
+        if state.window == quota.window_at(self._now()):
+            state.left += 1
+            state.sent -= 1
+        # Else its window is over: it stays counted there (the safe side).
+
     async def _give_back(self, provider: str, state: _ProviderState) -> None:
-        if state.window is not None and state.left:
+        count, state.left = state.left, 0
+        if state.window is not None and count:
             await sync_to_async(usage_release)(
-                provider=provider, window_start=state.window.start, count=state.left
+                provider=provider, window_start=state.window.start, count=count
             )
-        state.left = 0
 
     async def aclose(self) -> None:
         """Give every unused reservation back (call when the run stops, however it stops)."""

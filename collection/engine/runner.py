@@ -488,6 +488,7 @@ class Runner:
                     await self._quota_pause(gate.provider, exc, from_provider=False)
                     return None
                 if self.stop is not None:
+                    quota.release(gate.provider)  # quota hook: counted, but not sent
                     return None
             tries += 1
             self.stats.request(worker)

@@ -138,6 +138,22 @@ async def test_reservations_are_blocks_and_unused_ones_are_given_back_on_close()
 
 
 @pytestmark_db
+async def test_a_request_taken_but_not_sent_goes_back():
+    """Workers that took the last requests of a window and then saw the run stop give
+    them back: the counter holds only what was sent."""
+    clock = Clock(at(2026, 3, 10, 12, 0, 10))
+    tracker = QuotaTracker(EBAY_40, block=16, clock=clock)
+    for _ in range(40):
+        await tracker.acquire("ebay")
+    for _ in range(3):
+        tracker.release("ebay")
+    tracker.release("oxylabs")  # unmetered: nothing to give back
+    await tracker.aclose()
+    assert tracker.sent == {"ebay": 37}
+    assert await sync_used("ebay") == {at(2026, 3, 10, 12, 0): 37}
+
+
+@pytestmark_db
 async def test_unmetered_provider_costs_nothing():
     tracker = QuotaTracker(EBAY_40, block=16)
     for _ in range(100):
