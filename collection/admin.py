@@ -35,6 +35,7 @@ from collection.models import (
     CollectionRun,
     Product,
     ProductCategory,
+    ProviderUsage,
     RunTask,
     Schedule,
     Seller,
@@ -755,6 +756,22 @@ class SellerChangeAdmin(ReadOnlyAdmin):
 class SellerSnapshotAdmin(ReadOnlyAdmin):
     list_display = ["run", "created_at", "total_sellers", "new_sellers", "flagged_sellers", "products_searched"]
     date_hierarchy = "created_at"
+
+
+# Quota hook (collection.quotas): requests sent per provider and window; the current
+# windows' used / left / reset time are shown above the list.
+@admin.register(ProviderUsage)
+class ProviderUsageAdmin(ReadOnlyAdmin):
+    list_display = ["provider", "window_start", "requests", "updated_at"]
+    list_filter = ["provider"]
+    ordering = ["-window_start", "provider"]
+
+    def changelist_view(self, request, extra_context=None):
+        from collection.quotas import quota_usage_lines
+
+        for line in quota_usage_lines():
+            messages.info(request, line)
+        return super().changelist_view(request, extra_context)
 
 
 # --- Schedules ----------------------------------------------------------------------------

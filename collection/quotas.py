@@ -423,6 +423,18 @@ def quota_usage_get(*, now: dt.datetime | None = None) -> dict[str, dict]:
     return usage
 
 
+def quota_usage_lines(*, now: dt.datetime | None = None) -> list[str]:
+    """``quota_usage_get`` as sentences (the admin's usage page, command output)."""
+    usage = quota_usage_get(now=now)
+    if not usage:
+        return ["No provider quota is configured (COLLECTION_QUOTAS): nothing is metered."]
+    return [
+        f"{u['provider']}: {u['used']:,} used, {u['left']:,} left of {u['limit']:,} per "
+        f"{u['period']}; resets at {u['resets_at']}."
+        for u in usage.values()
+    ]
+
+
 def runs_resume_due(*, now: dt.datetime | None = None) -> list[int]:
     """Queue again (and enqueue for a task worker) the runs paused at a quota whose reset
     time has passed. The scheduler loop calls this; several schedulers at once are safe

@@ -434,3 +434,22 @@ def test_run_quota_wait_sleeps_until_the_reset_and_stops_on_cancel_or_ctrl_c():
     CollectionRun.objects.filter(pk=run.pk).update(status="paused")
     assert not run_quota_wait(run_id=run.pk, write=lines.append, sleep=ctrl_c)
     assert "stays paused" in lines[-1]
+
+
+@pytest.mark.django_db
+def test_the_admin_shows_usage_left_and_reset(settings, admin_client):
+    from django.utils import timezone
+
+    from collection.quotas import quotas_configured
+
+    settings.COLLECTION_QUOTAS = {"ebay": {"per_day": 5000, "reset_hour_utc": 0}}
+    settings.COLLECTION_QUOTA_WINDOW_SECONDS = 0
+    window = quotas_configured()["ebay"].window_at(timezone.now())
+    ProviderUsage.objects.create(provider="ebay", window_start=window.start, requests=1234)
+    response = admin_client.get("/admin/collection/providerusage/")
+    assert response.status_code == 200
+    text = response.content.decode()
+    assert f"bay: 1,234 used, 3,766 left of 5,000 per day; resets at {window.end.isoformat()}." in text
+    settings.COLLECTION_QUOTAS = {}
+    text = admin_client.get("/admin/collection/providerusage/").content.decode()
+    assert "No provider quota is configured" in text
