@@ -14,6 +14,7 @@ from django.db.models.fields.json import KeyTextTransform
 from activity.events import Action, event_as_json, run_summary
 from activity.models import RunEvent
 from collection.models import CollectionRun, RunTask
+from collection.quotas import quota_usage_get
 
 RESYNC_CHUNK = 500  # events per websocket message when answering from the database
 FEED_LIMIT = 200  # rows the live feed keeps
@@ -167,4 +168,5 @@ def run_live_state_get(*, run_id: int, feed_limit: int = FEED_LIMIT) -> dict[str
         "errors_by_type": errors_by_type,
         "rate_limited": events.filter(action=Action.RATE_LIMITED).count(),
         "feed": feed,
+        "quotas": quota_usage_get(),  # quota hook: used / left / resets at, per provider
     }

@@ -453,3 +453,22 @@ def test_the_admin_shows_usage_left_and_reset(settings, admin_client):
     settings.COLLECTION_QUOTAS = {}
     text = admin_client.get("/admin/collection/providerusage/").content.decode()
     assert "No provider quota is configured" in text
+
+
+@pytest.mark.django_db
+def test_the_live_page_shows_the_quotas(settings, admin_client):
+    from django.urls import reverse
+    from django.utils import timezone
+
+    from collection.models import CollectionRun
+    from collection.quotas import quotas_configured
+
+    settings.COLLECTION_QUOTAS = {"ebay": {"per_day": 5000, "reset_hour_utc": 0}}
+    settings.COLLECTION_QUOTA_WINDOW_SECONDS = 0
+    window = quotas_configured()["ebay"].window_at(timezone.now())
+    ProviderUsage.objects.create(provider="ebay", window_start=window.start, requests=4990)
+    run = CollectionRun.objects.create()
+    page = admin_client.get(reverse("activity:run_detail", args=[run.pk])).content.decode()
+    assert 'id="quotas"' in page
+    assert '<td class="num">4990</td>' in page and "10 of 5000 per day" in page
+    assert window.end.isoformat()[:19] in page
