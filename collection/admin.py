@@ -352,7 +352,8 @@ class CollectionRunAdmin(admin.ModelAdmin):
         "resume_at", "requested_action", "preset", "category_list", "workers", "amazon_pages",
         "ebay_pages", "markup_min_percent", "markup_max_percent", "products_found",
         "ebay_searches", "sellers_found", "sellers_new", "sightings", "requests", "retries",
-        "failed_tasks", "skipped_records", "stats", "estimate", "event_seq", "started_by",
+        "failed_tasks", "skipped_records", "stats", "estimate", "estimate_vs_actual",
+        "event_seq", "started_by",
         "rerun_of", "schedule", "created_at", "started_at", "finished_at", "heartbeat_at",
         "executor", "failure_reason",
     ]
@@ -394,6 +395,12 @@ class CollectionRunAdmin(admin.ModelAdmin):
     def outcome_page(self, obj):
         url = reverse("admin:collection_collectionrun_outcome", args=[obj.pk])
         return format_html('<a href="{}">what this run added and saw</a>', url)
+
+    @admin.display(description="requests: estimated / sent")
+    def estimate_vs_actual(self, obj):  # quota hook (services.estimates)
+        from collection.services.estimates import run_estimate_compare_line
+
+        return run_estimate_compare_line(run=obj).removeprefix("Requests: ") or "—"
 
     @admin.display(description="categories")
     def category_list(self, obj):

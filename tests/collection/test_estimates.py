@@ -211,3 +211,12 @@ def test_run_collection_estimate_prints_and_creates_nothing(settings):
     data = json.loads(out.getvalue().strip().splitlines()[-1])
     assert data["requests"] == expected.requests and data["warning"]
     assert CollectionRun.objects.count() == 0
+
+
+def test_the_admin_run_page_compares_estimate_and_actual(admin_client):
+    run = completed_run(amazon_items=[10], ebay_pages_per_product=[1, 2])
+    run.estimate = {"amazon_provider": "oxylabs", "ebay_provider": "ebay",
+                    "requests": {"oxylabs": 1, "ebay": 4}}
+    run.save()
+    page = admin_client.get(f"/admin/collection/collectionrun/{run.pk}/change/").content.decode()
+    assert "ebay 4 estimated / 3 sent, +33.3 %; oxylabs 1 estimated / 1 sent, +0.0 %" in page
