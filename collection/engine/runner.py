@@ -97,6 +97,7 @@ class RunReport:
     resume_at: str | None = None
     mode: str = ""  # started / resumed / joined
     executor: str = ""  # this process's name on the tasks it leased (host:pid:random)
+    stop_seen_at: float | None = None  # epoch seconds when this process saw its stop
     failed: list[dict] = field(default_factory=list)  # the first failed tasks, with why
     session: dict = field(default_factory=dict)  # this process's own counters
 
@@ -243,6 +244,7 @@ class Runner:
         self.options: pipeline.RunOptions | None = None
         self.marketplace = None
         self.stop: StopRequest | None = None
+        self.stop_seen_at: float | None = None
         self.completed = False
 
         self.queue: asyncio.Queue[store.ClaimedTask] | None = None
@@ -833,6 +835,7 @@ class Runner:
     def _request_stop(self, stop: StopRequest) -> None:
         if self.stop is None:
             self.stop = stop
+            self.stop_seen_at = time.time()
             logger.info(
                 "run %s: stopping (%s%s) %s", self.run_id, stop.status,
                 f", {stop.reason}" if stop.reason else "", stop.message,
@@ -965,12 +968,15 @@ class Runner:
     async def _complete(self) -> None:
         """Every task of both phases is finished: snapshot, stats, completed."""
         await self._flush(release_held=True)
+        status, _ = await self._db_retry(selectors.run_control_get, run_id=self.run_id)
         # Counters were added batch by batch (by every process); the final stats only
         # add what is not a sum: the run's wall time from its first start.
         run = await self._db_retry(
             store.run_finish, run_id=self.run_id, stats=await _db(self._final_stats)
         )
         self.completed = True
+        if status == Status.COMPLETED:  # a process sharing the run finished it first
+            return
         self.recorder.emit(
             Action.COMPLETED,
             summary={
@@ -992,7 +998,21 @@ class Runner:
             run = CollectionRun.objects.get(pk=self.run_id)
             return run, store.run_failed_tasks(run_id=self.run_id, limit=50)
 
-        run, failed = await self._db_retry(load)
+        try:
+            run, failed = await self._db_retry(load)
+        except DatabaseUnavailable as exc:
+            # What this process knows: the run row says "running" until someone resumes it.
+            status = self.stop.status if self.stop else Status.RUNNING
+            message = self.stop.message if self.stop else f"The database stopped answering ({exc})."
+            session = self.stats.as_dict()
+            return RunReport(
+                run_id=self.run_id, status=status, products=0, ebay_searches=0,
+                sellers_found=0, sellers_new=0, sightings=0,
+                requests=session.get("requests", 0), retries=session.get("retries", 0),
+                failed_tasks=0, duration_s=round(time.monotonic() - started, 3),
+                phase=self.phase, pause_reason=self.stop.reason if self.stop else "",
+                message=message, mode=self.mode, executor=self.executor, session=session,
+            )
         message = run.status_message or run.failure_reason
         if not message and self.stop is not None and run.status == self.stop.status:
             message = self.stop.message
@@ -1015,6 +1035,7 @@ class Runner:
             resume_at=run.resume_at.isoformat() if run.resume_at else None,
             mode=self.mode,
             executor=self.executor,
+            stop_seen_at=self.stop_seen_at,
             failed=failed,
             session=self.stats.as_dict(),
         )
