@@ -92,7 +92,9 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 class RunOptionsForm(forms.Form):
     """The options of a run (the selection comes from the action or from the fields below)."""
 
-    workers = forms.IntegerField(min_value=1, max_value=200, help_text="Concurrent workers (1–200).")
+    workers = forms.IntegerField(
+        min_value=1, max_value=200, help_text="Concurrent workers (1–200)."
+    )
     amazon_pages = forms.TypedChoiceField(
         choices=[(1, "1 (top 50)"), (2, "2 (top 100)")], coerce=int,
         help_text="Best-seller pages per category.",
@@ -200,7 +202,9 @@ def start_run_response(modeladmin, request, *, form, categories, preset, context
             modeladmin.message_user(
                 request,
                 run_link_message(
-                    run, f"Run {run.pk} queued over {len(categories)} categories; a task worker starts it."
+                    run,
+                    f"Run {run.pk} queued over {len(categories)} categories; "
+                    "a task worker starts it.",
                 ),
                 messages.SUCCESS,
             )
@@ -221,7 +225,9 @@ def start_run_response(modeladmin, request, *, form, categories, preset, context
         "categories": categories,
         "preset": preset,
         "estimate": estimate,
-        "active_runs": CollectionRun.objects.filter(status__in=CollectionRun.ACTIVE_STATUSES).count(),
+        "active_runs": CollectionRun.objects.filter(
+            status__in=CollectionRun.ACTIVE_STATUSES
+        ).count(),
         "max_active_runs": settings.COLLECTION_MAX_ACTIVE_RUNS,
         "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
         **context,
@@ -322,8 +328,12 @@ RUN_CONTROLS = {
     "pause": (lambda run_id, user: run_services.run_pause(run_id=run_id), "pause"),
     "resume": (lambda run_id, user: run_services.run_resume(run_id=run_id), "resume"),
     "cancel": (lambda run_id, user: run_services.run_cancel(run_id=run_id), "cancel"),
-    "rerun": (lambda run_id, user: run_services.run_rerun(run_id=run_id, started_by=user), "re-run"),
-    "add_worker": (lambda run_id, user: run_services.run_worker_add(run_id=run_id), "add a worker to"),
+    "rerun": (
+        lambda run_id, user: run_services.run_rerun(run_id=run_id, started_by=user), "re-run"
+    ),
+    "add_worker": (
+        lambda run_id, user: run_services.run_worker_add(run_id=run_id), "add a worker to"
+    ),
 }
 
 
@@ -335,7 +345,9 @@ def _control_message(op: str, source_id: int, run: CollectionRun) -> str:
     if op == "add_worker":
         return run_link_message(run, f"Another worker process will join run {run.pk}.")
     if run.requested_action:
-        return run_link_message(run, f"Run {run.pk}: {run.requested_action} requested; its worker stops shortly.")
+        return run_link_message(
+            run, f"Run {run.pk}: {run.requested_action} requested; its worker stops shortly."
+        )
     return run_link_message(run, f"Run {run.pk} is now {run.get_status_display().lower()}.")
 
 
@@ -446,7 +458,10 @@ class CollectionRunAdmin(admin.ModelAdmin):
         view = self.admin_site.admin_view
         return [
             path("start/", view(self.start_view), name="collection_collectionrun_start"),
-            path("<int:run_id>/outcome/", view(self.outcome_view), name="collection_collectionrun_outcome"),
+            path(
+                "<int:run_id>/outcome/", view(self.outcome_view),
+                name="collection_collectionrun_outcome",
+            ),
             path(
                 "<int:run_id>/control/<str:op>/", view(self.control_view),
                 name="collection_collectionrun_control",
@@ -506,7 +521,9 @@ class CollectionRunAdmin(admin.ModelAdmin):
         return super().change_view(request, object_id, form_url, extra_context)
 
     def changelist_view(self, request, extra_context=None):
-        extra_context = {**(extra_context or {}), "can_start": self.has_start_run_permission(request)}
+        extra_context = {
+            **(extra_context or {}), "can_start": self.has_start_run_permission(request)
+        }
         return super().changelist_view(request, extra_context)
 
 
@@ -585,7 +602,9 @@ class HistoryForm(forms.Form):
     """The history page: the list as of a run or a date, and the diff between two runs."""
 
     as_of_run = forms.IntegerField(required=False, min_value=1, label="As of run")
-    as_of_date = forms.DateField(required=False, label="As of date", help_text="YYYY-MM-DD (end of that day)")
+    as_of_date = forms.DateField(
+        required=False, label="As of date", help_text="YYYY-MM-DD (end of that day)"
+    )
     from_run = forms.IntegerField(required=False, min_value=1, label="Diff from run")
     to_run = forms.IntegerField(required=False, min_value=1, label="to run")
 
@@ -741,7 +760,10 @@ class SellerAdmin(admin.ModelAdmin):
                 context["diff_lists"] = [
                     (title, qs.count(), qs.order_by("normalized")[:HISTORY_LIMIT])
                     for title, qs in [
-                        ("Added (in the list at the later run, not at the earlier one)", diff.added),
+                        (
+                            "Added (in the list at the later run, not at the earlier one)",
+                            diff.added,
+                        ),
                         ("Removed (soft-deleted in between)", diff.removed),
                         ("Newly seen (sighted by the later run only)", diff.newly_seen),
                         ("No longer seen (sighted by the earlier run only)", diff.no_longer_seen),
@@ -752,7 +774,9 @@ class SellerAdmin(admin.ModelAdmin):
 
 @admin.register(SellerChange)
 class SellerChangeAdmin(ReadOnlyAdmin):
-    list_display = ["created_at", "action", "source", "seller", "run", "actor", "seller_count_after"]
+    list_display = [
+        "created_at", "action", "source", "seller", "run", "actor", "seller_count_after"
+    ]
     list_filter = ["action", "source", "created_at"]
     search_fields = ["seller__username", "seller__normalized"]
     date_hierarchy = "created_at"
@@ -761,7 +785,10 @@ class SellerChangeAdmin(ReadOnlyAdmin):
 
 @admin.register(SellerSnapshot)
 class SellerSnapshotAdmin(ReadOnlyAdmin):
-    list_display = ["run", "created_at", "total_sellers", "new_sellers", "flagged_sellers", "products_searched"]
+    list_display = [
+        "run", "created_at", "total_sellers", "new_sellers", "flagged_sellers",
+        "products_searched",
+    ]
     date_hierarchy = "created_at"
 
 

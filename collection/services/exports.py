@@ -176,7 +176,9 @@ def sellers_export(
         raise ExportError(f"Run {run_id} does not exist.")
     if sellers is None:
         sellers = sellers_export_queryset(run_id=run_id, flagged=flagged, since=since)
-    recorded = _plain_filters({"run": run_id, "flagged": flagged, "since": since, **(filters or {})})
+    recorded = _plain_filters(
+        {"run": run_id, "flagged": flagged, "since": since, **(filters or {})}
+    )
     count = sellers.count()
     change = SellerChange.objects.create(
         action=SellerChange.Action.EXPORTED,

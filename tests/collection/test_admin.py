@@ -69,7 +69,9 @@ def _departments(n):
     return list(Category.objects.filter(is_department=True).order_by("node_id")[:n])
 
 
-def test_start_a_run_from_selected_categories(client, admin_user, django_capture_on_commit_callbacks):
+def test_start_a_run_from_selected_categories(
+    client, admin_user, django_capture_on_commit_callbacks
+):
     categories = _departments(3)
     selection = {"action": "start_run", "_selected_action": [c.pk for c in categories]}
 
@@ -123,7 +125,10 @@ def test_the_active_run_limit_is_a_clear_error(client, settings):
     run_create(categories=_departments(1))
     response = client.post(
         CHANGELIST["category"],
-        {"action": "start_run", "_selected_action": [_departments(1)[0].pk], **OPTIONS, "apply": "1"},
+        {
+            "action": "start_run", "_selected_action": [_departments(1)[0].pk], **OPTIONS,
+            "apply": "1",
+        },
         follow=True,
     )
     assert CollectionRun.objects.count() == 1
@@ -152,7 +157,10 @@ def test_admin_posts_need_the_csrf_token(admin_user):
     client.force_login(admin_user)
     response = client.post(
         CHANGELIST["category"],
-        {"action": "start_run", "_selected_action": [_departments(1)[0].pk], **OPTIONS, "apply": "1"},
+        {
+            "action": "start_run", "_selected_action": [_departments(1)[0].pk], **OPTIONS,
+            "apply": "1",
+        },
     )
     assert response.status_code == 403
     run = run_create(categories=_departments(1))
@@ -199,7 +207,9 @@ def test_run_actions_pause_resume_cancel_rerun(client, django_capture_on_commit_
 
 def test_a_running_run_gets_a_pause_request(client):
     run = run_create(categories=_departments(1))
-    CollectionRun.objects.filter(pk=run.pk).update(status=Status.RUNNING, heartbeat_at=timezone.now())
+    CollectionRun.objects.filter(pk=run.pk).update(
+        status=Status.RUNNING, heartbeat_at=timezone.now()
+    )
     response = client.post(
         reverse("admin:collection_collectionrun_control", args=[run.pk, "pause"]), follow=True
     )
@@ -236,7 +246,8 @@ def test_seller_actions_and_rename_write_changes(client, admin_user):
     client.post(CHANGELIST["seller"], {"action": "delete_sellers", "_selected_action": ids})
     client.post(CHANGELIST["seller"], {"action": "restore_sellers", "_selected_action": ids[2:]})
     assert Seller.objects.filter(flagged=True).count() == 2
-    assert list(Seller.objects.filter(deleted_at__isnull=True).values_list("pk", flat=True)) == ids[2:]
+    active = Seller.objects.filter(deleted_at__isnull=True).values_list("pk", flat=True)
+    assert list(active) == ids[2:]
     deleted = SellerChange.objects.filter(action="deleted").order_by("id")
     assert [c.seller_count_after for c in deleted] == [2, 1, 0]
     assert {c.actor_id for c in SellerChange.objects.all()} == {admin_user.pk}
@@ -286,31 +297,34 @@ def test_export_action_streams_csv_and_logs_it(client, admin_user):
     assert change.details["rows_written"] == 1
 
 
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
-async def test_export_streams_under_asgi_without_collecting(admin_user):
-    """Under daphne (ASGI) a sync iterator would be collected into a list by Django."""
-    from asgiref.sync import sync_to_async
-    from django.db import connections
+def test_export_streams_under_asgi_without_collecting(admin_user):
+    """Under daphne (ASGI) Django would collect a sync iterator into a list first."""
+    from asgiref.sync import async_to_sync
     from django.test import AsyncClient
 
-    await sync_to_async(lambda: Seller.objects.bulk_create(
-        Seller(username=f"a{i}", normalized=f"a{i}") for i in range(1200)
-    ))()
+    Seller.objects.bulk_create(Seller(username=f"a{i}", normalized=f"a{i}") for i in range(1200))
     client = AsyncClient()
-    await client.aforce_login(admin_user)
-    response = await client.post(
-        CHANGELIST["seller"], {"action": "export_json", "_selected_action": ["1"], "select_across": "1"}
-    )
-    assert response.is_async
-    chunks = [chunk async for chunk in response.streaming_content]
+
+    async def export():
+        # Sync code of the request (the admin, the ORM) comes back to this test's thread
+        # through async_to_sync: same connection, same test transaction.
+        await client.aforce_login(admin_user)
+        response = await client.post(
+            CHANGELIST["seller"],
+            {"action": "export_json", "_selected_action": ["1"], "select_across": "1"},
+        )
+        assert response.is_async
+        return [chunk async for chunk in response.streaming_content]
+
+    chunks = async_to_sync(export)()
     assert len(chunks) > 2  # arrived in pieces
     assert len(json.loads(b"".join(chunks))) == 1200
-    await sync_to_async(connections.close_all)()  # the connection of the sync thread
 
 
 def test_builtin_preset_cannot_be_deleted_in_the_admin(client):
     builtin = CategoryPreset.objects.get(name=CategoryPreset.ALL_DEPARTMENTS)
-    assert client.get(reverse("admin:collection_categorypreset_delete", args=[builtin.pk])).status_code == 403
+    delete_url = reverse("admin:collection_categorypreset_delete", args=[builtin.pk])
+    assert client.get(delete_url).status_code == 403
     client.post(
         CHANGELIST["preset"],
         {"action": "delete_selected", "_selected_action": [builtin.pk], "post": "yes"},

@@ -116,7 +116,9 @@ def test_bad_export_parameters_are_refused():
 def test_export_command_writes_a_file_and_logs_it(sellers, tmp_path):
     target = tmp_path / "flagged.csv"
     err = io.StringIO()
-    call_command("export_sellers", "--format", "csv", "--flagged", "--output", str(target), stderr=err)
+    call_command(
+        "export_sellers", "--format", "csv", "--flagged", "--output", str(target), stderr=err
+    )
     rows = list(csv.DictReader(target.open(encoding="utf-8", newline="")))
     assert [r["normalized"] for r in rows] == ["plain", "old"]
     assert "Exported 2 seller(s)" in err.getvalue()

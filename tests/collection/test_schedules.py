@@ -29,7 +29,8 @@ def _preset(name="Nightly"):
 
 
 def _schedule(name="nightly", cron="*/5 * * * *", *, now=T0 - dt.timedelta(seconds=1), **kw):
-    schedule = Schedule(name=name, preset=kw.pop("preset", None) or _preset(f"p-{name}"), cron=cron, **kw)
+    preset = kw.pop("preset", None) or _preset(f"p-{name}")
+    schedule = Schedule(name=name, preset=preset, cron=cron, **kw)
     return schedule_save(schedule=schedule, now=now)
 
 
@@ -91,7 +92,8 @@ def test_one_run_per_slot_and_missed_slots_run_once(settings, django_capture_on_
     assert schedule.last_run_at == T0 + dt.timedelta(minutes=17)
     assert schedule.next_run_at == T0 + dt.timedelta(minutes=20)
     enqueued = DBTaskResult.objects.filter(status=TaskResultStatus.READY)
-    assert sorted(r.args_kwargs["kwargs"]["run_id"] for r in enqueued) == [firing.run_id, late.run_id]
+    run_ids = sorted(r.args_kwargs["kwargs"]["run_id"] for r in enqueued)
+    assert run_ids == [firing.run_id, late.run_id]
 
 
 @pytest.mark.django_db

@@ -57,7 +57,7 @@ def test_run_start_refuses_above_the_active_limit(settings, django_capture_on_co
     with django_capture_on_commit_callbacks(execute=True):
         run_start(categories=_categories())
         run_start(categories=_categories())
-        with pytest.raises(RunLimitReached, match=r"2 runs are already queued or running \(limit 2\)"):
+        with pytest.raises(RunLimitReached, match=r"2 runs are already queued .* \(limit 2\)"):
             run_start(categories=_categories())
     assert CollectionRun.objects.count() == 2
     assert len(_queued_run_ids()) == 2
@@ -100,7 +100,9 @@ def test_resume_requeues_a_paused_run_and_counts_against_the_limit(
     assert _queued_run_ids() == [paused.pk]
 
 
-def test_add_worker_enqueues_another_task_only_for_an_active_run(django_capture_on_commit_callbacks):
+def test_add_worker_enqueues_another_task_only_for_an_active_run(
+    django_capture_on_commit_callbacks,
+):
     run = run_create(categories=_categories())
     with django_capture_on_commit_callbacks(execute=True):
         run_worker_add(run_id=run.pk)
@@ -177,7 +179,9 @@ def test_a_run_that_keeps_dying_is_left_paused_for_an_operator(
     assert "stopped responding 3 times" in run.status_message
 
 
-def test_a_queued_run_without_a_task_is_enqueued_again(settings, django_capture_on_commit_callbacks):
+def test_a_queued_run_without_a_task_is_enqueued_again(
+    settings, django_capture_on_commit_callbacks
+):
     settings.COLLECTION_LEASE_SECONDS = 60
     stranded = run_create(categories=_categories())
     waiting = run_create(categories=_categories())

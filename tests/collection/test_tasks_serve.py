@@ -84,7 +84,7 @@ async def _watch(port: int, session: str, run_id: int, enqueue) -> dict:
         async with http.ws_connect(
             f"http://127.0.0.1:{port}/ws/runs/{run_id}/", headers=headers
         ) as ws:
-            first = await ws.receive_json(timeout=10)
+            first = await ws.receive_json(timeout=30)
             assert first["type"] == "status" and first["run"]["status"] == "queued"
             await asyncio.get_running_loop().run_in_executor(None, enqueue)
             deadline = time.monotonic() + 90

@@ -139,7 +139,9 @@ def test_an_admin_started_run_is_completed_by_a_real_db_worker():
 
 def _sightings(run_id):
     return set(
-        SellerSighting.objects.filter(run_id=run_id).values_list("seller__normalized", "product__asin")
+        SellerSighting.objects.filter(run_id=run_id).values_list(
+            "seller__normalized", "product__asin"
+        )
     )
 
 
@@ -155,7 +157,9 @@ def test_a_killed_worker_run_is_finished_by_another_worker_without_duplicates(se
     first = _worker(env)
     ebay_done = RunTask.objects.filter(run=run, phase="ebay", status="done")
     try:
-        _wait_for(lambda: ebay_done.count() >= 10, timeout=120, what="eBay tasks", processes=[first])
+        _wait_for(
+            lambda: ebay_done.count() >= 10, timeout=120, what="eBay tasks", processes=[first]
+        )
         first.send_signal(signal.SIGKILL)  # no clean-up at all: OOM killer, power cut
         first.wait(timeout=10)
     finally:
@@ -223,7 +227,8 @@ def test_one_run_spreads_over_two_worker_processes():
 
     run.refresh_from_db()
     assert run.status == CollectionRun.Status.COMPLETED
-    assert set(DBTaskResult.objects.values_list("status", flat=True)) == {TaskResultStatus.SUCCESSFUL}
+    statuses = set(DBTaskResult.objects.values_list("status", flat=True))
+    assert statuses == {TaskResultStatus.SUCCESSFUL}
     executors = set(
         RunTask.objects.filter(run=run, phase="ebay").values_list("leased_by", flat=True)
     )

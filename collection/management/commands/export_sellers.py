@@ -1,4 +1,5 @@
-"""python manage.py export_sellers --format csv|json [--run ID] [--flagged] [--since DATE] [--output FILE]"""
+"""python manage.py export_sellers --format csv|json [--run ID] [--flagged] [--since DATE]
+[--output FILE]"""
 
 import datetime as dt
 
