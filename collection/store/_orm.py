@@ -72,6 +72,10 @@ def _rows_update(objs: list, field_names: list[str]) -> None:
         cursor.executemany(sql, params)
 
 
+def transaction_begin() -> None:
+    """Nothing to set up on this path."""
+
+
 def mark_tasks(*, run_id: int, marks: dict[int, MarkRow], now) -> list[TaskRow]:
     ids = sorted(marks)
     running = []

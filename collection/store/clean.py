@@ -20,12 +20,15 @@ The database side applies the same rules across batches (see ``store.results``).
 
 from __future__ import annotations
 
+import logging
 import math
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 from collection.models import RunTask
 from collection.normalize import seller_key
+
+logger = logging.getLogger(__name__)
 
 # Column limits (models.py) and sanity caps for unbounded text columns.
 ASIN_MAX = 20
@@ -40,10 +43,13 @@ INT_MAX = 2**31 - 1
 INT_MIN = -(2**31)
 SMALLINT_MAX = 2**15 - 1
 
+_MISSING = object()
 _CENT = Decimal("0.01")
 _PRICE_LIMIT = Decimal(10) ** 10  # DecimalField(max_digits=12, decimal_places=2)
 _RATING_LIMIT = Decimal(10)  # DecimalField(max_digits=3, decimal_places=2)
 _PERCENT_LIMIT = Decimal(1000)  # DecimalField(max_digits=5, decimal_places=2)
+
+_DROP_CONTROLS = {0x00: None, 0x1E: None, 0x1F: None}
 
 # Sentinels for "no feedback" when comparing feedback pairs (the SQL uses the same).
 FEEDBACK_SCORE_NONE = INT_MIN
@@ -56,9 +62,11 @@ def clean_text(value, limit: int) -> str:
         return ""
     if not isinstance(value, str):
         value = str(value)
-    if "\x00" in value:
-        # Bound the work on a huge hostile string before removing NULs, then cut.
-        value = value[: limit * 4].replace("\x00", "")
+    if not value.isprintable() and ("\x00" in value or "\x1e" in value or "\x1f" in value):
+        # NUL (PostgreSQL rejects it) and the two separators the SQL path encodes arrays
+        # with (``_postgres``) never mean anything in scraped text. Bound the work on a
+        # huge hostile string first.
+        value = value[: limit * 4].translate(_DROP_CONTROLS)
     if len(value) > limit:
         value = value[:limit]
     if not value.isascii():
@@ -212,6 +220,11 @@ class PreparedBatch:
     skipped: int = 0
     amazon_done: int = 0
     ebay_done: int = 0
+    # Per-batch memos of cleaned values (bounded by the batch, dropped with it).
+    memo_names: dict = field(default_factory=dict)
+    memo_prices: dict = field(default_factory=dict)
+    memo_percents: dict = field(default_factory=dict)
+    memo_currencies: dict = field(default_factory=dict)
 
     def sorted_products(self) -> list[ProductRow]:
         return [self.products[asin] for asin in sorted(self.products)]
@@ -280,7 +293,18 @@ def _prepare_best_sellers(batch: PreparedBatch, task: TaskRow, page) -> None:
                     old = batch.links[link]
                     batch.links[link] = rank if old is None else min(old, rank)
         except Exception:  # noqa: BLE001 - one hostile record never fails a batch
+            logger.debug("skipped a best seller of task %s", task.key, exc_info=True)
             batch.skipped += 1
+
+
+def _memo_decimal(memo: dict, raw, limit: Decimal) -> Decimal | None:
+    try:
+        return memo[raw]
+    except KeyError:
+        value = memo[raw] = clean_decimal(raw, limit=limit)
+        return value
+    except TypeError:  # unhashable or a signalling NaN: clean it without the memo
+        return clean_decimal(raw, limit=limit)
 
 
 def _prepare_listings(batch: PreparedBatch, task: TaskRow, page, ebay_pages: int) -> None:
@@ -293,19 +317,32 @@ def _prepare_listings(batch: PreparedBatch, task: TaskRow, page, ebay_pages: int
         batch.next_tasks.append(
             NextTask(key=f"{prefix}:{task.page + 1}", product_id=task.product_id, page=task.page + 1)
         )
+    product_id = task.product_id
+    sellers, sightings = batch.sellers, batch.sightings
+    names, prices, percents, currencies = (
+        batch.memo_names, batch.memo_prices, batch.memo_percents, batch.memo_currencies,
+    )
     for listing in page.listings:
         try:
-            username = clean_text(listing.seller_username, USERNAME_MAX).strip()
-            key = fast_seller_key(username)[:USERNAME_MAX] if username else ""
+            # Sellers, prices and currencies repeat across a batch: clean each value once.
+            raw = listing.seller_username
+            cleaned = names.get(raw) if raw.__class__ is str else None
+            if cleaned is None:
+                username = clean_text(raw, USERNAME_MAX).strip()
+                cleaned = (username, fast_seller_key(username)[:USERNAME_MAX] if username else "")
+                if raw.__class__ is str:
+                    names[raw] = cleaned
+            username, key = cleaned
             if not key:
                 batch.skipped += 1
                 continue
             batch.seller_occurrences += 1
             score = clean_int(listing.seller_feedback_score, low=INT_MIN, high=INT_MAX)
-            percent = clean_decimal(listing.seller_feedback_percent, limit=_PERCENT_LIMIT)
-            seller = batch.sellers.get(key)
+            raw = listing.seller_feedback_percent
+            percent = _memo_decimal(percents, raw, _PERCENT_LIMIT)
+            seller = sellers.get(key)
             if seller is None:
-                batch.sellers[key] = SellerRow(key, username, score, percent)
+                sellers[key] = SellerRow(key, username, score, percent)
             else:
                 if username < seller.username:
                     seller.username = username
@@ -313,17 +350,23 @@ def _prepare_listings(batch: PreparedBatch, task: TaskRow, page, ebay_pages: int
                     score, percent
                 ) > _feedback_rank(seller.feedback_score, seller.feedback_percent):
                     seller.feedback_score, seller.feedback_percent = score, percent
-            item_id = clean_text(listing.item_id, ITEM_ID_MAX).strip()
-            price = clean_decimal(listing.price, limit=_PRICE_LIMIT)
-            sighting_key = (key, task.product_id)
-            old = batch.sightings.get(sighting_key)
+            raw = listing.item_id
+            if raw.__class__ is str and len(raw) <= ITEM_ID_MAX and raw.isprintable():
+                item_id = raw.strip()
+            else:
+                item_id = clean_text(raw, ITEM_ID_MAX).strip()
+            raw = listing.price
+            price = _memo_decimal(prices, raw, _PRICE_LIMIT)
+            sighting_key = (key, product_id)
+            old = sightings.get(sighting_key)
             if old is None or _sighting_rank(price, item_id) < _sighting_rank(old.price, old.item_id):
-                batch.sightings[sighting_key] = SightingRow(
-                    key=key,
-                    product_id=task.product_id,
-                    item_id=item_id,
-                    price=price,
-                    currency=clean_text(listing.currency, CURRENCY_MAX).strip().upper(),
-                )
+                raw = listing.currency
+                currency = currencies.get(raw)
+                if currency is None:
+                    currency = currencies[raw] = (
+                        clean_text(raw, CURRENCY_MAX).strip().upper()
+                    )
+                sightings[sighting_key] = SightingRow(key, product_id, item_id, price, currency)
         except Exception:  # noqa: BLE001 - one hostile record never fails a batch
+            logger.debug("skipped a listing of task %s", task.key, exc_info=True)
             batch.skipped += 1

@@ -79,6 +79,7 @@ def results_store(
     now = timezone.now()
     result = BatchResult()
     with transaction.atomic():
+        backend.transaction_begin()
         tasks = backend.mark_tasks(run_id=run_id, marks=marks, now=now) if marks else []
         result.tasks_ignored = len(marks) - len(tasks)
         for task in tasks:
