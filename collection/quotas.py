@@ -149,7 +149,7 @@ def _guard_seconds(window: Window) -> float:
 def _exhausted_error(quota: Quota, window: Window) -> QuotaExhausted:
     return QuotaExhausted(
         f"The {quota.provider} quota of {quota.limit} requests per {quota.period_label} is "
-        f"spent; it resets at {window.end.isoformat(timespec='seconds')}.",
+        f"spent; it resets at {window.end.isoformat(timespec='seconds')}",
         reset_at=window.end,
         provider=quota.provider,
     )

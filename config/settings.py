@@ -286,3 +286,7 @@ COLLECTION_QUOTA_WINDOW_SECONDS = env.float("COLLECTION_QUOTA_WINDOW_SECONDS", d
 # Requests reserved from the shared counter at a time by each process (fewer DB round trips;
 # a process killed without closing leaves at most this many counted but unsent).
 COLLECTION_QUOTA_BLOCK = env.int("COLLECTION_QUOTA_BLOCK", default=16)
+# The sandbox's emulated Browse quota: calls per emulated day (0 = off) and the day's length
+# in seconds (days aligned on the epoch, like COLLECTION_QUOTA_WINDOW_SECONDS).
+SANDBOX_DAILY_QUOTA = env.int("SANDBOX_DAILY_QUOTA", default=0)
+SANDBOX_DAY_SECONDS = env.float("SANDBOX_DAY_SECONDS", default=86400.0)

@@ -72,6 +72,7 @@ class SandboxConfig:
             # Not (yet) in config/settings.py: read when present.
             "daily_quota": getattr(settings, "SANDBOX_DAILY_QUOTA", 0),
             "day_seconds": getattr(settings, "SANDBOX_DAY_SECONDS", 86400.0),
+            "quota_epoch": 0.0,  # quota hook: days on the epoch, like the quota windows
             "timeout_sleep_s": getattr(settings, "SANDBOX_TIMEOUT_SLEEP_S", 200.0),
         }
         values.update(overrides)
