@@ -174,3 +174,22 @@ async def close_thread_connections():
     from django.db import connections
 
     await sync_to_async(connections.close_all)()
+
+
+@pytest.fixture
+async def recorders():
+    """EventRecorder factory; each is closed at teardown (no status left owed on a loop
+    that is about to end)."""
+    made: list[EventRecorder] = []
+
+    def factory(run_id: int) -> EventRecorder:
+        recorder = EventRecorder(run_id)
+        made.append(recorder)
+        return recorder
+
+    yield factory
+    for recorder in made:
+        try:
+            await recorder.aclose()
+        except Exception:  # the test may have failed half-way; teardown must go on
+            pass

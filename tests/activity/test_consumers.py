@@ -9,7 +9,7 @@ import pytest
 from channels.layers import get_channel_layer
 
 from activity.access import CLOSE_FORBIDDEN, CLOSE_NOT_FOUND, CLOSE_UNAUTHENTICATED
-from activity.events import Action, EventRecorder, run_group
+from activity.events import Action, run_group
 from activity.selectors import RESYNC_CHUNK
 from collection.models import CollectionRun
 from collection.services.runs import run_transition
@@ -56,8 +56,8 @@ async def test_unknown_run_is_closed_with_4404(ws, viewer):
     assert await client.close_code() == CLOSE_NOT_FOUND
 
 
-async def test_backlog_after_last_seq_then_live_events(ws, run, viewer):
-    recorder = EventRecorder(run.pk)
+async def test_backlog_after_last_seq_then_live_events(recorders, ws, run, viewer):
+    recorder = recorders(run.pk)
     assert await adb(record_events)(run.pk, 5, recorder=recorder) == 5
     client = ws(f"/ws/runs/{run.pk}/?after=2", cookie=await adb(session_cookie)(viewer))
     assert (await client.connect())[0]
@@ -107,7 +107,7 @@ async def test_resync_answers_from_the_database(ws, run, viewer):
     assert (await client.receive())["type"] == "error"
 
 
-async def test_a_lost_frame_is_filled_from_the_database(ws, run, viewer):
+async def test_a_lost_frame_is_filled_from_the_database(recorders, ws, run, viewer):
     """A frame the layer dropped: the next frame shows a gap; the client still gets every
     event once, in seq order."""
     client = ws(f"/ws/runs/{run.pk}/", cookie=await adb(session_cookie)(viewer))
@@ -115,7 +115,7 @@ async def test_a_lost_frame_is_filled_from_the_database(ws, run, viewer):
     assert (await client.receive())["type"] == "status"
     assert (await client.receive())["type"] == "synced"
 
-    recorder = EventRecorder(run.pk)
+    recorder = recorders(run.pk)
     for i in range(3):
         recorder.emit(Action.FETCHING, worker=1, phase="amazon", page=i)
     # Stored, never published: what a dropped group message looks like to a consumer.
@@ -132,11 +132,13 @@ async def test_a_lost_frame_is_filled_from_the_database(ws, run, viewer):
     assert await client.drain_events() == []
 
 
-async def test_frames_during_the_backlog_are_neither_lost_nor_reordered(ws, run, viewer):
+async def test_frames_during_the_backlog_are_neither_lost_nor_reordered(
+    recorders, ws, run, viewer
+):
     """Clients connect while a producer keeps flushing: each ends with every event exactly
     in seq order (duplicates, if any, only as overlap the client dedupes)."""
     await adb(record_events)(run.pk, RESYNC_CHUNK + 100)  # a backlog of two chunks
-    recorder = EventRecorder(run.pk)
+    recorder = recorders(run.pk)
     batches = 30
 
     async def produce():
@@ -160,8 +162,8 @@ async def test_frames_during_the_backlog_are_neither_lost_nor_reordered(ws, run,
         assert sorted(set(seqs)) == list(range(1, last + 1))
 
 
-async def test_two_clients_each_get_every_event(ws, run, viewer, operator):
-    recorder = EventRecorder(run.pk)
+async def test_two_clients_each_get_every_event(recorders, ws, run, viewer, operator):
+    recorder = recorders(run.pk)
     a = ws(f"/ws/runs/{run.pk}/", cookie=await adb(session_cookie)(viewer))
     b = ws(f"/ws/runs/{run.pk}/", cookie=await adb(session_cookie)(operator))
     for client in (a, b):
@@ -217,11 +219,11 @@ async def test_run_list_stream_sends_the_listed_runs_then_coalesced_updates(ws, 
     assert final[run.pk]["requests"] == 19 and final[other.pk]["requests"] == 19
 
 
-async def test_run_list_stream_hears_events_flushed_by_a_run(ws, run, viewer):
+async def test_run_list_stream_hears_events_flushed_by_a_run(recorders, ws, run, viewer):
     client = ws("/ws/runs/", cookie=await adb(session_cookie)(viewer))
     assert (await client.connect())[0]
     assert (await client.receive())["type"] == "runs"
-    recorder = EventRecorder(run.pk)
+    recorder = recorders(run.pk)
     recorder.emit(Action.RUN_STARTED)
     await recorder.aflush()
     message = await client.receive()
@@ -230,13 +232,15 @@ async def test_run_list_stream_hears_events_flushed_by_a_run(ws, run, viewer):
     assert summary["id"] == run.pk and summary["event_seq"] == 1
 
 
-async def test_a_member_that_never_reads_holds_up_neither_the_run_nor_other_clients(ws, run, viewer):
+async def test_a_member_that_never_reads_holds_up_neither_the_run_nor_other_clients(
+    recorders, ws, run, viewer
+):
     layer = get_channel_layer()
     stuck = await layer.new_channel()
     await layer.group_add(run_group(run.pk), stuck)  # joined, never receives
     client = ws(f"/ws/runs/{run.pk}/", cookie=await adb(session_cookie)(viewer))
     assert (await client.connect())[0]
-    recorder = EventRecorder(run.pk)
+    recorder = recorders(run.pk)
     frames = 120  # past the in-memory layer's capacity (100) for the stuck channel
 
     async def run_frames():

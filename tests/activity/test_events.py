@@ -50,7 +50,7 @@ async def test_a_rolled_back_transaction_publishes_nothing():
     layer, channel = await listen(run_group(run.pk), RUNS_GROUP)
 
     def flush_then_roll_back():
-        recorder = EventRecorder(run.pk)
+        recorder = EventRecorder(run.pk)  # sync flush: publishes on commit, owes nothing
         with pytest.raises(Boom), transaction.atomic():
             recorder.emit(Action.FETCHING, worker=1, phase="amazon", page=1)
             recorder.flush()
@@ -85,32 +85,35 @@ async def test_a_committed_flush_publishes_one_frame_and_a_status():
     assert statuses[0]["run"]["event_seq"] == 3
 
 
-async def test_run_status_is_rate_limited_per_recorder_and_the_last_one_always_sent(settings):
-    settings.ACTIVITY_STATUS_SECONDS = 0.5
+async def test_run_status_is_rate_limited_per_recorder_and_the_last_one_always_sent(recorders, settings):
+    interval = settings.ACTIVITY_STATUS_SECONDS = 0.3
     run = await sync_to_async(new_run)()
     layer, channel = await listen(RUNS_GROUP)
-    recorder = EventRecorder(run.pk)
-    for _ in range(10):  # ten frames within ~0.2 s
+    recorder = recorders(run.pk)
+    loop = asyncio.get_running_loop()
+    began = loop.time()
+    for _ in range(10):  # a burst of ten frames
         recorder.emit(Action.FETCHING, worker=1, phase="amazon", page=1)
         await recorder.aflush()
         await asyncio.sleep(0.02)
-    [leading] = await drain(layer, channel, timeout=0.2)
-    assert leading["run"]["event_seq"] == 1
-    # The burst's last counters follow when the interval has passed, once.
-    [trailing] = await drain(layer, channel, timeout=0.6)
-    assert trailing["run"]["event_seq"] == 10
-    assert await drain(layer, channel, timeout=0.6) == []
-    # After a quiet interval the next flush sends its status at once.
+    burst = loop.time() - began
+    messages = await drain(layer, channel, timeout=3 * interval)  # until quiet
+    seqs = [m["run"]["event_seq"] for m in messages]
+    # The first frame's status at once, then at most one per interval; the burst's last
+    # counters always follow (a trailing status; a repeat of the same is harmless).
+    assert seqs[0] == 1 and seqs[-1] == 10 and seqs == sorted(seqs)
+    assert len(messages) <= burst / interval + 2
+    # After a quiet interval the next flush publishes its status itself; nothing is owed.
     recorder.emit(Action.FOUND, worker=1, phase="amazon", count=1)
     await recorder.aflush()
-    [message] = await drain(layer, channel, timeout=0.2)
-    assert message["run"]["event_seq"] == 11
+    messages = await drain(layer, channel, timeout=3 * interval)
+    assert [m["run"]["event_seq"] for m in messages] == [11]
 
 
-async def test_seq_is_strictly_increasing_across_recorders():
+async def test_seq_is_strictly_increasing_across_recorders(recorders):
     """Two processes (two recorders) flushing the same run never share or skip a seq."""
     run = await sync_to_async(new_run)()
-    first, second = EventRecorder(run.pk), EventRecorder(run.pk)
+    first, second = recorders(run.pk), recorders(run.pk)
     for i in range(20):
         for recorder in (first, second):
             recorder.emit(Action.FETCHING, worker=1, phase="ebay", page=i)
