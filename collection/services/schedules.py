@@ -48,6 +48,15 @@ def cron_validate(expression: str) -> str:
             f"{expression!r} is not a cron expression: five fields, minute hour day-of-month "
             "month day-of-week, e.g. '0 3 * * *' for 03:00 every day, or @daily / @hourly."
         )
+    # Valid syntax is not enough: "0 0 30 2 *" (30 February) never fires, and croniter
+    # only finds that out when asked for the next slot (CroniterBadDateError).
+    try:
+        croniter(expression, timezone.now()).get_next(dt.datetime)
+    except ValueError:  # CroniterBadDateError, or anything else croniter cannot follow
+        raise ScheduleError(
+            f"{expression!r} never fires: no date matches its day-of-month, month and "
+            "day-of-week (e.g. 30 February)."
+        ) from None
     return expression
 
 
