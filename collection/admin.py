@@ -727,10 +727,11 @@ class SellerAdmin(admin.ModelAdmin):
     def get_urls(self):
         view = self.admin_site.admin_view
         return [
-            path("history/", view(self.history_view), name="collection_seller_history"),
+            # Not ``history_view``: that is ModelAdmin's per-object history (<id>/history/).
+            path("history/", view(self.sellers_history_view), name="collection_seller_history"),
         ] + super().get_urls()
 
-    def history_view(self, request):
+    def sellers_history_view(self, request):
         if not self.has_view_permission(request):
             raise PermissionDenied
         form = HistoryForm(request.GET or None)
