@@ -1,20 +1,22 @@
-"""A live Seller Scout for the browser test: daphne on a loopback port, runs to watch.
+"""A live Seller Scout for the browser test: ``manage.py serve`` on a loopback port.
 
     python -m tests.activity.browser_server --port 8765 [--fresh-postgres]
 
 Environment: DATABASE_URL (a SQLite file, or a PostgreSQL database this script recreates
-with --fresh-postgres), REDIS_URL (optional), DEBUG=True (daphne then serves static files).
+with --fresh-postgres), REDIS_URL (optional: then task workers are separate ``db_worker``
+processes and events cross processes through Redis, as deployed), DEBUG=True (daphne then
+serves static files), SANDBOX_* knobs.
 
-Protocol on stdio, one line each:
-    stdout  READY {"runs": {...}, "username": ..., "password": ...}   listening
-    stdin   engine <run_id>   execute the run with the real engine and the sandbox
-                              marketplace: in another process when Redis carries events
-                              (the deployment path), in this process otherwise
-    stdin   script <run_id>   a scripted run through EventRecorder, with markup and script
-                              payloads in titles, seller names, categories and messages
-    stdout  DONE <run_id> <status> <event_seq>
+It migrates, creates an operator and a run to be scripted, then runs the real ``serve``
+command (daphne + a task worker): runs started from the admin execute with the engine and
+the sandbox marketplace. Protocol on stdio, one line each:
 
-    python -m tests.activity.browser_server --execute <run_id>   (the engine process)
+    stdout  READY {"script_run": ..., "category": {...}, "username": ..., "password": ...}
+    stdin   script <run_id>   a scripted run through EventRecorder (on the server's loop),
+                              with markup and script payloads in titles, seller names,
+                              categories, URLs and messages
+    stdin   seq <run_id>      stdout: SEQ <run_id> <status> <event_seq>
+    stdout  DONE <run_id> <status> <event_seq>   when a scripted run ends
 """
 
 from __future__ import annotations
@@ -56,9 +58,9 @@ def recreate_postgres_database(url: str) -> None:
 
 
 def prepare() -> dict:
-    """Migrate, create the operator and the runs; return what the test needs."""
+    """Migrate, create the operator and the run to script; return what the test needs."""
     from django.conf import settings
-    from django.contrib.auth.models import Permission, User
+    from django.contrib.auth.models import User
     from django.core.management import call_command
 
     from collection.models import Category
@@ -67,16 +69,13 @@ def prepare() -> dict:
     # A test server: a cheap hasher saves seconds of PBKDF2 at creation and at login.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     call_command("migrate", verbosity=0)
-    user = User.objects.create_user(USERNAME, password=PASSWORD, is_staff=True)
-    user.user_permissions.add(
-        *Permission.objects.filter(
-            codename__in=["view_collectionrun", "change_collectionrun"]
-        )
-    )
-    category = Category.objects.get(node_id="3741261")  # 50 best sellers, 1 page each
-    engine_run = run_create(categories=[category], workers=5, amazon_pages=1, ebay_pages=1)
+    User.objects.create_superuser(USERNAME, password=PASSWORD)
+    category = Category.objects.get(node_id="3741261")  # 50 best sellers on page 1
     scripted_run = run_create(categories=[category], workers=3, amazon_pages=1, ebay_pages=1)
-    return {"engine": engine_run.pk, "script": scripted_run.pk}
+    return {
+        "script_run": scripted_run.pk,
+        "category": {"pk": category.pk, "node_id": category.node_id},
+    }
 
 
 # --- drivers ------------------------------------------------------------------------------
@@ -92,33 +91,6 @@ def _finished_line(run_id: int) -> str:
 def say(line: str) -> None:
     sys.stdout.write(line + "\n")
     sys.stdout.flush()
-
-
-async def drive_engine_here(run_id: int) -> None:
-    from asgiref.sync import sync_to_async
-
-    from collection.engine.runner import arun_execute
-
-    try:
-        await arun_execute(run_id=run_id)
-    except Exception:
-        logger.exception("engine run %s failed", run_id)
-    say(await sync_to_async(_finished_line)(run_id))
-
-
-def drive_engine_elsewhere(run_id: int) -> None:
-    import subprocess
-
-    from django.db import connection
-
-    result = subprocess.run(
-        [sys.executable, "-m", "tests.activity.browser_server", "--execute", str(run_id)],
-        env=os.environ.copy(), check=False,
-    )
-    if result.returncode:
-        logger.error("engine process for run %s exited %s", run_id, result.returncode)
-    say(_finished_line(run_id))
-    connection.close()
 
 
 async def drive_script(run_id: int) -> None:
@@ -225,17 +197,14 @@ async def drive_script(run_id: int) -> None:
 
 
 def serve(port: int) -> None:
-    from daphne.server import Server, twisted_loop  # installs the asyncio reactor first
+    from daphne.server import twisted_loop  # installs the asyncio reactor before Twisted
 
     import django
 
     django.setup()
-    runs = prepare()
-    from django.conf import settings
+    from django.core.management import call_command
 
-    from config.asgi import application
-
-    cross_process = bool(settings.REDIS_URL)
+    ready = prepare()
 
     def commands() -> None:
         for line in sys.stdin:
@@ -243,53 +212,31 @@ def serve(port: int) -> None:
             if len(parts) != 2:
                 continue
             action, run_id = parts[0], int(parts[1])
-            if action == "engine" and cross_process:
-                threading.Thread(target=drive_engine_elsewhere, args=(run_id,), daemon=True).start()
-            elif action == "engine":
-                twisted_loop.call_soon_threadsafe(
-                    lambda rid=run_id: twisted_loop.create_task(drive_engine_here(rid))
-                )
-            elif action == "script":
+            if action == "script":
                 twisted_loop.call_soon_threadsafe(
                     lambda rid=run_id: twisted_loop.create_task(drive_script(rid))
                 )
+            elif action == "seq":
+                from django.db import connection
 
-    def ready() -> None:
-        say("READY " + json.dumps({
-            "runs": runs, "username": USERNAME, "password": PASSWORD,
-            "cross_process": cross_process,
-        }))
-        threading.Thread(target=commands, daemon=True).start()
+                say(_finished_line(run_id).replace("DONE", "SEQ", 1))
+                connection.close()
 
-    Server(
-        application=application,
-        endpoints=[f"tcp:port={port}:interface=127.0.0.1"],
-        signal_handlers=True,
-        ready_callable=ready,
-        verbosity=0,
-    ).run()
-
-
-def execute(run_id: int) -> None:
-    import django
-
-    django.setup()
-    from collection.engine.runner import run_execute
-
-    run_execute(run_id=run_id)
+    threading.Thread(target=commands, daemon=True).start()
+    say("READY " + json.dumps({**ready, "username": USERNAME, "password": PASSWORD}))
+    call_command(
+        "serve", host="127.0.0.1", port=port, task_workers=1, no_scheduler=True,
+        skip_checks=True,
+    )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--port", type=int)
+    parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--fresh-postgres", action="store_true")
-    parser.add_argument("--execute", type=int)
     args = parser.parse_args()
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
-    if args.execute:
-        execute(args.execute)
-        return
     if args.fresh_postgres:
         recreate_postgres_database(os.environ["DATABASE_URL"])
     serve(args.port)

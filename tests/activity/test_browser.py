@@ -1,12 +1,15 @@
 """The live pages in real headless Chromium (Debian's, driven by Playwright).
 
-daphne serves the whole application from a subprocess (tests/activity/browser_server.py)
-on a loopback port, with its own database. The test logs in through the admin, watches a
-real sandbox run executed by the engine (in another process when Redis is configured —
-the deployment path — in the server process otherwise) until it completes, then a
-scripted run whose titles, seller names, categories, URLs and messages carry markup and
-script payloads: they must show as text, open no dialog, run no script and send no
-request to a foreign host. Every page must also be clean under the CSP (no violation).
+``manage.py serve`` (daphne + a task worker) runs in a subprocess
+(tests/activity/browser_server.py) on a loopback port with its own database. The test logs
+in through the admin, starts a sandbox run from the admin's start page, opens its live page
+from the admin (two tabs, plus the run list), watches worker cards and the progress bar
+move until the run completes — executed by a ``db_worker`` process with events through
+Redis when REDIS_URL is set (the deployment path), by a worker thread of the server
+otherwise. Then a scripted run whose titles, seller names, categories, URLs and messages
+carry markup and script payloads: they must show as text, open no dialog, run no script
+and send no request to a foreign host, live and when the finished run is opened cold.
+Every page must be clean under the CSP (no violation reported).
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import json
 import logging
 import os
 import queue
+import signal
 import socket
 import subprocess
 import sys
@@ -24,6 +28,7 @@ import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import httpx
 import pytest
 from django.conf import settings
 
@@ -55,7 +60,7 @@ class LiveServer:
         self.base = f"http://127.0.0.1:{self.port}"
         env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST")}
         env.update({"DEBUG": "True", "DJANGO_SETTINGS_MODULE": "config.settings",
-                    "SANDBOX_HOSTILE": "1", "SANDBOX_LATENCY_MS": "120",
+                    "SANDBOX_HOSTILE": "1", "SANDBOX_LATENCY_MS": "150",
                     "COLLECTION_FLUSH_SECONDS": "0.2", "ACTIVITY_STATUS_SECONDS": "0.25",
                     "ACTIVITY_FRAME_SECONDS": "0.1"})
         args = [sys.executable, "-m", "tests.activity.browser_server", "--port", str(self.port)]
@@ -71,6 +76,7 @@ class LiveServer:
         self.process = subprocess.Popen(
             args, cwd=ROOT, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
             stderr=self.log, text=True, bufsize=1,
+            start_new_session=True,  # serve's children (db_worker) end with it at teardown
         )
         self.lines: queue.Queue[str] = queue.Queue()
         threading.Thread(target=self._read, daemon=True).start()
@@ -102,13 +108,41 @@ class LiveServer:
         self.log.seek(0)
         return self.log.read()[-4000:]
 
+    async def wait_until_serving(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        async with httpx.AsyncClient() as client:
+            while time.monotonic() < deadline:
+                if self.process.poll() is not None:
+                    break
+                try:
+                    response = await client.get(f"{self.base}/admin/login/", timeout=2)
+                    if response.status_code == 200:
+                        return
+                except httpx.TransportError:
+                    pass
+                await asyncio.sleep(0.2)
+        raise AssertionError(f"the server did not answer; log:\n{self.log_tail()}")
+
+    async def run_seq(self, run_id: int) -> tuple[str, str]:
+        """The run's status and last stored seq, as its database has them."""
+        self.send(f"seq {run_id}")
+        _, _, status, seq = (await self.wait_for(f"SEQ {run_id} ", timeout=10)).split()
+        return status, seq
+
     def stop(self) -> None:
-        self.process.terminate()
+        # The whole process group this test started: the server and its db_worker children.
         try:
+            os.killpg(self.process.pid, signal.SIGTERM)
             self.process.wait(timeout=10)
+        except ProcessLookupError:
+            pass
         except subprocess.TimeoutExpired:
-            self.process.kill()
+            os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait()
+        try:
+            os.killpg(self.process.pid, signal.SIGKILL)  # children that outlived it
+        except ProcessLookupError:
+            pass
         self.log.close()
         if self.postgres_url:
             import psycopg
@@ -157,9 +191,14 @@ class Watch:
         assert csp == []
 
 
-RECORD_CHANGES = """() => {
-    window.__changes = [];
+# Injected into every page before its own scripts (DevTools, so not subject to the CSP):
+# the run page records every change of its eBay bar and of its status, whatever the timing
+# of the test's own polling.
+RECORD_CHANGES = """
+window.__changes = [];
+document.addEventListener('DOMContentLoaded', () => {
     const bar = document.querySelector('#phase-ebay progress');
+    if (!bar) return;
     const record = () => window.__changes.push({
         status: document.body.dataset.runStatus,
         ebay: bar.value, ebayMax: bar.max,
@@ -167,7 +206,8 @@ RECORD_CHANGES = """() => {
     });
     new MutationObserver(record).observe(bar, {attributes: true});
     new MutationObserver(record).observe(document.body, {attributes: true});
-}"""
+});
+"""
 
 
 async def page_state(page) -> dict:
@@ -233,97 +273,102 @@ async def test_live_run_in_chromium(scout_server):
         browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         step("chromium launched")
         try:
-            line = await scout_server.wait_for("READY ", timeout=60)
+            line = await scout_server.wait_for("READY ", timeout=90)
             ready = json.loads(line.split(" ", 1)[1])
-            engine_run, scripted_run = ready["runs"]["engine"], ready["runs"]["script"]
+            await scout_server.wait_until_serving(timeout=60)
             step("server ready")
             context = await browser.new_context()
             context.set_default_timeout(20000)
-            page = await context.new_page()
-            watches = [Watch(page, base)]
+            await context.add_init_script(script=RECORD_CHANGES)
+            watches = []
 
-            # Log in through the admin; the live page is where the login sends us back.
-            await page.goto(f"{base}/runs/{engine_run}/")
-            assert "/admin/login/" in page.url
-            await page.fill("#id_username", ready["username"])
-            await page.fill("#id_password", ready["password"])
-            await page.click("input[type=submit], button[type=submit]")
-            await page.wait_for_url(f"{base}/runs/{engine_run}/")
+            async def new_page():
+                page = await context.new_page()
+                watches.append(Watch(page, base))
+                return page
+
+            # Log in through the admin; the run list is where the login sends us back.
+            runs_page = await new_page()
+            await runs_page.goto(f"{base}/runs/")
+            assert "/admin/login/" in runs_page.url
+            await runs_page.fill("#id_username", ready["username"])
+            await runs_page.fill("#id_password", ready["password"])
+            await runs_page.click("input[type=submit], button[type=submit]")
+            await runs_page.wait_for_url(f"{base}/runs/")
+            await expect(runs_page.locator("#connection")).to_have_attribute("data-state", "live")
             step("logged in")
-            await expect(page.locator("#connection")).to_have_attribute("data-state", "live")
-            assert (await page_state(page))["status"] == "queued"
 
-            # A second tab on the same run, a third on the run list: all follow live.
-            second = await context.new_page()  # same context: logged in
-            run_list = await context.new_page()
-            watches += [Watch(second, base), Watch(run_list, base)]
-            await second.goto(f"{base}/runs/{engine_run}/")
-            await run_list.goto(f"{base}/runs/")
-            for other in (second, run_list):
-                await expect(other.locator("#connection")).to_have_attribute("data-state", "live")
+            # Start a sandbox run from the admin, then open its live page from the admin.
+            page = await new_page()
+            await page.goto(f"{base}/admin/collection/collectionrun/start/")
+            await page.select_option("#id_categories", value=str(ready["category"]["pk"]))
+            await page.fill("#id_workers", "3")
+            await page.select_option("#id_amazon_pages", value="1")
+            await page.fill("#id_ebay_pages", "1")
+            await page.click("input[name=apply]")
+            await page.wait_for_url("**/admin/collection/collectionrun/*/change/")
+            await page.get_by_role("link", name="live page").first.click()
+            await page.wait_for_url("**/runs/*/")
+            run_id = int(page.url.rstrip("/").rsplit("/", 1)[1])
+            step(f"run {run_id} started from the admin")
+            second = await new_page()  # a second tab on the same run
+            await second.goto(f"{base}/runs/{run_id}/")
 
-            # A real sandbox run: watch worker cards appear and the progress bar move. The
-            # page records every change of the bar and of the status (DevTools-injected, so
-            # not subject to the page's CSP), whatever the timing of our polling.
-            await page.evaluate(RECORD_CHANGES)
-            scout_server.send(f"engine {engine_run}")
-            step("engine started")
-            done = (await scout_server.wait_for(f"DONE {engine_run} ", timeout=60)).split()
-            step("engine done")
-            assert done[2] == "completed", scout_server.log_tail()
-            await expect(page.locator("body")).to_have_attribute("data-run-status", "completed")
-            await expect(page.locator("body")).to_have_attribute("data-last-seq", done[3])
+            # Watch it run to completion (the task worker picks it up within a second).
+            await expect(page.locator("body")).to_have_attribute(
+                "data-run-status", "completed", timeout=90000
+            )
+            step("run completed")
+            status, last_seq = await scout_server.run_seq(run_id)
+            assert status == "completed"
+            await expect(page.locator("body")).to_have_attribute("data-last-seq", last_seq)
             final = await page_state(page)
             changes = await page.evaluate("() => window.__changes")
-            statuses = [c["status"] for c in changes]
-            assert "running" in statuses and statuses[-1] == "completed"
             assert any(c["status"] == "running" and c["workers"] > 0 for c in changes)
             assert any(0 < c["ebay"] < c["ebayMax"] for c in changes), changes
             assert final["ebay"] == final["ebayMax"] > 1
-            assert final["workers"] == 5
+            assert final["workers"] == 3
             assert 0 < final["feedRows"] <= 200
             await assert_inert(page)
             await screenshot(page, "engine-run")
-            await expect(second.locator("body")).to_have_attribute("data-last-seq", done[3])
+
+            # The second tab got every event too; the run list followed the run live.
+            await expect(second.locator("body")).to_have_attribute("data-last-seq", last_seq)
             assert (await page_state(second))["feedRows"] == final["feedRows"]
-            listed = run_list.locator(f'tr[data-run-id="{engine_run}"]')
+            listed = runs_page.locator(f'tr[data-run-id="{run_id}"]')
             await expect(listed.locator("[data-field=status_label]")).to_have_text("Completed")
             await expect(listed.locator("[data-field=requests]")).to_have_text(final["requests"])
             step("tabs checked")
 
             # A scripted run whose text is hostile everywhere, watched live.
-            await page.goto(f"{base}/runs/{scripted_run}/")
-            await expect(page.locator("#connection")).to_have_attribute("data-state", "live")
+            scripted_run = ready["script_run"]
+            hostile = await new_page()
+            await hostile.goto(f"{base}/runs/{scripted_run}/")
+            await expect(hostile.locator("#connection")).to_have_attribute("data-state", "live")
             scout_server.send(f"script {scripted_run}")
             done = (await scout_server.wait_for(f"DONE {scripted_run} ", timeout=30)).split()
+            await expect(hostile.locator("body")).to_have_attribute("data-run-status", "completed")
+            await expect(hostile.locator("body")).to_have_attribute("data-last-seq", done[3])
             step("script done")
-            await expect(page.locator("body")).to_have_attribute("data-run-status", "completed")
-            await expect(page.locator("body")).to_have_attribute("data-last-seq", done[3])
 
             async def check_hostile_text_shows_as_text():
-                feed = page.locator("#feed")
+                feed = hostile.locator("#feed")
                 await expect(feed.get_by_text(HOSTILE_TITLE, exact=True).first).to_be_visible()
                 await expect(feed.get_by_text(HOSTILE_SELLER, exact=True)).to_be_visible()
                 await expect(feed.get_by_text(HOSTILE_CATEGORY, exact=True)).to_be_visible()
-                await expect(page.locator("#workers .last-error").get_by_text(HOSTILE_MESSAGE, exact=True)).to_be_visible()
-                await expect(page.locator("#errors [data-error-type=timeout]")).to_be_visible()
-                await assert_inert(page)
+                last_error = hostile.locator("#workers .last-error")
+                await expect(last_error.get_by_text(HOSTILE_MESSAGE, exact=True)).to_be_visible()
+                await expect(hostile.locator("#errors [data-error-type=timeout]")).to_be_visible()
+                await assert_inert(hostile)
 
             await check_hostile_text_shows_as_text()
-            await screenshot(page, "scripted-run")
+            await screenshot(hostile, "scripted-run")
             # The same page opened cold from the stored events.
-            await page.reload()
-            await expect(page.locator("body")).to_have_attribute("data-last-seq", done[3])
+            await hostile.reload()
+            await expect(hostile.locator("body")).to_have_attribute("data-last-seq", done[3])
             await check_hostile_text_shows_as_text()
-
-            # The run list shows both runs completed.
-            await page.goto(f"{base}/runs/")
-            for run_id in (engine_run, scripted_run):
-                badge = page.locator(f'tr[data-run-id="{run_id}"] [data-field=status_label]')
-                await expect(badge).to_have_text("Completed")
-            await screenshot(page, "run-list")
+            await screenshot(runs_page, "run-list")
             for watch in watches:
                 watch.assert_clean()
         finally:
             await browser.close()
-
