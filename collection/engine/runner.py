@@ -11,17 +11,19 @@ Coroutines of one execution (one process taking part in one run)::
     events:  recorder.aflush() every ACTIVITY_FRAME_SECONDS
     progress: run_progress_get for the caller's display (only when asked)
 
-The queue holds about two tasks per worker: enough claimed ahead that a slow database
-round trip never starves the workers, little enough that memory stays bounded and other
-processes joining the run find work. Every database call runs through ``sync_to_async``;
-none sits on a request's path. Threads and connections:
+The queue holds a batch's worth of tasks (``COLLECTION_BATCH_SIZE``) or two per worker,
+whichever is more: enough claimed ahead that a slow database round trip never starves the
+workers, little enough that memory stays bounded and other processes joining the run find
+work. Every database call runs through ``sync_to_async``; none sits on a request's path.
+Threads and connections:
 
 - PostgreSQL: ``results_store`` and lease extension run on a thread (and connection) of
-  their own, so a long batch transaction never delays a claim, a heartbeat or an event
-  frame; everything else runs on asgiref's thread-sensitive thread.
+  their own, and claims on another, so neither a long batch transaction nor an event
+  frame ever delays a claim; heartbeats, control polls and events run on asgiref's
+  thread-sensitive thread. (Claims lock only pending rows, with SKIP LOCKED; stores and
+  lease extensions only this process's running rows, one transaction at a time.)
 - SQLite: everything runs on the thread-sensitive thread (one connection; SQLite has one
-  writer at a time anyway). Claims then wait behind stores, so the engine claims further
-  ahead there (a batch's worth of tasks).
+  writer at a time anyway), so a claim or a control poll can wait behind a batch.
 
 Stopping (pause, cancel, auth failure, quota, consecutive failures, a signal) is
 cooperative: once seen, no request starts (workers check right before each one); the
@@ -198,6 +200,11 @@ async def _db(fn: Callable, /, **kwargs):
     return await sync_to_async(fn, thread_sensitive=True)(**kwargs)
 
 
+async def _in(executor: ThreadPoolExecutor, fn: Callable, /, **kwargs):
+    """Run a synchronous ORM function on a dedicated one-thread executor (its connection)."""
+    return await sync_to_async(fn, thread_sensitive=False, executor=executor)(**kwargs)
+
+
 def _on_postgres() -> bool:
     return settings.DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
 
@@ -261,7 +268,8 @@ class Runner:
         self._worker_tasks: list[asyncio.Task] = []
         self._background: dict[str, asyncio.Task] = {}
         self._signals: list[int] = []
-        self._store_executor: ThreadPoolExecutor | None = None
+        self._store_executor: ThreadPoolExecutor | None = None  # PostgreSQL only
+        self._claim_executor: ThreadPoolExecutor | None = None  # PostgreSQL only
 
     # --- entry -------------------------------------------------------------------------
 
@@ -272,6 +280,7 @@ class Runner:
         self._flush_lock = asyncio.Lock()
         if _on_postgres():
             self._store_executor = ThreadPoolExecutor(1, thread_name_prefix="engine-store")
+            self._claim_executor = ThreadPoolExecutor(1, thread_name_prefix="engine-claim")
         try:
             run, self.mode = await _db(
                 run_execution_begin, run_id=self.run_id, executor=self.executor
@@ -287,9 +296,10 @@ class Runner:
             return await self._report(started)
         finally:
             await _db(_connection_reset)
-            if self._store_executor is not None:
-                await self._store_call(_connection_reset)
-                self._store_executor.shutdown(wait=False)
+            for executor in (self._store_executor, self._claim_executor):
+                if executor is not None:
+                    await _in(executor, _connection_reset)
+                    executor.shutdown(wait=False)
 
     def _options_load(self) -> pipeline.RunOptions:
         run = CollectionRun.objects.get(pk=self.run_id)
@@ -326,10 +336,9 @@ class Runner:
             if self.phase != Phase.DONE:
                 self.recorder.emit(Action.PHASE_STARTED, phase=self.phase)
 
-        queue_size = max(8, 2 * self.workers_count)
-        if self._store_executor is None:  # SQLite: claims wait behind stores (see above)
-            queue_size = max(queue_size, self.config.batch_size)
-        self.queue = asyncio.Queue(maxsize=queue_size)
+        self.queue = asyncio.Queue(
+            maxsize=max(8, 2 * self.workers_count, self.config.batch_size)
+        )
         self.quota = QuotaTracker()
         self._background = {
             "monitor": asyncio.create_task(self._monitor(), name="engine-monitor"),
@@ -420,6 +429,7 @@ class Runner:
             claimed = await self._db_retry(
                 store.tasks_claim, run_id=self.run_id, phase=phase, executor=self.executor,
                 limit=queue.maxsize - queue.qsize(), lease_seconds=self.config.lease_seconds,
+                on_claims=True,
             )
             for task in claimed:
                 queue.put_nowait(task)
@@ -727,13 +737,19 @@ class Runner:
         """Run on the store's own thread and connection (PostgreSQL), else like ``_db``."""
         if self._store_executor is None:
             return await _db(fn, **kwargs)
-        return await sync_to_async(fn, thread_sensitive=False, executor=self._store_executor)(
-            **kwargs
-        )
+        return await _in(self._store_executor, fn, **kwargs)
 
-    async def _db_retry(self, fn: Callable, /, *, on_store: bool = False, **kwargs):
+    async def _claim_call(self, fn: Callable, /, **kwargs):
+        """Run on the claimer's own thread and connection (PostgreSQL), else like ``_db``."""
+        if self._claim_executor is None:
+            return await _db(fn, **kwargs)
+        return await _in(self._claim_executor, fn, **kwargs)
+
+    async def _db_retry(
+        self, fn: Callable, /, *, on_store: bool = False, on_claims: bool = False, **kwargs
+    ):
         """A database call that survives a dropped connection (reconnects, retries)."""
-        call = self._store_call if on_store else _db
+        call = self._store_call if on_store else self._claim_call if on_claims else _db
         for attempt in range(1, DB_RETRIES + 1):
             try:
                 return await call(fn, **kwargs)
