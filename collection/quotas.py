@@ -87,7 +87,7 @@ class Quota:
     @property
     def period_label(self) -> str:
         if self.period == "window":
-            return f"{self.window_seconds:g} s window"
+            return "day" if self.window_seconds == 86400 else f"{self.window_seconds:g} s window"
         return self.period
 
     def window_at(self, when: dt.datetime) -> Window:
