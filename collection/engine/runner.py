@@ -326,9 +326,10 @@ class Runner:
             await self.recorder.aclose()
             return
 
+        if self.phase == Phase.AMAZON:
+            # Idempotent; a joiner plans too, in case the process it joins died before.
+            await _db(store.run_plan, run_id=self.run_id)
         if self.mode != JOINED:
-            if self.phase == Phase.AMAZON:
-                await _db(store.run_plan, run_id=self.run_id)
             action = Action.RUN_STARTED if self.mode == "started" else Action.RESUMED
             self.recorder.emit(
                 action, workers=self.workers_count, executor=self.executor, phase=self.phase
@@ -898,10 +899,10 @@ class Runner:
                 if self.stop.urgent:
                     break
                 await self._wait(self._wakeup, min(0.05, deadline - time.monotonic()))
+        abandoned = self.in_flight  # still busy: their tasks go back to pending
         for task in self._worker_tasks:
             task.cancel()
         await asyncio.gather(*self._worker_tasks, return_exceptions=True)
-        abandoned = self.in_flight
         if abandoned:
             logger.info("run %s: %d requests abandoned", self.run_id, abandoned)
             self.stats.inc("requests/abandoned", abandoned)

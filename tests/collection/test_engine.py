@@ -198,6 +198,34 @@ async def test_cancel_stops_new_requests_promptly(settings, close_thread_connect
         await arun_execute(run_id=run.pk)
 
 
+async def test_requests_in_flight_are_abandoned_after_the_grace_period(
+    settings, close_thread_connection
+):
+    fast_settings(settings)
+    app = sandbox(latency_ms=6000)  # every answer takes 6 s
+    run = await sync_to_async(make_run)(workers=3)
+    execution = asyncio.create_task(
+        arun_execute(run_id=run.pk, marketplace_options={"sandbox_app": app})
+    )
+    fetching = RunEvent.objects.filter(run_id=run.pk, action="fetching")
+    deadline = time.monotonic() + 10
+    while await sync_to_async(fetching.count)() < 3:
+        assert time.monotonic() < deadline
+        await asyncio.sleep(0.05)
+    await sync_to_async(run_cancel)(run_id=run.pk)
+    cancelled_at = time.monotonic()
+    report = await asyncio.wait_for(execution, 15)
+
+    # Seen within a poll, then 2 s of grace: well before the 6 s answers.
+    assert time.monotonic() - cancelled_at < 4.5
+    assert report.status == "cancelled"
+    assert report.session["requests/abandoned"] == 3
+    statuses = await sync_to_async(set)(
+        RunTask.objects.filter(run=run).values_list("status", flat=True)
+    )
+    assert statuses == {"pending"}
+
+
 async def test_operator_pause_then_resume_matches_an_uninterrupted_run(
     settings, close_thread_connection
 ):
