@@ -42,6 +42,7 @@ HOSTILE_SELLER = '<script>alert("seller")</script>deal"><img src=x onerror=alert
 HOSTILE_CATEGORY = "Toys <b onmouseover=alert(3)>& Games</b>"
 HOSTILE_MESSAGE = "upstream said <iframe src=javascript:alert(4)></iframe>"
 HOSTILE_URL = "javascript:alert(5)"
+EBAY_SEARCH = "https://api.ebay.com/buy/browse/v1/item_summary/search"
 
 logger = logging.getLogger("browser_server")
 
@@ -148,7 +149,7 @@ async def drive_script(run_id: int) -> None:
         title = HOSTILE_TITLE if i == 0 else f"Scripted product {i}"
         recorder.emit(
             Action.FETCHING, worker=worker, phase="ebay", page=1, product=title,
-            url=HOSTILE_URL if i == 1 else f"https://api.ebay.com/buy/browse/v1/item_summary/search?q=p{i}",
+            url=HOSTILE_URL if i == 1 else f"{EBAY_SEARCH}?q=p{i}",
             attempt=1,
         )
         await recorder.aflush()

@@ -229,8 +229,10 @@ async def assert_inert(page) -> None:
     """Only the elements the page itself builds, no handler attributes, no script ran."""
     found = await page.evaluate(
         """() => ({
-            feedTags: [...new Set([...document.querySelectorAll('#feed *')].map(e => e.tagName))].sort(),
-            workerTags: [...new Set([...document.querySelectorAll('#workers *')].map(e => e.tagName))].sort(),
+            feedTags: [...new Set([...document.querySelectorAll('#feed *')]
+                .map(e => e.tagName))],
+            workerTags: [...new Set([...document.querySelectorAll('#workers *')]
+                .map(e => e.tagName))],
             handlers: [...document.querySelectorAll('*')].filter(
                 e => [...e.attributes].some(a => a.name.startsWith('on'))).length,
             pwned: window.__pwned === 1,
@@ -239,7 +241,9 @@ async def assert_inert(page) -> None:
         })"""
     )
     assert set(found.pop("feedTags")) <= {"TR", "TD", "DIV", "SPAN", "A"}
-    assert set(found.pop("workerTags")) <= {"ARTICLE", "HEADER", "STRONG", "SPAN", "DIV", "B", "TIME", "A"}
+    assert set(found.pop("workerTags")) <= {
+        "ARTICLE", "HEADER", "STRONG", "SPAN", "DIV", "B", "TIME", "A"
+    }
     assert found == {"handlers": 0, "pwned": False, "javascriptLinks": 0}
 
 

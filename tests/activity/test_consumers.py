@@ -241,7 +241,7 @@ async def test_a_member_that_never_reads_holds_up_neither_the_run_nor_other_clie
     client = ws(f"/ws/runs/{run.pk}/", cookie=await adb(session_cookie)(viewer))
     assert (await client.connect())[0]
     recorder = recorders(run.pk)
-    frames = 120  # past the in-memory layer's capacity (100) for the stuck channel
+    frames = 105  # past the in-memory layer's capacity (100) for the stuck channel
 
     async def run_frames():
         for i in range(frames):
