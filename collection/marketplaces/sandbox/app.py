@@ -12,10 +12,11 @@
 
 Every API request goes through the same steps: latency (± jitter), the per-provider rate
 limit (429 + Retry-After), injected faults (hold past the client timeout, transient 5xx),
-the handler (auth, validation as documented, data), then an injected malformed body. Fault
-decisions come from one RNG seeded by the config, drawn a fixed number of times per request,
-so a config replays the same faults for the same request sequence. Data never depends on
-that RNG (see ``catalogue``).
+the handler (auth, validation as documented, data), then an injected malformed body.
+Fault decisions come from one RNG seeded by the config, drawn a fixed number of times per
+request, so a config replays the same faults for the same request sequence. Data never
+depends on that RNG (see ``catalogue``). ``rate_limited_rate`` answers a share of requests
+429 with ``Retry-After: retry_after_s`` whatever the request rate (a throttling storm).
 """
 
 from __future__ import annotations
@@ -778,6 +779,8 @@ class SandboxApp:
             return _json(504, {"message": "Gateway timeout"})
         if fault_u < cfg.timeout_rate + cfg.error_rate:
             return _server_error(route.kind, variant_u)
+        if fault_u < cfg.timeout_rate + cfg.error_rate + cfg.rate_limited_rate:
+            return _rate_limited(route.kind, cfg.retry_after_s)
         response = await route.handler(self, request)
         if response.status == 200 and malformed_u < cfg.malformed_rate:
             return _malformed(route.kind, response, variant_u)

@@ -31,6 +31,9 @@ class SandboxConfig:
     # before 429 with Retry-After. 0 = unlimited.
     rate_limit_rps: float = 0.0
     error_rate: float = 0.0  # transient 5xx (Oxylabs 500/502/503/524/612/613, eBay 500/503)
+    # A storm of throttling whatever the request rate: 429 with Retry-After: retry_after_s.
+    rate_limited_rate: float = 0.0
+    retry_after_s: int = 1
     timeout_rate: float = 0.0  # the response is held for timeout_sleep_s
     timeout_sleep_s: float = 200.0  # past every client timeout (Oxylabs' is 165 s)
     malformed_rate: float = 0.0  # truncated JSON, HTML for JSON, captcha or empty pages
