@@ -687,7 +687,7 @@ class Runner:
                     continue
                 await self._wait(self._writer_wakeup, due - now)
                 continue
-            if now - self._last_flush_at >= 2.0 and self.stats._delta:
+            if now - self._last_flush_at >= 2.0 and self.stats.has_delta():
                 await self._flush()
                 continue
             await self._wait(self._writer_wakeup, 1.0)

@@ -53,6 +53,9 @@ class EngineStats:
             self.inc(f"tasks/{status}/{error_type}")
         self.inc(f"workers/{worker}/tasks")
 
+    def has_delta(self) -> bool:
+        return bool(self._delta)
+
     def take_delta(self) -> dict[str, int]:
         delta, self._delta = dict(self._delta), Counter()
         return delta
