@@ -968,7 +968,9 @@ class Runner:
                 logger.info("run %s: %s (another process ended it first)", self.run_id, exc)
                 return
             except Exception as exc:
-                logger.error("run %s: could not record status %s: %s", self.run_id, stop.status, exc)
+                logger.error(
+                    "run %s: could not record status %s: %s", self.run_id, stop.status, exc
+                )
                 return
         else:
             return  # whoever changed the status recorded the event

@@ -390,7 +390,8 @@ class ProgressDisplay:
         table = Table(title=f"Run {report.run_id}: {report.status}", show_header=False)
         table.add_column(justify="left")
         table.add_column(justify="right")
-        requests_per_s = report.session.get("requests", 0) / report.duration_s if report.duration_s else 0
+        session_requests = report.session.get("requests", 0)
+        requests_per_s = session_requests / report.duration_s if report.duration_s else 0
         rows = [
             ("Duration (this process)", f"{report.duration_s:.1f} s"),
             ("Products", report.products),
