@@ -324,6 +324,13 @@ class Seller(models.Model):
 
     class Meta:
         ordering = ["normalized"]
+        indexes = [
+            # The store counts active sellers (seller_count_after) once per batch that adds
+            # sellers: an index-only scan of this is ~3× cheaper than scanning the table.
+            models.Index(
+                fields=["id"], condition=Q(deleted_at__isnull=True), name="seller_active_idx"
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.display_name or self.username

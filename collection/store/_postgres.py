@@ -82,12 +82,20 @@ class _Delimited(str):
 
 
 def _array_param(value):
-    if not isinstance(value, list):
+    if value.__class__ is not list:
         return value
-    encoded = _SEP + _SEP.join(
-        [_NULL if v is None else v if v.__class__ is str else str(v) for v in value]
-    )
-    if encoded.count(_SEP) != len(value) or (_NULL in value):
+    if not value:
+        return _Delimited("")  # string_to_array('') is '{}'
+    if None in value:
+        encoded = _SEP + _SEP.join(
+            [_NULL if v is None else v if v.__class__ is str else str(v) for v in value]
+        )
+    else:
+        try:
+            encoded = _SEP + _SEP.join(value)  # all strings
+        except TypeError:
+            encoded = _SEP + _SEP.join(map(str, value))  # numbers (ids, prices, …)
+    if encoded.count(_SEP) != len(value) or _NULL in value:
         return value  # a separator inside a value: let psycopg send a real array
     return _Delimited(encoded)
 

@@ -297,16 +297,6 @@ def _prepare_best_sellers(batch: PreparedBatch, task: TaskRow, page) -> None:
             batch.skipped += 1
 
 
-def _memo_decimal(memo: dict, raw, limit: Decimal) -> Decimal | None:
-    try:
-        return memo[raw]
-    except KeyError:
-        value = memo[raw] = clean_decimal(raw, limit=limit)
-        return value
-    except TypeError:  # unhashable or a signalling NaN: clean it without the memo
-        return clean_decimal(raw, limit=limit)
-
-
 def _prepare_listings(batch: PreparedBatch, task: TaskRow, page, ebay_pages: int) -> None:
     batch.skipped += max(int(page.skipped or 0), 0)
     if task.product_id is None:  # the product was deleted since the task was planned
@@ -337,18 +327,27 @@ def _prepare_listings(batch: PreparedBatch, task: TaskRow, page, ebay_pages: int
                 batch.skipped += 1
                 continue
             batch.seller_occurrences += 1
-            score = clean_int(listing.seller_feedback_score, low=INT_MIN, high=INT_MAX)
+            score = listing.seller_feedback_score
+            if score is not None and not (score.__class__ is int and INT_MIN <= score <= INT_MAX):
+                score = clean_int(score, low=INT_MIN, high=INT_MAX)
             raw = listing.seller_feedback_percent
-            percent = _memo_decimal(percents, raw, _PERCENT_LIMIT)
+            try:
+                percent = percents[raw]
+            except KeyError:
+                percent = percents[raw] = clean_decimal(raw, limit=_PERCENT_LIMIT)
+            except TypeError:  # unhashable, or a signalling NaN: no memo for it
+                percent = clean_decimal(raw, limit=_PERCENT_LIMIT)
             seller = sellers.get(key)
             if seller is None:
                 sellers[key] = SellerRow(key, username, score, percent)
             else:
                 if username < seller.username:
                     seller.username = username
-                if (score is not None or percent is not None) and _feedback_rank(
-                    score, percent
-                ) > _feedback_rank(seller.feedback_score, seller.feedback_percent):
+                if (score is not None or percent is not None) and (
+                    score != seller.feedback_score or percent != seller.feedback_percent
+                ) and _feedback_rank(score, percent) > _feedback_rank(
+                    seller.feedback_score, seller.feedback_percent
+                ):
                     seller.feedback_score, seller.feedback_percent = score, percent
             raw = listing.item_id
             if raw.__class__ is str and len(raw) <= ITEM_ID_MAX and raw.isprintable():
@@ -356,7 +355,12 @@ def _prepare_listings(batch: PreparedBatch, task: TaskRow, page, ebay_pages: int
             else:
                 item_id = clean_text(raw, ITEM_ID_MAX).strip()
             raw = listing.price
-            price = _memo_decimal(prices, raw, _PRICE_LIMIT)
+            try:
+                price = prices[raw]
+            except KeyError:
+                price = prices[raw] = clean_decimal(raw, limit=_PRICE_LIMIT)
+            except TypeError:  # unhashable, or a signalling NaN: no memo for it
+                price = clean_decimal(raw, limit=_PRICE_LIMIT)
             sighting_key = (key, product_id)
             old = sightings.get(sighting_key)
             if old is None or _sighting_rank(price, item_id) < _sighting_rank(old.price, old.item_id):

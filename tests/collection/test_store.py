@@ -556,3 +556,36 @@ def test_score_depends_only_on_the_counters():
     assert seller_score(times_seen=10, products_matched=6, runs_seen=1) > seller_score(
         times_seen=30, products_matched=5, runs_seen=1
     )
+
+
+@pytest.mark.postgres_only
+def test_array_parameters_round_trip_including_separators_and_nulls():
+    from collection.store import _postgres
+
+    cases = {
+        "text": ["a", "", "ü€𝄞", "<b>"],
+        "empty": [],
+        "one-empty": [""],
+        "separator": ["x\x1fy", "z"],  # falls back to a real array
+        "null-token": ["\x1e", None],
+        "ints": [1, 2, 2**40],
+        "decimals": [Decimal("1.50"), None, Decimal("-0.01")],
+    }
+    types = {"ints": "bigint", "decimals": "numeric"}
+    with _postgres._cursor() as cursor:
+        for name, values in cases.items():
+            cursor.execute(
+                f"SELECT %(v)s::{types.get(name, 'text')}[]", {"v": list(values)}
+            )
+            assert cursor.fetchone()[0] == values, name
+
+
+def test_control_separators_are_cleaned_from_scraped_strings():
+    run = new_run()
+    (task,) = ebay_tasks(run, ["B0SEP00001"])
+    results_store(run_id=run.pk, outcomes=[done(task.id, listing_page([
+        listing("sep\x1farated\x1e", item_id="it\x1fem"),
+    ]))])
+    seller = Seller.objects.get()
+    assert (seller.username, seller.normalized) == ("separated", "separated")
+    assert SellerSighting.objects.get().item_id == "item"

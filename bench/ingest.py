@@ -1,0 +1,457 @@
+"""Figure 2 — ingest: sellers and sightings through the store's real code path.
+
+Against a table of 1,000,000 existing sellers (plus a history of sightings), store the
+results of an eBay phase — 200,000 listings by 50,000 sellers (30 % already known) over
+4,000 product pages — through ``collection.store.results_store`` in batches of 200 tasks,
+exactly as the engine flushes them. Report sellers/s and rows/s, and the ratio to a raw
+``COPY`` of the same rows into unindexed temp tables measured in the same script.
+
+    .venv/bin/python bench/ingest.py [--existing 1000000] [--profile]
+
+Uses its own database (see ``bench/_django.py``): by default
+``postgres://postgres@127.0.0.1:5432/scout_bench``, wiped and refilled on every run.
+Prints a table, then one JSON line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import datetime as dt
+import io
+import json
+import os
+import platform
+import pstats
+import random
+import sys
+import time
+from decimal import Decimal
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench._django import bench_setup  # noqa: E402
+
+TABLES = [
+    "collection_sellerchange", "collection_sellersighting", "collection_sellersnapshot",
+    "collection_seller", "collection_productcategory", "collection_runtask",
+    "collection_product", "collection_collectionrun",
+]
+
+
+def _clock_ticks() -> int:
+    return os.sysconf("SC_CLK_TCK")
+
+
+def backend_cpu_seconds(pid: int) -> float | None:
+    """CPU time of a PostgreSQL backend (same machine), from /proc."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / _clock_ticks()
+
+
+def cpu_calibration() -> float:
+    """CPU seconds of a fixed pure-Python loop (10M additions): ~0.5 s on a quiet core of
+    this machine class; shared or throttled cores show it, so figures can be compared."""
+    started = time.process_time()
+    total = 0
+    for i in range(10_000_000):
+        total += i
+    return time.process_time() - started
+
+
+def reuse_database(*, existing: int, history: int) -> dict | None:
+    """Undo a previous bench run if the generated data is there; else None."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM collection_seller WHERE normalized LIKE 'old%%'")
+        old_sellers = cursor.fetchone()[0]
+        cursor.execute("SELECT count(*) FROM collection_sellersighting WHERE run_id = 1")
+        old_sightings = cursor.fetchone()[0]
+        if (old_sellers, old_sightings) != (existing, history):
+            return None
+        started = time.perf_counter()
+        cursor.execute("DELETE FROM collection_sellerchange")
+        cursor.execute("DELETE FROM collection_sellersighting WHERE run_id <> 1")
+        cursor.execute("DELETE FROM collection_seller WHERE normalized NOT LIKE 'old%%'")
+        cursor.execute(
+            "UPDATE collection_seller SET last_seen_run_id = 1, times_seen = (id <= %s)::int,"
+            " products_matched = (id <= %s)::int, runs_seen = (id <= %s)::int,"
+            " score = CASE WHEN id <= %s THEN 1.0693 ELSE 0 END, feedback_score = id %% 5000,"
+            " feedback_percent = 99.0, username = 'Old' || substr(normalized, 4)"
+            " WHERE last_seen_run_id <> 1",
+            [history] * 4,
+        )
+        cursor.execute("DELETE FROM collection_runtask")
+        cursor.execute("DELETE FROM collection_productcategory")
+        cursor.execute("DELETE FROM collection_product WHERE asin NOT LIKE 'B0HIST%%'")
+        cursor.execute("DELETE FROM collection_collectionrun WHERE id <> 1")
+        restored = time.perf_counter() - started
+    with connection.cursor() as cursor:
+        cursor.execute("VACUUM ANALYZE")
+    return {"existing_sellers_s": 0.0, "history_sightings_s": 0.0, "reused_s": restored}
+
+
+def prepare_database(*, existing: int, history: int) -> dict:
+    """Empty the bench tables, then 1M sellers and a history of sightings (SQL-side)."""
+    from django.db import connection
+
+    timings = {}
+    with connection.cursor() as cursor:
+        started = time.perf_counter()
+        cursor.execute(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE")
+        cursor.execute(
+            "INSERT INTO collection_collectionrun (status, phase, pause_reason, status_message,"
+            " requested_action, workers, amazon_pages, ebay_pages, markup_min_percent,"
+            " markup_max_percent, products_found, ebay_searches, sellers_found, sellers_new,"
+            " sightings, requests, retries, failed_tasks, skipped_records, stats, estimate,"
+            " event_seq, created_at, executor, failure_reason)"
+            " VALUES ('completed', 'done', '', '', '', 5, 1, 1, 80, 120, 0, 0, 0, 0, 0, 0, 0, 0,"
+            " 0, '{}', '{}', 0, now() - interval '1 day', '', '') RETURNING id"
+        )
+        old_run = cursor.fetchone()[0]
+        cursor.execute(
+            "INSERT INTO collection_seller (username, normalized, display_name, feedback_score,"
+            " feedback_percent, first_seen_run_id, last_seen_run_id, first_seen_at, last_seen_at,"
+            " times_seen, products_matched, runs_seen, score, flagged, created_at, updated_at)"
+            " SELECT 'Old' || lpad(i::text, 7, '0'), 'old' || lpad(i::text, 7, '0'), '',"
+            " i %% 5000, 99.0, %s, %s, now(), now(), (i <= %s)::int, (i <= %s)::int,"
+            " (i <= %s)::int, CASE WHEN i <= %s THEN 1.0693 ELSE 0 END, false, now(), now()"
+            " FROM generate_series(1, %s) AS i",
+            [old_run, old_run, history, history, history, history, existing],
+        )
+        timings["existing_sellers_s"] = time.perf_counter() - started
+        started = time.perf_counter()
+        cursor.execute(
+            "INSERT INTO collection_product (asin, title, price, currency, url, created_at,"
+            " updated_at) SELECT 'B0HIST' || lpad(i::text, 4, '0'), 'History ' || i, 10, 'USD',"
+            " '', now(), now() FROM generate_series(1, 1000) AS i"
+        )
+        cursor.execute(
+            "INSERT INTO collection_sellersighting (run_id, seller_id, product_id, item_id,"
+            " listing_price, currency, created_at)"
+            " SELECT %s, s.id, (SELECT min(id) FROM collection_product) + (s.id %% 1000),"
+            " 'h' || s.id, 19.99, 'USD', now()"
+            " FROM collection_seller s WHERE s.id <= %s",
+            [old_run, history],
+        )
+        timings["history_sightings_s"] = time.perf_counter() - started
+    started = time.perf_counter()
+    with connection.cursor() as cursor:
+        cursor.execute("VACUUM ANALYZE")  # autocommit outside atomic: a steady-state table
+    timings["vacuum_s"] = time.perf_counter() - started
+    return timings
+
+
+def prepare_run(*, products: int):
+    """A running run in its eBay phase: one product page task per product, claimed."""
+    from collection.models import CollectionRun, Product, RunTask
+    from collection.store import tasks_claim
+
+    run = CollectionRun.objects.create(
+        status=CollectionRun.Status.RUNNING, phase=CollectionRun.Phase.EBAY, ebay_pages=1
+    )
+    rows = Product.objects.bulk_create(
+        [
+            Product(asin=f"B0BENCH{i:05d}", title=f"Bench product {i}", price=Decimal("20.00"))
+            for i in range(products)
+        ],
+        batch_size=2000,
+    )
+    RunTask.objects.bulk_create(
+        [RunTask(run=run, phase="ebay", key=f"ebay:{p.asin}:1", product=p) for p in rows],
+        batch_size=2000,
+    )
+    claimed = tasks_claim(run_id=run.pk, phase="ebay", executor="bench", limit=products,
+                          lease_seconds=3600)
+    return run, claimed
+
+
+def seller_names(*, sellers: int, known: int, existing: int, rng: random.Random) -> list[str]:
+    """Usernames as a marketplace returns them: known ones in other spellings, a few
+    non-ASCII names (the slow normalization path)."""
+    known_ids = rng.sample(range(1, existing + 1), known)
+    names = [
+        (f"OLD{i:07d}" if n % 2 else f"Old{i:07d}") for n, i in enumerate(known_ids)
+    ]
+    for n in range(sellers - known):
+        name = f"NewSeller_{n:06d}"
+        if n % 50 == 0:
+            name = f"Ｎｅｗ{n:06d}-über"  # full-width + umlaut
+        names.append(name)
+    rng.shuffle(names)
+    return names
+
+
+def build_outcomes(tasks, names: list[str], *, per_page: int, rng: random.Random,
+                   shape: str = "spread", tasks_per_batch: int = 200):
+    """Every seller on ``len(tasks) * per_page / len(names)`` distinct product pages.
+
+    ``spread``: a seller's pages are anywhere in the run (as in a real run, where a
+    dropshipper lists best sellers of many categories), so it is upserted by several
+    batches. ``grouped``: all of a seller's pages fall in one batch (each seller is
+    upserted once: the shape of "upsert 50,000 sellers").
+    """
+    from collection.marketplaces.base import Listing
+    from collection.store.testing import done, listing_page
+
+    permutation = list(range(len(names)))
+    rng.shuffle(permutation)
+    slots = len(tasks) * per_page
+    repeats = slots // len(names)
+    per_batch = tasks_per_batch * per_page // repeats  # sellers per batch when grouped
+    outcomes = []
+    for p, task in enumerate(tasks):
+        listings = []
+        for j in range(per_page):
+            slot = p * per_page + j
+            if shape == "grouped":
+                batch, within = divmod(slot, tasks_per_batch * per_page)
+                index = batch * per_batch + within % per_batch
+            else:
+                index = slot % len(names)
+            name = names[permutation[index]]
+            listings.append(
+                Listing(
+                    item_id=f"{task.id}{j:03d}",
+                    title=f"Listing {p}-{j}",
+                    price=Decimal(3600 + rng.randint(0, 800)) / 100,
+                    currency="USD",
+                    seller_username=name,
+                    seller_feedback_score=rng.randint(0, 50_000),
+                    seller_feedback_percent=Decimal(rng.randint(900, 1000)) / 10,
+                )
+            )
+        outcomes.append(done(task.id, listing_page(listings)))
+    return outcomes
+
+
+def store_all(run, outcomes, *, tasks_per_batch: int, profile: bool):
+    from django.db import connection
+
+    from collection.store import results_store
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        pid = cursor.fetchone()[0]
+    server_before = backend_cpu_seconds(pid)
+    profiler = cProfile.Profile() if profile else None
+    batch_times = []
+    totals = {"sellers_new": 0, "sightings_new": 0, "sellers_seen": 0}
+    cpu_before = time.process_time()
+    started = time.perf_counter()
+    for start in range(0, len(outcomes), tasks_per_batch):
+        batch = outcomes[start : start + tasks_per_batch]
+        t0 = time.perf_counter()
+        if profiler:
+            profiler.enable()
+        result = results_store(run_id=run.pk, outcomes=batch, counters={"requests": len(batch)})
+        if profiler:
+            profiler.disable()
+        batch_times.append(time.perf_counter() - t0)
+        totals["sellers_new"] += result.sellers_new
+        totals["sightings_new"] += result.sightings_new
+        totals["sellers_seen"] += result.sellers_seen
+    wall = time.perf_counter() - started
+    client_cpu = time.process_time() - cpu_before
+    server_after = backend_cpu_seconds(pid)
+    server_cpu = None if server_before is None else server_after - server_before
+    if profiler:
+        out = io.StringIO()
+        pstats.Stats(profiler, stream=out).sort_stats("tottime").print_stats(25)
+        print(out.getvalue())
+    return wall, client_cpu, server_cpu, batch_times, totals
+
+
+def copy_baseline(outcomes) -> tuple[float, int]:
+    """Raw COPY of the same rows (sellers + sightings) into unindexed temp tables."""
+    from django.db import connection, transaction
+
+    from collection.store.clean import fast_seller_key
+
+    sellers: dict[str, tuple] = {}
+    sightings = []
+    for outcome in outcomes:
+        for item in outcome.listings.listings:
+            key = fast_seller_key(item.seller_username)
+            sellers.setdefault(
+                key, (item.seller_username, key, item.seller_feedback_score,
+                      item.seller_feedback_percent)
+            )
+            sightings.append((key, outcome.task_id, item.item_id, item.price, item.currency))
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            "CREATE TEMP TABLE copy_sellers (username text, normalized text, feedback_score int,"
+            " feedback_percent numeric) ON COMMIT DROP"
+        )
+        cursor.execute(
+            "CREATE TEMP TABLE copy_sightings (seller text, task_id bigint, item_id text,"
+            " listing_price numeric, currency text) ON COMMIT DROP"
+        )
+        raw = cursor.cursor  # the psycopg cursor
+        started = time.perf_counter()
+        with raw.copy("COPY copy_sellers FROM STDIN") as copy:
+            for row in sellers.values():
+                copy.write_row(row)
+        with raw.copy("COPY copy_sightings FROM STDIN") as copy:
+            for row in sightings:
+                copy.write_row(row)
+        elapsed = time.perf_counter() - started
+    return elapsed, len(sellers) + len(sightings)
+
+
+def verify(run, *, existing: int, sellers: int, known: int, sightings: int) -> dict:
+    from django.db.models import Sum
+
+    from collection.models import CollectionRun, Seller, SellerChange, SellerSighting
+
+    run = CollectionRun.objects.get(pk=run.pk)
+    new = sellers - known
+    checks = {
+        "sellers_total": (Seller.objects.count(), existing + new),
+        "added_changes": (SellerChange.objects.filter(run=run).count(), new),
+        "sightings": (SellerSighting.objects.filter(run=run).count(), sightings),
+        "run.sellers_new": (run.sellers_new, new),
+        "run.sellers_found": (run.sellers_found, sellers),
+        "run.sightings": (run.sightings, sightings),
+        "times_seen (this run)": (
+            Seller.objects.filter(last_seen_run=run).aggregate(n=Sum("times_seen"))["n"],
+            None,  # filled below
+        ),
+    }
+    history = SellerSighting.objects.filter(seller__last_seen_run=run).exclude(run=run).count()
+    checks["times_seen (this run)"] = (checks["times_seen (this run)"][0], sightings + history)
+    max_after = SellerChange.objects.filter(run=run).order_by("-seller_count_after").first()
+    checks["last seller_count_after"] = (max_after.seller_count_after, existing + new)
+    return checks
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--existing", type=int, default=1_000_000)
+    parser.add_argument("--history", type=int, default=1_000_000,
+                        help="existing sellers that have one sighting in an earlier run")
+    parser.add_argument("--sellers", type=int, default=50_000)
+    parser.add_argument("--known-share", type=float, default=0.30)
+    parser.add_argument("--sightings", type=int, default=200_000)
+    parser.add_argument("--per-page", type=int, default=50)
+    parser.add_argument("--tasks-per-batch", type=int, default=200)
+    parser.add_argument("--seed", type=int, default=2)
+    parser.add_argument("--shape", choices=["spread", "grouped"], default="spread",
+                        help="spread: a seller's listings anywhere in the run (default); "
+                             "grouped: all in one batch")
+    parser.add_argument("--profile", action="store_true", help="cProfile the store calls")
+    parser.add_argument("--reuse", action="store_true",
+                        help="keep the generated sellers of a previous run (undo its changes)")
+    args = parser.parse_args()
+
+    url = bench_setup()
+    from django.db import connection
+
+    rng = random.Random(args.seed)
+    known = round(args.sellers * args.known_share)
+    products = args.sightings // args.per_page
+    if args.sightings % args.per_page or (products * args.per_page) % args.sellers:
+        parser.error("sightings must be a multiple of per-page and of sellers")
+
+    history = min(args.history, args.existing)
+    prep = None
+    if args.reuse:
+        prep = reuse_database(existing=args.existing, history=history)
+    if prep is None:
+        prep = prepare_database(existing=args.existing, history=history)
+    run, tasks = prepare_run(products=products)
+    names = seller_names(sellers=args.sellers, known=known, existing=args.existing, rng=rng)
+    outcomes = build_outcomes(tasks, names, per_page=args.per_page, rng=rng, shape=args.shape,
+                              tasks_per_batch=args.tasks_per_batch)
+    calibration = cpu_calibration()
+
+    wall, client_cpu, server_cpu, batch_times, totals = store_all(
+        run, outcomes, tasks_per_batch=args.tasks_per_batch, profile=args.profile
+    )
+    checks = verify(run, existing=args.existing, sellers=args.sellers, known=known,
+                    sightings=args.sightings)
+    copy_s, copy_rows = copy_baseline(outcomes)
+
+    rows = args.sellers + args.sightings
+    sellers_per_s = args.sellers / wall
+    rows_per_s = rows / wall
+    copy_rows_per_s = copy_rows / copy_s
+    batch_times.sort()
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW server_version")
+        server_version = cursor.fetchone()[0]
+
+    ok = all(got == want for got, want in checks.values())
+    print()
+    print("Figure 2 — ingest through collection.store.results_store")
+    print(f"  database            {url.rsplit('@', 1)[-1]}  (PostgreSQL {server_version})")
+    print(f"  machine             {platform.machine()}, {os.cpu_count()} CPUs, Python "
+          f"{platform.python_version()}")
+    made = "reused" if "reused_s" in prep else f"generated in {prep['existing_sellers_s']:.1f} s"
+    print(f"  existing sellers    {args.existing:,} ({made}), {history:,} history sightings")
+    print(f"  batches             {len(batch_times)} × {args.tasks_per_batch} tasks ×"
+          f" {args.per_page} listings")
+    print(f"  sellers             {args.sellers:,} ({known:,} known, {args.sellers - known:,} new)")
+    print(f"  sightings           {args.sightings:,}  (shape: {args.shape})")
+    print(f"  CPU calibration     {calibration:.2f} s for a 10M-step Python loop"
+          f" (load average {os.getloadavg()[0]:.1f})")
+    print()
+    print(f"  {'measure':<34}{'value':>14}")
+    print(f"  {'-' * 48}")
+    table = [
+        ("store wall time (s)", f"{wall:.2f}"),
+        ("sellers/s (target ≥ 20,000)", f"{sellers_per_s:,.0f}"),
+        ("sightings/s", f"{args.sightings / wall:,.0f}"),
+        ("rows/s (sellers + sightings)", f"{rows_per_s:,.0f}"),
+        ("batch p50 / max (ms)",
+         f"{1000 * batch_times[len(batch_times) // 2]:.0f} / {1000 * batch_times[-1]:.0f}"),
+        ("client CPU (s)", f"{client_cpu:.2f}"),
+        ("client CPU per listing (µs)", f"{1e6 * client_cpu / args.sightings:.1f}"),
+        ("server CPU (s)", "n/a" if server_cpu is None else f"{server_cpu:.2f}"),
+        ("sellers per CPU-second (both)",
+         "n/a" if server_cpu is None else f"{args.sellers / (client_cpu + server_cpu):,.0f}"),
+        ("raw COPY, same rows (rows/s)", f"{copy_rows_per_s:,.0f}"),
+        ("store / COPY", f"{rows_per_s / copy_rows_per_s:.3f}"),
+    ]
+    for name, value in table:
+        print(f"  {name:<34}{value:>14}")
+    print()
+    for name, (got, want) in checks.items():
+        print(f"  check {name:<28} {got!s:>12} {'ok' if got == want else f'!= {want}'}")
+    print()
+    print(json.dumps({
+        "figure": "ingest",
+        "ok": ok,
+        "existing_sellers": args.existing,
+        "sellers": args.sellers,
+        "known_sellers": known,
+        "sightings": args.sightings,
+        "batches": len(batch_times),
+        "tasks_per_batch": args.tasks_per_batch,
+        "shape": args.shape,
+        "cpu_calibration_s": round(calibration, 3),
+        "load_average": round(os.getloadavg()[0], 2),
+        "wall_s": round(wall, 3),
+        "sellers_per_s": round(sellers_per_s),
+        "sightings_per_s": round(args.sightings / wall),
+        "rows_per_s": round(rows_per_s),
+        "client_cpu_s": round(client_cpu, 3),
+        "server_cpu_s": None if server_cpu is None else round(server_cpu, 3),
+        "copy_rows_per_s": round(copy_rows_per_s),
+        "ratio_to_copy": round(rows_per_s / copy_rows_per_s, 4),
+        "target_sellers_per_s": 20_000,
+        "target_met": sellers_per_s >= 20_000,
+        "postgres": server_version,
+        "cpus": os.cpu_count(),
+        "at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+    }))
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
