@@ -75,6 +75,7 @@ def _worker(env, *extra) -> subprocess.Popen:
 
 
 def _stop(*processes) -> str:
+    """Stop the processes; their output is printed (pytest shows it when a test fails)."""
     output = []
     for process in processes:
         if process.poll() is None:
@@ -86,7 +87,9 @@ def _stop(*processes) -> str:
             process.kill()
             out, _ = process.communicate()
         output.append(out or "")
-    return "\n".join(output)
+    joined = "\n".join(output)
+    print(joined[-6000:])
+    return joined
 
 
 def _wait_for(predicate, *, timeout: float, what: str, processes=()):
@@ -152,6 +155,7 @@ def test_a_killed_worker_run_is_finished_by_another_worker_without_duplicates(se
         COLLECTION_SCHEDULER_SECONDS=0.3, SANDBOX_LATENCY_MS=60,
     )
     category = Category.objects.get(node_id=SMALL_CATEGORY)
+    sellers_before = Seller.objects.count()
     run = run_start(categories=[category], workers=2, amazon_pages=1, ebay_pages=2)
 
     first = _worker(env)
@@ -193,7 +197,7 @@ def test_a_killed_worker_run_is_finished_by_another_worker_without_duplicates(se
     added = SellerChange.objects.filter(run=run, action="added")
     assert added.count() == run.sellers_new == SellerSnapshot.objects.get(run=run).new_sellers
     assert added.values("seller").distinct().count() == added.count()
-    assert Seller.objects.count() == run.sellers_new  # the only run: every seller is its own
+    assert Seller.objects.count() - sellers_before == run.sellers_new
 
     # Nothing lost: an uninterrupted run of the same selection sees exactly the same.
     from collection.engine import run_execute
@@ -204,21 +208,32 @@ def test_a_killed_worker_run_is_finished_by_another_worker_without_duplicates(se
     report = run_execute(run_id=reference.pk)
     assert report.status == "completed"
     assert _sightings(reference.pk) == killed
-    assert Seller.objects.count() == run.sellers_new  # the reference found nobody new
+    assert Seller.objects.count() - sellers_before == run.sellers_new  # nobody new
+
+
+def _ready(process) -> None:
+    """Wait until a db_worker polls its queue (it logs "Starting worker")."""
+    for line in process.stdout:
+        if "Starting worker" in line:
+            return
+    raise AssertionError(f"db_worker exited with {process.wait()}")
 
 
 def test_one_run_spreads_over_two_worker_processes():
     """"Add a worker process" enqueues a second task: two db_workers share one run."""
     from collection.services.runs import run_worker_add
 
-    env = _env(SANDBOX_LATENCY_MS=40)
-    category = Category.objects.get(node_id=SMALL_CATEGORY)
-    run = run_start(categories=[category], workers=2, amazon_pages=1, ebay_pages=2)
-    run_worker_add(run_id=run.pk)
-    assert DBTaskResult.objects.count() == 2
-
-    workers = [_worker(env, "--batch", "--max-tasks", "1") for _ in range(2)]
+    # A process prefetches up to COLLECTION_BATCH_SIZE tasks: keep it below the run's size
+    # so there is work left for the second process to claim.
+    env = _env(SANDBOX_LATENCY_MS=40, COLLECTION_BATCH_SIZE=10)
+    # Both workers poll before the run exists, so both get one of its two tasks at once.
+    workers = [_worker(env, "--max-tasks", "1") for _ in range(2)]
     try:
+        for worker in workers:
+            _ready(worker)
+        category = Category.objects.get(node_id=SMALL_CATEGORY)
+        run = run_start(categories=[category], workers=2, amazon_pages=1, ebay_pages=2)
+        run_worker_add(run_id=run.pk)
         for worker in workers:
             worker.wait(timeout=240)
     finally:
