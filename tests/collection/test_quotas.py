@@ -342,7 +342,7 @@ def test_concurrent_processes_never_pass_the_quota():
         f"/{database['NAME']}"
     )
     env = {**os.environ, "DATABASE_URL": url}
-    limit = 500
+    limit = 200
     workers = [
         subprocess.Popen(
             [sys.executable, "-c", WORKER, str(limit), str(block)],
