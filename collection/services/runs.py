@@ -296,6 +296,9 @@ def run_enqueue(*, run_id: int) -> None:
     transaction.on_commit(enqueue)
 
 
+_RUN_START_LOCK = 0x5C0_0001  # an advisory lock key unique to starting runs
+
+
 def _serialize_run_starts() -> None:
     """Make the active-run count and the insert that follows one critical section.
 
@@ -307,9 +310,6 @@ def _serialize_run_starts() -> None:
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_RUN_START_LOCK])
-
-
-_RUN_START_LOCK = 0x5C0_0001  # any constant unique to this critical section
 
 
 def _check_active_limit(*, excluding: int | None = None) -> None:
