@@ -236,3 +236,34 @@ def test_a_run_the_engine_could_not_start_is_paused_with_the_reason(monkeypatch)
     assert run.status == Status.PAUSED
     assert run.pause_reason == CollectionRun.PauseReason.INTERRUPTED
     assert "RuntimeError: marketplace factory exploded" in run.status_message
+
+
+@pytest.mark.postgres_only
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_concurrent_starts_never_exceed_the_active_limit(settings):
+    import threading
+
+    from django.db import connection
+
+    settings.COLLECTION_MAX_ACTIVE_RUNS = 1
+    categories = _categories()
+    barrier = threading.Barrier(4)
+    outcomes = []
+
+    def start():
+        try:
+            barrier.wait(timeout=30)
+            run_start(categories=categories)
+            outcomes.append("started")
+        except RunLimitReached:
+            outcomes.append("refused")
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=start) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert sorted(outcomes) == ["refused", "refused", "refused", "started"]
+    assert CollectionRun.objects.count() == 1
