@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import copy
 import datetime as dt
 import hashlib
 import logging
@@ -143,22 +144,50 @@ class EbayAppTokens:
         self._lock = asyncio.Lock()
         self._scrub = Scrubber([client_id, client_secret, self._headers["Authorization"][6:]])
         self.mints = 0  # tokens minted by this object (stats)
+        self._attempts = 0  # mint requests answered (successfully or not)
+        self._failure: MarketplaceError | None = None  # how the last mint request failed
+        self._retry_at = 0.0  # a refused mint's Retry-After, as a self._clock() instant
 
     def _valid(self, token: AppToken | None) -> bool:
         return token is not None and token.expires_at > self._clock()
 
     async def get(self) -> str:
-        """A valid token; mints at most once however many workers ask at the same time."""
+        """A valid token; mints at most once however many workers ask at the same time.
+
+        The outcome of a mint is shared both ways: a worker that waited while a mint was
+        refused gets that refusal, instead of sending its own request right after it (which
+        would ignore a Retry-After, hammer a failing endpoint behind the engine's backoff,
+        or repeat bad credentials once per worker).
+        """
         token = self._token
         if self._valid(token):
             return token.value  # type: ignore[union-attr]
+        attempts_before = self._attempts
         async with self._lock:
             token = self._token
             if self._valid(token):
                 return token.value  # type: ignore[union-attr]
+            failure = self._failure
+            if failure is not None:
+                wait = self._retry_at - self._clock()
+                if self._attempts != attempts_before:  # refused while we waited
+                    raise copy.copy(failure)
+                if wait > 0:  # the refusal said when to ask again, and that is not yet
+                    refusal = copy.copy(failure)
+                    refusal.retry_after = wait
+                    raise refusal
             token = await self._cache_get()
             if not self._valid(token):
-                token = await self._mint()
+                try:
+                    token = await self._mint()
+                except MarketplaceError as exc:
+                    self._failure = exc
+                    retry_after = getattr(exc, "retry_after", None)
+                    self._retry_at = self._clock() + (retry_after or 0.0)
+                    raise
+                finally:
+                    self._attempts += 1
+                self._failure = None
                 await self._cache_set(token)
             self._token = token
             return token.value  # type: ignore[union-attr]
