@@ -21,9 +21,18 @@ blocks::
 
 so several processes never pass the limit in any window (the condition is checked by the
 database in one statement), usage survives a restart (it is in the database), and only one
-request in ``COLLECTION_QUOTA_BLOCK`` touches the database. ``aclose()`` gives the unused
-part of a block back; a process killed without closing leaves at most one block counted but
-unsent (the error is on the safe side). In live mode the eBay counter is aligned at run start
+request in a block touches the database. ``aclose()`` gives the unused part of a block
+back; a process killed without closing leaves at most two blocks counted but unsent (the
+error is on the safe side).
+
+Blocks are reserved *ahead*: when half of the current block is left, the next one is
+reserved in the background, so a request waits for the database only when a whole block
+ran out first. A block is ``COLLECTION_QUOTA_BLOCK`` requests, or about
+``RESERVE_AHEAD_SECONDS`` of requests at the rate this tracker is sending, whichever is
+larger, but never more than 1 % of the window's limit. (Measured in bench/engine.py: with
+fixed blocks of 16 reserved on demand, 50 workers spent 69 % of their time waiting in
+``acquire`` — every 16th request held the provider's lock across a database round trip
+queued behind claims and event frames.) In live mode the eBay counter is aligned at run start
 with what eBay's Developer Analytics ``rate_limit`` endpoint reports (other apps may share
 the keyset; eBay's reset time wins).
 """
@@ -51,6 +60,7 @@ from collection.models import CollectionRun, ProviderUsage
 logger = logging.getLogger(__name__)
 
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+RESERVE_AHEAD_SECONDS = 2.0  # a block lasts about this long at the current request rate
 _US = dt.timedelta(microseconds=1)
 
 
@@ -207,6 +217,10 @@ class _ProviderState:
     window: Window | None = None
     left: int = 0  # reserved in the database, not yet sent
     sent: int = 0
+    refill: asyncio.Task | None = None  # the next block, being reserved ahead
+    reserved_at: float = 0.0  # time.monotonic() of the last reservation
+    sent_at_reserve: int = 0  # ``sent`` then (the rate is measured between reservations)
+    block: int = 0  # the last block reserved
 
 
 class QuotaTracker:
@@ -268,14 +282,60 @@ class QuotaTracker:
                 if state.left > 0:
                     state.left -= 1
                     state.sent += 1
+                    if state.refill is None and state.left <= self._block_size(quota, state) // 2:
+                        state.refill = asyncio.create_task(
+                            self._refill(provider, quota, window, state)
+                        )
                     return
-                granted = await sync_to_async(usage_reserve)(
-                    provider=provider, window_start=window.start, limit=quota.limit,
-                    block=self.block,
-                )
-                if granted == 0:
+                if state.refill is not None:  # the block ran out before the next arrived
+                    await state.refill
+                    if state.left > 0:
+                        continue
+                if await self._reserve(provider, quota, window, state) == 0:
                     raise _exhausted_error(quota, window)
-                state.left += granted  # += : ``release`` may have returned one meanwhile
+
+    def _block_size(self, quota: Quota, state: _ProviderState) -> int:
+        """About RESERVE_AHEAD_SECONDS of requests at the recent rate (at least the
+        configured block, at most 1 % of the window's limit)."""
+        if not state.reserved_at:
+            return self.block
+        # Over at least a quarter of a second: a burst of the first few requests is not a
+        # rate (blocks grow a few-fold per reservation at most). A rate measured while the
+        # workers were waiting for a block is too low: blocks shrink by half at most.
+        elapsed = max(time.monotonic() - state.reserved_at, 0.25)
+        rate = (state.sent - state.sent_at_reserve) / elapsed
+        wanted = max(int(rate * RESERVE_AHEAD_SECONDS), state.block // 2)
+        return max(self.block, min(wanted, quota.limit // 100))
+
+    async def _reserve(self, provider: str, quota: Quota, window: Window,
+                       state: _ProviderState) -> int:
+        block = state.block = self._block_size(quota, state)
+        state.reserved_at, state.sent_at_reserve = time.monotonic(), state.sent
+        granted = await sync_to_async(usage_reserve)(
+            provider=provider, window_start=window.start, limit=quota.limit, block=block,
+        )
+        if state.window == window:
+            state.left += granted  # += : ``release`` may have returned one meanwhile
+        elif granted:  # the window ended meanwhile: not ours to use any more
+            await sync_to_async(usage_release)(
+                provider=provider, window_start=window.start, count=granted
+            )
+        return granted
+
+    async def _refill(self, provider: str, quota: Quota, window: Window,
+                      state: _ProviderState) -> None:
+        try:
+            await self._reserve(provider, quota, window, state)
+        finally:
+            state.refill = None
+
+    async def _settle(self, state: _ProviderState) -> None:
+        """Wait for a reservation in flight (its grant lands in ``left``, or is released)."""
+        if state.refill is not None:
+            try:
+                await state.refill
+            except Exception:  # the next acquire reserves again (and reports the error)
+                logger.warning("quota reservation failed", exc_info=True)
 
     async def exhausted(self, provider: str, *, reset_at: dt.datetime | None = None) -> dt.datetime:
         """The provider said its quota is spent: mark the window spent for every process.
@@ -288,6 +348,7 @@ class QuotaTracker:
             return reset_at or self._now() + dt.timedelta(hours=1)
         state = self._state(provider)
         async with state.lock:
+            await self._settle(state)
             window = quota.window_at(self._now())
             state.left = 0
             state.window = window
@@ -324,6 +385,7 @@ class QuotaTracker:
         self.quotas[provider] = quota
         state = self._state(provider)
         async with state.lock:
+            await self._settle(state)
             window = quota.window_at(self._now())
             if state.window != window:
                 await self._give_back(provider, state)
@@ -364,6 +426,7 @@ class QuotaTracker:
         # Else its window is over: it stays counted there (the safe side).
 
     async def _give_back(self, provider: str, state: _ProviderState) -> None:
+        await self._settle(state)
         count, state.left = state.left, 0
         if state.window is not None and count:
             await sync_to_async(usage_release)(
