@@ -64,6 +64,10 @@ def loopback_sandbox(**config) -> Iterator[str]:
     from collection.marketplaces.sandbox.server import sandbox_server
 
     config.setdefault("request_log_size", 200_000)
+    # The sandbox enforces and reports (Developer Analytics) a Browse quota this large, as
+    # for a keyset granted a high call limit; the default 5,000/day would cap the tracker's
+    # blocks at 50 requests (1 % of the limit) and end a day's quota within seconds.
+    config.setdefault("daily_quota", 1_000_000_000)
     with sandbox_server(SandboxConfig(**config), subprocess=True) as running:
         yield running.base_url
 

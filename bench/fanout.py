@@ -55,6 +55,10 @@ STATUS_RESYNC_S = 1.5  # as the page: a status ahead of the frames, then nothing
 IDLE_RESYNC_S = 10.0  # as the page: nothing at all for this long while the run is active
 CATCH_UP_S = 30.0  # after the run ends, how long clients may take to hold every event
 LIVE, REPAIRED, BACKLOG = 0, 1, 2
+CONNECT_ATTEMPTS = 8
+# Browsers open pages one by one; 100 handshakes at the very same instant overflow
+# daphne's accept backlog (Twisted's default is 50) and some get reset.
+CONNECTING = None  # asyncio.Semaphore, created in the clients' loop
 
 
 # --- the clients process -------------------------------------------------------------------
@@ -75,6 +79,7 @@ class PageClient:
         self.last_message_at = time.monotonic()
         self.ws = None
         self.closed_code = None
+        self.connect_failures = 0
 
     async def request_resync(self) -> None:
         if self.resync_pending or self.ws is None or self.ws.closed:
@@ -111,9 +116,23 @@ class PageClient:
 
     async def run(self, session, url: str, headers: dict, ready: asyncio.Event,
                   stop: asyncio.Event, connected: list, expected: int) -> None:
+        import aiohttp
+
         loop = asyncio.get_running_loop()
-        async with session.ws_connect(url, headers=headers, max_msg_size=0,
-                                      autoping=True, heartbeat=None) as ws:
+        delay = 0.5
+        for attempt in range(CONNECT_ATTEMPTS):  # as the page: reconnect with backoff
+            try:
+                async with CONNECTING:
+                    ws = await session.ws_connect(url, headers=headers, max_msg_size=0,
+                                                  autoping=True, heartbeat=None)
+                break
+            except (aiohttp.ClientError, OSError):
+                self.connect_failures += 1
+                if attempt == CONNECT_ATTEMPTS - 1:
+                    raise
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+        async with ws:
             self.ws = ws
             self.resync_pending = True  # the connect itself replays after last_seq
             connected.append(self.n)
@@ -148,6 +167,8 @@ class PageClient:
 async def clients_main(args) -> None:
     import aiohttp
 
+    global CONNECTING
+    CONNECTING = asyncio.Semaphore(10)
     clients = [PageClient(n) for n in range(args.clients)]
     headers = {"Cookie": args.cookie, "Origin": args.origin}
     ready, stop = asyncio.Event(), asyncio.Event()
@@ -215,7 +236,8 @@ async def clients_main(args) -> None:
     result = {
         "clients": [
             {"n": c.n, "last_seq": c.last_seq, "messages": c.messages, "gaps": c.gaps,
-             "resyncs": c.resyncs, "duplicates": c.duplicates}
+             "resyncs": c.resyncs, "duplicates": c.duplicates,
+             "connect_failures": c.connect_failures}
             for c in clients
         ],
         "final_seq": final_seq[0],
@@ -261,6 +283,23 @@ def process(command: list[str], *, env: dict, **kwargs):
                 proc.wait(15)
 
 
+def process_cpu_s(pid: int | None) -> float | None:
+    """CPU seconds (user + system) a process has used, from /proc (Linux)."""
+    if pid is None:
+        return None
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def redis_pid() -> int | None:
+    found = subprocess.run(["pgrep", "-x", "redis-server"], capture_output=True, text=True)
+    pids = found.stdout.split()
+    return int(pids[0]) if len(pids) == 1 else None
+
+
 def staff_cookie() -> str:
     """A staff user that may view runs, and a session for it (the bench database)."""
     from django.conf import settings
@@ -290,6 +329,7 @@ class FrameClock:
         self.published: dict[int, float] = {}  # seq → time.time() just before group_send
         self.frames = 0
         self.frame_sizes: list[int] = []
+        self.send_ms: list[float] = []  # how long each frame's group_send took
 
     def install(self) -> None:
         from channels.layers import get_channel_layer
@@ -298,13 +338,18 @@ class FrameClock:
         original = layer.group_send
 
         async def group_send(group, message):
-            if message.get("type") == "run.frame":
-                now = time.time()
-                for event in message["events"]:
-                    self.published[event["seq"]] = now
-                self.frames += 1
-                self.frame_sizes.append(len(message["events"]))
-            return await original(group, message)
+            if message.get("type") != "run.frame":
+                return await original(group, message)
+            now = time.time()
+            for event in message["events"]:
+                self.published[event["seq"]] = now
+            self.frames += 1
+            self.frame_sizes.append(len(message["events"]))
+            started = time.perf_counter()
+            try:
+                return await original(group, message)
+            finally:
+                self.send_ms.append((time.perf_counter() - started) * 1000)
 
         layer.group_send = group_send
 
@@ -350,9 +395,15 @@ def parent(args) -> int:
                 from collection.engine import run_execute
                 from collection.models import CollectionRun
 
+                pids = {"daphne": server.pid, "clients": clients.pid, "redis": redis_pid()}
+                cpu_before = {name: process_cpu_s(pid) for name, pid in pids.items()}
                 run_started = time.monotonic()
+                run_cpu = time.process_time()
                 report = run_execute(run_id=run.pk, workers=args.workers)
                 run_s = time.monotonic() - run_started
+                cpu = {name: _delta(process_cpu_s(pid), cpu_before[name])
+                       for name, pid in pids.items()}
+                cpu["run"] = time.process_time() - run_cpu
                 final_seq = CollectionRun.objects.get(pk=run.pk).event_seq
                 clients.stdin.write(f"final {final_seq}\n")
                 clients.stdin.flush()
@@ -362,8 +413,13 @@ def parent(args) -> int:
                 clients.wait(30)
         data = json.loads(out.read_text())
         out.unlink()
+    data["cpu_s"] = cpu
     return report_figure(args, data, clock, report, run_s, final_seq, connected,
                          time.monotonic() - started)
+
+
+def _delta(after: float | None, before: float | None) -> float | None:
+    return None if after is None or before is None else after - before
 
 
 def _tail(server: subprocess.Popen) -> str:
@@ -441,6 +497,9 @@ def report_figure(args, data, clock, report, run_s, final_seq, connected, total_
         ["clients with every event at the end", f"{clients_complete}/{args.clients}"],
         ["events missing at the end", f"{missing}"],
         ["catch-up after the run (s)", f"{data['catch_up_s']:.2f}"],
+        ["CPU s during the run: run / daphne / clients / redis",
+         " / ".join("-" if data["cpu_s"].get(k) is None else f"{data['cpu_s'][k]:.1f}"
+                    for k in ("run", "daphne", "clients", "redis"))],
     ]
     print(table(rows, ["measure", "value"]))
     load = os.getloadavg()
@@ -471,6 +530,7 @@ def report_figure(args, data, clock, report, run_s, final_seq, connected, total_
         "clients_complete": clients_complete,
         "missing_at_end": missing,
         "catch_up_s": round(data["catch_up_s"], 3),
+        "cpu_s_during_run": data["cpu_s"],
         "machine": machine(),
         "loadavg": load,
         "at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
