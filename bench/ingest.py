@@ -9,8 +9,11 @@ exactly as the engine flushes them. Report sellers/s and rows/s, and the ratio t
     .venv/bin/python bench/ingest.py [--existing 1000000] [--profile]
 
 Uses its own database (see ``bench/_django.py``): by default
-``postgres://postgres@127.0.0.1:5432/scout_bench``, wiped and refilled on every run.
-Prints a table, then one JSON line.
+``postgres://postgres@127.0.0.1:5432/scout_bench``. The 1M sellers are generated in SQL
+(``generate_series``) when missing, else a previous run's changes are undone and they are
+reused (``--fresh`` regenerates). ``--shape grouped`` puts all of a seller's listings in
+one batch (each seller upserted once) instead of anywhere in the run. Prints a table,
+then one JSON line.
 """
 
 from __future__ import annotations
@@ -345,8 +348,9 @@ def main() -> int:
                         help="spread: a seller's listings anywhere in the run (default); "
                              "grouped: all in one batch")
     parser.add_argument("--profile", action="store_true", help="cProfile the store calls")
-    parser.add_argument("--reuse", action="store_true",
-                        help="keep the generated sellers of a previous run (undo its changes)")
+    parser.add_argument("--fresh", action="store_true",
+                        help="regenerate the existing sellers even if a previous run left them "
+                             "intact (by default its changes are undone and they are reused)")
     args = parser.parse_args()
 
     url = bench_setup()
@@ -360,7 +364,7 @@ def main() -> int:
 
     history = min(args.history, args.existing)
     prep = None
-    if args.reuse:
+    if not args.fresh:
         prep = reuse_database(existing=args.existing, history=history)
     if prep is None:
         prep = prepare_database(existing=args.existing, history=history)

@@ -180,7 +180,9 @@ def upsert_links(*, run_id: int, links: list[tuple[int, int, int | None]], now) 
     if new:
         ProductCategory.objects.bulk_create(new, batch_size=CHUNK)
     if changed:
-        ProductCategory.objects.bulk_update(changed, ["rank", "run_id", "updated_at"], batch_size=200)
+        ProductCategory.objects.bulk_update(
+            changed, ["rank", "run_id", "updated_at"], batch_size=200
+        )
 
 
 def create_tasks(*, run_id: int, tasks: list[tuple[str, int, int]]) -> int:

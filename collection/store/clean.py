@@ -212,7 +212,8 @@ class NextTask:
 @dataclass(slots=True)
 class PreparedBatch:
     products: dict[str, ProductRow] = field(default_factory=dict)  # by ASIN
-    links: dict[tuple[str, int], int | None] = field(default_factory=dict)  # (asin, category) → rank
+    # (asin, category id) → best rank
+    links: dict[tuple[str, int], int | None] = field(default_factory=dict)
     sellers: dict[str, SellerRow] = field(default_factory=dict)  # by key
     sightings: dict[tuple[str, int], SightingRow] = field(default_factory=dict)
     next_tasks: list[NextTask] = field(default_factory=list)
@@ -305,7 +306,9 @@ def _prepare_listings(batch: PreparedBatch, task: TaskRow, page, ebay_pages: int
     if page.has_next and task.page < ebay_pages:
         prefix = task.key.rsplit(":", 1)[0]
         batch.next_tasks.append(
-            NextTask(key=f"{prefix}:{task.page + 1}", product_id=task.product_id, page=task.page + 1)
+            NextTask(
+                key=f"{prefix}:{task.page + 1}", product_id=task.product_id, page=task.page + 1
+            )
         )
     product_id = task.product_id
     sellers, sightings = batch.sellers, batch.sightings
@@ -363,7 +366,9 @@ def _prepare_listings(batch: PreparedBatch, task: TaskRow, page, ebay_pages: int
                 price = clean_decimal(raw, limit=_PRICE_LIMIT)
             sighting_key = (key, product_id)
             old = sightings.get(sighting_key)
-            if old is None or _sighting_rank(price, item_id) < _sighting_rank(old.price, old.item_id):
+            if old is None or (
+                _sighting_rank(price, item_id) < _sighting_rank(old.price, old.item_id)
+            ):
                 raw = listing.currency
                 currency = currencies.get(raw)
                 if currency is None:

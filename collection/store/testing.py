@@ -43,7 +43,9 @@ def listing(seller: str, *, item_id: str = "1", price="39.99", currency: str = "
         currency=currency,
         seller_username=seller,
         seller_feedback_score=feedback_score,
-        seller_feedback_percent=None if feedback_percent is None else Decimal(str(feedback_percent)),
+        seller_feedback_percent=(
+            None if feedback_percent is None else Decimal(str(feedback_percent))
+        ),
     )
 
 

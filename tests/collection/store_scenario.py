@@ -23,7 +23,14 @@ from collection.models import (
     SellerSnapshot,
 )
 from collection.store import results_store, run_plan, tasks_claim
-from collection.store.testing import best_seller, best_seller_page, done, failed, listing, listing_page
+from collection.store.testing import (
+    best_seller,
+    best_seller_page,
+    done,
+    failed,
+    listing,
+    listing_page,
+)
 
 # Seller spellings that must dedupe: full-width, case, ß, spaces, NUL.
 SELLER_POOL = [

@@ -108,7 +108,9 @@ def test_expired_lease_is_reclaimable_and_release_gives_tasks_back():
     run_plan(run_id=run.pk)
     mine = tasks_claim(run_id=run.pk, phase="amazon", executor="a", limit=2, lease_seconds=60)
     dead = tasks_claim(run_id=run.pk, phase="amazon", executor="dead", limit=2, lease_seconds=60)
-    RunTask.objects.filter(leased_by="dead").update(leased_until=timezone.now() - dt.timedelta(seconds=1))
+    RunTask.objects.filter(leased_by="dead").update(
+        leased_until=timezone.now() - dt.timedelta(seconds=1)
+    )
     assert tasks_extend_lease(run_id=run.pk, executor="a", lease_seconds=600) == 2
     again = tasks_claim(run_id=run.pk, phase="amazon", executor="b", limit=10, lease_seconds=60)
     assert {t.id for t in again} == {t.id for t in dead}  # only the expired ones
@@ -181,10 +183,14 @@ def test_amazon_pages_upsert_products_links_and_plan_ebay_tasks():
         "Renamed", Decimal("11.00"), run.pk,
     )
     assert sorted(
-        ProductCategory.objects.filter(product=product).values_list("category__node_id", "rank", "run_id")
+        ProductCategory.objects.filter(product=product).values_list(
+            "category__node_id", "rank", "run_id"
+        )
     ) == [("90000001", 1, run.pk), ("90000002", 7, run.pk)]
     assert list(
-        RunTask.objects.filter(run=run, phase="ebay").values_list("key", "product_id", "page", "status")
+        RunTask.objects.filter(run=run, phase="ebay").values_list(
+            "key", "product_id", "page", "status"
+        )
     ) == [("ebay:B0AMZ00001:1", product.pk, 1, "pending")]
     assert counters(run)["products_found"] == 3
     assert RunTask.objects.get(pk=one.id).result_count == 3
@@ -442,7 +448,9 @@ def test_another_runs_task_is_not_touched():
 
 def test_counters_and_engine_stats_are_added():
     run = new_run()
-    CollectionRun.objects.filter(pk=run.pk).update(stats={"requests/failed/timeout": 2, "kept": "x"})
+    CollectionRun.objects.filter(pk=run.pk).update(
+        stats={"requests/failed/timeout": 2, "kept": "x"}
+    )
     results_store(run_id=run.pk, outcomes=[], counters={
         "requests": 7, "retries": 2, "requests/failed/timeout": 3, "workers": {"1": 4},
     })
@@ -542,7 +550,9 @@ def test_run_finish_refuses_a_run_that_is_not_running():
 def test_fast_seller_key_matches_seller_key():
     rng = random.Random(7)
     alphabet = string.printable + "ßẞｄＡ\u00a0\u3000é́ﬁ\x00\x7f"
-    samples = ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 20))) for _ in range(3000)]
+    samples = [
+        "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 20))) for _ in range(3000)
+    ]
     samples += TRICKY + ["  a  b  ", "A\tB", "x\ny", "İstanbul"]
     for sample in samples:
         assert fast_seller_key(sample) == seller_key(sample), repr(sample)

@@ -17,7 +17,14 @@ from django.db.models import Count
 
 from collection.models import Product, RunTask, Seller, SellerChange, SellerSighting
 from collection.store import results_store, run_counters_get, run_plan, tasks_claim
-from collection.store.testing import best_seller, best_seller_page, claim_all, done, listing, listing_page
+from collection.store.testing import (
+    best_seller,
+    best_seller_page,
+    claim_all,
+    done,
+    listing,
+    listing_page,
+)
 
 from .store_scenario import new_run
 
@@ -52,7 +59,10 @@ def run_threads(*targets) -> list:
 
 def make_ebay_tasks(run, count: int):
     products = Product.objects.bulk_create(
-        [Product(asin=f"B0CONC{i:04d}", title=f"P{i}", price=Decimal("10.00")) for i in range(count)]
+        [
+            Product(asin=f"B0CONC{i:04d}", title=f"P{i}", price=Decimal("10.00"))
+            for i in range(count)
+        ]
     )
     RunTask.objects.bulk_create(
         [RunTask(run=run, phase="ebay", key=f"ebay:{p.asin}:1", product=p) for p in products]
@@ -142,7 +152,6 @@ def test_shared_products_from_two_processes_are_found_once():
 
 def test_concurrent_claimers_never_share_a_task():
     run = new_run()
-    make_ebay_tasks(run, 0)
     products = Product.objects.bulk_create(
         [Product(asin=f"B0CLM{i:05d}", title="p", price=Decimal("1.00")) for i in range(300)]
     )
@@ -183,5 +192,6 @@ def test_a_duplicate_delivery_racing_the_original_applies_once():
     a, b = run_threads(lambda: deliver(True), lambda: deliver(False))
     assert a + b == 30
     counters = run_counters_get(run_id=run.pk)
-    assert (counters["ebay_searches"], counters["sightings"], counters["sellers_new"]) == (30, 30, 7)
+    assert (counters["ebay_searches"], counters["sightings"]) == (30, 30)
+    assert counters["sellers_new"] == 7
     assert sum(Seller.objects.values_list("times_seen", flat=True)) == 30
