@@ -104,7 +104,8 @@ def manage(*args: str, env_extra: dict | None = None, **kwargs) -> subprocess.Po
         f"{db['PORT'] or 5432}/{db['NAME']}"
     )
     env = {**os.environ, "DATABASE_URL": url, "PYTHONUNBUFFERED": "1", **(env_extra or {})}
-    env.pop("REDIS_URL", None)  # events stay in the database; no cross-process layer needed
+    if "REDIS_URL" not in (env_extra or {}):  # a test may hand it a Redis of its own
+        env.pop("REDIS_URL", None)  # events stay in the database; no cross-process layer
     return subprocess.Popen(
         [sys.executable, "manage.py", *args], cwd=ROOT, env=env, stdout=subprocess.PIPE,
         stderr=subprocess.PIPE, text=True, **kwargs,
