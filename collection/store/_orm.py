@@ -135,10 +135,9 @@ def upsert_products(*, run_id: int, batch: PreparedBatch, now) -> tuple[dict[str
     if new:
         Product.objects.bulk_create(new, batch_size=CHUNK)
     if changed:
-        Product.objects.bulk_update(
+        _rows_update(
             changed,
             ["title", "price", "currency", "rating", "ratings_count", "url", "updated_at"],
-            batch_size=100,
         )
     ids = {p.asin: p.pk for p in [*new, *changed]}
     already = set()
@@ -180,9 +179,7 @@ def upsert_links(*, run_id: int, links: list[tuple[int, int, int | None]], now) 
     if new:
         ProductCategory.objects.bulk_create(new, batch_size=CHUNK)
     if changed:
-        ProductCategory.objects.bulk_update(
-            changed, ["rank", "run_id", "updated_at"], batch_size=200
-        )
+        _rows_update(changed, ["rank", "run_id", "updated_at"])
 
 
 def create_tasks(*, run_id: int, tasks: list[tuple[str, int, int]]) -> int:
@@ -312,9 +309,7 @@ def store_sellers(*, run_id: int, batch: PreparedBatch, now) -> dict:
     if to_insert:
         SellerSighting.objects.bulk_create(to_insert, batch_size=CHUNK)
     if to_update:
-        SellerSighting.objects.bulk_update(
-            to_update, ["listing_price", "item_id", "currency"], batch_size=200
-        )
+        _rows_update(to_update, ["listing_price", "item_id", "currency"])
 
     # Seller counters move by what this transaction inserted (see _postgres.store_sellers).
     inserted = _pairs_by_seller((s.seller_id, s.product_id) for s in to_insert)
