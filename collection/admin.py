@@ -728,7 +728,10 @@ class SellerAdmin(admin.ModelAdmin):
         view = self.admin_site.admin_view
         return [
             # Not ``history_view``: that is ModelAdmin's per-object history (<id>/history/).
-            path("history/", view(self.sellers_history_view), name="collection_seller_history"),
+            path(
+                "history/", view(self.sellers_history_view),
+                name="collection_seller_list_history",
+            ),
         ] + super().get_urls()
 
     def sellers_history_view(self, request):

@@ -359,7 +359,7 @@ def test_history_page_shows_as_of_and_diff(client):
     SellerChange.objects.create(action="added", source="run", seller=a, run=run2)
     CollectionRun.objects.filter(pk=run1.pk).update(finished_at=a.created_at.replace(year=2000))
     CollectionRun.objects.filter(pk=run2.pk).update(finished_at=timezone.now())
-    url = reverse("admin:collection_seller_history")
+    url = reverse("admin:collection_seller_list_history")
     assert client.get(url).status_code == 200
     response = client.get(url, {"from_run": run1.pk, "to_run": run2.pk, "as_of_run": run2.pk})
     body = response.content.decode()
@@ -376,3 +376,12 @@ def test_runs_cannot_be_added_as_bare_rows(client):
     run_pause(run_id=run.pk)
     page = client.get(reverse("admin:collection_collectionrun_change", args=[run.pk]))
     assert b"Resume" in page.content and b'name="_save"' not in page.content
+
+
+def test_a_sellers_object_history_is_still_djangos(client):
+    """The seller list's History page must not shadow ModelAdmin.history_view (nor its
+    URL name)."""
+    seller = Seller.objects.create(username="h", normalized="h")
+    url = reverse("admin:collection_seller_history", args=[seller.pk])
+    assert client.get(url).status_code == 200
+    assert client.get(reverse("admin:collection_seller_list_history")).status_code == 200
