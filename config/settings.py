@@ -96,14 +96,26 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env.str("REDIS_URL", default="")
 if REDIS_URL:
+    from redis.asyncio.retry import Retry
+    from redis.backoff import ExponentialBackoff
+    from redis.exceptions import ConnectionError as RedisConnectionError
+
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
             "CONFIG": {
-                # redis-py 8 reads with a 5 s socket timeout by default, which cuts the
-                # layer's blocking BZPOPMIN (5 s) and tears every websocket down every ~5 s
-                # (django/channels_redis#422): allow a read longer than the pop.
-                "hosts": [{"address": REDIS_URL, "socket_timeout": 30}],
+                "hosts": [{
+                    "address": REDIS_URL,
+                    # redis-py 8 reads with a 5 s socket timeout by default, which cuts the
+                    # layer's blocking BZPOPMIN (5 s) and tears every websocket down every
+                    # ~5 s (django/channels_redis#422): allow a read longer than the pop.
+                    "socket_timeout": 30,
+                    # After a Redis restart the pool's connections are dead; without a retry
+                    # each one fails its next command (a websocket that cannot join its group,
+                    # a frame not published). Retry on a fresh connection instead.
+                    "retry": Retry(ExponentialBackoff(cap=1.0, base=0.05), 3),
+                    "retry_on_error": [RedisConnectionError],
+                }],
                 # Frames are coalesced (~10/s per run), so a few hundred queued messages
                 # per channel is minutes of slack, not a memory risk.
                 "capacity": env.int("CHANNEL_LAYER_CAPACITY", default=1000),
