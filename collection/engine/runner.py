@@ -11,11 +11,12 @@ Coroutines of one execution (one process taking part in one run)::
     events:  recorder.aflush() every ACTIVITY_FRAME_SECONDS
     progress: run_progress_get for the caller's display (only when asked)
 
-The queue holds a batch's worth of tasks (``COLLECTION_BATCH_SIZE``) or two per worker,
-whichever is more: enough claimed ahead that a slow database round trip never starves the
-workers, little enough that memory stays bounded and other processes joining the run find
-work. Every database call runs through ``sync_to_async``; none sits on a request's path.
-Threads and connections:
+The claimer keeps about ``CLAIM_AHEAD_SECONDS`` of work queued: the workers' throughput
+(workers ÷ the average request time) × that horizon, at least two tasks per worker and
+at most a batch (``COLLECTION_BATCH_SIZE``). That is enough that a slow database round
+trip never starves the workers, little enough that memory stays bounded and that other
+processes joining the run get their share. Every database call runs through
+``sync_to_async``; none sits on a request's path. Threads and connections:
 
 - PostgreSQL: ``results_store`` and lease extension run on a thread (and connection) of
   their own, and claims on another, so neither a long batch transaction nor an event
@@ -74,6 +75,7 @@ Phase = CollectionRun.Phase
 GRACE_SECONDS = 2.0  # in-flight requests get this long after a stop before being abandoned
 CONTROL_SECONDS = 1.0  # how often pause/cancel requests are read from the database
 CLAIM_POLL_SECONDS = 0.5  # how often an idle process looks for claimable tasks
+CLAIM_AHEAD_SECONDS = 0.5  # work kept queued, at the measured request rate
 DB_RETRIES = 3  # a lost database connection is retried this many times before pausing
 
 
@@ -256,6 +258,7 @@ class Runner:
 
         self.queue: asyncio.Queue[store.ClaimedTask] | None = None
         self.in_flight = 0
+        self.request_seconds = 0.0  # moving average of a request's duration (0: none yet)
         self.generation = 0  # results_store calls that committed
         self._outcomes: list[store.TaskOutcome] = []
         self._first_outcome_at = 0.0
@@ -407,11 +410,11 @@ class Runner:
     async def _phase_run(self, phase: str) -> bool:
         """Claim and feed the phase's tasks until none is left (True) or a stop (False)."""
         queue = self.queue
-        refill_below = max(1, queue.maxsize // 2)
         empty_generation: int | None = None  # generation when a claim last came back empty
         empty_at = 0.0
         while self.stop is None:
-            if queue.qsize() >= refill_below:
+            depth = self._claim_depth()
+            if queue.qsize() >= max(1, depth // 2):
                 await self._wait(self._wakeup, self.config.claim_poll_seconds)
                 continue
             if (
@@ -429,7 +432,7 @@ class Runner:
                 continue
             claimed = await self._db_retry(
                 store.tasks_claim, run_id=self.run_id, phase=phase, executor=self.executor,
-                limit=queue.maxsize - queue.qsize(), lease_seconds=self.config.lease_seconds,
+                limit=depth - queue.qsize(), lease_seconds=self.config.lease_seconds,
                 on_claims=True,
             )
             for task in claimed:
@@ -455,6 +458,14 @@ class Runner:
                 return True
             await self._wait(self._wakeup, self.config.claim_poll_seconds)
         return False
+
+    def _claim_depth(self) -> int:
+        """How many tasks to hold queued (see the module docstring)."""
+        floor = max(8, 2 * self.workers_count)
+        if not self.request_seconds:
+            return floor
+        ahead = self.workers_count / self.request_seconds * CLAIM_AHEAD_SECONDS
+        return int(min(self.queue.maxsize, max(floor, ahead)))
 
     async def _wait(self, event: asyncio.Event, timeout: float) -> None:
         event.clear()
@@ -522,10 +533,14 @@ class Runner:
                 error, error_type, retry_after = None, "internal", None
                 message = f"{type(exc).__name__}: {exc}"
             else:
+                elapsed = time.monotonic() - began
+                self.request_seconds = (
+                    0.9 * self.request_seconds + 0.1 * elapsed if self.request_seconds else elapsed
+                )
                 self.stats.request_ok()
                 recorder.emit(
                     Action.FOUND, worker=worker, phase=task.phase,
-                    duration_ms=round((time.monotonic() - began) * 1000),
+                    duration_ms=round(elapsed * 1000),
                     **pipeline.result_event_fields(result),
                 )
                 return pipeline.outcome_done(task, result, attempts=task.attempts + tries)

@@ -81,7 +81,7 @@ def test_two_processes_share_one_run_without_duplicates_or_deadlocks(settings):
     expected = _reference(settings)
 
     run = make_run(node_ids=NODES, workers=5, ebay_pages=2)
-    env = {**ENV, "SANDBOX_LATENCY_MS": "60"}
+    env = {**ENV, "SANDBOX_LATENCY_MS": "150"}  # about 3 s of eBay requests for one process
     # Both start together: one takes the queued run, the other finds it running and joins.
     first = manage("run_collection", "--resume", str(run.pk), "--json", "--workers", "3",
                    env_extra=env)
