@@ -196,14 +196,19 @@ def parse_rating(value: object) -> Decimal | None:
 
 def clean_text(value: object, max_length: int) -> str:
     """Scraped text made safe to store: controls (NUL too) removed, whitespace collapsed,
-    length capped. Markup is left as text; escaping is the renderer's job."""
+    length capped. Markup is left as text; escaping is the renderer's job.
+
+    Text longer than ``max_length`` comes back exactly ``max_length`` long (never trimmed
+    below it), so a caller asking for ``limit + 1`` characters can tell a value that is
+    too long from one that fits.
+    """
     if not isinstance(value, str):
         return ""
     text = value[: max_length * 4]  # bound the work on hostile 100 KB strings
     if not text.isprintable():  # controls (or other non-printables): the slow path
         text = text.translate(_CONTROL_TO_SPACE)
     text = " ".join(text.split())
-    return text[:max_length].rstrip()
+    return text[:max_length]
 
 
 def clean_url(value: object, base: str) -> str:
