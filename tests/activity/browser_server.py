@@ -227,7 +227,6 @@ def serve(port: int) -> None:
     say("READY " + json.dumps({**ready, "username": USERNAME, "password": PASSWORD}))
     call_command(
         "serve", host="127.0.0.1", port=port, task_workers=1, no_scheduler=True,
-        skip_checks=True,
     )
 
 
