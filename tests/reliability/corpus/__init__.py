@@ -203,11 +203,11 @@ class CorpusApp:
 
 
 @contextlib.contextmanager
-def serve_corpus(config: SandboxConfig) -> Iterator[tuple[str, CorpusApp]]:
-    """Serve a ``CorpusApp`` on a free loopback port (a thread); yield (base URL, app)."""
+def serve_app(app) -> Iterator[str]:
+    """Serve an ASGI app on a free loopback port (a thread, like ``sandbox_server``);
+    yield its base URL."""
     from collection.marketplaces.sandbox.server import start
 
-    app = CorpusApp(config)
     ready = threading.Event()
     state: dict = {}
 
@@ -229,7 +229,15 @@ def serve_corpus(config: SandboxConfig) -> Iterator[tuple[str, CorpusApp]]:
     if not ready.wait(30):
         raise RuntimeError("the corpus server did not start")
     try:
-        yield state["base_url"], app
+        yield state["base_url"]
     finally:
         state["loop"].call_soon_threadsafe(state["stop"].set)
         thread.join(30)
+
+
+@contextlib.contextmanager
+def serve_corpus(config: SandboxConfig) -> Iterator[tuple[str, CorpusApp]]:
+    """Serve a ``CorpusApp`` on loopback; yield (base URL, app)."""
+    app = CorpusApp(config)
+    with serve_app(app) as base_url:
+        yield base_url, app
