@@ -55,14 +55,14 @@ def free_port() -> int:
 class LiveServer:
     """The browser_server subprocess; lines on its stdout arrive in a queue."""
 
-    def __init__(self, tmp_path: Path) -> None:
+    def __init__(self, tmp_path: Path, *, env_extra: dict | None = None) -> None:
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST")}
         env.update({"DEBUG": "True", "DJANGO_SETTINGS_MODULE": "config.settings",
                     "SANDBOX_HOSTILE": "1", "SANDBOX_LATENCY_MS": "150",
                     "COLLECTION_FLUSH_SECONDS": "0.2", "ACTIVITY_STATUS_SECONDS": "0.25",
-                    "ACTIVITY_FRAME_SECONDS": "0.1"})
+                    "ACTIVITY_FRAME_SECONDS": "0.1", **(env_extra or {})})
         args = [sys.executable, "-m", "tests.activity.browser_server", "--port", str(self.port)]
         self.postgres_url = None
         if settings.DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
