@@ -271,6 +271,7 @@ class Runner:
         self._worker_tasks: list[asyncio.Task] = []
         self._background: dict[str, asyncio.Task] = {}
         self._signals: list[int] = []
+        self._events_flushing: asyncio.Future | None = None
         self._store_executor: ThreadPoolExecutor | None = None  # PostgreSQL only
         self._claim_executor: ThreadPoolExecutor | None = None  # PostgreSQL only
 
@@ -829,7 +830,11 @@ class Runner:
     async def _events_loop(self) -> None:
         while True:
             await asyncio.sleep(self.config.frame_seconds)
-            await self._events_flush()
+            # Shielded: the shutdown's cancel must not land between storing a frame and
+            # publishing it (every page would see a gap and replay it from the database;
+            # bench/fanout.py once saw all 100 pages replay the same 5 events).
+            self._events_flushing = asyncio.ensure_future(self._events_flush())
+            await asyncio.shield(self._events_flushing)
 
     async def _events_flush(self) -> None:
         if not self.recorder.pending():
@@ -957,6 +962,8 @@ class Runner:
             if task is not None:
                 task.cancel()
                 await asyncio.gather(task, return_exceptions=True)
+        if self._events_flushing is not None:  # a frame being stored goes out first
+            await asyncio.gather(self._events_flushing, return_exceptions=True)
         if not self.completed and self.stop is not None:
             await self._end_status()
         try:
