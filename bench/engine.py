@@ -19,9 +19,13 @@ its SQL is set-based). Same products, same worker count, same process setup. Rep
 a ratio of eBay-phase wall times (baseline ÷ ours) and of CPU per request.
 
     .venv/bin/python bench/engine.py [--workers 5,50,200] [--categories 22] [--latency-ms 50]
-        [--baseline-workers 5,50,200] [--profile DIR]
+        [--baseline-workers 50] [--no-quotas] [--profile DIR]
 
-``--profile DIR`` records a py-spy flame graph of each of our runs (needs py-spy in .venv).
+The baseline runs at 50 workers by default (a fresh httpx client costs 40–70 ms of CPU
+here, so one baseline run takes minutes); ``--baseline-workers 5,50,200`` runs all three.
+Quotas are metered as in production (COLLECTION_QUOTAS, limits no run reaches).
+``--profile DIR`` records py-spy samples (GIL holder, collapsed stacks) of each of our runs
+into DIR (needs ``pip install py-spy`` in .venv; not a runtime dependency).
 Prints tables, then one JSON line.
 """
 

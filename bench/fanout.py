@@ -19,7 +19,7 @@ clock: one machine), over every (client, event) pair applied from a live frame. 
 client first got from a replay (the consumer repairing a lost frame, or the client's own
 resync) are "lost before resync"; events still missing at the end are reported too.
 
-    .venv/bin/python bench/fanout.py [--clients 100] [--workers 10] [--categories 30]
+    .venv/bin/python bench/fanout.py [--clients 100] [--workers 16] [--categories 30]
 
 Prints a table, then one JSON line.
 """
@@ -449,9 +449,12 @@ def report_figure(args, data, clock, report, run_s, final_seq, connected, total_
     missing = 0
     clients_complete = 0
     gaps = resyncs = 0
+    repaired_ranges: set[tuple[int, int]] = set()
     for client in data["clients"]:
         lost = 0
         for first, last, received, kind in client["messages"]:
+            if kind == REPAIRED:
+                repaired_ranges.add((first, last))
             for seq in range(first, last + 1):
                 sent = published.get(seq)
                 if sent is None:
@@ -524,6 +527,7 @@ def report_figure(args, data, clock, report, run_s, final_seq, connected, total_
             "samples": len(repaired_latencies),
         },
         "lost_before_resync": lost_before_resync,
+        "repaired_ranges": sorted(repaired_ranges)[:20],
         "clients_that_lost": sum(1 for x in per_client_lost if x),
         "gaps": gaps,
         "resyncs": resyncs,
@@ -542,7 +546,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--child", action="store_true")
     parser.add_argument("--clients", type=int, default=100)
-    parser.add_argument("--workers", type=int, default=10)
+    parser.add_argument("--workers", type=int, default=16)
     parser.add_argument("--categories", type=int, default=30)
     parser.add_argument("--latency-ms", type=float, default=50.0)
     parser.add_argument("--url")
