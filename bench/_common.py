@@ -72,12 +72,17 @@ def loopback_sandbox(**config) -> Iterator[str]:
         yield running.base_url
 
 
-def sandbox_request_counts(base_url: str) -> dict[str, int]:
-    """Requests the sandbox answered so far, per path (from its request log)."""
+def sandbox_requests(base_url: str) -> list[dict]:
+    """The sandbox's request log (time, method, path, provider, status, duration_ms)."""
     import urllib.request
 
     with urllib.request.urlopen(f"{base_url}/__sandbox__/requests", timeout=30) as reply:
-        rows = json.load(reply)["requests"]
+        return json.load(reply)["requests"]
+
+
+def sandbox_request_counts(base_url: str) -> dict[str, int]:
+    """Requests the sandbox answered so far, per path (from its request log)."""
+    rows = sandbox_requests(base_url)
     counts: dict[str, int] = {}
     for row in rows:
         counts[row["path"]] = counts.get(row["path"], 0) + 1

@@ -493,6 +493,9 @@ def report_figure(args, data, clock, report, run_s, final_seq, connected, total_
         ["publish→receive p50 ms (< 50)", f"{p50:.1f}" if p50 is not None else "-"],
         ["publish→receive p99 ms (< 250)", f"{p99:.1f}" if p99 is not None else "-"],
         ["publish→receive max ms", f"{pmax:.1f}" if pmax is not None else "-"],
+        ["  of which group_send p50 / p99 ms",
+         f"{percentile(clock.send_ms, 50):.1f} / {percentile(clock.send_ms, 99):.1f}"
+         if clock.send_ms else "-"],
         ["live (client, event) pairs", f"{len(latencies):,}"],
         ["events lost before resync (all clients)", f"{lost_before_resync:,}"],
         ["clients that lost any", f"{sum(1 for x in per_client_lost if x)}"],
@@ -521,6 +524,10 @@ def report_figure(args, data, clock, report, run_s, final_seq, connected, total_
         "run_s": round(run_s, 3),
         "events_per_s": round(events_per_s, 1),
         "frames": clock.frames,
+        "group_send_ms": {
+            "p50": percentile(clock.send_ms, 50) if clock.send_ms else None,
+            "p99": percentile(clock.send_ms, 99) if clock.send_ms else None,
+        },
         "latency_ms": {"p50": p50, "p99": p99, "max": pmax, "samples": len(latencies)},
         "repaired_latency_ms": {
             "p50": percentile(repaired_latencies, 50) if repaired_latencies else None,
