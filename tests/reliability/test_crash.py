@@ -60,7 +60,7 @@ def _kill_when(process, predicate, *, timeout: float = 60.0) -> None:
     deadline = time.monotonic() + timeout
     while not predicate():
         if process.poll() is not None:
-            out, err = process.communicate()
+            _, err = process.communicate()
             raise AssertionError(f"the run ended before the kill point:\n{err[-3000:]}")
         assert time.monotonic() < deadline, "kill point never reached"
         time.sleep(0.01)
@@ -105,7 +105,7 @@ def test_repeated_sigkills_in_both_phases_then_resume_equal_an_uninterrupted_run
         for _ in range(2):
             process = start()
             threshold = _done(run.pk, "ebay") + rng.randint(3, max(4, ebay_tasks // 4))
-            _kill_when(process, lambda: _done(run.pk, "ebay") >= threshold)
+            _kill_when(process, lambda at=threshold: _done(run.pk, "ebay") >= at)
             kills.append(("ebay", threshold, CollectionRun.objects.get(pk=run.pk).phase))
 
         context = f"seed {seed} (SCOUT_CRASH_SEED), kills {kills}"

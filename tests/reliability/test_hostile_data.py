@@ -129,7 +129,7 @@ def test_the_corpus_crashes_nothing_and_loses_no_valid_data(settings):
     assert len(corpus["B0CORPUS11"].title) <= 1000
     assert all(p.url.startswith("https://www.amazon.com/") for p in corpus.values())
     # Only products with a usable price were searched on eBay.
-    searched = {key.split(":")[1] for key in tasks.filter(phase="ebay").values_list("key", flat=True)}
+    searched = {k.split(":")[1] for k in tasks.filter(phase="ebay").values_list("key", flat=True)}
     assert PRICED <= searched and not (UNPRICED & searched)
 
     sightings = _sightings(run.pk, PRICED)
