@@ -19,6 +19,7 @@ import sys
 from decimal import Decimal, InvalidOperation
 
 from django.core.management.base import BaseCommand, CommandError
+from django.db import DatabaseError
 
 from collection.engine import RunReport, run_execute
 from collection.quotas import run_quota_wait
@@ -257,7 +258,12 @@ class Command(BaseCommand):
     def _compare_estimate(self, run_id: int, display: ProgressDisplay) -> None:
         from collection.models import CollectionRun
 
-        line = run_estimate_compare_line(run=CollectionRun.objects.get(pk=run_id))
+        try:
+            line = run_estimate_compare_line(run=CollectionRun.objects.get(pk=run_id))
+        except DatabaseError:
+            # A run paused because the database went away: the reason matters, not this.
+            logging.getLogger(__name__).debug("estimate comparison skipped", exc_info=True)
+            return
         if line:
             display.console.print(line, markup=False)
 
