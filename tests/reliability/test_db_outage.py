@@ -19,6 +19,7 @@ from asgiref.sync import sync_to_async
 from django.conf import settings as django_settings
 
 from activity.models import RunEvent
+from collection.models import RunTask
 from collection.engine import arun_execute
 from collection.engine.runner import _connection_reset
 from tests.collection.engine_helpers import (
@@ -108,3 +109,55 @@ async def test_database_gone_longer_than_the_retries_pauses_and_a_resume_complet
         RunEvent.objects.filter(run_id=run.pk).values_list("seq", flat=True)
     )
     assert len(seqs) == len(set(seqs))  # no event stored twice either
+
+
+def test_run_collection_says_why_it_stopped_while_the_database_is_still_down(settings):
+    """The operator's view of the same outage: ``run_collection`` (its own process) ends
+    with exit status 1 and one clear line — paused, the database, how to resume — even
+    though the database is still gone when it reports. Then the database is back and the
+    same command resumes the run to completion."""
+    from django.db import connection
+
+    from tests.collection.engine_helpers import manage
+
+    fast_settings(settings)
+    run = make_run(workers=3)
+    name = django_settings.DATABASES["default"]["NAME"]
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        own = cursor.fetchone()[0]  # the test's connection survives the outage
+    env = {"MARKETPLACE": "sandbox", "SANDBOX_LATENCY_MS": "40", "SANDBOX_SEED": "1",
+           "COLLECTION_LEASE_SECONDS": "2", "COLLECTION_HEARTBEAT_SECONDS": "0.3",
+           "COLLECTION_FLUSH_SECONDS": "0.1", "COLLECTION_RATE_LIMITS": "",
+           "COLLECTION_QUOTAS": "", "COLLECTION_LOG_LEVEL": "WARNING"}
+    process = manage("run_collection", "--resume", str(run.pk), env_extra=env)
+    try:
+        with _admin_connection() as admin:
+            deadline = time.monotonic() + 60
+            while RunTask.objects.filter(run=run, phase="ebay", status="done").count() < 10:
+                assert process.poll() is None and time.monotonic() < deadline
+                time.sleep(0.05)
+            admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false')
+            try:
+                admin.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = %s AND pid <> %s", [name, own],
+                )
+                out, err = process.communicate(timeout=60)
+            finally:
+                admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 1, err[-3000:]
+    # Its last word is the reason (warnings with tracebacks may come before it, in the log).
+    last = err.strip().splitlines()[-1]
+    assert last.startswith(f"CommandError: Run {run.pk} is paused (database)"), err[-3000:]
+    assert "The database stopped answering" in last
+    assert f"run_collection --resume {run.pk}" in last
+
+    process = manage("run_collection", "--resume", str(run.pk), "--json", env_extra=env)
+    out, err = process.communicate(timeout=120)
+    assert process.returncode == 0, err[-3000:]
+    run.refresh_from_db()
+    assert run.status == "completed"
