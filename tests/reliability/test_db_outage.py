@@ -20,7 +20,13 @@ from django.db import connection
 from activity.models import RunEvent
 from collection.engine import run_execute
 from collection.models import RunTask
-from tests.collection.engine_helpers import fast_settings, forget_results, make_run, manage, produced
+from tests.collection.engine_helpers import (
+    fast_settings,
+    forget_results,
+    make_run,
+    manage,
+    produced,
+)
 
 pytestmark = [
     pytest.mark.postgres_only,
