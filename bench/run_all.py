@@ -23,8 +23,10 @@ import argparse
 import datetime as dt
 import json
 import os
+import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -34,12 +36,28 @@ sys.path.insert(0, str(ROOT))
 
 from bench._common import machine, table  # noqa: E402
 
+# script, extra arguments, the most seconds it may take (a loaded machine is slower; a
+# figure still running then is stopped with every process it started).
 FIGURES = {
-    "engine": ("bench/engine.py", [], 420),
-    "ingest": ("bench/ingest.py", [], 420),
-    "fanout": ("bench/fanout.py", [], 300),
-    "memory": ("bench/memory.py", [], 300),
+    "engine": ("bench/engine.py", [], 900),
+    "ingest": ("bench/ingest.py", [], 600),
+    "fanout": ("bench/fanout.py", [], 400),
+    "memory": ("bench/memory.py", [], 400),
 }
+
+
+def _stop(process: subprocess.Popen) -> None:
+    """Stop a figure and every process it started (they share its session)."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(process.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            process.wait(10)
+            return
+        except subprocess.TimeoutExpired:
+            continue
 
 
 def run_figure(name: str) -> tuple[dict | None, float, int]:
@@ -48,23 +66,28 @@ def run_figure(name: str) -> tuple[dict | None, float, int]:
     started = time.monotonic()
     process = subprocess.Popen(
         [sys.executable, script, *extra], cwd=ROOT, stdout=subprocess.PIPE, text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        env={**os.environ, "PYTHONUNBUFFERED": "1"}, start_new_session=True,
     )
-    last_json = None
-    try:
-        deadline = started + timeout
+    lines: list[str] = []
+
+    def pump() -> None:
         for line in process.stdout:
             sys.stdout.write(line)
             sys.stdout.flush()
-            if line.startswith("{"):
-                last_json = line
-            if time.monotonic() > deadline:
-                raise subprocess.TimeoutExpired(script, timeout)
-        process.wait(max(1, deadline - time.monotonic()))
+            lines.append(line)
+
+    reader = threading.Thread(target=pump, name=f"bench-{name}", daemon=True)
+    reader.start()
+    try:
+        process.wait(timeout)
     except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
+        _stop(process)
         print(f"!!! {name} stopped after {timeout} s", flush=True)
+    except BaseException:  # Ctrl-C: the figure runs in its own session, stop it too
+        _stop(process)
+        raise
+    reader.join(10)
+    last_json = next((line for line in reversed(lines) if line.startswith("{")), None)
     elapsed = time.monotonic() - started
     result = None
     if last_json:
