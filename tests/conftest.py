@@ -5,6 +5,7 @@ Tests marked ``postgres_only`` / ``redis_only`` skip on the embedded default, bu
 """
 
 import os
+from pathlib import Path
 
 import pytest
 from django.conf import settings
@@ -14,6 +15,10 @@ REQUIRE_SERVICES = os.environ.get("SCOUT_REQUIRE_SERVICES") == "1"
 
 def _on_postgres() -> bool:
     return settings.DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
+
+
+def _has_chromium() -> bool:
+    return Path("/usr/bin/chromium").exists()
 
 
 def _on_redis() -> bool:
@@ -34,6 +39,11 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.skip(reason="needs PostgreSQL: set DATABASE_URL"))
         if "redis_only" in item.keywords and not _on_redis():
             item.add_marker(pytest.mark.skip(reason="needs Redis: set REDIS_URL"))
+        if "browser" in item.keywords and not REQUIRE_SERVICES and not _has_chromium():
+            # A fresh machine may lack Debian's chromium; CI installs it and never skips.
+            item.add_marker(
+                pytest.mark.skip(reason="needs /usr/bin/chromium: apt-get install chromium")
+            )
 
 
 def _serialize_transactional_rollback(item) -> None:
