@@ -89,6 +89,20 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 # --- Starting runs ------------------------------------------------------------------------
 
 
+def _run_options_clean(data: dict, errors) -> dict:
+    """Form-level check of run options through the one service that validates them."""
+    if not errors:
+        try:
+            run_services.run_options_validate(
+                workers=data["workers"], amazon_pages=data["amazon_pages"],
+                ebay_pages=data["ebay_pages"], markup_min_percent=data["markup_min_percent"],
+                markup_max_percent=data["markup_max_percent"],
+            )
+        except run_services.RunOptionsError as exc:
+            raise ValidationError(str(exc)) from exc
+    return data
+
+
 class RunOptionsForm(forms.Form):
     """The options of a run (the selection comes from the action or from the fields below)."""
 
@@ -122,17 +136,7 @@ class RunOptionsForm(forms.Form):
         }
 
     def clean(self):
-        data = super().clean()
-        if not self.errors:
-            try:
-                run_services.run_options_validate(
-                    workers=data["workers"], amazon_pages=data["amazon_pages"],
-                    ebay_pages=data["ebay_pages"], markup_min_percent=data["markup_min_percent"],
-                    markup_max_percent=data["markup_max_percent"],
-                )
-            except run_services.RunOptionsError as exc:
-                raise ValidationError(str(exc)) from exc
-        return data
+        return _run_options_clean(super().clean(), self.errors)
 
 
 class StartRunForm(RunOptionsForm):
@@ -836,17 +840,7 @@ class ScheduleForm(forms.ModelForm):
             raise ValidationError(str(exc)) from exc
 
     def clean(self):
-        data = super().clean()
-        if not self.errors:
-            try:
-                run_services.run_options_validate(
-                    workers=data["workers"], amazon_pages=data["amazon_pages"],
-                    ebay_pages=data["ebay_pages"], markup_min_percent=data["markup_min_percent"],
-                    markup_max_percent=data["markup_max_percent"],
-                )
-            except run_services.RunOptionsError as exc:
-                raise ValidationError(str(exc)) from exc
-        return data
+        return _run_options_clean(super().clean(), self.errors)
 
 
 @admin.register(Schedule)
