@@ -10,9 +10,11 @@
     GET  /__sandbox__/requests                      the request log (JSON), for tests/benches
     GET  /__sandbox__/config                        the active SandboxConfig
 
-Every API request goes through the same steps: latency (± jitter), the per-provider rate
-limit (429 + Retry-After), injected faults (hold past the client timeout, transient 5xx),
-the handler (auth, validation as documented, data), then an injected malformed body.
+Every API request goes through the same steps: the per-provider rate limit (429 +
+Retry-After), injected faults (hold past the client timeout, transient 5xx), the handler
+(auth, validation as documented, data), an injected malformed body, then the latency (±
+jitter): the answer leaves latency_ms after the request arrived, the emulator's own work
+included.
 Fault decisions come from one RNG seeded by the config, drawn a fixed number of times per
 request, so a config replays the same faults for the same request sequence. Data never
 depends on that RNG (see ``catalogue``). ``rate_limited_rate`` answers a share of requests
@@ -739,7 +741,7 @@ class SandboxApp:
         elif request.method != route_method(request.path):
             response = _json(405, {"message": "Method not allowed"})
         else:
-            response = await self._serve(route, request)
+            response = await self._serve(route, request, started)
         headers_out = [
             (b"content-type", response.content_type.encode()),
             (b"content-length", str(len(response.body)).encode()),
@@ -760,13 +762,22 @@ class SandboxApp:
             )
         )
 
-    async def _serve(self, route: _Route, request: Request) -> Response:
+    async def _serve(self, route: _Route, request: Request, started: float) -> Response:
         cfg = self.config
         draw = self._faults.random
         jitter_u, fault_u, malformed_u, variant_u = draw(), draw(), draw(), draw()
         delay_ms = cfg.latency_ms + (2 * jitter_u - 1) * cfg.jitter_ms
-        if delay_ms > 0:
-            await asyncio.sleep(delay_ms / 1000)
+        response = await self._answer(route, request, fault_u, malformed_u, variant_u)
+        # The latency is the whole response time, as a remote API's is: the emulator's own
+        # work (building and encoding a page, a few ms) happens within it, not on top.
+        remaining = delay_ms / 1000 - (time.monotonic() - started)
+        if remaining > 0:
+            await asyncio.sleep(remaining)
+        return response
+
+    async def _answer(self, route: _Route, request: Request, fault_u: float,
+                      malformed_u: float, variant_u: float) -> Response:
+        cfg = self.config
         if cfg.rate_limit_rps > 0:
             bucket = self._buckets.get(route.provider)
             if bucket is None:
