@@ -12,6 +12,7 @@ and come back as ``None``.
 
 from __future__ import annotations
 
+import functools
 import re
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from urllib.parse import urljoin, urlsplit
@@ -129,6 +130,8 @@ def currency_from_text(text: object, default: str = "USD") -> str:
 
 
 def clean_currency(value: object, default: str = "USD") -> str:
+    if value == default:  # the common case: "USD" for "USD"
+        return default
     if isinstance(value, str):
         code = value.strip().upper()
         if len(code) == 3 and code.isascii() and code.isalpha():
@@ -184,9 +187,19 @@ def _bounded_decimal(value: object, low: Decimal, high: Decimal) -> Decimal | No
     return number
 
 
+_PERCENT_LOW, _PERCENT_HIGH = Decimal(0), Decimal(100)
+
+
+@functools.lru_cache(maxsize=4096)
+def _percent_from_text(value: str) -> Decimal | None:
+    return _bounded_decimal(value, _PERCENT_LOW, _PERCENT_HIGH)
+
+
 def parse_percent(value: object) -> Decimal | None:
     """A feedback percentage in [0, 100]: "98.6", 98.6, "99.3%"."""
-    return _bounded_decimal(value, Decimal(0), Decimal(100))
+    if value.__class__ is str:  # a few hundred distinct values across a run: memoized
+        return _percent_from_text(value)
+    return _bounded_decimal(value, _PERCENT_LOW, _PERCENT_HIGH)
 
 
 def parse_rating(value: object) -> Decimal | None:
