@@ -50,11 +50,11 @@ from dataclasses import dataclass
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
-from django.db import transaction
+from django.db import DatabaseError, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from collection.marketplaces.base import QuotaExhausted
+from collection.marketplaces.base import MarketplaceError, QuotaExhausted
 from collection.models import CollectionRun, ProviderUsage
 
 logger = logging.getLogger(__name__)
@@ -244,6 +244,8 @@ class QuotaTracker:
         self.block = max(1, block if block is not None else settings.COLLECTION_QUOTA_BLOCK)
         self._clock = clock
         self._states: dict[str, _ProviderState] = {}
+        self._aligning: asyncio.Task | None = None  # align_start's background alignment
+        self._aligning_providers: frozenset[str] = frozenset()
 
     def is_metered(self, provider: str) -> bool:
         return provider in self.quotas
@@ -264,6 +266,8 @@ class QuotaTracker:
 
     async def acquire(self, provider: str) -> None:
         """Count one request to ``provider``; raise ``QuotaExhausted`` when its window is spent."""
+        if provider in self._aligning_providers:
+            await asyncio.shield(self._aligning)  # its first requests wait for what it reports
         quota = self.quotas.get(provider)
         if quota is None:
             return
@@ -414,6 +418,29 @@ class QuotaTracker:
                     reset_at=status.reset_at,
                 )
 
+    def align_start(self, marketplace) -> None:
+        """``align_with`` in the background: the providers that report their quota wait for
+        it at their first ``acquire``; the others (and the run's start) do not. The eBay
+        token mint and the rate_limit call (two round trips) then overlap the Amazon phase
+        instead of delaying the run's first request."""
+        providers = frozenset(
+            source.provider for source in (marketplace.amazon, marketplace.ebay)
+            if getattr(source, "rate_limits", None) is not None
+            and self.is_metered(source.provider)
+        )
+        if not providers:
+            return
+        self._aligning_providers = providers
+        self._aligning = asyncio.create_task(self._align_quietly(marketplace), name="quota-align")
+
+    async def _align_quietly(self, marketplace) -> None:
+        try:
+            await self.align_with(marketplace)
+        except (MarketplaceError, DatabaseError) as exc:  # the local count still holds
+            logger.warning("provider quota not read: %s", exc)
+        finally:
+            self._aligning_providers = frozenset()
+
     def release(self, provider: str) -> None:
         """Give back one request taken by ``acquire`` and not sent after all (the engine saw
         a stop in between). It returns to the local block: no database round trip."""
@@ -435,6 +462,9 @@ class QuotaTracker:
 
     async def aclose(self) -> None:
         """Give every unused reservation back (call when the run stops, however it stops)."""
+        if self._aligning is not None and not self._aligning.done():
+            self._aligning.cancel()
+            await asyncio.gather(self._aligning, return_exceptions=True)
         for provider, state in self._states.items():
             async with state.lock:
                 await self._give_back(provider, state)

@@ -359,10 +359,7 @@ class Runner:
                 concurrency=self.workers_count, **self.marketplace_options
             ) as marketplace:
                 self.marketplace = marketplace
-                try:
-                    await self.quota.align_with(marketplace)
-                except (MarketplaceError, DatabaseError) as exc:  # the local count still holds
-                    logger.warning("run %s: provider quota not read: %s", self.run_id, exc)
+                self.quota.align_start(marketplace)
                 self._worker_tasks = [
                     asyncio.create_task(self._worker(i), name=f"engine-worker-{i}")
                     for i in range(1, self.workers_count + 1)
