@@ -17,7 +17,9 @@ from django.db.models import Q
 from django.utils import timezone
 
 from collection.models import (
+    Category,
     CollectionRun,
+    Product,
     RunTask,
     Seller,
     SellerChange,
@@ -85,6 +87,11 @@ def tasks_claim(
     """
     if limit <= 0:
         return []
+    if connection.vendor == "postgresql":
+        return _tasks_claim_sql(
+            run_id=run_id, phase=phase, executor=executor, limit=limit,
+            lease_seconds=lease_seconds,
+        )
     with transaction.atomic():
         now = timezone.now()
         qs = _claimable(run_id=run_id, phase=phase, now=now).order_by("id")
@@ -107,6 +114,47 @@ def tasks_claim(
             )
         )
         return [ClaimedTask(*row) for row in rows]
+
+
+def _tasks_claim_sql(
+    *, run_id: int, phase: str, executor: str, limit: int, lease_seconds: int
+) -> list[ClaimedTask]:
+    """``tasks_claim`` on PostgreSQL in one statement (the ORM's three queries cost a
+    claimer several times the CPU, and claims run a few times a second): the same rows,
+    locked with ``FOR UPDATE SKIP LOCKED`` in id order, leased and returned with what a
+    worker needs."""
+    now = timezone.now()
+    task, category, product = (
+        RunTask._meta.db_table, Category._meta.db_table, Product._meta.db_table
+    )
+    sql = f"""
+        WITH picked AS (
+            SELECT id FROM {task}
+            WHERE run_id = %(run)s AND phase = %(phase)s
+              AND (status = %(pending)s OR (status = %(running)s
+                   AND (leased_until < %(now)s OR leased_until IS NULL)))
+            ORDER BY id LIMIT %(limit)s
+            FOR UPDATE SKIP LOCKED
+        ), leased AS (
+            UPDATE {task} t SET status = %(running)s, leased_until = %(until)s,
+                   leased_by = %(executor)s
+            FROM picked WHERE t.id = picked.id
+            RETURNING t.id, t.key, t.phase, t.page, t.attempts, t.category_id, t.product_id
+        )
+        SELECT l.id, l.key, l.phase, l.page, l.attempts, c.node_id, l.product_id,
+               p.asin, p.title, p.price
+        FROM leased l
+        LEFT JOIN {category} c ON c.id = l.category_id
+        LEFT JOIN {product} p ON p.id = l.product_id
+        ORDER BY l.id
+    """
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(sql, {
+            "run": run_id, "phase": phase, "pending": RunTask.Status.PENDING.value,
+            "running": RunTask.Status.RUNNING.value, "now": now, "limit": limit,
+            "until": now + dt.timedelta(seconds=lease_seconds), "executor": executor[:200],
+        })
+        return [ClaimedTask(*row) for row in cursor.fetchall()]
 
 
 def tasks_release(*, run_id: int, executor: str) -> int:
