@@ -85,6 +85,14 @@ def sandbox_requests(base_url: str) -> list[dict]:
         return json.load(reply)["requests"]
 
 
+def sandbox_cpu_seconds(base_url: str) -> float:
+    """CPU time of the sandbox's process so far (it shares this machine's cores)."""
+    import urllib.request
+
+    with urllib.request.urlopen(f"{base_url}/__sandbox__/cpu", timeout=30) as reply:
+        return float(json.load(reply)["process_time_s"])
+
+
 def sandbox_request_counts(base_url: str) -> dict[str, int]:
     """Requests the sandbox answered so far, per path (from its request log)."""
     rows = sandbox_requests(base_url)

@@ -9,6 +9,7 @@
     GET  /developer/analytics/v1_beta/rate_limit/   eBay quota of the Browse API
     GET  /__sandbox__/requests                      the request log (JSON), for tests/benches
     GET  /__sandbox__/config                        the active SandboxConfig
+    GET  /__sandbox__/cpu                           CPU seconds of the process serving it
 
 Every API request goes through the same steps: the per-provider rate limit (429 +
 Retry-After), injected faults (hold past the client timeout, transient 5xx), the handler
@@ -32,6 +33,7 @@ import hashlib
 import hmac
 import json
 import math
+import os
 import random
 import time
 from collections.abc import Awaitable, Callable
@@ -803,6 +805,8 @@ class SandboxApp:
             return _json(200, {"requests": [asdict(record) for record in records]})
         if request.path == "/__sandbox__/config":
             return _json(200, self.config.as_dict())
+        if request.path == "/__sandbox__/cpu":  # what the emulator costs its machine
+            return _json(200, {"process_time_s": time.process_time(), "pid": os.getpid()})
         return _json(404, {"message": "Unknown sandbox endpoint"})
 
     # -- tokens ---------------------------------------------------------------------------
