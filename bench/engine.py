@@ -19,7 +19,11 @@ its SQL is set-based). Same products, same worker count, same process setup. Rep
 a ratio of eBay-phase wall times (baseline ÷ ours) and of CPU per request.
 
     .venv/bin/python bench/engine.py [--workers 5,50,200] [--categories 22] [--latency-ms 50]
-        [--baseline-workers 50] [--no-quotas] [--profile DIR]
+        [--baseline-workers 50] [--processes 1,2] [--no-quotas] [--profile DIR]
+
+``--processes 1,2`` also measures each run spread over two processes: the first starts
+it with half the workers, the second (started beforehand and waiting, like a worker
+process an operator added from the admin) joins it; CPU per request then sums both.
 
 The baseline runs at 50 workers by default (a fresh httpx client costs 40–70 ms of CPU
 here, so one baseline run takes minutes); ``--baseline-workers 5,50,200`` runs all three.
@@ -87,18 +91,50 @@ def _phase_times(run_id: int) -> dict:
     return times
 
 
+def _join_when_running(args):
+    """A joining process (``--join FILE``): ready before the run starts, like a worker
+    process an operator added; joins as soon as the starting process has it running."""
+    from bench._django import bench_setup
+
+    bench_setup()
+    from collection.models import CollectionRun
+
+    handshake = Path(args.join)
+    deadline = time.monotonic() + 60
+    while True:
+        text = handshake.read_text().strip() if handshake.exists() else ""
+        if text:
+            run_id = int(text)
+            if CollectionRun.objects.filter(pk=run_id, status="running").exists():
+                return run_id
+        if time.monotonic() > deadline:
+            raise RuntimeError("the run never started")
+        time.sleep(0.005)
+
+
 def child_ours(args) -> dict:
-    _setup(args)
+    if args.join:
+        run_id = _join_when_running(args)
+    else:
+        _setup(args)
     from bench._common import run_create_for_bench
     from collection.engine import run_execute
     from collection.models import CollectionRun
 
-    run = run_create_for_bench(categories=args.categories, workers=args.workers,
-                               ebay_pages=1)
+    if not args.join:
+        run_id = run_create_for_bench(categories=args.categories, workers=args.run_workers,
+                                      ebay_pages=1).pk
+        if args.handshake:
+            Path(args.handshake).write_text(str(run_id))
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    started_at = time.time()
     with Stopwatch() as watch:
-        report = run_execute(run_id=run.pk, workers=args.workers)
-    run = CollectionRun.objects.get(pk=run.pk)
+        report = run_execute(run_id=run_id, workers=args.workers)
+    ended_at = time.time()
+    if args.join:
+        return {"kind": "joiner", "workers": args.workers, "cpu_s": watch.cpu,
+                "started_at": started_at, "ended_at": ended_at, "status": report.status}
+    run = CollectionRun.objects.get(pk=run_id)
     phases = _phase_times(run.pk)
     ebay_s = None
     if "ebay_started" in phases and "ebay_finished" in phases:
@@ -109,6 +145,8 @@ def child_ours(args) -> dict:
         "status": report.status,
         "wall_s": watch.wall,
         "cpu_s": watch.cpu,
+        "started_at": started_at,
+        "ended_at": ended_at,
         "ebay_phase_s": ebay_s,
         "requests": run.requests,
         "ebay_searches": run.ebay_searches,
@@ -233,14 +271,56 @@ def _py_spy() -> str | None:
     return str(candidate) if candidate.exists() else shutil.which("py-spy")
 
 
-def measure(kind: str, workers: int, *, base_url: str, args, profile_dir: Path | None) -> dict:
+def _run_processes(child_args: list[str], workers: int, processes: int, env: dict) -> dict:
+    """One run over ``processes`` processes: the first starts it with its share of the
+    workers, the others (already running, waiting) join it; one result for the run."""
+    import tempfile
+
+    shares = [workers // processes + (1 if i < workers % processes else 0)
+              for i in range(processes)]
+    with tempfile.TemporaryDirectory() as tmp:
+        handshake = Path(tmp) / "run-id"
+        base = [arg for arg in child_args]
+        base[base.index("--workers") + 1] = str(shares[0])
+        commands = [[*base, "--run-workers", str(workers), "--handshake", str(handshake)]]
+        for share in shares[1:]:
+            joiner = list(base)
+            joiner[joiner.index("--workers") + 1] = str(share)
+            commands.append([*joiner, "--join", str(handshake)])
+        children = [
+            subprocess.Popen([sys.executable, str(SCRIPT), "--child", *command],
+                             cwd=SCRIPT.parent.parent, env={**os.environ, **env},
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            for command in reversed(commands)  # joiners first: ready when the run starts
+        ]
+        outputs = []
+        for child in children:
+            out, err = child.communicate(timeout=600)
+            lines = [line for line in out.splitlines() if line.startswith("{")]
+            if child.returncode != 0 or not lines:
+                sys.stderr.write(err[-4000:])
+                raise RuntimeError(f"engine child exited {child.returncode}")
+            outputs.append(json.loads(lines[-1]))
+    result = next(o for o in outputs if o["kind"] == "ours")
+    result["workers"] = workers
+    result["processes"] = processes
+    result["cpu_s"] = sum(o["cpu_s"] for o in outputs)
+    result["wall_s"] = max(o["ended_at"] for o in outputs) - result["started_at"]
+    result["process_cpu_s"] = [round(o["cpu_s"], 3) for o in outputs]
+    return result
+
+
+def measure(kind: str, workers: int, *, base_url: str, args, profile_dir: Path | None,
+            processes: int = 1) -> dict:
     logged_before = len(sandbox_requests(base_url))
     sandbox_cpu_before = sandbox_cpu_seconds(base_url)
     child_args = [kind, "--workers", str(workers), "--categories", str(args.categories)]
     env = live_environment(base_url)
     if args.no_quotas:
         env["COLLECTION_QUOTAS"] = ""
-    if profile_dir is not None and kind == "ours":
+    if processes > 1:
+        result = _run_processes(child_args, workers, processes, env)
+    elif profile_dir is not None and kind == "ours":
         profile_dir.mkdir(parents=True, exist_ok=True)
         out = profile_dir / f"engine-{workers}w.collapsed.txt"
         command = [
@@ -279,11 +359,20 @@ def main() -> int:
     parser.add_argument("--no-quotas", action="store_true",
                         help="do not meter provider quotas (they are metered by default, "
                              "as in production, with limits no bench reaches)")
+    parser.add_argument("--processes", default="1",
+                        help="run each measured run in 1 and/or more processes (comma-"
+                             "separated): the first starts the run with its share of the "
+                             "workers, the others join it (an operator's 'add a worker "
+                             "process'); e.g. 1,2")
     parser.add_argument("--profile", type=Path, default=None, metavar="DIR")
+    parser.add_argument("--run-workers", type=int, default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--handshake", default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--join", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
 
     if args.child:
         args.workers = int(args.workers)
+        args.run_workers = args.run_workers or args.workers
         result = (child_ours if args.child == "ours" else child_baseline)(args)
         print(json.dumps(result, default=str))
         return 0
@@ -295,10 +384,16 @@ def main() -> int:
     ours: dict[int, dict] = {}
     baseline: dict[int, dict] = {}
     started = time.monotonic()
+    process_counts = [int(p) for p in args.processes.split(",") if p]
     with loopback_sandbox(latency_ms=args.latency_ms, seed=1) as base_url:
         for workers in worker_counts:
-            ours[workers] = measure("ours", workers, base_url=base_url, args=args,
-                                    profile_dir=args.profile)
+            for processes in process_counts:
+                if processes > workers:
+                    continue
+                key = workers if processes == 1 else f"{workers}/{processes}p"
+                ours[key] = measure("ours", workers, base_url=base_url, args=args,
+                                    profile_dir=args.profile if processes == 1 else None,
+                                    processes=processes)
             if workers in baseline_counts:
                 baseline[workers] = measure("baseline", workers, base_url=base_url, args=args,
                                             profile_dir=None)
@@ -310,7 +405,8 @@ def main() -> int:
 
     ok = True
     rows = []
-    for workers, r in ours.items():
+    for key, r in ours.items():
+        workers = r["workers"]
         sandbox = r["sandbox"]
         api_requests = (sandbox.get(OXYLABS_PATH, 0) + sandbox.get(SEARCH_PATH, 0)
                         + sandbox.get(TOKEN_PATH, 0))
@@ -326,14 +422,14 @@ def main() -> int:
             # The same ratio with the latency the sandbox actually served (diagnostic).
             r["served_efficiency"] = (api_requests * r["served_ms_mean"] / 1000 / workers
                                       / r["wall_s"])
-        target = TARGETS.get(workers)
+        target = TARGETS.get(key)
         r["target"] = target
         r["target_met"] = None if target is None else r["efficiency"] >= target
         r["cpu_target_met"] = r["cpu_ms_per_request"] <= CPU_TARGET_MS
         if r["status"] != "completed" or r["ebay_searches"] < 2000:
             ok = False
         rows.append([
-            workers, r["R"], f"{r['ideal_s']:.2f}", f"{r['wall_s']:.2f}",
+            key if isinstance(key, int) else f"{workers} in {r['processes']} processes", r["R"], f"{r['ideal_s']:.2f}", f"{r['wall_s']:.2f}",
             f"{r['efficiency']:.3f}", f"≥ {target:.2f}" if target else "report",
             f"{r.get('ebay_phase_efficiency', 0):.3f}",
             f"{r['served_ms_mean']:.1f}" if r.get("served_ms_mean") else "-",
