@@ -86,16 +86,16 @@ def _array_param(value):
         return value
     if not value:
         return _Delimited("")  # string_to_array('') is '{}'
-    if None in value:
-        encoded = _SEP + _SEP.join(
-            [_NULL if v is None else v if v.__class__ is str else str(v) for v in value]
-        )
-    else:
-        try:
-            encoded = _SEP + _SEP.join(value)  # all strings
-        except TypeError:
-            encoded = _SEP + _SEP.join(map(str, value))  # numbers (ids, prices, …)
-    if encoded.count(_SEP) != len(value) or _NULL in value:
+    # No ``None in value`` / ``_NULL in value``: on a list of Decimals each comparison goes
+    # through Decimal.__eq__ and its ABC checks (~0.4 µs per element, a third of the cost).
+    try:
+        encoded = _SEP + _SEP.join(value)  # all strings (fails at the first other value)
+        nulls = 0
+    except TypeError:
+        parts = [_NULL if v is None else v if v.__class__ is str else str(v) for v in value]
+        encoded = _SEP + _SEP.join(parts)
+        nulls = len(parts) - sum(1 for v in value if v is not None)
+    if encoded.count(_SEP) != len(value) or encoded.count(_NULL) != nulls:
         return value  # a separator inside a value: let psycopg send a real array
     return _Delimited(encoded)
 
