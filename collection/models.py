@@ -363,8 +363,10 @@ class SellerSighting(models.Model):
     # writes a sighting only for a seller it inserted or holds locked, for the run whose
     # tasks it holds locked, and for the product id of one of those tasks; deletes cascade
     # through Django's collector (``on_delete``). What the database no longer refuses: a hard
-    # delete of a run or product that commits while a batch referencing it is being stored
-    # leaves that batch's sightings of it behind (readers join them away).
+    # delete of a run, product or seller that commits while a batch referencing it is being
+    # stored leaves that batch's sightings of it behind (readers join them away). Sellers
+    # have no hard delete in the app (soft delete only); runs and products are rarely
+    # deleted, never by the store.
     run = models.ForeignKey(
         CollectionRun, on_delete=models.CASCADE, related_name="seller_sightings", db_index=False,
         db_constraint=False,
