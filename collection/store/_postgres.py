@@ -12,8 +12,9 @@ Locking, in the order a transaction takes it (no cycle, so no deadlock):
    held to commit, so store transactions go through it one at a time in commit order.
    Inside it: known sellers locked ``FOR NO KEY UPDATE`` in id order (an operator's change,
    ``services.sellers``, locks in id order too),
-   new ones inserted in key order, ``count(*)`` of active sellers for the ``added`` changes
-   (exact: every earlier adder has committed, no later one has started), then sightings
+   new ones inserted in key order (whose trigger takes the active-count row, migration
+   0005), the active count for the ``added`` changes (exact: every earlier change to it
+   has committed, no later one has started), then sightings
    and the known sellers' update in one statement — all rows of its own. The counters
    are exact because no other transaction inserts sightings or moves counters meanwhile.
    Batches of one run nearly always share sellers (dropshippers recur), so row locks alone
@@ -59,6 +60,7 @@ T_LINK = ProductCategory._meta.db_table
 T_SELLER = Seller._meta.db_table
 T_SIGHTING = SellerSighting._meta.db_table
 T_CHANGE = SellerChange._meta.db_table
+T_ACTIVE_COUNT = "collection_seller_active_count"  # not a model: see migration 0005
 
 # score: see clean.seller_score (same expression, same rounding). {ts}, {pm}, {rs} are
 # the new counter values.
@@ -317,13 +319,25 @@ def store_sellers(*, run_id: int, batch: PreparedBatch, now) -> dict:
         # From here to commit, one store transaction at a time (see the module docstring).
         cursor.execute("SELECT pg_advisory_xact_lock(%(key)s)", {"key": SELLERS_LOCK})
 
-        # (a) Known sellers, locked in id order (the order of the operators' changes).
+        # (a) Known sellers, locked in id order (the order of the operators' changes). Their
+        # ids come back as one string aligned with ``keys`` ('' = not found): fetching 10k
+        # (id, key) rows cost the client ~10 ms per batch.
+        keys = [s.key for s in sellers]
         cursor.execute(
-            f"SELECT id, normalized FROM {T_SELLER} WHERE normalized = ANY(%(keys)s::text[]) "
-            "ORDER BY id FOR NO KEY UPDATE",
-            {"keys": [s.key for s in sellers]},
+            f"""
+            WITH locked AS MATERIALIZED (  -- every row locked, once, in this order
+                SELECT id, normalized FROM {T_SELLER} WHERE normalized = ANY(%(keys)s::text[])
+                ORDER BY id FOR NO KEY UPDATE
+            )
+            SELECT string_agg(COALESCE(l.id::text, ''), ',' ORDER BY k.n)
+            FROM unnest(%(keys)s::text[]) WITH ORDINALITY AS k(key, n)
+                LEFT JOIN locked l ON l.normalized = k.key
+            """,
+            {"keys": keys},
         )
-        known_ids: dict[str, int] = {key: pk for pk, key in cursor.fetchall()}
+        known_ids: dict[str, int] = {
+            key: int(pk) for key, pk in zip(keys, cursor.fetchone()[0].split(",")) if pk
+        }
 
         # (b) New sellers, in key order. Nothing else inserts sellers while we hold the
         # lock but a conflict is still handled: such a seller is then locked as a known one.
@@ -366,11 +380,19 @@ def store_sellers(*, run_id: int, batch: PreparedBatch, now) -> dict:
         new_keys = sorted(new_ids)
 
         if new_keys:
-            # The lock serializes adders in commit order: the count sees every earlier
-            # adder (committed) and no later one, so each `added` change gets the exact
-            # active count after its insert.
-            cursor.execute(f"SELECT count(*) FROM {T_SELLER} WHERE deleted_at IS NULL")
-            total = cursor.fetchone()[0]
+            # The active count after the insert, kept by triggers (migration 0005) instead of
+            # a count(*) of a million rows. The insert's trigger holds the count row until
+            # commit, after every earlier change to it: each `added` change gets the exact
+            # active count after its insert, in commit order.
+            cursor.execute(f"SELECT active FROM {T_ACTIVE_COUNT} WHERE id = 1")
+            row = cursor.fetchone()
+            if row is None:  # the row was deleted by hand: count, and keep counting from here
+                cursor.execute(
+                    f"INSERT INTO {T_ACTIVE_COUNT} (id, active) SELECT 1, count(*) "
+                    f"FROM {T_SELLER} WHERE deleted_at IS NULL RETURNING active"
+                )
+                row = cursor.fetchone()
+            total = row[0]
             first = total - len(new_keys)
             cursor.execute(
                 f"""
