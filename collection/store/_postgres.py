@@ -9,17 +9,17 @@ Locking, in the order a transaction takes it (no cycle, so no deadlock):
 1. its task rows (``FOR UPDATE`` in id order);
 2. product rows (upsert in ASIN order), product-category rows, new task keys (key order);
 3. the seller section, only if the batch has sellers: ``pg_advisory_xact_lock(SELLERS_LOCK)``,
-   held to commit, so store transactions go through it one at a time in commit order.
-   Inside it: known sellers locked ``FOR NO KEY UPDATE`` in id order (an operator's change,
-   ``services.sellers``, locks in id order too),
-   new ones inserted in key order (whose trigger takes the active-count row, migration
-   0005), the active count for the ``added`` changes (exact: every earlier change to it
-   has committed, no later one has started), then sightings
-   and the known sellers' update in one statement — all rows of its own. The counters
-   are exact because no other transaction inserts sightings or moves counters meanwhile.
-   Batches of one run nearly always share sellers (dropshippers recur), so row locks alone
-   serialized them here anyway; the single lock replaces a second lookup of every seller
-   (insert-or-lock) and any lock-order reasoning among store transactions;
+   held to commit, so store transactions go through it one at a time in commit order (and
+   so do operators' soft deletes and restores, ``services.sellers``). Inside it: known
+   sellers looked up (no row locks: nobody else moves their counters or ``deleted_at``, and
+   the update re-reads each row as it then is), new ones inserted in key order (their
+   trigger takes the active-count row, migration 0005), the active count for the ``added``
+   changes (exact: every earlier change to it has committed, no later one has started),
+   then the sightings and the known sellers' update in one statement, all rows of its own.
+   The counters are exact because no other transaction inserts sightings or moves
+   counters meanwhile. Batches of a run nearly always share sellers (dropshippers recur),
+   so row locks serialized them here anyway; one lock spares a second lookup of every
+   seller (insert-or-lock) and any lock-order reasoning among store transactions;
 4. the run row (counters), last, by every transaction.
 Whoever holds the advisory lock needs no row that a transaction waiting for it holds.
 """
@@ -308,9 +308,9 @@ def store_sellers(*, run_id: int, batch: PreparedBatch, now) -> dict:
     """Sellers, `added` changes, sightings and seller counters; returns counts.
 
     One write per seller per batch: a new seller is inserted with its final counters (it
-    has no other sighting, so they follow from the batch), a known one is locked, then
-    updated once (last seen, feedback, counters, score) in the statement that inserts the
-    sightings. Three statements when the batch adds no seller, six when it does.
+    has no other sighting, so they follow from the batch), a known one is updated once
+    (last seen, feedback, counters, score) by the statement that inserts the sightings.
+    Three statements when the batch adds no seller, six when it does.
     """
     sellers = batch.sorted_sellers()
     products_per_key = Counter(row.key for row in batch.sightings.values())
@@ -319,19 +319,17 @@ def store_sellers(*, run_id: int, batch: PreparedBatch, now) -> dict:
         # From here to commit, one store transaction at a time (see the module docstring).
         cursor.execute("SELECT pg_advisory_xact_lock(%(key)s)", {"key": SELLERS_LOCK})
 
-        # (a) Known sellers, locked in id order (the order of the operators' changes). Their
-        # ids come back as one string aligned with ``keys`` ('' = not found): fetching 10k
-        # (id, key) rows cost the client ~10 ms per batch.
+        # (a) Known sellers. No row locks: every writer of sellers' counters or deleted_at
+        # takes the advisory lock first, and the update below re-reads each row as it is
+        # then (an operator's rename commits before or waits). Ids come back as one
+        # string aligned with ``keys`` ('' = not found): fetching 10k (id, key) rows cost
+        # the client ~10 ms per batch.
         keys = [s.key for s in sellers]
         cursor.execute(
             f"""
-            WITH locked AS MATERIALIZED (  -- every row locked, once, in this order
-                SELECT id, normalized FROM {T_SELLER} WHERE normalized = ANY(%(keys)s::text[])
-                ORDER BY id FOR NO KEY UPDATE
-            )
-            SELECT string_agg(COALESCE(l.id::text, ''), ',' ORDER BY k.n)
+            SELECT string_agg(COALESCE(s.id::text, ''), ',' ORDER BY k.n)
             FROM unnest(%(keys)s::text[]) WITH ORDINALITY AS k(key, n)
-                LEFT JOIN locked l ON l.normalized = k.key
+                LEFT JOIN {T_SELLER} s ON s.normalized = k.key
             """,
             {"keys": keys},
         )
@@ -340,7 +338,7 @@ def store_sellers(*, run_id: int, batch: PreparedBatch, now) -> dict:
         }
 
         # (b) New sellers, in key order. Nothing else inserts sellers while we hold the
-        # lock but a conflict is still handled: such a seller is then locked as a known one.
+        # lock but a conflict is still handled: such a seller is then a known one.
         new_rows = [s for s in sellers if s.key not in known_ids]
         new_ids: dict[str, int] = {}
         if new_rows:
@@ -372,8 +370,7 @@ def store_sellers(*, run_id: int, batch: PreparedBatch, now) -> dict:
             new_ids = {key: pk for pk, key in cursor.fetchall()}
             if len(new_ids) < len(new_rows):
                 cursor.execute(
-                    f"SELECT id, normalized FROM {T_SELLER} "
-                    "WHERE normalized = ANY(%(keys)s::text[]) ORDER BY id FOR NO KEY UPDATE",
+                    f"SELECT id, normalized FROM {T_SELLER} WHERE normalized = ANY(%(keys)s::text[])",
                     {"keys": [s.key for s in new_rows if s.key not in new_ids]},
                 )
                 known_ids.update((key, pk) for pk, key in cursor.fetchall())
