@@ -360,13 +360,13 @@ class SellerSighting(models.Model):
     #
     # No database foreign keys (``db_constraint=False``): their checks cost ~5 µs per key per
     # row at commit, 3 per sighting — a sixth of the store's time on figure 2. The store
-    # writes a sighting only for a seller it inserted or holds locked, for the run whose
-    # tasks it holds locked, and for the product id of one of those tasks; deletes cascade
-    # through Django's collector (``on_delete``). What the database no longer refuses: a hard
-    # delete of a run, product or seller that commits while a batch referencing it is being
-    # stored leaves that batch's sightings of it behind (readers join them away). Sellers
-    # have no hard delete in the app (soft delete only); runs and products are rarely
-    # deleted, never by the store.
+    # writes a sighting only for a seller it inserted or just looked up under the seller
+    # section's lock, for the run whose tasks it holds locked, and for the product id of
+    # one of those tasks; deletes cascade through Django's collector (``on_delete``). What
+    # the database no longer refuses: a hard delete of a run, product or seller that
+    # commits while a batch referencing it is being stored leaves that batch's sightings of
+    # it behind (readers join them away). Sellers have no hard delete in the app (soft
+    # delete only); runs and products are rarely deleted, never by the store.
     run = models.ForeignKey(
         CollectionRun, on_delete=models.CASCADE, related_name="seller_sightings", db_index=False,
         db_constraint=False,
