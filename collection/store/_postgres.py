@@ -28,8 +28,10 @@ from __future__ import annotations
 
 import functools
 import json
+import operator
 import re
 from collections import Counter
+from itertools import repeat
 
 import psycopg
 from django.db import connection
@@ -97,7 +99,7 @@ def _array_param(value):
     except TypeError:
         parts = [_NULL if v is None else v if v.__class__ is str else str(v) for v in value]
         encoded = _SEP + _SEP.join(parts)
-        nulls = len(parts) - sum(1 for v in value if v is not None)
+        nulls = sum(map(operator.is_, value, repeat(None)))
     if encoded.count(_SEP) != len(value) or encoded.count(_NULL) != nulls:
         return value  # a separator inside a value: let psycopg send a real array
     return _Delimited(encoded)
