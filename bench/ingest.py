@@ -6,14 +6,15 @@ results of an eBay phase — 200,000 listings by 50,000 sellers (30 % already kn
 exactly as the engine flushes them. Report sellers/s and rows/s, and the ratio to a raw
 ``COPY`` of the same rows into unindexed temp tables measured in the same script.
 
-    .venv/bin/python bench/ingest.py [--existing 1000000] [--profile]
+    .venv/bin/python bench/ingest.py [--existing 1000000] [--profile] [--statements]
 
 Uses its own database (see ``bench/_django.py``): by default
 ``postgres://postgres@127.0.0.1:5432/scout_bench``. The 1M sellers are generated in SQL
 (``generate_series``) when missing, else a previous run's changes are undone and they are
 reused (``--fresh`` regenerates). ``--shape grouped`` puts all of a seller's listings in
-one batch (each seller upserted once) instead of anywhere in the run. Prints a table,
-then one JSON line.
+one batch (each seller upserted once) instead of anywhere in the run. ``--statements``
+prints the wall and PostgreSQL CPU time of each statement the store ran (COMMIT included),
+``--profile`` cProfiles the client. Prints a table, then one JSON line.
 """
 
 from __future__ import annotations
