@@ -6,14 +6,15 @@ results of an eBay phase — 200,000 listings by 50,000 sellers (30 % already kn
 exactly as the engine flushes them. Report sellers/s and rows/s, and the ratio to a raw
 ``COPY`` of the same rows into unindexed temp tables measured in the same script.
 
-    .venv/bin/python bench/ingest.py [--existing 1000000] [--profile]
+    .venv/bin/python bench/ingest.py [--existing 1000000] [--profile] [--statements]
 
 Uses its own database (see ``bench/_django.py``): by default
 ``postgres://postgres@127.0.0.1:5432/scout_bench``. The 1M sellers are generated in SQL
 (``generate_series``) when missing, else a previous run's changes are undone and they are
 reused (``--fresh`` regenerates). ``--shape grouped`` puts all of a seller's listings in
-one batch (each seller upserted once) instead of anywhere in the run. Prints a table,
-then one JSON line.
+one batch (each seller upserted once) instead of anywhere in the run. ``--statements``
+prints the wall and PostgreSQL CPU time of each statement the store ran (COMMIT included),
+``--profile`` cProfiles the client. Prints a table, then one JSON line.
 """
 
 from __future__ import annotations
@@ -233,7 +234,47 @@ def build_outcomes(tasks, names: list[str], *, per_page: int, rng: random.Random
     return outcomes
 
 
-def store_all(run, outcomes, *, tasks_per_batch: int, profile: bool):
+def statement_timers(pid: int) -> dict:
+    """Wrap the store's cursors (``_postgres._Cursor`` and Django's) with wall and backend-CPU
+    timers per statement (keyed by its first SQL words); returns the live totals."""
+    from django.db.backends.base.base import BaseDatabaseWrapper
+    from django.db.backends.utils import CursorWrapper
+
+    from collection.store import _postgres
+
+    totals: dict[str, list[float]] = {}
+
+    def timed(execute):
+        def wrapper(self, sql, params=None, *args, **kwargs):
+            words = " ".join(str(sql).split())
+            key = words[:90]
+            cpu0, t0 = backend_cpu_seconds(pid), time.perf_counter()
+            try:
+                return execute(self, sql, params, *args, **kwargs)
+            finally:
+                row = totals.setdefault(key, [0, 0.0, 0.0])
+                row[0] += 1
+                row[1] += time.perf_counter() - t0
+                row[2] += backend_cpu_seconds(pid) - cpu0
+        return wrapper
+
+    _postgres._Cursor.execute = timed(_postgres._Cursor.execute)
+    CursorWrapper.execute = timed(CursorWrapper.execute)
+    # COMMIT: deferred constraint triggers (Django's foreign keys) run there.
+    commit = BaseDatabaseWrapper._commit
+    timed_commit = timed(lambda self, sql, params=None: commit(self))
+    BaseDatabaseWrapper._commit = lambda self: timed_commit(self, "COMMIT")
+    return totals
+
+
+def print_statement_timers(totals: dict) -> None:
+    print(f"  {'statement':<92}{'n':>5}{'wall s':>9}{'pg CPU s':>10}")
+    for key, (n, wall, cpu) in sorted(totals.items(), key=lambda kv: -kv[1][1]):
+        print(f"  {key:<92}{n:>5}{wall:>9.2f}{cpu:>10.2f}")
+    print()
+
+
+def store_all(run, outcomes, *, tasks_per_batch: int, profile: bool, statements: bool = False):
     from django.db import connection
 
     from collection.store import results_store
@@ -241,6 +282,7 @@ def store_all(run, outcomes, *, tasks_per_batch: int, profile: bool):
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_backend_pid()")
         pid = cursor.fetchone()[0]
+    timers = statement_timers(pid) if statements else None
     server_before = backend_cpu_seconds(pid)
     profiler = cProfile.Profile() if profile else None
     batch_times = []
@@ -263,6 +305,8 @@ def store_all(run, outcomes, *, tasks_per_batch: int, profile: bool):
     client_cpu = time.process_time() - cpu_before
     server_after = backend_cpu_seconds(pid)
     server_cpu = None if server_before is None else server_after - server_before
+    if timers is not None:
+        print_statement_timers(timers)
     if profiler:
         out = io.StringIO()
         pstats.Stats(profiler, stream=out).sort_stats("tottime").print_stats(25)
@@ -348,6 +392,9 @@ def main() -> int:
                         help="spread: a seller's listings anywhere in the run (default); "
                              "grouped: all in one batch")
     parser.add_argument("--profile", action="store_true", help="cProfile the store calls")
+    parser.add_argument("--statements", action="store_true",
+                        help="time each SQL statement of the store (wall and PostgreSQL CPU); "
+                             "adds a /proc read per statement, so not for the figure")
     parser.add_argument("--fresh", action="store_true",
                         help="regenerate the existing sellers even if a previous run left them "
                              "intact (by default its changes are undone and they are reused)")
@@ -375,7 +422,8 @@ def main() -> int:
     calibration = cpu_calibration()
 
     wall, client_cpu, server_cpu, batch_times, totals = store_all(
-        run, outcomes, tasks_per_batch=args.tasks_per_batch, profile=args.profile
+        run, outcomes, tasks_per_batch=args.tasks_per_batch, profile=args.profile,
+        statements=args.statements,
     )
     checks = verify(run, existing=args.existing, sellers=args.sellers, known=known,
                     sightings=args.sightings)

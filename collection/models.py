@@ -299,15 +299,20 @@ class Seller(models.Model):
     """An eBay seller, deduplicated on ``normalized`` (see ``collection.normalize``)."""
 
     username = models.CharField(max_length=255, help_text="As first seen (opaque string).")
-    normalized = models.CharField(max_length=255, unique=True)
+    # Unique through Meta.constraints, not ``unique=True``: that would also build a
+    # ``varchar_pattern_ops`` (LIKE) index nobody queries, written by every new seller.
+    normalized = models.CharField(max_length=255)
     display_name = models.CharField(max_length=255, blank=True)
     feedback_score = models.IntegerField(null=True, blank=True)
     feedback_percent = models.DecimalField(max_digits=5, decimal_places=2, null=True, blank=True)
     first_seen_run = models.ForeignKey(
         CollectionRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # No index: the store moves it once per run for every seller seen, which would make that
+    # update non-HOT; only deleting a run looks sellers up by it (a scan, rare).
     last_seen_run = models.ForeignKey(
-        CollectionRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        CollectionRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+        db_index=False,
     )
     first_seen_at = models.DateTimeField(null=True, blank=True, db_index=True)
     last_seen_at = models.DateTimeField(null=True, blank=True)
@@ -316,15 +321,24 @@ class Seller(models.Model):
         default=0, help_text="Distinct best sellers listed within the markup band."
     )
     runs_seen = models.PositiveIntegerField(default=0, help_text="Distinct runs seen in.")
-    score = models.FloatField(default=0.0, db_index=True, help_text="Dropshipper score.")
-    flagged = models.BooleanField(default=False, db_index=True)
+    # score changes with every batch that sees the seller: an index on it would make each of
+    # those updates non-HOT (a new entry in every index of the table). The planner does not
+    # use it for the admin's ``-score`` list anyway (a parallel scan + top-N sort is cheaper).
+    score = models.FloatField(default=0.0, help_text="Dropshipper score.")
+    flagged = models.BooleanField(default=False)  # partial index below
     deleted_at = models.DateTimeField(null=True, blank=True, help_text="Soft-deleted at.")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["normalized"]
+        constraints = [
+            models.UniqueConstraint(fields=["normalized"], name="seller_normalized_unique"),
+        ]
         indexes = [
+            # Flagged sellers are few: the run snapshot and the admin filter count them here;
+            # the store never writes this index (a new seller is not flagged).
+            models.Index(fields=["flagged"], condition=Q(flagged=True), name="seller_flagged_idx"),
             # The store counts active sellers (seller_count_after) once per batch that adds
             # sellers: an index-only scan of this is ~3× cheaper than scanning the table.
             models.Index(
@@ -343,13 +357,27 @@ class SellerSighting(models.Model):
     # (seller, product) indexes serve those lookups. A lone run_id index is also a trap for
     # the planner while a run grows faster than its statistics (it scans the whole run per
     # (run, seller) probe), and every index costs each inserted sighting.
+    #
+    # No database foreign keys (``db_constraint=False``): their checks cost ~5 µs per key per
+    # row at commit, 3 per sighting — a sixth of the store's time on figure 2. The store
+    # writes a sighting only for a seller it inserted or just looked up under the seller
+    # section's lock, for the run whose tasks it holds locked, and for the product id of
+    # one of those tasks; deletes cascade through Django's collector (``on_delete``). What
+    # the database no longer refuses: a hard delete of a run, product or seller that
+    # commits while a batch referencing it is being stored leaves that batch's sightings of
+    # it behind (readers join them away). Sellers have no hard delete in the app (soft
+    # delete only); runs and products are rarely deleted, never by the store.
     run = models.ForeignKey(
-        CollectionRun, on_delete=models.CASCADE, related_name="seller_sightings", db_index=False
+        CollectionRun, on_delete=models.CASCADE, related_name="seller_sightings", db_index=False,
+        db_constraint=False,
     )
     seller = models.ForeignKey(
-        Seller, on_delete=models.CASCADE, related_name="sightings", db_index=False
+        Seller, on_delete=models.CASCADE, related_name="sightings", db_index=False,
+        db_constraint=False,
     )
-    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="sightings")
+    product = models.ForeignKey(
+        Product, on_delete=models.CASCADE, related_name="sightings", db_constraint=False
+    )
     item_id = models.CharField(max_length=100, blank=True)
     listing_price = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
     currency = models.CharField(max_length=3, blank=True, default="USD")

@@ -12,11 +12,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from collection.models import Seller, SellerChange
+from collection.store._postgres import SELLERS_LOCK
 
 logger = logging.getLogger(__name__)
 
@@ -50,6 +51,12 @@ def _sellers_change(
     ids = sorted({int(pk) for pk in seller_ids})
     changed = 0
     with transaction.atomic():
+        if connection.vendor == "postgresql":
+            # The store's seller section lock first: a soft delete or restore takes the
+            # active-count row (a trigger) after its first chunk of sellers, the store takes
+            # sellers then that row; one lock in front of both keeps them from deadlocking.
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_xact_lock(%s)", [SELLERS_LOCK])
         for start in range(0, len(ids), _CHUNK):
             chunk = ids[start : start + _CHUNK]
             # Lock in id order (like the store's upserts) so concurrent writers never deadlock.

@@ -8,17 +8,19 @@ transaction (``results_store``).
 Locking, in the order a transaction takes it (no cycle, so no deadlock):
 1. its task rows (``FOR UPDATE`` in id order);
 2. product rows (upsert in ASIN order), product-category rows, new task keys (key order);
-3. sellers: (a) new ones inserted in key order (``ON CONFLICT DO NOTHING`` waits only
-   for an in-flight insert of the same key), (b) known ones locked ``FOR NO KEY UPDATE``
-   in ``normalized`` order. A transaction holds its sellers until commit, so two batches
-   sharing a seller run one after the other from there: the incremental seller counters
-   (and ``sellers_found``) are exact, each seeing the other's sightings committed and
-   never half-written. In-flight batches therefore have disjoint sellers;
-4. only if it inserted sellers: ``pg_advisory_xact_lock(SELLERS_LOCK)``, held to commit,
-   then ``count(*)`` of active sellers: the adders are serialized in commit order, so
-   each ``added`` change gets the exact count after its insert. Then changes, sightings
-   (their keys include the seller) and the known sellers' update — all rows of its own;
-5. the run row (counters), last, by every transaction.
+3. the seller section, only if the batch has sellers: ``pg_advisory_xact_lock(SELLERS_LOCK)``,
+   held to commit, so store transactions go through it one at a time in commit order (and
+   so do operators' soft deletes and restores, ``services.sellers``). Inside it: known
+   sellers looked up (no row locks: nobody else moves their counters or ``deleted_at``, and
+   the update re-reads each row as it then is), new ones inserted in key order (their
+   trigger takes the active-count row, migration 0005), the active count for the ``added``
+   changes (exact: every earlier change to it has committed, no later one has started),
+   then the sightings and the known sellers' update in one statement, all rows of its own.
+   The counters are exact because no other transaction inserts sightings or moves
+   counters meanwhile. Batches of a run nearly always share sellers (dropshippers recur),
+   so row locks serialized them here anyway; one lock spares a second lookup of every
+   seller (insert-or-lock) and any lock-order reasoning among store transactions;
+4. the run row (counters), last, by every transaction.
 Whoever holds the advisory lock needs no row that a transaction waiting for it holds.
 """
 
@@ -26,8 +28,10 @@ from __future__ import annotations
 
 import functools
 import json
+import operator
 import re
 from collections import Counter
+from itertools import repeat
 
 import psycopg
 from django.db import connection
@@ -58,6 +62,7 @@ T_LINK = ProductCategory._meta.db_table
 T_SELLER = Seller._meta.db_table
 T_SIGHTING = SellerSighting._meta.db_table
 T_CHANGE = SellerChange._meta.db_table
+T_ACTIVE_COUNT = "collection_seller_active_count"  # not a model: see migration 0005
 
 # score: see clean.seller_score (same expression, same rounding). {ts}, {pm}, {rs} are
 # the new counter values.
@@ -86,16 +91,16 @@ def _array_param(value):
         return value
     if not value:
         return _Delimited("")  # string_to_array('') is '{}'
-    if None in value:
-        encoded = _SEP + _SEP.join(
-            [_NULL if v is None else v if v.__class__ is str else str(v) for v in value]
-        )
-    else:
-        try:
-            encoded = _SEP + _SEP.join(value)  # all strings
-        except TypeError:
-            encoded = _SEP + _SEP.join(map(str, value))  # numbers (ids, prices, …)
-    if encoded.count(_SEP) != len(value) or _NULL in value:
+    # No ``None in value`` / ``_NULL in value``: on a list of Decimals each comparison goes
+    # through Decimal.__eq__ and its ABC checks (~0.4 µs per element, a third of the cost).
+    try:
+        encoded = _SEP + _SEP.join(value)  # all strings (fails at the first other value)
+        nulls = 0
+    except TypeError:
+        parts = [_NULL if v is None else v if v.__class__ is str else str(v) for v in value]
+        encoded = _SEP + _SEP.join(parts)
+        nulls = sum(map(operator.is_, value, repeat(None)))
+    if encoded.count(_SEP) != len(value) or encoded.count(_NULL) != nulls:
         return value  # a separator inside a value: let psycopg send a real array
     return _Delimited(encoded)
 
@@ -305,64 +310,88 @@ def store_sellers(*, run_id: int, batch: PreparedBatch, now) -> dict:
     """Sellers, `added` changes, sightings and seller counters; returns counts.
 
     One write per seller per batch: a new seller is inserted with its final counters (it
-    has no other sighting, so they follow from the batch), a known one is locked, then
-    updated once (last seen, feedback, counters, score) after the sightings are in.
+    has no other sighting, so they follow from the batch), a known one is updated once
+    (last seen, feedback, counters, score) by the statement that inserts the sightings.
+    Three statements when the batch adds no seller, six when it does.
     """
     sellers = batch.sorted_sellers()
     products_per_key = Counter(row.key for row in batch.sightings.values())
     new_score = _SCORE_SQL.format(ts="v.seen", pm="v.seen", rs="1")
     with _cursor() as cursor:
-        # (a) New sellers, in key order; existing keys are left to (b).
+        # From here to commit, one store transaction at a time (see the module docstring).
+        cursor.execute("SELECT pg_advisory_xact_lock(%(key)s)", {"key": SELLERS_LOCK})
+
+        # (a) Known sellers. No row locks: every writer of sellers' counters or deleted_at
+        # takes the advisory lock first, and the update below re-reads each row as it is
+        # then (an operator's rename commits before or waits). Ids come back as one
+        # string aligned with ``keys`` ('' = not found): fetching 10k (id, key) rows cost
+        # the client ~10 ms per batch.
+        keys = [s.key for s in sellers]
         cursor.execute(
             f"""
-            INSERT INTO {T_SELLER} AS s (username, normalized, display_name, feedback_score,
-                feedback_percent, first_seen_run_id, last_seen_run_id, first_seen_at,
-                last_seen_at, times_seen, products_matched, runs_seen, score, flagged,
-                created_at, updated_at)
-            SELECT v.username, v.normalized, '', v.feedback_score, v.feedback_percent,
-                   %(run)s, %(run)s, %(now)s, %(now)s, v.seen, v.seen, 1, {new_score}, false,
-                   %(now)s, %(now)s
-            FROM unnest(%(usernames)s::text[], %(keys)s::text[], %(scores)s::int[],
-                        %(percents)s::numeric[], %(seen)s::int[])
-                AS v(username, normalized, feedback_score, feedback_percent, seen)
-            ON CONFLICT (normalized) DO NOTHING
-            RETURNING s.id, s.normalized
+            SELECT string_agg(COALESCE(s.id::text, ''), ',' ORDER BY k.n)
+            FROM unnest(%(keys)s::text[]) WITH ORDINALITY AS k(key, n)
+                LEFT JOIN {T_SELLER} s ON s.normalized = k.key
             """,
-            {
-                "usernames": [s.username for s in sellers],
-                "keys": [s.key for s in sellers],
-                "scores": [s.feedback_score for s in sellers],
-                "percents": [s.feedback_percent for s in sellers],
-                "seen": [products_per_key[s.key] for s in sellers],
-                "run": run_id,
-                "now": now,
-            },
+            {"keys": keys},
         )
-        seller_ids: dict[str, int] = {key: pk for pk, key in cursor.fetchall()}
-        new_keys = sorted(seller_ids)
+        known_ids: dict[str, int] = {
+            key: int(pk) for key, pk in zip(keys, cursor.fetchone()[0].split(",")) if pk
+        }
 
-        # (b) Known sellers: lock them (one order for every transaction) before reading
-        # their sightings, so the counters below see every committed batch that shares a
-        # seller with this one, and no half-written one.
-        known_keys = [s.key for s in sellers if s.key not in seller_ids]
-        if known_keys:
+        # (b) New sellers, in key order. Nothing else inserts sellers while we hold the
+        # lock but a conflict is still handled: such a seller is then a known one.
+        new_rows = [s for s in sellers if s.key not in known_ids]
+        new_ids: dict[str, int] = {}
+        if new_rows:
             cursor.execute(
-                f"SELECT id, normalized FROM {T_SELLER} WHERE normalized = ANY(%(keys)s::text[]) "
-                "ORDER BY normalized FOR NO KEY UPDATE",
-                {"keys": known_keys},
+                f"""
+                INSERT INTO {T_SELLER} AS s (username, normalized, display_name,
+                    feedback_score, feedback_percent, first_seen_run_id, last_seen_run_id,
+                    first_seen_at, last_seen_at, times_seen, products_matched, runs_seen,
+                    score, flagged, created_at, updated_at)
+                SELECT v.username, v.normalized, '', v.feedback_score, v.feedback_percent,
+                       %(run)s, %(run)s, %(now)s, %(now)s, v.seen, v.seen, 1, {new_score},
+                       false, %(now)s, %(now)s
+                FROM unnest(%(usernames)s::text[], %(keys)s::text[], %(scores)s::int[],
+                            %(percents)s::numeric[], %(seen)s::int[])
+                    AS v(username, normalized, feedback_score, feedback_percent, seen)
+                ON CONFLICT (normalized) DO NOTHING
+                RETURNING s.id, s.normalized
+                """,
+                {
+                    "usernames": [s.username for s in new_rows],
+                    "keys": [s.key for s in new_rows],
+                    "scores": [s.feedback_score for s in new_rows],
+                    "percents": [s.feedback_percent for s in new_rows],
+                    "seen": [products_per_key[s.key] for s in new_rows],
+                    "run": run_id,
+                    "now": now,
+                },
             )
-            known_ids = dict((key, pk) for pk, key in cursor.fetchall())
-            seller_ids.update(known_ids)
-        else:
-            known_ids = {}
+            new_ids = {key: pk for pk, key in cursor.fetchall()}
+            if len(new_ids) < len(new_rows):
+                cursor.execute(
+                    f"SELECT id, normalized FROM {T_SELLER} WHERE normalized = ANY(%(keys)s::text[])",
+                    {"keys": [s.key for s in new_rows if s.key not in new_ids]},
+                )
+                known_ids.update((key, pk) for pk, key in cursor.fetchall())
+        new_keys = sorted(new_ids)
 
         if new_keys:
-            # Serialize from here to commit among transactions that added sellers: the
-            # count then sees every earlier adder (committed) and no later one, so each
-            # `added` change gets the exact active count in commit order.
-            cursor.execute("SELECT pg_advisory_xact_lock(%(key)s)", {"key": SELLERS_LOCK})
-            cursor.execute(f"SELECT count(*) FROM {T_SELLER} WHERE deleted_at IS NULL")
-            total = cursor.fetchone()[0]
+            # The active count after the insert, kept by triggers (migration 0005) instead of
+            # a count(*) of a million rows. The insert's trigger holds the count row until
+            # commit, after every earlier change to it: each `added` change gets the exact
+            # active count after its insert, in commit order.
+            cursor.execute(f"SELECT active FROM {T_ACTIVE_COUNT} WHERE id = 1")
+            row = cursor.fetchone()
+            if row is None:  # the row was deleted by hand: count, and keep counting from here
+                cursor.execute(
+                    f"INSERT INTO {T_ACTIVE_COUNT} (id, active) SELECT 1, count(*) "
+                    f"FROM {T_SELLER} WHERE deleted_at IS NULL RETURNING active"
+                )
+                row = cursor.fetchone()
+            total = row[0]
             first = total - len(new_keys)
             cursor.execute(
                 f"""
@@ -375,7 +404,7 @@ def store_sellers(*, run_id: int, batch: PreparedBatch, now) -> dict:
                 ON CONFLICT (seller_id, run_id) WHERE action = 'added' DO NOTHING
                 """,
                 {
-                    "sellers": [seller_ids[k] for k in new_keys],
+                    "sellers": [new_ids[k] for k in new_keys],
                     "details": [json.dumps({"normalized": k}) for k in new_keys],
                     "counts": list(range(first + 1, first + len(new_keys) + 1)),
                     "run": run_id,
@@ -383,28 +412,96 @@ def store_sellers(*, run_id: int, batch: PreparedBatch, now) -> dict:
                 },
             )
 
-        # (c) Sightings: the lowest (price, item id) per (run, seller, product) wins.
+        # (c) One statement: the sightings (the lowest (price, item id) per (run, seller,
+        # product) wins), then the known sellers' update: last seen (newest run wins),
+        # feedback (a newer run's, or within one run the largest pair), the smallest
+        # spelling of the username within the run that added the seller, and the counters
+        # moved by the sightings inserted here: times_seen by their number,
+        # products_matched by those whose (seller, product) no other run has, runs_seen by 1
+        # when the seller had no sighting in this run yet. Every part of one statement reads
+        # the snapshot taken before it, so "yet" is "before these inserts". ``OFFSET 0``
+        # keeps each EXISTS a probe per row: without it the planner may hash the whole
+        # run's sightings instead (it did, trusting statistics that predate the run).
+        seller_ids = {**known_ids, **new_ids}
         sightings = sorted(
             (seller_ids[s.key], s.product_id, s)
             for s in batch.sightings.values()
             if s.key in seller_ids  # a seller hard-deleted meanwhile: nothing to attach to
         )
+        known = sorted((pk, batch.sellers[key]) for key, pk in known_ids.items())
+        score = _SCORE_SQL.format(
+            ts="s.times_seen + a.n_new",
+            pm="s.products_matched + a.new_products",
+            rs="s.runs_seen + a.first_in_run::int",
+        )
+        feedback_wins = f"""(
+            s.last_seen_run_id IS NULL OR %(run)s > s.last_seen_run_id
+            OR (%(run)s = s.last_seen_run_id
+                AND (COALESCE(a.feedback_score, {FEEDBACK_SCORE_NONE}),
+                     COALESCE(a.feedback_percent, {FEEDBACK_PERCENT_NONE}))
+                  > (COALESCE(s.feedback_score, {FEEDBACK_SCORE_NONE}),
+                     COALESCE(s.feedback_percent, {FEEDBACK_PERCENT_NONE}))))
+            AND (a.feedback_score IS NOT NULL OR a.feedback_percent IS NOT NULL)"""
         cursor.execute(
             f"""
-            INSERT INTO {T_SIGHTING} AS x (run_id, seller_id, product_id, item_id,
-                                           listing_price, currency, created_at)
-            SELECT %(run)s, v.seller_id, v.product_id, v.item_id, v.price, v.currency, %(now)s
-            FROM unnest(%(sellers)s::bigint[], %(products)s::bigint[], %(items)s::text[],
-                        %(prices)s::numeric[], %(currencies)s::text[])
-                AS v(seller_id, product_id, item_id, price, currency)
-            ON CONFLICT (run_id, seller_id, product_id) DO UPDATE SET
-                listing_price = EXCLUDED.listing_price, item_id = EXCLUDED.item_id,
-                currency = EXCLUDED.currency
-            WHERE (EXCLUDED.listing_price IS NULL, COALESCE(EXCLUDED.listing_price, 0),
-                   EXCLUDED.item_id COLLATE "C")
-                < (x.listing_price IS NULL, COALESCE(x.listing_price, 0),
-                   x.item_id COLLATE "C")
-            RETURNING x.seller_id, x.product_id, (x.xmax = 0) AS inserted
+            WITH ins AS (
+                INSERT INTO {T_SIGHTING} AS x (run_id, seller_id, product_id, item_id,
+                                               listing_price, currency, created_at)
+                SELECT %(run)s, v.seller_id, v.product_id, v.item_id, v.price, v.currency,
+                       %(now)s
+                FROM unnest(%(sellers)s::bigint[], %(products)s::bigint[], %(items)s::text[],
+                            %(prices)s::numeric[], %(currencies)s::text[])
+                    AS v(seller_id, product_id, item_id, price, currency)
+                ON CONFLICT (run_id, seller_id, product_id) DO UPDATE SET
+                    listing_price = EXCLUDED.listing_price, item_id = EXCLUDED.item_id,
+                    currency = EXCLUDED.currency
+                WHERE (EXCLUDED.listing_price IS NULL, COALESCE(EXCLUDED.listing_price, 0),
+                       EXCLUDED.item_id COLLATE "C")
+                    < (x.listing_price IS NULL, COALESCE(x.listing_price, 0),
+                       x.item_id COLLATE "C")
+                RETURNING x.seller_id, x.product_id, (x.xmax = 0) AS inserted
+            ), v AS (
+                SELECT * FROM unnest(%(ids)s::bigint[], %(usernames)s::text[],
+                                     %(scores)s::int[], %(percents)s::numeric[])
+                    AS v(id, username, feedback_score, feedback_percent)
+            ), agg AS (
+                SELECT i.seller_id, count(*) AS n_new,
+                       count(*) FILTER (WHERE NOT EXISTS (
+                           SELECT 1 FROM {T_SIGHTING} o
+                           WHERE o.seller_id = i.seller_id AND o.product_id = i.product_id
+                             AND o.run_id <> %(run)s OFFSET 0)) AS new_products
+                FROM ins i JOIN v ON v.id = i.seller_id
+                WHERE i.inserted
+                GROUP BY i.seller_id
+            ), a AS MATERIALIZED (  -- computed once, not per reference below
+                SELECT v.*, COALESCE(agg.n_new, 0) AS n_new,
+                       COALESCE(agg.new_products, 0) AS new_products,
+                       agg.n_new IS NOT NULL AND NOT EXISTS (
+                           SELECT 1 FROM {T_SIGHTING} r
+                           WHERE r.run_id = %(run)s AND r.seller_id = v.id OFFSET 0
+                       ) AS first_in_run
+                FROM v LEFT JOIN agg ON agg.seller_id = v.id
+            ), upd AS (
+                UPDATE {T_SELLER} s SET
+                    last_seen_at = GREATEST(s.last_seen_at, %(now)s),
+                    last_seen_run_id = GREATEST(s.last_seen_run_id, %(run)s),
+                    feedback_score = CASE WHEN {feedback_wins}
+                        THEN a.feedback_score ELSE s.feedback_score END,
+                    feedback_percent = CASE WHEN {feedback_wins}
+                        THEN a.feedback_percent ELSE s.feedback_percent END,
+                    username = CASE WHEN s.first_seen_run_id = %(run)s
+                                     AND a.username COLLATE "C" < s.username COLLATE "C"
+                        THEN a.username ELSE s.username END,
+                    times_seen = s.times_seen + a.n_new,
+                    products_matched = s.products_matched + a.new_products,
+                    runs_seen = s.runs_seen + a.first_in_run::int,
+                    score = CASE WHEN a.n_new > 0 THEN {score} ELSE s.score END,
+                    updated_at = %(now)s
+                FROM a WHERE s.id = a.id
+                RETURNING a.first_in_run
+            )
+            SELECT (SELECT count(*) FROM ins WHERE inserted),
+                   (SELECT count(*) FROM upd WHERE first_in_run)
             """,
             {
                 "sellers": [s[0] for s in sightings],
@@ -412,98 +509,19 @@ def store_sellers(*, run_id: int, batch: PreparedBatch, now) -> dict:
                 "items": [s[2].item_id for s in sightings],
                 "prices": [s[2].price for s in sightings],
                 "currencies": [s[2].currency for s in sightings],
+                "ids": [pk for pk, _ in known],
+                "usernames": [row.username for _, row in known],
+                "scores": [row.feedback_score for _, row in known],
+                "percents": [row.feedback_percent for _, row in known],
                 "run": run_id,
                 "now": now,
             },
         )
-        inserted = cursor.fetchall()
-        sightings_new = sum(1 for row in inserted if row[2])
-
-        # (d) Known sellers, one update each: last seen (newest run wins), feedback (a
-        # newer run's, or within one run the largest pair), the smallest spelling of the
-        # username within the run that added the seller, and the counters moved by what
-        # this batch inserted: times_seen by its new sightings, products_matched by those
-        # whose (seller, product) no other run has, runs_seen by 1 when the seller has no
-        # other sighting in this run.
-        sellers_found = len(new_keys)
-        if known_ids:
-            known = [batch.sellers[key] for key in sorted(known_ids)]
-            known_set = set(known_ids.values())
-            new_pairs = [(sid, pid) for sid, pid, is_new in inserted if is_new and sid in known_set]
-            score = _SCORE_SQL.format(
-                ts="s.times_seen + a.n_new",
-                pm="s.products_matched + a.new_products",
-                rs="s.runs_seen + a.first_in_run::int",
-            )
-            feedback_wins = f"""(
-                s.last_seen_run_id IS NULL OR %(run)s > s.last_seen_run_id
-                OR (%(run)s = s.last_seen_run_id
-                    AND (COALESCE(a.feedback_score, {FEEDBACK_SCORE_NONE}),
-                         COALESCE(a.feedback_percent, {FEEDBACK_PERCENT_NONE}))
-                      > (COALESCE(s.feedback_score, {FEEDBACK_SCORE_NONE}),
-                         COALESCE(s.feedback_percent, {FEEDBACK_PERCENT_NONE}))))
-                AND (a.feedback_score IS NOT NULL OR a.feedback_percent IS NOT NULL)"""
-            cursor.execute(
-                f"""
-                WITH v AS (
-                    SELECT * FROM unnest(%(ids)s::bigint[], %(usernames)s::text[],
-                                         %(scores)s::int[], %(percents)s::numeric[])
-                        AS v(id, username, feedback_score, feedback_percent)
-                ), ins AS (
-                    SELECT * FROM unnest(%(pair_sellers)s::bigint[], %(pair_products)s::bigint[])
-                        AS i(seller_id, product_id)
-                ), agg AS (
-                    SELECT i.seller_id, count(*) AS n_new,
-                           count(*) FILTER (WHERE NOT EXISTS (
-                               SELECT 1 FROM {T_SIGHTING} o
-                               WHERE o.seller_id = i.seller_id AND o.product_id = i.product_id
-                                 AND o.run_id <> %(run)s)) AS new_products
-                    FROM ins i GROUP BY i.seller_id
-                ), a AS MATERIALIZED (  -- computed once, not per reference below
-                    SELECT v.*, COALESCE(agg.n_new, 0) AS n_new,
-                           COALESCE(agg.new_products, 0) AS new_products,
-                           agg.n_new IS NOT NULL AND (
-                               SELECT count(*) FROM {T_SIGHTING} r
-                               WHERE r.run_id = %(run)s AND r.seller_id = v.id
-                           ) = agg.n_new AS first_in_run
-                    FROM v LEFT JOIN agg ON agg.seller_id = v.id
-                ), upd AS (
-                    UPDATE {T_SELLER} s SET
-                        last_seen_at = GREATEST(s.last_seen_at, %(now)s),
-                        last_seen_run_id = GREATEST(s.last_seen_run_id, %(run)s),
-                        feedback_score = CASE WHEN {feedback_wins}
-                            THEN a.feedback_score ELSE s.feedback_score END,
-                        feedback_percent = CASE WHEN {feedback_wins}
-                            THEN a.feedback_percent ELSE s.feedback_percent END,
-                        username = CASE WHEN s.first_seen_run_id = %(run)s
-                                         AND a.username COLLATE "C" < s.username COLLATE "C"
-                            THEN a.username ELSE s.username END,
-                        times_seen = s.times_seen + a.n_new,
-                        products_matched = s.products_matched + a.new_products,
-                        runs_seen = s.runs_seen + a.first_in_run::int,
-                        score = CASE WHEN a.n_new > 0 THEN {score} ELSE s.score END,
-                        updated_at = %(now)s
-                    FROM a WHERE s.id = a.id
-                    RETURNING a.first_in_run
-                )
-                SELECT count(*) FILTER (WHERE first_in_run) FROM upd
-                """,
-                {
-                    "ids": [known_ids[s.key] for s in known],
-                    "usernames": [s.username for s in known],
-                    "scores": [s.feedback_score for s in known],
-                    "percents": [s.feedback_percent for s in known],
-                    "pair_sellers": [p[0] for p in new_pairs],
-                    "pair_products": [p[1] for p in new_pairs],
-                    "run": run_id,
-                    "now": now,
-                },
-            )
-            sellers_found += cursor.fetchone()[0]
+        sightings_new, known_first_in_run = cursor.fetchone()
 
     return {
         "new_keys": new_keys,
         "sightings_new": sightings_new,
-        "sellers_found": sellers_found,
+        "sellers_found": len(new_keys) + known_first_in_run,
         "new_usernames": {k: batch.sellers[k].username for k in new_keys[:20]},
     }

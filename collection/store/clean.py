@@ -315,21 +315,33 @@ def _prepare_listings(batch: PreparedBatch, task: TaskRow, page, ebay_pages: int
     names, prices, percents, currencies = (
         batch.memo_names, batch.memo_prices, batch.memo_percents, batch.memo_currencies,
     )
+    occurrences = 0
     for listing in page.listings:
         try:
             # Sellers, prices and currencies repeat across a batch: clean each value once.
             raw = listing.seller_username
             cleaned = names.get(raw) if raw.__class__ is str else None
             if cleaned is None:
-                username = clean_text(raw, USERNAME_MAX).strip()
-                cleaned = (username, fast_seller_key(username)[:USERNAME_MAX] if username else "")
+                if (
+                    raw.__class__ is str and len(raw) <= USERNAME_MAX
+                    and raw.isascii() and raw.isprintable()
+                ):
+                    # What clean_text and fast_seller_key do to a short printable ASCII
+                    # name, without the calls (most names; each is new to its batch).
+                    username = raw.strip()
+                    cleaned = (username, " ".join(username.lower().split()))
+                else:
+                    username = clean_text(raw, USERNAME_MAX).strip()
+                    cleaned = (
+                        username, fast_seller_key(username)[:USERNAME_MAX] if username else ""
+                    )
                 if raw.__class__ is str:
                     names[raw] = cleaned
             username, key = cleaned
             if not key:
                 batch.skipped += 1
                 continue
-            batch.seller_occurrences += 1
+            occurrences += 1
             score = listing.seller_feedback_score
             if score is not None and not (score.__class__ is int and INT_MIN <= score <= INT_MAX):
                 score = clean_int(score, low=INT_MIN, high=INT_MAX)
@@ -379,3 +391,4 @@ def _prepare_listings(batch: PreparedBatch, task: TaskRow, page, ebay_pages: int
         except Exception:  # noqa: BLE001 - one hostile record never fails a batch
             logger.debug("skipped a listing of task %s", task.key, exc_info=True)
             batch.skipped += 1
+    batch.seller_occurrences += occurrences

@@ -21,8 +21,10 @@ order).
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 from django.db import connection, transaction
 from django.db.models import F
@@ -78,7 +80,7 @@ def results_store(
 
     now = timezone.now()
     result = BatchResult()
-    with transaction.atomic():
+    with _gc_paused(), transaction.atomic():
         backend.transaction_begin()
         tasks = backend.mark_tasks(run_id=run_id, marks=marks, now=now) if marks else []
         result.tasks_ignored = len(marks) - len(tasks)
@@ -143,6 +145,27 @@ def results_store(
         result.sightings_new, result.skipped_records, result.ebay_tasks_created,
     )
     return result
+
+
+@contextlib.contextmanager
+def _gc_paused() -> Iterator[None]:
+    """No cyclic garbage collection while a batch is stored.
+
+    A batch allocates ~20k short-lived rows (no cycles: refcounting frees them) in a process
+    that holds many long-lived objects (a run's pages, events). Collections during the
+    batch promoted those rows and triggered full collections: on figure 2, 0.75 of the
+    store's 2.35 CPU-seconds, two full collections of ~270 ms each. Paused, the rows die
+    young; the collector runs as usual once the batch is stored. Process-wide, so another
+    thread storing at the same time may resume it early: only speed depends on this.
+    """
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
 
 
 def run_counters_add(

@@ -344,6 +344,41 @@ def test_seller_count_after_is_the_exact_active_count():
     assert Seller.objects.filter(deleted_at__isnull=True).count() == 8
 
 
+@pytest.mark.postgres_only
+def test_seller_count_after_stays_exact_through_every_way_sellers_change():
+    """PostgreSQL keeps the active count in a row maintained by triggers (migration 0005);
+    soft deletes, restores, hard deletes and raw SQL all move it."""
+    from django.db import connection
+
+    from collection.services.sellers import sellers_delete, sellers_restore
+
+    sellers = [Seller.objects.create(username=f"s{i}", normalized=f"s{i}") for i in range(6)]
+    sellers_delete(seller_ids=[sellers[0].pk, sellers[1].pk])
+    sellers_restore(seller_ids=[sellers[1].pk])
+    Seller.objects.filter(pk=sellers[2].pk).update(flagged=True)  # not a count change
+    sellers[3].delete()  # hard delete, through Django's collector
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO collection_seller (username, normalized, display_name, times_seen,"
+            " products_matched, runs_seen, score, flagged, created_at, updated_at, deleted_at)"
+            " VALUES ('raw', 'raw', '', 0, 0, 0, 0, false, now(), now(), NULL),"
+            " ('gone', 'gone', '', 0, 0, 0, 0, false, now(), now(), now())"
+        )
+    active = Seller.objects.filter(deleted_at__isnull=True).count()
+    assert active == 5
+    run = new_run()
+    (task,) = ebay_tasks(run, ["B0COUNT101"])
+    results_store(run_id=run.pk, outcomes=[done(task.id, listing_page([
+        listing("fresh-b"), listing("fresh-a"), listing("s4"),
+    ]))])
+    after = dict(
+        SellerChange.objects.filter(run=run, action="added")
+        .values_list("seller__normalized", "seller_count_after")
+    )
+    assert after == {"fresh-a": active + 1, "fresh-b": active + 2}
+    assert Seller.objects.filter(deleted_at__isnull=True).count() == active + 2
+
+
 def test_next_ebay_page_is_planned_until_the_run_limit():
     run = new_run(ebay_pages=2)
     (task,) = ebay_tasks(run, ["B0PAGE0001"])
