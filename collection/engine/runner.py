@@ -410,6 +410,7 @@ class Runner:
         queue = self.queue
         empty_generation: int | None = None  # generation when a claim last came back empty
         empty_at = 0.0
+        waiting = 0  # polls in a row that found the phase's last tasks held by other processes
         while self.stop is None:
             depth = self._claim_depth()
             if queue.qsize() >= max(1, depth // 2):
@@ -437,6 +438,7 @@ class Runner:
                 queue.put_nowait(task)
             if claimed:
                 empty_generation = None
+                waiting = 0
                 continue
             empty_generation, empty_at = self.generation, time.monotonic()
             if self.stop is not None or not self._idle():
@@ -454,7 +456,13 @@ class Runner:
             )
             if remaining == 0:
                 return True
-            await self._wait(self._wakeup, self.config.claim_poll_seconds)
+            # Other processes hold the phase's last tasks: they finish within about a
+            # request, so look again soon, then back off to the poll interval (a peer's
+            # phase end, or its new tasks, reach this process within ~50 ms, not 0.5 s).
+            waiting += 1
+            await self._wait(
+                self._wakeup, min(self.config.claim_poll_seconds, 0.025 * 2**waiting)
+            )
         return False
 
     def _claim_depth(self) -> int:
