@@ -30,7 +30,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,8 +70,11 @@ class ListingQuery:
     currency: str = "USD"
 
 
-@dataclass(frozen=True, slots=True)
-class Listing:
+class Listing(NamedTuple):
+    """One listing of a search page. Immutable like the other records here, but a
+    NamedTuple: a page builds about fifty, and a frozen dataclass costs ~2 µs each
+    (~0.1 ms of CPU per search), a NamedTuple a fifth of that."""
+
     item_id: str
     title: str
     price: Decimal | None
