@@ -6,12 +6,20 @@ A worker step calls ``EventRecorder.emit`` (cheap: it appends to a buffer). Ever
 one transaction; only after it commits is one *frame* (the list of those events) sent to
 the run's Channels group. Delivery through the channel layer is at most once; pages
 detect a gap in ``seq`` and ask the consumer to replay from the database.
+
+With a Redis layer, frames and statuses leave through the process's ``_Publisher`` (a
+thread with an event loop of its own), handed over by the thread that committed them: a
+run's event loop is CPU-bound, and a frame that waited for it at each of the layer's round
+trips reached the pages hundreds of milliseconds late (bench/fanout.py).
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
+import json
 import logging
+import os
 import threading
 import time
 from typing import Any
@@ -58,15 +66,97 @@ class Action:
     WORKER = frozenset({FETCHING, FOUND, RATE_LIMITED, RETRYING, ERROR})
 
 
-def _publish(group: str, message: dict) -> None:
-    """Send to the channel layer; a broken layer never breaks a run (events are stored)."""
+Messages = list[tuple[str, dict]]  # (group, message), sent in this order
+
+# A sync caller (a service's on_commit) waits at most this long for its messages to leave.
+PUBLISH_WAIT_SECONDS = 30.0
+
+
+class _Publisher:
+    """One thread per process whose event loop only sends to the channel layer, in order.
+
+    Used with the Redis layers, which keep one connection per event loop, so this loop has
+    its own. ``submit`` may be called from any thread; messages leave in the order they
+    were submitted (one FIFO lock). A failed send is logged and skipped, as everywhere
+    here: the layer is a best-effort accelerator over the stored events.
+    """
+
+    def __init__(self) -> None:
+        self.pid = os.getpid()
+        self.loop = asyncio.new_event_loop()
+        self._order = asyncio.Lock()
+        self.thread = threading.Thread(
+            target=self.loop.run_forever, name="activity-publisher", daemon=True
+        )
+        self.thread.start()
+
+    def submit(self, messages: Messages) -> concurrent.futures.Future:
+        return asyncio.run_coroutine_threadsafe(self._send(messages), self.loop)
+
+    async def _send(self, messages: Messages) -> None:
+        async with self._order:
+            for group, message in messages:
+                await _apublish(group, message)
+
+
+_publisher: _Publisher | None = None
+_publisher_lock = threading.Lock()
+
+
+def _publisher_for(layer) -> _Publisher | None:
+    """The process's publisher for a Redis layer; None for the in-memory layer, whose
+    queues belong to the consumers' loop (sends stay on the caller's loop, see
+    ``collection.management.commands.serve.LoopBoundLayer``)."""
+    global _publisher
+    if layer is None or not type(layer).__module__.startswith("channels_redis."):
+        return None
+    publisher = _publisher
+    if publisher is None or publisher.pid != os.getpid():  # first use, or a forked child
+        with _publisher_lock:
+            if _publisher is None or _publisher.pid != os.getpid():
+                _publisher = _Publisher()
+            publisher = _publisher
+    return publisher
+
+
+def _publish_many(messages: Messages) -> None:
+    """Send to the channel layer (sync callers); a broken layer never breaks a run."""
     layer = get_channel_layer()
-    if layer is None:
+    if layer is None or not messages:
         return
-    try:
-        async_to_sync(layer.group_send)(group, message)
-    except Exception:  # the layer is a best-effort accelerator over the stored events
-        logger.warning("could not publish to %s", group, exc_info=True)
+    publisher = _publisher_for(layer)
+    if publisher is not None:
+        try:
+            publisher.submit(messages).result(timeout=PUBLISH_WAIT_SECONDS)
+        except Exception:  # a timeout: Redis hangs; the events are stored
+            logger.warning("could not publish to %s", messages[0][0], exc_info=True)
+        return
+    for group, message in messages:
+        try:
+            async_to_sync(layer.group_send)(group, message)
+        except Exception:  # the layer is a best-effort accelerator over the stored events
+            logger.warning("could not publish to %s", group, exc_info=True)
+
+
+def _hand_over(messages: Messages) -> concurrent.futures.Future | None:
+    """Start sending through the publisher at once, from any thread; None when the layer
+    has none (the caller then sends on its own loop with ``_apublish_many``)."""
+    publisher = _publisher_for(get_channel_layer())
+    if publisher is None or not messages:
+        return None
+    return publisher.submit(messages)
+
+
+async def _apublish_many(messages: Messages, handed: concurrent.futures.Future | None = None):
+    """Wait until ``messages`` are sent: through the publisher (``handed`` if they were
+    already handed over) or on this loop (in-memory layer)."""
+    if handed is None:
+        handed = _hand_over(messages)
+    if handed is not None:
+        await asyncio.wrap_future(handed)
+        return
+    for group, message in messages:
+        await _apublish(group, message)
 
 
 async def _apublish(group: str, message: dict) -> None:
@@ -75,7 +165,7 @@ async def _apublish(group: str, message: dict) -> None:
         return
     try:
         await layer.group_send(group, message)
-    except Exception:  # see _publish
+    except Exception:  # see _publish_many
         logger.warning("could not publish to %s", group, exc_info=True)
 
 
@@ -89,6 +179,26 @@ def event_as_json(event) -> dict[str, Any]:
         "phase": event.phase,
         "action": event.action,
         "data": event.data,
+    }
+
+
+def frame_message(run_id: int, events: list[dict[str, Any]]) -> dict[str, Any]:
+    """The channel-layer message of one frame: its seq range and its websocket text.
+
+    The text is what every page receives (``{"type": "events", ...}``), encoded once here
+    rather than by every consumer: the layer then carries one string, which a receiving
+    process unpacks in microseconds however many pages it serves (the pub/sub layer
+    unpacks a message once per consumer). ``first``/``last`` let a consumer check the
+    frame against what it sent without decoding it.
+    """
+    return {
+        "type": "run.frame",
+        "run": run_id,
+        "first": events[0]["seq"],
+        "last": events[-1]["seq"],
+        "text": json.dumps(
+            {"type": "events", "events": events, "replay": False}, separators=(",", ":")
+        ),
     }
 
 
@@ -166,7 +276,7 @@ class EventRecorder:
             self._status_owed = False
             summary = await sync_to_async(self._summary)()
             if summary is not None:
-                await _apublish_status(summary)
+                await _apublish_many(_status_messages(summary))
         except Exception:  # like a failed publish: the stored state is what counts
             logger.warning("run %s: could not publish its status", self.run_id, exc_info=True)
         finally:
@@ -205,39 +315,54 @@ class EventRecorder:
             RunEvent.objects.bulk_create(rows)
         return [event_as_json(row) for row in rows], summary
 
+    def _messages(self, frame: list[dict], summary: dict | None) -> Messages:
+        messages = [(run_group(self.run_id), frame_message(self.run_id, frame))]
+        if summary is not None:
+            messages += _status_messages(summary)
+        return messages
+
     def flush(self) -> int:
         """Store buffered events and publish them after commit (sync callers)."""
         buffer = self._take()
         if not buffer:
             return 0
         frame, summary = self._persist(buffer, with_status=self._status_wanted())
-        message = {"type": "run.frame", "run": self.run_id, "events": frame}
-        group = run_group(self.run_id)
-
-        def send() -> None:
-            _publish(group, message)
-            if summary is not None:
-                _publish_status(summary)
-
-        transaction.on_commit(send)
+        messages = self._messages(frame, summary)
+        transaction.on_commit(lambda: _publish_many(messages))
         return len(frame)
 
+    def _persist_and_hand_over(self, buffer: list[tuple], *, with_status: bool):
+        """``_persist``, then hand the frame to the publisher as soon as it commits, from
+        this (database) thread: the run's loop, busy with workers, is not on the way."""
+        frame, summary = self._persist(buffer, with_status=with_status)
+        messages = self._messages(frame, summary)
+        handed: list[concurrent.futures.Future | None] = [None]
+
+        def hand_over() -> None:
+            handed[0] = _hand_over(messages)
+
+        transaction.on_commit(hand_over)  # at once: aflush runs outside any transaction
+        return messages, summary, handed[0]
+
     async def aflush(self) -> int:
-        """Store buffered events, then publish them (the store's transaction has committed)."""
+        """Store buffered events, then publish them (the store's transaction has committed).
+
+        Returns once the frame (and a due status) is sent, so a caller that flushes last
+        before its loop ends loses nothing; the sending itself does not wait for this loop.
+        """
         buffer = self._take()
         if not buffer:
             return 0
         with_status = self._status_wanted()
-        frame, summary = await sync_to_async(self._persist)(buffer, with_status=with_status)
-        await _apublish(
-            run_group(self.run_id), {"type": "run.frame", "run": self.run_id, "events": frame}
+        messages, summary, handed = await sync_to_async(self._persist_and_hand_over)(
+            buffer, with_status=with_status
         )
+        await _apublish_many(messages, handed)
         if summary is not None:
             self._status_owed = False
-            await _apublish_status(summary)
         else:
             self._owe_status()
-        return len(frame)
+        return len(buffer)
 
     async def aclose(self) -> None:
         """Flush, and publish an owed status now: the run's event loop is about to end."""
@@ -251,7 +376,7 @@ class EventRecorder:
             self._status_owed = False
             summary = await sync_to_async(self._summary)()
             if summary is not None:
-                await _apublish_status(summary)
+                await _apublish_many(_status_messages(summary))
 
 
 def run_summary(run, *, progress: dict | None = None) -> dict[str, Any]:
@@ -288,20 +413,10 @@ def run_summary(run, *, progress: dict | None = None) -> dict[str, Any]:
     return summary
 
 
-def _status_message(summary: dict) -> dict:
-    return {"type": "run.status", "run": summary}
-
-
-def _publish_status(summary: dict) -> None:
-    message = _status_message(summary)
-    _publish(RUNS_GROUP, message)
-    _publish(run_group(summary["id"]), message)
-
-
-async def _apublish_status(summary: dict) -> None:
-    message = _status_message(summary)
-    await _apublish(RUNS_GROUP, message)
-    await _apublish(run_group(summary["id"]), message)
+def _status_messages(summary: dict) -> Messages:
+    """A run's status goes to the run list and to the run's page."""
+    message = {"type": "run.status", "run": summary}
+    return [(RUNS_GROUP, message), (run_group(summary["id"]), message)]
 
 
 def run_status_publish(*, run) -> None:
@@ -313,4 +428,4 @@ def run_status_publish(*, run) -> None:
     from activity.selectors import run_progress_get
 
     summary = run_summary(run, progress=run_progress_get(run_id=run.pk))
-    transaction.on_commit(lambda: _publish_status(summary))
+    transaction.on_commit(lambda: _publish_many(_status_messages(summary)))

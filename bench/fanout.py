@@ -341,10 +341,10 @@ class FrameClock:
             if message.get("type") != "run.frame":
                 return await original(group, message)
             now = time.time()
-            for event in message["events"]:
-                self.published[event["seq"]] = now
+            for seq in range(message["first"], message["last"] + 1):
+                self.published[seq] = now
             self.frames += 1
-            self.frame_sizes.append(len(message["events"]))
+            self.frame_sizes.append(message["last"] - message["first"] + 1)
             started = time.perf_counter()
             try:
                 return await original(group, message)
@@ -450,11 +450,14 @@ def report_figure(args, data, clock, report, run_s, final_seq, connected, total_
     clients_complete = 0
     gaps = resyncs = 0
     repaired_ranges: set[tuple[int, int]] = set()
+    per_frame: dict[float, list[float]] = {}  # publish time → each client's receive time
     for client in data["clients"]:
         lost = 0
         for first, last, received, kind in client["messages"]:
             if kind == REPAIRED:
                 repaired_ranges.add((first, last))
+            if kind == LIVE and first in published:
+                per_frame.setdefault(published[first], []).append(received)
             for seq in range(first, last + 1):
                 sent = published.get(seq)
                 if sent is None:
@@ -471,6 +474,11 @@ def report_figure(args, data, clock, report, run_s, final_seq, connected, total_
         clients_complete += client["last_seq"] >= final_seq
         gaps += client["gaps"]
         resyncs += client["resyncs"]
+    # Where a frame's latency goes: reaching the first page (layer + daphne + one client)
+    # versus the spread over the pages (one daphne and one clients process serve them in
+    # turn, so the spread grows with the frame's size and the number of pages).
+    first_ms = [(min(times) - sent) * 1000 for sent, times in per_frame.items()]
+    spread_ms = [(max(times) - min(times)) * 1000 for times in per_frame.values()]
     events_per_s = final_seq / run_s
     p50 = percentile(latencies, 50) if latencies else None
     p99 = percentile(latencies, 99) if latencies else None
@@ -496,6 +504,12 @@ def report_figure(args, data, clock, report, run_s, final_seq, connected, total_
         ["  of which group_send p50 / p99 ms",
          f"{percentile(clock.send_ms, 50):.1f} / {percentile(clock.send_ms, 99):.1f}"
          if clock.send_ms else "-"],
+        ["  per frame: first page p50 / p99 ms",
+         f"{percentile(first_ms, 50):.1f} / {percentile(first_ms, 99):.1f}"
+         if first_ms else "-"],
+        ["  per frame: first→last page p50 / p99 ms",
+         f"{percentile(spread_ms, 50):.1f} / {percentile(spread_ms, 99):.1f}"
+         if spread_ms else "-"],
         ["live (client, event) pairs", f"{len(latencies):,}"],
         ["events lost before resync (all clients)", f"{lost_before_resync:,}"],
         ["clients that lost any", f"{sum(1 for x in per_client_lost if x)}"],
@@ -529,6 +543,14 @@ def report_figure(args, data, clock, report, run_s, final_seq, connected, total_
             "p99": percentile(clock.send_ms, 99) if clock.send_ms else None,
         },
         "latency_ms": {"p50": p50, "p99": p99, "max": pmax, "samples": len(latencies)},
+        "frame_first_page_ms": {
+            "p50": percentile(first_ms, 50) if first_ms else None,
+            "p99": percentile(first_ms, 99) if first_ms else None,
+        },
+        "frame_spread_ms": {
+            "p50": percentile(spread_ms, 50) if spread_ms else None,
+            "p99": percentile(spread_ms, 99) if spread_ms else None,
+        },
         "repaired_latency_ms": {
             "p50": percentile(repaired_latencies, 50) if repaired_latencies else None,
             "samples": len(repaired_latencies),

@@ -27,27 +27,50 @@ class Boom(Exception):
     pass
 
 
-async def listen(*groups: str):
-    layer = get_channel_layer()
-    channel = await layer.new_channel()
-    for group in groups:
-        await layer.group_add(group, channel)
-    return layer, channel
+class Listener:
+    """A channel in some groups, read the way a consumer reads it: one receive at a time,
+    never cancelled in between (the pub/sub layer forgets a channel whose receive is
+    cancelled, and drops what arrives for it until the next receive)."""
+
+    def __init__(self, layer, channel: str) -> None:
+        self.layer, self.channel = layer, channel
+        self.pending: asyncio.Future | None = None
+
+    async def drain(self, timeout: float = 0.4) -> list[dict]:
+        """Every message that arrives within ``timeout`` of the previous one."""
+        messages = []
+        while True:
+            if self.pending is None:
+                self.pending = asyncio.ensure_future(self.layer.receive(self.channel))
+            done, _ = await asyncio.wait({self.pending}, timeout=timeout)
+            if not done:
+                return messages
+            messages.append(self.pending.result())
+            self.pending = None
 
 
-async def drain(layer, channel, timeout: float = 0.4) -> list[dict]:
-    """Every message that arrives on the channel within ``timeout``."""
-    messages = []
-    while True:
-        try:
-            messages.append(await asyncio.wait_for(layer.receive(channel), timeout))
-        except asyncio.TimeoutError:
-            return messages
+@pytest.fixture
+async def listen():
+    made: list[Listener] = []
+
+    async def factory(*groups: str) -> Listener:
+        layer = get_channel_layer()
+        channel = await layer.new_channel()
+        for group in groups:
+            await layer.group_add(group, channel)
+        made.append(Listener(layer, channel))
+        return made[-1]
+
+    yield factory
+    for listener in made:
+        if listener.pending is not None:
+            listener.pending.cancel()
+            await asyncio.gather(listener.pending, return_exceptions=True)
 
 
-async def test_a_rolled_back_transaction_publishes_nothing():
+async def test_a_rolled_back_transaction_publishes_nothing(listen):
     run = await sync_to_async(new_run)()
-    layer, channel = await listen(run_group(run.pk), RUNS_GROUP)
+    listener = await listen(run_group(run.pk), RUNS_GROUP)
 
     def flush_then_roll_back():
         recorder = EventRecorder(run.pk)  # sync flush: publishes on commit, owes nothing
@@ -58,15 +81,15 @@ async def test_a_rolled_back_transaction_publishes_nothing():
             raise Boom
 
     await sync_to_async(flush_then_roll_back)()
-    assert await drain(layer, channel) == []
+    assert await listener.drain() == []
     assert await sync_to_async(RunEvent.objects.filter(run=run).count)() == 0
     run = await CollectionRun.objects.aget(pk=run.pk)
     assert run.event_seq == 0 and run.status == "queued"
 
 
-async def test_a_committed_flush_publishes_one_frame_and_a_status():
+async def test_a_committed_flush_publishes_one_frame_and_a_status(listen):
     run = await sync_to_async(new_run)()
-    layer, channel = await listen(run_group(run.pk))
+    listener = await listen(run_group(run.pk))
 
     def flush_in_transaction():
         recorder = EventRecorder(run.pk)
@@ -76,19 +99,25 @@ async def test_a_committed_flush_publishes_one_frame_and_a_status():
             recorder.flush()
 
     await sync_to_async(flush_in_transaction)()
-    messages = await drain(layer, channel)
+    messages = await listener.drain()
     frames = [m for m in messages if m["type"] == "run.frame"]
     statuses = [m for m in messages if m["type"] == "run.status"]
     assert len(frames) == 1 and len(statuses) == 1
-    assert [e["seq"] for e in frames[0]["events"]] == [1, 2, 3]
     assert json.loads(json.dumps(frames[0])) == frames[0]
+    assert (frames[0]["first"], frames[0]["last"]) == (1, 3)
+    page_message = json.loads(frames[0]["text"])  # what every page receives, as is
+    assert page_message["type"] == "events" and page_message["replay"] is False
+    assert [e["seq"] for e in page_message["events"]] == [1, 2, 3]
+    assert [e["data"]["page"] for e in page_message["events"]] == [1, 2, 3]
     assert statuses[0]["run"]["event_seq"] == 3
 
 
-async def test_run_status_is_rate_limited_and_the_last_one_always_sent(recorders, settings):
+async def test_run_status_is_rate_limited_and_the_last_one_always_sent(
+    listen, recorders, settings
+):
     interval = settings.ACTIVITY_STATUS_SECONDS = 0.3
     run = await sync_to_async(new_run)()
-    layer, channel = await listen(RUNS_GROUP)
+    listener = await listen(RUNS_GROUP)
     recorder = recorders(run.pk)
     loop = asyncio.get_running_loop()
     began = loop.time()
@@ -97,7 +126,7 @@ async def test_run_status_is_rate_limited_and_the_last_one_always_sent(recorders
         await recorder.aflush()
         await asyncio.sleep(0.02)
     burst = loop.time() - began
-    messages = await drain(layer, channel, timeout=3 * interval)  # until quiet
+    messages = await listener.drain(timeout=3 * interval)  # until quiet
     seqs = [m["run"]["event_seq"] for m in messages]
     # The first frame's status at once, then at most one per interval; the burst's last
     # counters always follow (a trailing status; a repeat of the same is harmless).
@@ -106,7 +135,7 @@ async def test_run_status_is_rate_limited_and_the_last_one_always_sent(recorders
     # After a quiet interval the next flush publishes its status itself; nothing is owed.
     recorder.emit(Action.FOUND, worker=1, phase="amazon", count=1)
     await recorder.aflush()
-    messages = await drain(layer, channel, timeout=3 * interval)
+    messages = await listener.drain(timeout=3 * interval)
     assert [m["run"]["event_seq"] for m in messages] == [11]
 
 
