@@ -1,7 +1,8 @@
 """The event vocabulary of a run, and how events are stored and published.
 
 A worker step calls ``EventRecorder.emit`` (cheap: it appends to a buffer). Every
-``ACTIVITY_FRAME_SECONDS`` the engine calls ``aflush``: the buffered events get their
+``ACTIVITY_FRAME_SECONDS``, or sooner once ``ACTIVITY_FRAME_EVENTS`` are buffered
+(``frame_due``), the engine calls ``aflush``: the buffered events get their
 ``seq`` numbers from ``CollectionRun.event_seq`` and are inserted as ``RunEvent`` rows in
 one transaction; only after it commits is one *frame* (the list of those events) sent to
 the run's Channels group. Delivery through the channel layer is at most once; pages
@@ -169,6 +170,56 @@ async def _apublish(group: str, message: dict) -> None:
         logger.warning("could not publish to %s", group, exc_info=True)
 
 
+def _store_postgres(run_id: int, buffer: list[tuple]) -> int:
+    """One statement, one round trip (atomic on its own, or inside the caller's
+    transaction): bump the run's ``event_seq`` and insert the events numbered from it.
+    Returns the last seq. A frame's store used to take four round trips, each waiting for
+    the GIL behind the run's busy loop, and a model instance per event."""
+    from django.db import connection
+
+    from activity.models import RunEvent
+    from collection.models import CollectionRun
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            WITH bumped AS (
+                UPDATE {CollectionRun._meta.db_table} SET event_seq = event_seq + %(count)s
+                WHERE id = %(run)s RETURNING event_seq
+            ), inserted AS (
+                INSERT INTO {RunEvent._meta.db_table}
+                    (run_id, seq, ts, worker, phase, action, data)
+                SELECT %(run)s, bumped.event_seq - %(count)s + e.ord, e.ts, e.worker,
+                       e.phase, e.action, e.data::jsonb
+                FROM bumped, unnest(
+                    %(ts)s::timestamptz[], %(worker)s::integer[], %(phase)s::text[],
+                    %(action)s::text[], %(data)s::text[]
+                ) WITH ORDINALITY AS e(ts, worker, phase, action, data, ord)
+            )
+            SELECT event_seq FROM bumped
+            """,
+            {
+                "run": run_id,
+                "count": len(buffer),
+                "ts": [ts for ts, _, _, _, _ in buffer],
+                "worker": [worker for _, worker, _, _, _ in buffer],
+                # str(): a TextChoices member is its value (psycopg would dump its name).
+                "phase": [str(phase) for _, _, phase, _, _ in buffer],
+                "action": [str(action) for _, _, _, action, _ in buffer],
+                "data": [json.dumps(data) for _, _, _, _, data in buffer],
+            },
+        )
+        row = cursor.fetchone()
+    if row is None:
+        raise CollectionRun.DoesNotExist(f"run {run_id} does not exist")
+    return row[0]
+
+
+def _resolve(future: asyncio.Future) -> None:
+    if not future.done():
+        future.set_result(None)
+
+
 def event_as_json(event) -> dict[str, Any]:
     """The wire form of a stored RunEvent (plain JSON)."""
     return {
@@ -226,11 +277,51 @@ class EventRecorder:
         self._status_owed = False
         self._trailing: asyncio.TimerHandle | None = None
         self._trailing_task: asyncio.Task | None = None
+        self._frame_events = max(1, int(settings.ACTIVITY_FRAME_EVENTS))
+        self._frame_full = None  # set by frame_due: wakes it (from any thread)
 
     def emit(self, action: str, *, worker: int = 0, phase: str = "", **data: Any) -> None:
         with self._lock:
             self._buffer.append((timezone.now(), worker, phase, action, data))
             self.emitted += 1
+            full = len(self._buffer) == self._frame_events
+        if full:
+            wake = self._frame_full
+            if wake is not None:
+                wake()
+
+    async def frame_due(self, seconds: float) -> None:
+        """Return when the next frame is due: after ``seconds``, or once a frame's worth of
+        events (``ACTIVITY_FRAME_EVENTS``) is buffered, but not before a quarter of
+        ``seconds`` (at most 4 frames per interval per run, whatever its rate).
+
+        Called by the engine's events loop between flushes. A page gets a frame's events
+        after every page before it got theirs (one daphne process sends them in turn, one
+        browser parses its own): smaller frames when a run is busy keep that wait short.
+        """
+        floor = seconds / 4
+        await asyncio.sleep(floor)
+        if len(self._buffer) >= self._frame_events:
+            return
+        loop = asyncio.get_running_loop()
+        woken = loop.create_future()
+
+        def wake() -> None:  # emit, on this loop or in the store's thread
+            try:
+                loop.call_soon_threadsafe(_resolve, woken)
+            except RuntimeError:  # the loop has just closed: no frame is due any more
+                pass
+
+        self._frame_full = wake
+        try:
+            if len(self._buffer) >= self._frame_events:  # filled meanwhile
+                return
+            async with asyncio.timeout(seconds - floor):
+                await woken
+        except TimeoutError:
+            pass
+        finally:
+            self._frame_full = None
 
     def pending(self) -> int:
         return len(self._buffer)
@@ -286,34 +377,49 @@ class EventRecorder:
                     self._owe_status()  # a flush came in while this one was publishing
 
     def _persist(self, buffer: list[tuple], *, with_status: bool = False):
-        """Insert the events with their seq numbers; return (frame, status summary or None)."""
+        """Insert the events with their seq numbers; return (frame, status summary or None).
+
+        The summary is read after the events are stored (``event_seq`` ≥ the frame's last
+        seq). Inside the caller's transaction if there is one (``flush``).
+        """
+        frame = self._store(buffer)
+        return frame, (self._summary() if with_status else None)
+
+    def _store(self, buffer: list[tuple]) -> list[dict[str, Any]]:
+        """Hand out the next seq numbers and insert the events, atomically; the frame."""
+        from django.db import connection
+
+        if connection.vendor == "postgresql":
+            last = _store_postgres(self.run_id, buffer)
+        else:
+            last = self._store_orm(buffer)
+        first = last - len(buffer) + 1
+        return [
+            {"run": self.run_id, "seq": first + i, "ts": ts.isoformat(), "worker": worker,
+             "phase": phase, "action": action, "data": data}
+            for i, (ts, worker, phase, action, data) in enumerate(buffer)
+        ]
+
+    def _store_orm(self, buffer: list[tuple]) -> int:
         from activity.models import RunEvent
-        from activity.selectors import run_progress_get
         from collection.models import CollectionRun
 
-        summary = None
         with transaction.atomic():
             CollectionRun.objects.filter(pk=self.run_id).update(
                 event_seq=F("event_seq") + len(buffer)
             )
-            if with_status:
-                run = CollectionRun.objects.get(pk=self.run_id)
-                last = run.event_seq
-                summary = run_summary(run, progress=run_progress_get(run_id=self.run_id))
-            else:
-                last = CollectionRun.objects.values_list("event_seq", flat=True).get(
-                    pk=self.run_id
-                )
+            last = CollectionRun.objects.values_list("event_seq", flat=True).get(
+                pk=self.run_id
+            )
             first = last - len(buffer) + 1
-            rows = [
+            RunEvent.objects.bulk_create(
                 RunEvent(
                     run_id=self.run_id, seq=first + i, ts=ts, worker=worker, phase=phase,
                     action=action, data=data,
                 )
                 for i, (ts, worker, phase, action, data) in enumerate(buffer)
-            ]
-            RunEvent.objects.bulk_create(rows)
-        return [event_as_json(row) for row in rows], summary
+            )
+        return last
 
     def _messages(self, frame: list[dict], summary: dict | None) -> Messages:
         messages = [(run_group(self.run_id), frame_message(self.run_id, frame))]
@@ -332,17 +438,22 @@ class EventRecorder:
         return len(frame)
 
     def _persist_and_hand_over(self, buffer: list[tuple], *, with_status: bool):
-        """``_persist``, then hand the frame to the publisher as soon as it commits, from
-        this (database) thread: the run's loop, busy with workers, is not on the way."""
-        frame, summary = self._persist(buffer, with_status=with_status)
-        messages = self._messages(frame, summary)
-        handed: list[concurrent.futures.Future | None] = [None]
+        """Store the events and hand the frame to the publisher as soon as it commits, from
+        this (database) thread: the run's loop, busy with workers, is not on the way. The
+        status, when due, is read and handed over after the frame.
 
-        def hand_over() -> None:
-            handed[0] = _hand_over(messages)
-
-        transaction.on_commit(hand_over)  # at once: aflush runs outside any transaction
-        return messages, summary, handed[0]
+        Returns (messages, summary, the future of the last hand-over or None).
+        """
+        frame = self._store(buffer)  # committed: aflush runs outside any transaction
+        messages = self._messages(frame, None)
+        handed = _hand_over(messages)
+        summary = self._summary() if with_status else None
+        if summary is not None:
+            status = _status_messages(summary)
+            messages += status
+            if handed is not None:
+                handed = _hand_over(status)
+        return messages, summary, handed
 
     async def aflush(self) -> int:
         """Store buffered events, then publish them (the store's transaction has committed).

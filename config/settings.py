@@ -243,6 +243,10 @@ COLLECTION_RUNS_OUT_OF_PROCESS = env.bool("COLLECTION_RUNS_OUT_OF_PROCESS", defa
 
 # --- Live activity ----------------------------------------------------------------------
 ACTIVITY_FRAME_SECONDS = env.float("ACTIVITY_FRAME_SECONDS", default=0.1)
+# A busy run sends a frame as soon as this many events wait (at most 4 frames per
+# ACTIVITY_FRAME_SECONDS): every page's copy of a frame is sent and parsed in turn, so the
+# last page waits in proportion to the frame's size (bench/fanout.py).
+ACTIVITY_FRAME_EVENTS = env.int("ACTIVITY_FRAME_EVENTS", default=25)
 # A run's status and counters (run list, progress bar) at most this often per process.
 ACTIVITY_STATUS_SECONDS = env.float("ACTIVITY_STATUS_SECONDS", default=0.5)
 
