@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 
 import pytest
 from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
-from django.db import transaction
+from django.db import connections, transaction
 
 from activity.events import RUNS_GROUP, Action, EventRecorder, run_group
 from activity.models import RunEvent
@@ -150,3 +151,65 @@ async def test_seq_is_strictly_increasing_across_recorders(recorders):
     stored = RunEvent.objects.filter(run=run).order_by("seq").values_list("seq", flat=True)
     seqs = [seq async for seq in stored]
     assert seqs == list(range(1, 41))
+
+
+async def test_a_busy_run_gets_its_frame_early_a_quiet_one_on_time(recorders, settings):
+    """frame_due: a frame's worth of buffered events makes the next frame due at once
+    (after the floor of a quarter interval); fewer wait for the interval."""
+    settings.ACTIVITY_FRAME_EVENTS = 5
+    run = await sync_to_async(new_run)()
+    recorder = recorders(run.pk)
+    loop = asyncio.get_running_loop()
+
+    began = loop.time()
+    for page in range(2):
+        recorder.emit(Action.FETCHING, worker=1, phase="ebay", page=page)
+    await recorder.frame_due(0.4)
+    assert loop.time() - began >= 0.39  # 2 of 5: the whole interval
+
+    recorder._take()  # flushed
+
+    async def busy_workers():
+        await asyncio.sleep(0.6)  # past the floor (a quarter of 2 s)
+        for page in range(5):
+            recorder.emit(Action.FETCHING, worker=2, phase="ebay", page=page)
+
+    began = loop.time()
+    filling = asyncio.create_task(busy_workers())
+    await recorder.frame_due(2.0)
+    assert 0.59 <= loop.time() - began < 1.5  # woken by the 5th event, not after 2 s
+    await filling
+
+    began = loop.time()
+    await recorder.frame_due(0.4)  # already full: due after the floor (0.1 s)
+    assert 0.09 <= loop.time() - began < 0.3
+
+
+@pytest.mark.redis_only
+async def test_a_frame_leaves_while_the_flushing_thread_is_still_busy(listen, recorders):
+    """With Redis, the frame is handed to the publisher thread once stored: it reaches the
+    group even if whoever flushed does not get to run again for a while (a run's loop
+    busy with its workers)."""
+    run = await sync_to_async(new_run)()
+    listener = await listen(run_group(run.pk))
+    recorder = recorders(run.pk)
+    for page in (1, 2):
+        recorder.emit(Action.FETCHING, worker=1, phase="ebay", page=page)
+    released = threading.Event()
+
+    def store_then_stay_busy():
+        try:
+            recorder._persist_and_hand_over(recorder._take(), with_status=False)
+            released.wait(5)  # the flusher is busy; nothing here sends anything
+        finally:
+            connections.close_all()  # this thread's own connection
+
+    busy = asyncio.ensure_future(sync_to_async(store_then_stay_busy, thread_sensitive=False)())
+    try:
+        messages = await listener.drain(timeout=1.0)
+        assert not busy.done()
+    finally:
+        released.set()
+        await busy
+    frames = [m for m in messages if m["type"] == "run.frame"]
+    assert [(f["first"], f["last"]) for f in frames] == [(1, 2)]
