@@ -446,11 +446,11 @@ class EventRecorder:
         """
         frame = self._store(buffer)  # committed: aflush runs outside any transaction
         messages = self._messages(frame, None)
-        handed = _hand_over(messages)
+        handed = _hand_over(messages)  # the publisher reads this list from now on
         summary = self._summary() if with_status else None
         if summary is not None:
             status = _status_messages(summary)
-            messages += status
+            messages = messages + status  # a new list: never extend one handed over
             if handed is not None:
                 handed = _hand_over(status)
         return messages, summary, handed
