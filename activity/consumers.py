@@ -47,25 +47,6 @@ from activity.selectors import (
 
 logger = logging.getLogger(__name__)
 
-# A live frame goes to every page watching the run. Channels' core Redis layer hands the
-# same message to all of a process's consumers, and each would encode it again: the text
-# of the last frames is kept here, so a frame is encoded once per process, not once per
-# page (bench/fanout.py: json.dumps was 28 % of daphne's CPU with 100 pages).
-_FRAME_TEXTS: dict[tuple[int, int, int], str] = {}  # (run, first seq, last seq) → JSON
-_FRAME_TEXTS_KEPT = 32
-
-
-def _frame_text(run_id: int, events: list[dict]) -> str:
-    key = (run_id, events[0]["seq"], events[-1]["seq"])
-    text = _FRAME_TEXTS.get(key)
-    if text is None:
-        text = json.dumps({"type": "events", "events": events, "replay": False})
-        if len(_FRAME_TEXTS) >= _FRAME_TEXTS_KEPT:
-            del _FRAME_TEXTS[next(iter(_FRAME_TEXTS))]
-        _FRAME_TEXTS[key] = text
-    return text
-
-
 def _non_negative_int(value) -> int | None:
     if isinstance(value, bool):
         return None
@@ -172,19 +153,24 @@ class RunConsumer(_JsonConsumer):
     # Channel layer handlers (type "run.frame" → run_frame, "run.status" → run_status).
 
     async def run_frame(self, message):
-        fresh = [event for event in message["events"] if event["seq"] > self.sent_seq]
-        if not fresh:
+        """Forward a frame's text as published (``activity.events.frame_message``): it was
+        encoded once for every page; only a frame that overlaps what a replay already sent
+        is decoded and trimmed."""
+        first, last = message["first"], message["last"]
+        if last <= self.sent_seq:
             return
-        if fresh[0]["seq"] != self.sent_seq + 1:
+        if first > self.sent_seq + 1:
             # A lost or out-of-order frame: its events are committed, so the database
             # has everything up to this frame's end.
             await self.replay(after=self.sent_seq)
             return
-        if len(fresh) == len(message["events"]):  # the usual case: the whole frame
-            await self.send(text_data=_frame_text(self.run_id, fresh))
+        if first == self.sent_seq + 1:  # the usual case: the whole frame
+            await self.send(text_data=message["text"])
         else:
+            events = json.loads(message["text"])["events"]
+            fresh = [event for event in events if event["seq"] > self.sent_seq]
             await self.send_json({"type": "events", "events": fresh, "replay": False})
-        self.sent_seq = fresh[-1]["seq"]
+        self.sent_seq = last
 
     async def run_status(self, message):
         await self.send_json({"type": "status", "run": message["run"]})

@@ -1,17 +1,26 @@
 """The event vocabulary of a run, and how events are stored and published.
 
 A worker step calls ``EventRecorder.emit`` (cheap: it appends to a buffer). Every
-``ACTIVITY_FRAME_SECONDS`` the engine calls ``aflush``: the buffered events get their
+``ACTIVITY_FRAME_SECONDS``, or sooner once ``ACTIVITY_FRAME_EVENTS`` are buffered
+(``frame_due``), the engine calls ``aflush``: the buffered events get their
 ``seq`` numbers from ``CollectionRun.event_seq`` and are inserted as ``RunEvent`` rows in
 one transaction; only after it commits is one *frame* (the list of those events) sent to
 the run's Channels group. Delivery through the channel layer is at most once; pages
 detect a gap in ``seq`` and ask the consumer to replay from the database.
+
+With a Redis layer, frames and statuses leave through the process's ``_Publisher`` (a
+thread with an event loop of its own), handed over by the thread that committed them: a
+run's event loop is CPU-bound, and a frame that waited for it at each of the layer's round
+trips reached the pages hundreds of milliseconds late (bench/fanout.py).
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
+import json
 import logging
+import os
 import threading
 import time
 from typing import Any
@@ -58,15 +67,97 @@ class Action:
     WORKER = frozenset({FETCHING, FOUND, RATE_LIMITED, RETRYING, ERROR})
 
 
-def _publish(group: str, message: dict) -> None:
-    """Send to the channel layer; a broken layer never breaks a run (events are stored)."""
+Messages = list[tuple[str, dict]]  # (group, message), sent in this order
+
+# A sync caller (a service's on_commit) waits at most this long for its messages to leave.
+PUBLISH_WAIT_SECONDS = 30.0
+
+
+class _Publisher:
+    """One thread per process whose event loop only sends to the channel layer, in order.
+
+    Used with the Redis layers, which keep one connection per event loop, so this loop has
+    its own. ``submit`` may be called from any thread; messages leave in the order they
+    were submitted (one FIFO lock). A failed send is logged and skipped, as everywhere
+    here: the layer is a best-effort accelerator over the stored events.
+    """
+
+    def __init__(self) -> None:
+        self.pid = os.getpid()
+        self.loop = asyncio.new_event_loop()
+        self._order = asyncio.Lock()
+        self.thread = threading.Thread(
+            target=self.loop.run_forever, name="activity-publisher", daemon=True
+        )
+        self.thread.start()
+
+    def submit(self, messages: Messages) -> concurrent.futures.Future:
+        return asyncio.run_coroutine_threadsafe(self._send(messages), self.loop)
+
+    async def _send(self, messages: Messages) -> None:
+        async with self._order:
+            for group, message in messages:
+                await _apublish(group, message)
+
+
+_publisher: _Publisher | None = None
+_publisher_lock = threading.Lock()
+
+
+def _publisher_for(layer) -> _Publisher | None:
+    """The process's publisher for a Redis layer; None for the in-memory layer, whose
+    queues belong to the consumers' loop (sends stay on the caller's loop, see
+    ``collection.management.commands.serve.LoopBoundLayer``)."""
+    global _publisher
+    if layer is None or not type(layer).__module__.startswith("channels_redis."):
+        return None
+    publisher = _publisher
+    if publisher is None or publisher.pid != os.getpid():  # first use, or a forked child
+        with _publisher_lock:
+            if _publisher is None or _publisher.pid != os.getpid():
+                _publisher = _Publisher()
+            publisher = _publisher
+    return publisher
+
+
+def _publish_many(messages: Messages) -> None:
+    """Send to the channel layer (sync callers); a broken layer never breaks a run."""
     layer = get_channel_layer()
-    if layer is None:
+    if layer is None or not messages:
         return
-    try:
-        async_to_sync(layer.group_send)(group, message)
-    except Exception:  # the layer is a best-effort accelerator over the stored events
-        logger.warning("could not publish to %s", group, exc_info=True)
+    publisher = _publisher_for(layer)
+    if publisher is not None:
+        try:
+            publisher.submit(messages).result(timeout=PUBLISH_WAIT_SECONDS)
+        except Exception:  # a timeout: Redis hangs; the events are stored
+            logger.warning("could not publish to %s", messages[0][0], exc_info=True)
+        return
+    for group, message in messages:
+        try:
+            async_to_sync(layer.group_send)(group, message)
+        except Exception:  # the layer is a best-effort accelerator over the stored events
+            logger.warning("could not publish to %s", group, exc_info=True)
+
+
+def _hand_over(messages: Messages) -> concurrent.futures.Future | None:
+    """Start sending through the publisher at once, from any thread; None when the layer
+    has none (the caller then sends on its own loop with ``_apublish_many``)."""
+    publisher = _publisher_for(get_channel_layer())
+    if publisher is None or not messages:
+        return None
+    return publisher.submit(messages)
+
+
+async def _apublish_many(messages: Messages, handed: concurrent.futures.Future | None = None):
+    """Wait until ``messages`` are sent: through the publisher (``handed`` if they were
+    already handed over) or on this loop (in-memory layer)."""
+    if handed is None:
+        handed = _hand_over(messages)
+    if handed is not None:
+        await asyncio.wrap_future(handed)
+        return
+    for group, message in messages:
+        await _apublish(group, message)
 
 
 async def _apublish(group: str, message: dict) -> None:
@@ -75,8 +166,58 @@ async def _apublish(group: str, message: dict) -> None:
         return
     try:
         await layer.group_send(group, message)
-    except Exception:  # see _publish
+    except Exception:  # see _publish_many
         logger.warning("could not publish to %s", group, exc_info=True)
+
+
+def _store_postgres(run_id: int, buffer: list[tuple]) -> int:
+    """One statement, one round trip (atomic on its own, or inside the caller's
+    transaction): bump the run's ``event_seq`` and insert the events numbered from it.
+    Returns the last seq. A frame's store used to take four round trips, each waiting for
+    the GIL behind the run's busy loop, and a model instance per event."""
+    from django.db import connection
+
+    from activity.models import RunEvent
+    from collection.models import CollectionRun
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            WITH bumped AS (
+                UPDATE {CollectionRun._meta.db_table} SET event_seq = event_seq + %(count)s
+                WHERE id = %(run)s RETURNING event_seq
+            ), inserted AS (
+                INSERT INTO {RunEvent._meta.db_table}
+                    (run_id, seq, ts, worker, phase, action, data)
+                SELECT %(run)s, bumped.event_seq - %(count)s + e.ord, e.ts, e.worker,
+                       e.phase, e.action, e.data::jsonb
+                FROM bumped, unnest(
+                    %(ts)s::timestamptz[], %(worker)s::integer[], %(phase)s::text[],
+                    %(action)s::text[], %(data)s::text[]
+                ) WITH ORDINALITY AS e(ts, worker, phase, action, data, ord)
+            )
+            SELECT event_seq FROM bumped
+            """,
+            {
+                "run": run_id,
+                "count": len(buffer),
+                "ts": [ts for ts, _, _, _, _ in buffer],
+                "worker": [worker for _, worker, _, _, _ in buffer],
+                # str(): a TextChoices member is its value (psycopg would dump its name).
+                "phase": [str(phase) for _, _, phase, _, _ in buffer],
+                "action": [str(action) for _, _, _, action, _ in buffer],
+                "data": [json.dumps(data) for _, _, _, _, data in buffer],
+            },
+        )
+        row = cursor.fetchone()
+    if row is None:
+        raise CollectionRun.DoesNotExist(f"run {run_id} does not exist")
+    return row[0]
+
+
+def _resolve(future: asyncio.Future) -> None:
+    if not future.done():
+        future.set_result(None)
 
 
 def event_as_json(event) -> dict[str, Any]:
@@ -89,6 +230,26 @@ def event_as_json(event) -> dict[str, Any]:
         "phase": event.phase,
         "action": event.action,
         "data": event.data,
+    }
+
+
+def frame_message(run_id: int, events: list[dict[str, Any]]) -> dict[str, Any]:
+    """The channel-layer message of one frame: its seq range and its websocket text.
+
+    The text is what every page receives (``{"type": "events", ...}``), encoded once here
+    rather than by every consumer: the layer then carries one string, which a receiving
+    process unpacks in microseconds however many pages it serves (the pub/sub layer
+    unpacks a message once per consumer). ``first``/``last`` let a consumer check the
+    frame against what it sent without decoding it.
+    """
+    return {
+        "type": "run.frame",
+        "run": run_id,
+        "first": events[0]["seq"],
+        "last": events[-1]["seq"],
+        "text": json.dumps(
+            {"type": "events", "events": events, "replay": False}, separators=(",", ":")
+        ),
     }
 
 
@@ -116,11 +277,51 @@ class EventRecorder:
         self._status_owed = False
         self._trailing: asyncio.TimerHandle | None = None
         self._trailing_task: asyncio.Task | None = None
+        self._frame_events = max(1, int(settings.ACTIVITY_FRAME_EVENTS))
+        self._frame_full = None  # set by frame_due: wakes it (from any thread)
 
     def emit(self, action: str, *, worker: int = 0, phase: str = "", **data: Any) -> None:
         with self._lock:
             self._buffer.append((timezone.now(), worker, phase, action, data))
             self.emitted += 1
+            full = len(self._buffer) == self._frame_events
+        if full:
+            wake = self._frame_full
+            if wake is not None:
+                wake()
+
+    async def frame_due(self, seconds: float) -> None:
+        """Return when the next frame is due: after ``seconds``, or once a frame's worth of
+        events (``ACTIVITY_FRAME_EVENTS``) is buffered, but not before a quarter of
+        ``seconds`` (at most 4 frames per interval per run, whatever its rate).
+
+        Called by the engine's events loop between flushes. A page gets a frame's events
+        after every page before it got theirs (one daphne process sends them in turn, one
+        browser parses its own): smaller frames when a run is busy keep that wait short.
+        """
+        floor = seconds / 4
+        await asyncio.sleep(floor)
+        if len(self._buffer) >= self._frame_events:
+            return
+        loop = asyncio.get_running_loop()
+        woken = loop.create_future()
+
+        def wake() -> None:  # emit, on this loop or in the store's thread
+            try:
+                loop.call_soon_threadsafe(_resolve, woken)
+            except RuntimeError:  # the loop has just closed: no frame is due any more
+                pass
+
+        self._frame_full = wake
+        try:
+            if len(self._buffer) >= self._frame_events:  # filled meanwhile
+                return
+            async with asyncio.timeout(seconds - floor):
+                await woken
+        except TimeoutError:
+            pass
+        finally:
+            self._frame_full = None
 
     def pending(self) -> int:
         return len(self._buffer)
@@ -166,7 +367,7 @@ class EventRecorder:
             self._status_owed = False
             summary = await sync_to_async(self._summary)()
             if summary is not None:
-                await _apublish_status(summary)
+                await _apublish_many(_status_messages(summary))
         except Exception:  # like a failed publish: the stored state is what counts
             logger.warning("run %s: could not publish its status", self.run_id, exc_info=True)
         finally:
@@ -176,34 +377,55 @@ class EventRecorder:
                     self._owe_status()  # a flush came in while this one was publishing
 
     def _persist(self, buffer: list[tuple], *, with_status: bool = False):
-        """Insert the events with their seq numbers; return (frame, status summary or None)."""
+        """Insert the events with their seq numbers; return (frame, status summary or None).
+
+        The summary is read after the events are stored (``event_seq`` ≥ the frame's last
+        seq). Inside the caller's transaction if there is one (``flush``).
+        """
+        frame = self._store(buffer)
+        return frame, (self._summary() if with_status else None)
+
+    def _store(self, buffer: list[tuple]) -> list[dict[str, Any]]:
+        """Hand out the next seq numbers and insert the events, atomically; the frame."""
+        from django.db import connection
+
+        if connection.vendor == "postgresql":
+            last = _store_postgres(self.run_id, buffer)
+        else:
+            last = self._store_orm(buffer)
+        first = last - len(buffer) + 1
+        return [
+            {"run": self.run_id, "seq": first + i, "ts": ts.isoformat(), "worker": worker,
+             "phase": phase, "action": action, "data": data}
+            for i, (ts, worker, phase, action, data) in enumerate(buffer)
+        ]
+
+    def _store_orm(self, buffer: list[tuple]) -> int:
         from activity.models import RunEvent
-        from activity.selectors import run_progress_get
         from collection.models import CollectionRun
 
-        summary = None
         with transaction.atomic():
             CollectionRun.objects.filter(pk=self.run_id).update(
                 event_seq=F("event_seq") + len(buffer)
             )
-            if with_status:
-                run = CollectionRun.objects.get(pk=self.run_id)
-                last = run.event_seq
-                summary = run_summary(run, progress=run_progress_get(run_id=self.run_id))
-            else:
-                last = CollectionRun.objects.values_list("event_seq", flat=True).get(
-                    pk=self.run_id
-                )
+            last = CollectionRun.objects.values_list("event_seq", flat=True).get(
+                pk=self.run_id
+            )
             first = last - len(buffer) + 1
-            rows = [
+            RunEvent.objects.bulk_create(
                 RunEvent(
                     run_id=self.run_id, seq=first + i, ts=ts, worker=worker, phase=phase,
                     action=action, data=data,
                 )
                 for i, (ts, worker, phase, action, data) in enumerate(buffer)
-            ]
-            RunEvent.objects.bulk_create(rows)
-        return [event_as_json(row) for row in rows], summary
+            )
+        return last
+
+    def _messages(self, frame: list[dict], summary: dict | None) -> Messages:
+        messages = [(run_group(self.run_id), frame_message(self.run_id, frame))]
+        if summary is not None:
+            messages += _status_messages(summary)
+        return messages
 
     def flush(self) -> int:
         """Store buffered events and publish them after commit (sync callers)."""
@@ -211,33 +433,47 @@ class EventRecorder:
         if not buffer:
             return 0
         frame, summary = self._persist(buffer, with_status=self._status_wanted())
-        message = {"type": "run.frame", "run": self.run_id, "events": frame}
-        group = run_group(self.run_id)
-
-        def send() -> None:
-            _publish(group, message)
-            if summary is not None:
-                _publish_status(summary)
-
-        transaction.on_commit(send)
+        messages = self._messages(frame, summary)
+        transaction.on_commit(lambda: _publish_many(messages))
         return len(frame)
 
+    def _persist_and_hand_over(self, buffer: list[tuple], *, with_status: bool):
+        """Store the events and hand the frame to the publisher as soon as it commits, from
+        this (database) thread: the run's loop, busy with workers, is not on the way. The
+        status, when due, is read and handed over after the frame.
+
+        Returns (messages, summary, the future of the last hand-over or None).
+        """
+        frame = self._store(buffer)  # committed: aflush runs outside any transaction
+        messages = self._messages(frame, None)
+        handed = _hand_over(messages)  # the publisher reads this list from now on
+        summary = self._summary() if with_status else None
+        if summary is not None:
+            status = _status_messages(summary)
+            messages = messages + status  # a new list: never extend one handed over
+            if handed is not None:
+                handed = _hand_over(status)
+        return messages, summary, handed
+
     async def aflush(self) -> int:
-        """Store buffered events, then publish them (the store's transaction has committed)."""
+        """Store buffered events, then publish them (the store's transaction has committed).
+
+        Returns once the frame (and a due status) is sent, so a caller that flushes last
+        before its loop ends loses nothing; the sending itself does not wait for this loop.
+        """
         buffer = self._take()
         if not buffer:
             return 0
         with_status = self._status_wanted()
-        frame, summary = await sync_to_async(self._persist)(buffer, with_status=with_status)
-        await _apublish(
-            run_group(self.run_id), {"type": "run.frame", "run": self.run_id, "events": frame}
+        messages, summary, handed = await sync_to_async(self._persist_and_hand_over)(
+            buffer, with_status=with_status
         )
+        await _apublish_many(messages, handed)
         if summary is not None:
             self._status_owed = False
-            await _apublish_status(summary)
         else:
             self._owe_status()
-        return len(frame)
+        return len(buffer)
 
     async def aclose(self) -> None:
         """Flush, and publish an owed status now: the run's event loop is about to end."""
@@ -251,7 +487,7 @@ class EventRecorder:
             self._status_owed = False
             summary = await sync_to_async(self._summary)()
             if summary is not None:
-                await _apublish_status(summary)
+                await _apublish_many(_status_messages(summary))
 
 
 def run_summary(run, *, progress: dict | None = None) -> dict[str, Any]:
@@ -288,20 +524,10 @@ def run_summary(run, *, progress: dict | None = None) -> dict[str, Any]:
     return summary
 
 
-def _status_message(summary: dict) -> dict:
-    return {"type": "run.status", "run": summary}
-
-
-def _publish_status(summary: dict) -> None:
-    message = _status_message(summary)
-    _publish(RUNS_GROUP, message)
-    _publish(run_group(summary["id"]), message)
-
-
-async def _apublish_status(summary: dict) -> None:
-    message = _status_message(summary)
-    await _apublish(RUNS_GROUP, message)
-    await _apublish(run_group(summary["id"]), message)
+def _status_messages(summary: dict) -> Messages:
+    """A run's status goes to the run list and to the run's page."""
+    message = {"type": "run.status", "run": summary}
+    return [(RUNS_GROUP, message), (run_group(summary["id"]), message)]
 
 
 def run_status_publish(*, run) -> None:
@@ -313,4 +539,4 @@ def run_status_publish(*, run) -> None:
     from activity.selectors import run_progress_get
 
     summary = run_summary(run, progress=run_progress_get(run_id=run.pk))
-    transaction.on_commit(lambda: _publish_status(summary))
+    transaction.on_commit(lambda: _publish_many(_status_messages(summary)))

@@ -3,19 +3,24 @@
 Processes (all on loopback):
 
 - the sandbox marketplace (HTTP, 50 ms latency);
-- ``daphne config.asgi:application`` on the bench database and channels-redis (a Redis
-  database of its own, 14 by default: ``BENCH_REDIS_URL``), ``DEBUG=False``;
+- ``daphne config.asgi:application`` on the bench database and channels-redis' pub/sub
+  layer (the project's setting; Redis database 14 by default: ``BENCH_REDIS_URL``),
+  ``DEBUG=False``;
 - the clients: 100 websocket connections (aiohttp's client) authenticated as a staff user
   with a session cookie created in the bench database. Each behaves like the run page: it
   applies events in ``seq`` order, drops duplicates, and on a gap asks ``{"type":
   "resync", "after": last}``; a status whose ``event_seq`` is ahead and not followed by
   frames within 1.5 s also triggers a resync;
 - this process: the run itself (``run_execute``, MARKETPLACE=live), whose ``EventRecorder``
-  stores events and publishes ~10 frames/s to the run's group. The channel layer's
-  ``group_send`` is wrapped to timestamp each frame just before it is published.
+  stores events and publishes a frame every ``ACTIVITY_FRAME_SECONDS`` or every
+  ``ACTIVITY_FRAME_EVENTS`` events to the run's group (from its publisher thread). The
+  channel layer's ``group_send`` is wrapped to timestamp each frame just before it is
+  published.
 
 Latency = client receive time − publish time of the frame that carried the event (same
-clock: one machine), over every (client, event) pair applied from a live frame. Events a
+clock: one machine), over every (client, event) pair applied from a live frame. Shown for
+context: per frame, the first page's latency and the spread to the last page; emit →
+receive (the event's own timestamp: adds the wait for its frame and the store). Events a
 client first got from a replay (the consumer repairing a lost frame, or the client's own
 resync) are "lost before resync"; events still missing at the end are reported too.
 
@@ -330,6 +335,7 @@ class FrameClock:
         self.frames = 0
         self.frame_sizes: list[int] = []
         self.send_ms: list[float] = []  # how long each frame's group_send took
+        self.emitted: dict[int, float] = {}  # seq → the event's own timestamp (its emit)
 
     def install(self) -> None:
         from channels.layers import get_channel_layer
@@ -341,10 +347,10 @@ class FrameClock:
             if message.get("type") != "run.frame":
                 return await original(group, message)
             now = time.time()
-            for event in message["events"]:
-                self.published[event["seq"]] = now
+            for seq in range(message["first"], message["last"] + 1):
+                self.published[seq] = now
             self.frames += 1
-            self.frame_sizes.append(len(message["events"]))
+            self.frame_sizes.append(message["last"] - message["first"] + 1)
             started = time.perf_counter()
             try:
                 return await original(group, message)
@@ -405,6 +411,12 @@ def parent(args) -> int:
                        for name, pid in pids.items()}
                 cpu["run"] = time.process_time() - run_cpu
                 final_seq = CollectionRun.objects.get(pk=run.pk).event_seq
+                from activity.models import RunEvent
+
+                clock.emitted = {
+                    seq: ts.timestamp()
+                    for seq, ts in RunEvent.objects.filter(run=run).values_list("seq", "ts")
+                }
                 clients.stdin.write(f"final {final_seq}\n")
                 clients.stdin.flush()
                 line = clients.stdout.readline().strip()
@@ -443,6 +455,7 @@ def _redis_flush(url: str) -> None:
 def report_figure(args, data, clock, report, run_s, final_seq, connected, total_s) -> int:
     published = clock.published
     latencies: list[float] = []
+    end_to_end: list[float] = []  # emit → receive, same pairs as latencies
     repaired_latencies: list[float] = []
     lost_before_resync = 0
     per_client_lost = []
@@ -450,11 +463,14 @@ def report_figure(args, data, clock, report, run_s, final_seq, connected, total_
     clients_complete = 0
     gaps = resyncs = 0
     repaired_ranges: set[tuple[int, int]] = set()
+    per_frame: dict[float, list[float]] = {}  # publish time → each client's receive time
     for client in data["clients"]:
         lost = 0
         for first, last, received, kind in client["messages"]:
             if kind == REPAIRED:
                 repaired_ranges.add((first, last))
+            if kind == LIVE and first in published:
+                per_frame.setdefault(published[first], []).append(received)
             for seq in range(first, last + 1):
                 sent = published.get(seq)
                 if sent is None:
@@ -462,6 +478,8 @@ def report_figure(args, data, clock, report, run_s, final_seq, connected, total_
                 delay = (received - sent) * 1000
                 if kind == LIVE:
                     latencies.append(delay)
+                    if seq in clock.emitted:
+                        end_to_end.append((received - clock.emitted[seq]) * 1000)
                 elif kind == REPAIRED:
                     repaired_latencies.append(delay)
                     lost += 1
@@ -471,6 +489,11 @@ def report_figure(args, data, clock, report, run_s, final_seq, connected, total_
         clients_complete += client["last_seq"] >= final_seq
         gaps += client["gaps"]
         resyncs += client["resyncs"]
+    # Where a frame's latency goes: reaching the first page (layer + daphne + one client)
+    # versus the spread over the pages (one daphne and one clients process serve them in
+    # turn, so the spread grows with the frame's size and the number of pages).
+    first_ms = [(min(times) - sent) * 1000 for sent, times in per_frame.items()]
+    spread_ms = [(max(times) - min(times)) * 1000 for times in per_frame.values()]
     events_per_s = final_seq / run_s
     p50 = percentile(latencies, 50) if latencies else None
     p99 = percentile(latencies, 99) if latencies else None
@@ -496,6 +519,15 @@ def report_figure(args, data, clock, report, run_s, final_seq, connected, total_
         ["  of which group_send p50 / p99 ms",
          f"{percentile(clock.send_ms, 50):.1f} / {percentile(clock.send_ms, 99):.1f}"
          if clock.send_ms else "-"],
+        ["  per frame: first page p50 / p99 ms",
+         f"{percentile(first_ms, 50):.1f} / {percentile(first_ms, 99):.1f}"
+         if first_ms else "-"],
+        ["  per frame: first→last page p50 / p99 ms",
+         f"{percentile(spread_ms, 50):.1f} / {percentile(spread_ms, 99):.1f}"
+         if spread_ms else "-"],
+        ["emit→receive p50 / p99 ms (context: + buffering, store)",
+         f"{percentile(end_to_end, 50):.1f} / {percentile(end_to_end, 99):.1f}"
+         if end_to_end else "-"],
         ["live (client, event) pairs", f"{len(latencies):,}"],
         ["events lost before resync (all clients)", f"{lost_before_resync:,}"],
         ["clients that lost any", f"{sum(1 for x in per_client_lost if x)}"],
@@ -524,11 +556,24 @@ def report_figure(args, data, clock, report, run_s, final_seq, connected, total_
         "run_s": round(run_s, 3),
         "events_per_s": round(events_per_s, 1),
         "frames": clock.frames,
+        "frame_events_p50": percentile(clock.frame_sizes, 50) if clock.frame_sizes else None,
         "group_send_ms": {
             "p50": percentile(clock.send_ms, 50) if clock.send_ms else None,
             "p99": percentile(clock.send_ms, 99) if clock.send_ms else None,
         },
         "latency_ms": {"p50": p50, "p99": p99, "max": pmax, "samples": len(latencies)},
+        "emit_to_receive_ms": {
+            "p50": percentile(end_to_end, 50) if end_to_end else None,
+            "p99": percentile(end_to_end, 99) if end_to_end else None,
+        },
+        "frame_first_page_ms": {
+            "p50": percentile(first_ms, 50) if first_ms else None,
+            "p99": percentile(first_ms, 99) if first_ms else None,
+        },
+        "frame_spread_ms": {
+            "p50": percentile(spread_ms, 50) if spread_ms else None,
+            "p99": percentile(spread_ms, 99) if spread_ms else None,
+        },
         "repaired_latency_ms": {
             "p50": percentile(repaired_latencies, 50) if repaired_latencies else None,
             "samples": len(repaired_latencies),

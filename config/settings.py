@@ -100,26 +100,25 @@ if REDIS_URL:
     from redis.backoff import ExponentialBackoff
     from redis.exceptions import ConnectionError as RedisConnectionError
 
+    # Redis pub/sub rather than channels-redis' core layer: a frame is one PUBLISH (the
+    # core layer's group_send is four round trips) pushed to every subscribed process,
+    # whose consumers read it from a local queue (the core layer polls with BZPOPMIN and
+    # wakes every local consumer through a lock). Nothing is kept for an absent process,
+    # which is what the pages already assume (at most once; a gap is replayed from the
+    # database). bench/fanout.py, 100 pages: see bench/README.md, figure 3.
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
             "CONFIG": {
                 "hosts": [{
                     "address": REDIS_URL,
-                    # redis-py 8 reads with a 5 s socket timeout by default, which cuts the
-                    # layer's blocking BZPOPMIN (5 s) and tears every websocket down every
-                    # ~5 s (django/channels_redis#422): allow a read longer than the pop.
-                    "socket_timeout": 30,
                     # After a Redis restart the pool's connections are dead; without a retry
-                    # each one fails its next command (a websocket that cannot join its group,
-                    # a frame not published). Retry on a fresh connection instead.
+                    # each one fails its next command (a frame not published). Retry on a
+                    # fresh connection instead. (The subscriber reconnects and subscribes
+                    # again by itself: redis-py's PubSub.on_connect.)
                     "retry": Retry(ExponentialBackoff(cap=1.0, base=0.05), 3),
                     "retry_on_error": [RedisConnectionError],
                 }],
-                # Frames are coalesced (~10/s per run), so a few hundred queued messages
-                # per channel is minutes of slack, not a memory risk.
-                "capacity": env.int("CHANNEL_LAYER_CAPACITY", default=1000),
-                "expiry": 60,
             },
         }
     }
@@ -244,6 +243,10 @@ COLLECTION_RUNS_OUT_OF_PROCESS = env.bool("COLLECTION_RUNS_OUT_OF_PROCESS", defa
 
 # --- Live activity ----------------------------------------------------------------------
 ACTIVITY_FRAME_SECONDS = env.float("ACTIVITY_FRAME_SECONDS", default=0.1)
+# A busy run sends a frame as soon as this many events wait (at most 4 frames per
+# ACTIVITY_FRAME_SECONDS): every page's copy of a frame is sent and parsed in turn, so the
+# last page waits in proportion to the frame's size (bench/fanout.py).
+ACTIVITY_FRAME_EVENTS = env.int("ACTIVITY_FRAME_EVENTS", default=25)
 # A run's status and counters (run list, progress bar) at most this often per process.
 ACTIVITY_STATUS_SECONDS = env.float("ACTIVITY_STATUS_SECONDS", default=0.5)
 

@@ -834,7 +834,7 @@ class Runner:
 
     async def _events_loop(self) -> None:
         while True:
-            await asyncio.sleep(self.config.frame_seconds)
+            await self.recorder.frame_due(self.config.frame_seconds)
             # Shielded: the shutdown's cancel must not land between storing a frame and
             # publishing it (every page would see a gap and replay it from the database;
             # bench/fanout.py once saw all 100 pages replay the same 5 events).

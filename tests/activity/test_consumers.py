@@ -9,7 +9,7 @@ import pytest
 from channels.layers import get_channel_layer
 
 from activity.access import CLOSE_FORBIDDEN, CLOSE_NOT_FOUND, CLOSE_UNAUTHENTICATED
-from activity.events import Action, run_group
+from activity.events import Action, frame_message, run_group
 from activity.selectors import RESYNC_CHUNK
 from collection.models import CollectionRun
 from collection.services.runs import run_transition
@@ -126,9 +126,9 @@ async def test_a_lost_frame_is_filled_from_the_database(recorders, ws, run, view
 
     # A late duplicate of something already sent is not forwarded again.
     layer = get_channel_layer()
-    await layer.group_send(run_group(run.pk), {"type": "run.frame", "run": run.pk, "events": [
+    await layer.group_send(run_group(run.pk), frame_message(run.pk, [
         {"run": run.pk, "seq": 4, "ts": "2026-01-01T00:00:00+00:00", "worker": 1,
-         "phase": "amazon", "action": "found", "data": {}}]})
+         "phase": "amazon", "action": "found", "data": {}}]))
     assert await client.drain_events() == []
 
 
