@@ -8,7 +8,7 @@ Coroutines of one execution (one process taking part in one run)::
                                                  │ results_store every FLUSH_SECONDS
                                                  │ or BATCH_SIZE outcomes (one transaction)
     monitor: heartbeat + lease extension; sees pause/cancel requested from elsewhere
-    events:  recorder.aflush() every ACTIVITY_FRAME_SECONDS
+    events:  recorder.aflush() every ACTIVITY_FRAME_SECONDS (sooner when ACTIVITY_FRAME_EVENTS wait)
     progress: run_progress_get for the caller's display (only when asked)
 
 The claimer keeps about ``CLAIM_AHEAD_SECONDS`` of work queued: the workers' throughput

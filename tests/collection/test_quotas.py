@@ -306,12 +306,16 @@ def test_quota_usage_get_reports_used_left_and_reset(settings):
 
 WORKER = textwrap.dedent(
     """
-    import asyncio, os, sys
+    import asyncio, os, sys, time
     import django
     os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings"
     django.setup()
     from collection.marketplaces.base import QuotaExhausted
     from collection.quotas import Quota, QuotaTracker
+
+    print("ready", flush=True)  # then wait for the others: all start at once
+    while not os.path.exists(sys.argv[3]):
+        time.sleep(0.001)
 
     async def main():
         quota = Quota("ebay", int(sys.argv[1]), "window", window_seconds=3600)
@@ -334,7 +338,7 @@ WORKER = textwrap.dedent(
 
 @pytest.mark.postgres_only
 @pytest.mark.django_db(transaction=True)
-def test_concurrent_processes_never_pass_the_quota():
+def test_concurrent_processes_never_pass_the_quota(tmp_path):
     database = connection.settings_dict
     password = f":{database['PASSWORD']}" if database["PASSWORD"] else ""
     url = (
@@ -343,13 +347,19 @@ def test_concurrent_processes_never_pass_the_quota():
     )
     env = {**os.environ, "DATABASE_URL": url}
     limit = 200
+    start = tmp_path / "start"
     workers = [
         subprocess.Popen(
-            [sys.executable, "-c", WORKER, str(limit), str(block)],
+            [sys.executable, "-c", WORKER, str(limit), str(block), str(start)],
             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         )
         for block in (1, 3, 16, 16)
     ]
+    # Django's setup takes a process ~0.5 s: the first one ready would otherwise spend the
+    # whole quota before the others ask for any.
+    for worker in workers:
+        assert worker.stdout.readline().strip() == "ready", worker.communicate(timeout=60)[1]
+    start.touch()
     results = [worker.communicate(timeout=120) for worker in workers]
     for worker, (out, err) in zip(workers, results, strict=True):
         assert worker.returncode == 0, err
