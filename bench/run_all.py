@@ -39,7 +39,7 @@ from bench._common import machine, table  # noqa: E402
 # script, extra arguments, the most seconds it may take (a loaded machine is slower; a
 # figure still running then is stopped with every process it started).
 FIGURES = {
-    "engine": ("bench/engine.py", [], 900),
+    "engine": ("bench/engine.py", ["--processes", "1,2"], 900),
     "ingest": ("bench/ingest.py", [], 600),
     "fanout": ("bench/fanout.py", [], 400),
     "memory": ("bench/memory.py", [], 400),
@@ -108,12 +108,17 @@ def summarize(results: dict[str, dict | None]) -> list[list]:
 
     engine = results.get("engine")
     if engine:
-        for workers, r in engine["ours"].items():
-            target = engine["targets_efficiency"].get(workers)
-            row("1 engine", f"efficiency, {workers} workers", f"{r['efficiency']:.3f}",
+        for key, r in engine["ours"].items():
+            target = engine["targets_efficiency"].get(key)
+            shape = (f"{r['workers']} workers" if r.get("processes", 1) == 1
+                     else f"{r['workers']} workers in {r['processes']} processes")
+            row("1 engine", f"efficiency, {shape}", f"{r['efficiency']:.3f}",
                 f"≥ {target}" if target else "report", r.get("target_met"))
-        worst = max(r["cpu_ms_per_request"] for r in engine["ours"].values())
-        row("1 engine", "CPU ms/request (worst of runs)", f"{worst:.3f}",
+        # The target is the run's process: single-process runs (two processes each carry a
+        # run's fixed work, shown in bench/engine.py's table).
+        single = [r for r in engine["ours"].values() if r.get("processes", 1) == 1]
+        worst = max(r["cpu_ms_per_request"] for r in single)
+        row("1 engine", "CPU ms/request, one process (worst of runs)", f"{worst:.3f}",
             f"≤ {engine['target_cpu_ms_per_request']}",
             worst <= engine["target_cpu_ms_per_request"])
         for workers, b in engine["baseline"].items():
