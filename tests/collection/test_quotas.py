@@ -278,6 +278,39 @@ async def test_align_with_reads_the_sources_that_report_their_quota():
     assert await sync_used("ebay") == {at(2026, 3, 10, 12, 0): 10}
 
 
+@pytestmark_db
+async def test_align_start_holds_the_reporting_providers_first_request_not_the_others():
+    """The quota read overlaps the Amazon phase: Amazon requests go at once, eBay's first
+    request waits for what eBay reports and counts against it."""
+    import asyncio
+    from types import SimpleNamespace
+
+    clock = Clock(at(2026, 3, 10, 12, 0, 10))
+    reported = asyncio.Event()
+    status = SimpleNamespace(limit=40, remaining=1, reset_at=at(2026, 3, 10, 12, 1, 40))
+
+    class Ebay:
+        provider = "ebay"
+
+        async def rate_limits(self):
+            await reported.wait()
+            return status
+
+    quotas = {**EBAY_40, "oxylabs": Quota("oxylabs", 1000, "window", window_seconds=100)}
+    tracker = QuotaTracker(quotas, block=1, clock=clock)
+    tracker.align_start(SimpleNamespace(amazon=_Source("oxylabs"), ebay=Ebay()))
+    await asyncio.wait_for(tracker.acquire("oxylabs"), 5)  # not held by eBay's report
+    ebay_first = asyncio.ensure_future(tracker.acquire("ebay"))
+    await asyncio.sleep(0.05)
+    assert not ebay_first.done()  # waits for the report
+    reported.set()
+    await asyncio.wait_for(ebay_first, 5)
+    # eBay said 39 of 40 were used: the one request left was this one.
+    with pytest.raises(QuotaExhausted):
+        await tracker.acquire("ebay")
+    await tracker.aclose()
+
+
 # --- What the admin and the live page show ----------------------------------------------
 
 

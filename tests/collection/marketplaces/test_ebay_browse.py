@@ -118,6 +118,9 @@ async def test_search_request_and_recorded_payload():
     )
     assert tokens.mints == 1
     assert "airpods" in page.request_url and token not in page.request_url
+    # The display form is the URL sent, with the filter's punctuation readable.
+    assert "filter=conditionIds:{1000},maxDeliveryCost:0," in page.request_url
+    assert "price:[" in page.request_url
 
 
 async def test_token_is_reused_until_shortly_before_expiry():

@@ -465,6 +465,30 @@ async def test_latency(small_config):
     assert 0.05 <= elapsed < 1.0
 
 
+async def test_latency_includes_the_emulators_own_work(small_config, monkeypatch):
+    """A remote API's latency is its whole response time: a page that takes the emulator
+    40 ms to build still arrives after ~latency_ms, not latency_ms + 40 ms."""
+    import dataclasses
+
+    from collection.marketplaces.sandbox import app as sandbox_app
+
+    route = sandbox_app.ROUTES["/v1/queries"]
+
+    async def slow_page(app, request):
+        time.sleep(0.1)  # the emulator busy building the page (blocks its loop, as CPU does)
+        return await route.handler(app, request)
+
+    monkeypatch.setitem(
+        sandbox_app.ROUTES, "/v1/queries", dataclasses.replace(route, handler=slow_page)
+    )
+    app = SandboxApp(small_config.replace(latency_ms=150))
+    started = time.monotonic()
+    await _best_sellers(app)
+    elapsed = time.monotonic() - started
+    assert 0.15 <= elapsed < 0.22, elapsed  # not >= 0.25: the 100 ms are within the 150
+    assert 150 <= app.request_log[-1].duration_ms < 220
+
+
 async def test_daily_quota_and_rate_limit_endpoint(small_config):
     app = SandboxApp(small_config.replace(daily_quota=2, day_seconds=0.5))
     async with _client(app) as client:
