@@ -280,7 +280,7 @@ def _run_processes(child_args: list[str], workers: int, processes: int, env: dic
               for i in range(processes)]
     with tempfile.TemporaryDirectory() as tmp:
         handshake = Path(tmp) / "run-id"
-        base = [arg for arg in child_args]
+        base = list(child_args)
         base[base.index("--workers") + 1] = str(shares[0])
         commands = [[*base, "--run-workers", str(workers), "--handshake", str(handshake)]]
         for share in shares[1:]:

@@ -298,6 +298,17 @@ def _prepare_best_sellers(batch: PreparedBatch, task: TaskRow, page) -> None:
             batch.skipped += 1
 
 
+def _memo_decimal(memo: dict, raw, limit: Decimal) -> Decimal | None:
+    """``clean_decimal`` of a value that repeats across a batch, cleaned once."""
+    try:
+        return memo[raw]
+    except KeyError:
+        value = memo[raw] = clean_decimal(raw, limit=limit)
+        return value
+    except TypeError:  # unhashable, or a signalling NaN: no memo for it
+        return clean_decimal(raw, limit=limit)
+
+
 def _prepare_listings(batch: PreparedBatch, task: TaskRow, page, ebay_pages: int) -> None:
     batch.skipped += max(int(page.skipped or 0), 0)
     if task.product_id is None:  # the product was deleted since the task was planned
@@ -345,13 +356,7 @@ def _prepare_listings(batch: PreparedBatch, task: TaskRow, page, ebay_pages: int
             score = listing.seller_feedback_score
             if score is not None and not (score.__class__ is int and INT_MIN <= score <= INT_MAX):
                 score = clean_int(score, low=INT_MIN, high=INT_MAX)
-            raw = listing.seller_feedback_percent
-            try:
-                percent = percents[raw]
-            except KeyError:
-                percent = percents[raw] = clean_decimal(raw, limit=_PERCENT_LIMIT)
-            except TypeError:  # unhashable, or a signalling NaN: no memo for it
-                percent = clean_decimal(raw, limit=_PERCENT_LIMIT)
+            percent = _memo_decimal(percents, listing.seller_feedback_percent, _PERCENT_LIMIT)
             seller = sellers.get(key)
             if seller is None:
                 sellers[key] = SellerRow(key, username, score, percent)
@@ -369,13 +374,7 @@ def _prepare_listings(batch: PreparedBatch, task: TaskRow, page, ebay_pages: int
                 item_id = raw.strip()
             else:
                 item_id = clean_text(raw, ITEM_ID_MAX).strip()
-            raw = listing.price
-            try:
-                price = prices[raw]
-            except KeyError:
-                price = prices[raw] = clean_decimal(raw, limit=_PRICE_LIMIT)
-            except TypeError:  # unhashable, or a signalling NaN: no memo for it
-                price = clean_decimal(raw, limit=_PRICE_LIMIT)
+            price = _memo_decimal(prices, listing.price, _PRICE_LIMIT)
             sighting_key = (key, product_id)
             old = sightings.get(sighting_key)
             if old is None or (
