@@ -123,7 +123,13 @@ class CollectionRun(models.Model):
         default=1, validators=[MinValueValidator(1), MaxValueValidator(2)]
     )
     ebay_pages = models.PositiveSmallIntegerField(
-        default=3, validators=[MinValueValidator(1), MaxValueValidator(200)]
+        default=1, validators=[MinValueValidator(1), MaxValueValidator(50)],
+        help_text="Result pages of 200 listings per eBay query.",
+    )
+    ebay_queries = models.PositiveSmallIntegerField(
+        default=2, validators=[MinValueValidator(1), MaxValueValidator(5)],
+        help_text="eBay calls per product page: the first query, then fallbacks only when "
+        "it finds too little.",
     )
     markup_min_percent = models.DecimalField(
         max_digits=7, decimal_places=2, default=Decimal("80.00"),
@@ -231,6 +237,9 @@ class RunTask(models.Model):
         "Product", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     page = models.PositiveSmallIntegerField(default=1)
+    query = models.CharField(
+        max_length=300, blank=True, help_text="The eBay query this task sends (eBay phase)."
+    )
     attempts = models.PositiveSmallIntegerField(default=0)
     leased_until = models.DateTimeField(null=True, blank=True)
     leased_by = models.CharField(max_length=200, blank=True)
@@ -260,6 +269,12 @@ class Product(models.Model):
     rating = models.DecimalField(max_digits=3, decimal_places=2, null=True, blank=True)
     ratings_count = models.PositiveIntegerField(null=True, blank=True)
     url = models.URLField(max_length=2000, blank=True)
+    # The run whose records set ``price``: within one run the lowest positive price of all
+    # its records wins (whatever order they arrive in), a later run's price replaces it.
+    price_run = models.ForeignKey(
+        CollectionRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+        db_index=False, db_constraint=False,
+    )
     categories = models.ManyToManyField(
         Category, through="ProductCategory", related_name="products"
     )
@@ -303,6 +318,9 @@ class Seller(models.Model):
     # ``varchar_pattern_ops`` (LIKE) index nobody queries, written by every new seller.
     normalized = models.CharField(max_length=255)
     display_name = models.CharField(max_length=255, blank=True)
+    ebay_user_id = models.CharField(
+        max_length=100, blank=True, help_text="eBay's immutable user id, where the API sends it."
+    )
     feedback_score = models.IntegerField(null=True, blank=True)
     feedback_percent = models.DecimalField(max_digits=5, decimal_places=2, null=True, blank=True)
     first_seen_run = models.ForeignKey(
@@ -318,7 +336,14 @@ class Seller(models.Model):
     last_seen_at = models.DateTimeField(null=True, blank=True)
     times_seen = models.PositiveIntegerField(default=0, help_text="Listings seen, all runs.")
     products_matched = models.PositiveIntegerField(
-        default=0, help_text="Distinct best sellers listed within the markup band."
+        default=0, help_text="Distinct best sellers with a listing that copies their title."
+    )
+    # Settled from the sightings when a run finishes (``seller_scores_settle``).
+    median_price_ratio = models.FloatField(
+        null=True, blank=True, help_text="Median eBay price ÷ Amazon price of matched listings."
+    )
+    copy_share = models.FloatField(
+        null=True, blank=True, help_text="Share of the products listed whose title is copied."
     )
     runs_seen = models.PositiveIntegerField(default=0, help_text="Distinct runs seen in.")
     # score changes with every batch that sees the seller: an index on it would make each of
@@ -343,6 +368,13 @@ class Seller(models.Model):
             # sellers: an index-only scan of this is ~3× cheaper than scanning the table.
             models.Index(
                 fields=["id"], condition=Q(deleted_at__isnull=True), name="seller_active_idx"
+            ),
+            # The leaderboard: active sellers by score. The score moves once per run per seller
+            # seen (settled when the run finishes), not with every batch, so the store's
+            # per-batch seller update stays HOT.
+            models.Index(
+                models.F("score").desc(), "id", condition=Q(deleted_at__isnull=True),
+                name="seller_leaderboard_idx",
             ),
         ]
 
@@ -381,6 +413,23 @@ class SellerSighting(models.Model):
     item_id = models.CharField(max_length=100, blank=True)
     listing_price = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
     currency = models.CharField(max_length=3, blank=True, default="USD")
+    # What the listing was: the evidence an operator reads.
+    title = models.CharField(max_length=300, blank=True)
+    item_url = models.URLField(max_length=500, blank=True)
+    shipping_cost = models.DecimalField(
+        max_digits=10, decimal_places=2, null=True, blank=True, help_text="0 = free shipping."
+    )
+    location = models.CharField(max_length=64, blank=True)
+    query = models.CharField(max_length=300, blank=True, help_text="The eBay query that found it.")
+    match_score = models.FloatField(
+        null=True, blank=True, help_text="0–100: how closely the title copies the product's."
+    )
+    is_match = models.BooleanField(
+        default=False, help_text="A copy of the product (counts); otherwise a look-alike."
+    )
+    price_ratio = models.FloatField(
+        null=True, blank=True, help_text="Listing price ÷ Amazon price (USD listings only)."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -471,7 +520,10 @@ class Schedule(models.Model):
         default=1, validators=[MinValueValidator(1), MaxValueValidator(2)]
     )
     ebay_pages = models.PositiveSmallIntegerField(
-        default=3, validators=[MinValueValidator(1), MaxValueValidator(200)]
+        default=1, validators=[MinValueValidator(1), MaxValueValidator(50)]
+    )
+    ebay_queries = models.PositiveSmallIntegerField(
+        default=2, validators=[MinValueValidator(1), MaxValueValidator(5)]
     )
     markup_min_percent = models.DecimalField(max_digits=7, decimal_places=2, default=Decimal("80.00"))
     markup_max_percent = models.DecimalField(max_digits=7, decimal_places=2, default=Decimal("120.00"))

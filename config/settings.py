@@ -214,7 +214,9 @@ SANDBOX_HOSTILE = env.bool("SANDBOX_HOSTILE", default=False)
 # --- Collection engine ------------------------------------------------------------------
 COLLECTION_WORKERS = env.int("COLLECTION_WORKERS", default=5)
 COLLECTION_AMAZON_PAGES = env.int("COLLECTION_AMAZON_PAGES", default=1)
-COLLECTION_EBAY_PAGES = env.int("COLLECTION_EBAY_PAGES", default=3)
+COLLECTION_EBAY_PAGES = env.int("COLLECTION_EBAY_PAGES", default=1)
+# eBay calls per product page: the first query, then fallbacks only when it finds too little.
+COLLECTION_EBAY_QUERIES = env.int("COLLECTION_EBAY_QUERIES", default=2)
 COLLECTION_MARKUP_MIN_PERCENT = env.float("COLLECTION_MARKUP_MIN_PERCENT", default=80.0)
 COLLECTION_MARKUP_MAX_PERCENT = env.float("COLLECTION_MARKUP_MAX_PERCENT", default=120.0)
 COLLECTION_RETRY_MAX = env.int("COLLECTION_RETRY_MAX", default=5)  # attempts per task
