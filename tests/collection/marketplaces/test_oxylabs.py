@@ -176,7 +176,7 @@ def test_ebay_search_url_carries_every_filter():
     url = ebay_search_url(QUERY)
     assert url == (
         "https://www.ebay.com/sch/i.html?_nkw=airpods+pro+2&LH_ItemCondition=1000&LH_Free=1"
-        "&LH_PrefLoc=1&LH_BIN=1&_udlo=300.00&_udhi=400.50&_ipg=60&_pgn=2"
+        "&LH_PrefLoc=1&LH_BIN=1&_udlo=300.00&_udhi=400.50&_ipg=240&_pgn=2"
     )
     assert "_ipg=120" in ebay_search_url(ListingQuery("x", Decimal(1), Decimal(2), page_size=100))
 
