@@ -32,6 +32,7 @@ None). Regular expressions only ever run on one short text fragment, never on th
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from decimal import Decimal
@@ -194,6 +195,7 @@ def _item_id_from_href(href: str | None) -> str:
     return match.group(1) if match else ""
 
 
+@functools.lru_cache(maxsize=1024)  # a few distinct lines per run ("Free delivery")
 def shipping_cost(text: str, currency: str) -> object:
     """What a shipping line says, in the price's ``currency``: 0 for "Free delivery" /
     "Free shipping", 5.99 for "+$5.99 shipping"; None for anything else ("Shipping not
@@ -210,6 +212,7 @@ def shipping_cost(text: str, currency: str) -> object:
     return cost if code == currency else None
 
 
+@functools.lru_cache(maxsize=1024)
 def location_of(text: str) -> str:
     """"Located in United States" → "US", "from China" → "CN"; a place we have no code
     for keeps its own name ("from Lithuania" → "Lithuania"); "" when it is no location."""
@@ -233,6 +236,7 @@ def _listing(
     if not seller or not item_id or not item_id.isdigit() or len(item_id) > MAX_ITEM_ID_LENGTH:
         return None
     price, code = parse_money(price_text, currency)
+    shipping = shipping_cost(shipping_text, code) if shipping_text else None
     return Listing(
         item_id=item_id,
         title=title,
@@ -242,7 +246,7 @@ def _listing(
         seller_feedback_score=seller.feedback_score,
         seller_feedback_percent=seller.feedback_percent,  # type: ignore[arg-type]
         url=f"{EBAY_ORIGIN}/itm/{item_id}",
-        shipping_cost=shipping_cost(shipping_text, code) if shipping_text else None,  # type: ignore[arg-type]
+        shipping_cost=shipping,  # type: ignore[arg-type]
         location=location,
     )
 
@@ -420,10 +424,9 @@ def parse_search_page(
 
     river = tree.css(_RIVER)
     # One generation per page (the new one wins when both appear); the other's is ignored.
-    kinds = {kind for node in river if node.tag == "li" for kind in _classes(node).split()}
-    if "s-card" in kinds:
+    if tree.css_first("li.s-card") is not None:
         generation, parse_card = "s-card", _parse_s_card
-    elif "s-item" in kinds:
+    elif tree.css_first("li.s-item") is not None:
         generation, parse_card = "s-item", _parse_s_item
     else:
         generation, parse_card = "none", _parse_s_card

@@ -334,7 +334,9 @@ def _summary(**changes) -> dict:
             }
         ],
         "buyingOptions": ["FIXED_PRICE"],
-        "itemWebUrl": "https://www.ebay.com/itm/187654321098?hash=item2baf:g:xyzAAOSw&amdata=enc%3AAQAJ",
+        "itemWebUrl": (
+            "https://www.ebay.com/itm/187654321098?hash=item2baf:g:xyzAAOSw&amdata=enc%3AAQAJ"
+        ),
         "itemLocation": {"postalCode": "917**", "country": "US"},
         "legacyItemId": "187654321098",
     }

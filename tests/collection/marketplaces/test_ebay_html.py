@@ -122,7 +122,8 @@ def _s_card(item_id, title, price, *, seller="dxbdxb 99.3% positive (460)", rows
     return (
         f'<li class="s-card s-card--horizontal" data-listingid="{item_id}" id="item{item_id}">'
         '<div class="su-card-container"><div class="su-card-container__content">'
-        f'<a class="su-link" href="https://www.ebay.com/itm/{item_id}?_skw=x&amp;hash=item{item_id}:g:AbC">'
+        f'<a class="su-link" href="https://www.ebay.com/itm/{item_id}'
+        f'?_skw=x&amp;hash=item{item_id}:g:AbC">'
         f'<div role="heading" aria-level="3" class="s-card__title"><span>{title}</span>'
         '<span class="clipped">Opens in a new window or tab</span></div></a>'
         '<div class="su-card-container__attributes__primary">'
@@ -191,8 +192,10 @@ def _page(river, *, count="1,284", query="usb c charger", before="", tail=""):
     return (
         '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
         f"<title>{query} for sale | eBay</title></head><body>"
-        '<header id="gh" class="gh-header"><a href="https://www.ebay.com" id="gh-la">eBay</a></header>'
-        '<div id="srp-river-main" class="srp-main srp-main--isLarge"><div class="srp-controls__row-2">'
+        '<header id="gh" class="gh-header">'
+        '<a href="https://www.ebay.com" id="gh-la">eBay</a></header>'
+        '<div id="srp-river-main" class="srp-main srp-main--isLarge">'
+        '<div class="srp-controls__row-2">'
         f'<h1 class="srp-controls__count-heading"><span class="BOLD">{count}</span> results for '
         f'<span class="BOLD">{query}</span></h1></div>{before}'
         '<div id="srp-river-results" class="srp-river-results clearfix">'
@@ -241,7 +244,10 @@ def test_the_bot_wall_is_a_captcha(html):
 
 
 def test_a_hidden_recaptcha_iframe_alone_is_no_captcha_but_an_unrecognised_page():
-    html = f"<!DOCTYPE html><html><head><title>eBay</title></head><body>{_HIDDEN_RECAPTCHA}</body></html>"
+    html = (
+        "<!DOCTYPE html><html><head><title>eBay</title></head>"
+        f"<body>{_HIDDEN_RECAPTCHA}</body></html>"
+    )
     with pytest.raises(ParseError, match="unrecognised"):
         parse_search_page(html)
 
@@ -263,7 +269,8 @@ def test_legacy_seller_label_is_not_part_of_the_name(text, user, score, percent)
 
 
 def test_legacy_card_with_seller_label():
-    html = _page(_s_item("305123456789", "Socket Set", "$24.99", seller="Seller: toolsdirect_us (66) 97.1%"))
+    seller = "Seller: toolsdirect_us (66) 97.1%"
+    html = _page(_s_item("305123456789", "Socket Set", "$24.99", seller=seller))
     (listing,) = parse_search_page(html).listings
     assert listing.seller_username == "toolsdirect_us"
     assert (listing.seller_feedback_score, listing.seller_feedback_percent) == (66, Decimal("97.1"))
@@ -275,7 +282,7 @@ def test_cards_after_the_fewer_words_divider_are_not_results():
         + _s_card("395000000002", "Anker Nano Charger 65W GaN", "$41.00")
         + _s_card("395000000003", "Anker 65W Nano Wall Charger", "$42.50")
         + _divider("Results matching fewer words")
-        + _s_card("395000000004", "USB C Charger 20W", "$9.99", seller="cheapcables 97% positive (12)")
+        + _s_card("395000000004", "USB C 20W", "$9.99", seller="cheapcables 97% positive (12)")
         + _s_card("395000000005", "Nano Phone Case", "$5.00", seller="cases4u 99% positive (88)")
         + _PAGINATION_ANSWER
     )
@@ -317,7 +324,8 @@ def test_a_zero_results_page_yields_no_listings_even_with_cards_on_it():
     """Seen on recorded pages: "0 results for …", "No exact matches found", and the list
     still filled with fuzzy matches (with or without a divider)."""
     null_search = (
-        '<div class="srp-river-answer srp-river-answer--SAVE_CARD"><div class="srp-save-null-search">'
+        '<div class="srp-river-answer srp-river-answer--SAVE_CARD">'
+        '<div class="srp-save-null-search">'
         '<h3 class="srp-save-null-search__heading">No exact matches found</h3></div></div>'
     )
     river = _s_card("395000000001", "Lamp Socket T5", "$12.00") + _s_card(

@@ -252,8 +252,9 @@ async def test_ebay_page_through_oxylabs_stops_at_the_divider():
     def card(item_id, seller):
         return (
             f'<li class="s-card s-card--horizontal" data-listingid="{item_id}">'
-            f'<a class="su-link" href="https://www.ebay.com/itm/{item_id}"><div class="s-card__title">'
-            f'<span>Anker Nano Charger {item_id}</span></div></a><div class="s-card__attribute-row">'
+            f'<a class="su-link" href="https://www.ebay.com/itm/{item_id}">'
+            f'<div class="s-card__title"><span>Anker Nano Charger {item_id}</span></div></a>'
+            '<div class="s-card__attribute-row">'
             '<span class="s-card__price">$39.99</span></div><div class="s-card__attribute-row">'
             '<span>Free delivery</span></div><div class="s-card__attribute-row"><span>'
             f"{seller} 99.1% positive (320)</span></div></li>"
@@ -264,10 +265,12 @@ async def test_ebay_page_through_oxylabs_stops_at_the_divider():
         '<h1 class="srp-controls__count-heading"><span class="BOLD">2</span> results for '
         '<span class="BOLD">anker nano</span></h1><ul class="srp-results srp-list clearfix">'
         + card("395000000001", "nano_shop") + card("395000000002", "charge_hub")
-        + '<li class="srp-river-answer srp-river-answer--REWRITE_START"><div class="section-notice">'
+        + '<li class="srp-river-answer srp-river-answer--REWRITE_START">'
+        '<div class="section-notice">'
         '<span class="section-notice__main">Results matching fewer words</span></div></li>'
         + card("395000000003", "other_seller")
-        + '</ul><a class="pagination__next icon-link" href="https://www.ebay.com/sch/i.html?_pgn=2">'
+        + '</ul><a class="pagination__next icon-link" '
+        'href="https://www.ebay.com/sch/i.html?_pgn=2">'
         "Next page</a></body></html>"
     )
     async with recorded_client(lambda r: httpx.Response(200, json=oxylabs_envelope(html))) as c:
