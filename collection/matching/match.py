@@ -1,0 +1,315 @@
+"""Does an eBay listing copy this Amazon best seller's title? A 0–100 score.
+
+A dropshipper's copy is the Amazon title edited to fit 80 characters: cut at a word
+boundary, brand (and sometimes the model code) stripped, filler dropped, features
+reordered or dropped, decoration added. So a copy is made almost only of Amazon words
+(*precision*), holds most of the words an 80-character title can hold (*coverage*), and
+mostly in the Amazon order. Look-alikes of other brands share the generic words but bring
+their own brand, model code and figures; ordinary sellers write short titles of their own.
+
+    score = 100 · coverage · precision · (0.8 + 0.2 · order)
+            + 15 if the model code is there (and coverage ≥ 0.5), at most 100
+            − 30 if another model code is there
+            − 15 if the listing leads with a brand-like word the Amazon title doesn't have
+            − 50 if it names another variant (pack, size, capacity, colour)
+
+Variants: a listing that says "4 Pack" where the Amazon title says "2 Pack" (or another
+colour, size or capacity) is *not* a copy of this ASIN: a dropshipper copies one ASIN's
+title, and the "4 Pack" title is the copy of the sibling ASIN, which is searched and
+counted on its own. It scores below the threshold and is kept as a look-alike.
+A missing figure (cut off at 80 characters) is no evidence either way.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from rapidfuzz.distance import LCSseq
+
+from ._text import (
+    _COMPOUND,
+    _PART,
+    MAX_CHARS,
+    Token,
+    clean,
+    is_code,
+    specs,
+    squash,
+    stem,
+    tokenize,
+)
+from ._words import (
+    COLOURS,
+    COMPAT_MARKERS,
+    DECORATION,
+    FILLER,
+    GENERIC,
+    SIZE_WORDS,
+    VARIANT_UNITS,
+)
+
+MATCH_THRESHOLD: float = 60.0
+
+# How much of the (debranded, filler-free) Amazon title a copy can hold: 80 characters
+# minus room for decoration the seller adds.
+_COPY_ROOM = 62
+_LISTING_CHARS = 200  # eBay titles stop at 80; the rest of a longer text is noise
+
+W_DISTINCT = 1.0
+W_GENERIC = 0.6
+W_WEAK = 0.3     # numbers, colours, units
+W_CODE = 1.5     # a model code, spread over its pieces (XR-200 = xr + 200)
+
+CODE_BONUS = 15.0
+OTHER_CODE_PENALTY = 30.0
+OTHER_BRAND_PENALTY = 15.0
+VARIANT_PENALTY = 50.0
+
+_UPGRADE_WORDS = frozenset({"upgraded", "upgrade", "improved", "newest"})
+_FILLER_STEMS = frozenset(stem(w) for w in FILLER)
+_DECORATION_STEMS = frozenset(stem(w) for w in DECORATION)
+_COLOUR_STEMS = frozenset(stem(w) for w in COLOURS)
+_GENERIC_STEMS = frozenset(stem(w) for w in GENERIC)
+_COMPAT_STEMS = frozenset(stem(w) for w in COMPAT_MARKERS)
+
+
+@dataclass(frozen=True, eq=False)
+class ProductTerms:
+    """One Amazon title, prepared once for matching many listings against it."""
+
+    title: str                                 # cleaned (lower case) title
+    tokens: tuple[Token, ...]                  # every word, with segment and position
+    brand: tuple[str, ...]                     # brand words (guessed or given), stemmed
+    codes: frozenset[str]                      # the product's own model codes, squashed
+    compat_codes: frozenset[str]               # codes of what it is *for* ("for Dyson V8")
+    words: frozenset[str]                      # every word and squashed compound
+    weights: dict[str, float] = field(repr=False)  # content word → weight
+    sequence: tuple[str, ...] = field(repr=False)  # content words in title order
+    room_weight: float = 0.0                   # weight a copy of ≤ 80 characters can hold
+    specs: frozenset[tuple[str, str]] = frozenset()  # ("pack", "2"), ("oz", "16")
+    colours: frozenset[str] = frozenset()
+    sizes: frozenset[str] = frozenset()
+    product_segment: int = 0                   # the segment that names the product
+
+    @property
+    def usable(self) -> bool:
+        return bool(self.sequence)
+
+
+def _weight(tok: Token, brand: frozenset[str], code_pieces: dict[str, int]) -> float:
+    w = tok.word
+    if tok.compound in code_pieces:
+        return W_CODE / code_pieces[tok.compound]
+    if w.isdigit() or w in _COLOUR_STEMS or any(ch.isdigit() for ch in w):
+        return W_WEAK
+    if w in brand:
+        return W_DISTINCT
+    if w in _GENERIC_STEMS or len(w) <= 2:
+        return W_GENERIC
+    return W_DISTINCT
+
+
+def _product_segment(tokens: list[Token]) -> int:
+    """Skip leading segments that are only decoration ("[2024 Upgraded]", "NEW")."""
+    segments: dict[int, list[Token]] = {}
+    for tok in tokens:
+        segments.setdefault(tok.segment, []).append(tok)
+    for seg in sorted(segments):
+        if any(
+            not (t.word in _DECORATION_STEMS or t.word in _UPGRADE_WORDS or t.word.isdigit())
+            for t in segments[seg]
+        ):
+            return seg
+    return 0
+
+
+def _guess_brand(tokens: list[Token], seg: int, codes: frozenset[str]) -> tuple[str, ...]:
+    """Leading words of the product phrase before its model code or generic words."""
+    phrase = [t for t in tokens if t.segment == seg]
+    brand: list[str] = []
+    for tok in phrase[:3]:
+        w = tok.word
+        if (
+            len(brand) == 2
+            or tok.compound in codes
+            or w in _FILLER_STEMS
+            or w in _GENERIC_STEMS
+            or w in _COLOUR_STEMS
+            or w in _DECORATION_STEMS
+            or any(ch.isdigit() for ch in w)
+        ):
+            break
+        brand.append(w)
+        if len(tok.raw) >= 2 and tok.raw.isupper():  # "SONVIK", "LEGO": one word
+            break
+    content = [t for t in phrase if t.word not in _FILLER_STEMS]
+    if len(brand) >= len(content):  # the whole phrase is not a brand
+        brand = brand[: max(0, len(content) - 1)]
+    return tuple(brand)
+
+
+def product_terms(title: str, *, brand: str | None = None) -> ProductTerms:
+    """Prepare an Amazon title (once per product) for search_queries and listing_match."""
+    text, tokens = tokenize(title)
+    seg = _product_segment(tokens)
+
+    compat_segments_from: dict[int, int] = {}  # segment → offset where "for …" starts
+    for tok in tokens:
+        if tok.word in _COMPAT_STEMS and tok.segment not in compat_segments_from:
+            compat_segments_from[tok.segment] = tok.offset
+
+    def is_compat(tok: Token) -> bool:
+        start = compat_segments_from.get(tok.segment)
+        return start is not None and tok.offset > start
+
+    codes: set[str] = set()
+    compat_codes: set[str] = set()
+    code_pieces: dict[str, int] = {}
+    for tok in tokens:
+        if tok.compound in code_pieces or not is_code(tok.compound):
+            continue
+        (compat_codes if is_compat(tok) else codes).add(tok.compound)
+        code_pieces[tok.compound] = len({t.word for t in tokens if t.compound == tok.compound})
+    frozen_codes = frozenset(codes)
+
+    if brand is not None:
+        brand_words = tuple(stem(w) for w in _PART.findall(clean(brand)))
+    else:
+        brand_words = _guess_brand(tokens, seg, frozen_codes)
+    brand_set = frozenset(brand_words)
+
+    weights: dict[str, float] = {}
+    sequence: list[str] = []
+    room_weight = 0.0
+    used = 0
+    for tok in tokens:
+        w = tok.word
+        if w in _FILLER_STEMS or tok.segment < seg and w in _DECORATION_STEMS:
+            continue
+        weight = _weight(tok, brand_set, code_pieces)
+        if is_compat(tok) and weight > W_GENERIC:
+            weight = W_GENERIC
+        sequence.append(w)
+        if w not in weights:
+            weights[w] = weight
+            if w not in brand_set:
+                used += len(tok.text) + 1
+                if used <= _COPY_ROOM:
+                    room_weight += weight
+    words = set(t.word for t in tokens) | {t.compound for t in tokens}
+    return ProductTerms(
+        title=text,
+        tokens=tuple(tokens),
+        brand=brand_words,
+        codes=frozen_codes,
+        compat_codes=frozenset(compat_codes),
+        words=frozenset(words),
+        weights=weights,
+        sequence=tuple(sequence),
+        room_weight=room_weight,
+        specs=frozenset(s for s in specs(text) if s[0] in VARIANT_UNITS),
+        colours=frozenset(t.word for t in tokens if t.word in _COLOUR_STEMS),
+        sizes=frozenset(t.word for t in tokens if t.word in SIZE_WORDS),
+        product_segment=seg,
+    )
+
+
+def _listing_weight(word: str) -> float:
+    if word.isdigit() or word in _COLOUR_STEMS:
+        return W_WEAK
+    if word in _GENERIC_STEMS or len(word) <= 2:
+        return W_GENERIC
+    return W_DISTINCT
+
+
+def _variant_conflict(terms: ProductTerms, text: str, words: set[str]) -> bool:
+    if terms.specs:
+        theirs = specs(text)
+        mine_units = {unit for unit, _ in terms.specs}
+        for unit, value in theirs:
+            if unit in mine_units and (unit, value) not in terms.specs:
+                return True
+    if terms.colours:
+        theirs = words & _COLOUR_STEMS
+        if theirs and not theirs & terms.colours:
+            return True
+    if terms.sizes:
+        theirs = words & SIZE_WORDS
+        if theirs and not theirs & terms.sizes:
+            return True
+    return False
+
+
+def listing_match(terms: ProductTerms, listing_title: str) -> float:
+    """0–100: how surely this eBay listing title is a copy of the Amazon title."""
+    if not terms.sequence:
+        return 0.0
+    text = clean(listing_title)[:_LISTING_CHARS]
+    raw = [stem(w) for w in _PART.findall(text)]
+    known = terms.words
+    content = [
+        w for w in raw
+        if w not in _FILLER_STEMS and (w in known or w not in _DECORATION_STEMS)
+    ]
+    if not content:
+        return 0.0
+    weights = terms.weights
+    brand = terms.brand
+
+    seen: set[str] = set()
+    mine = theirs = covered = 0.0
+    for w in content:
+        if w in seen:
+            continue
+        seen.add(w)
+        if w in weights:
+            weight = weights[w]
+            mine += weight
+            if w not in brand:
+                covered += weight
+        elif w in known:  # an Amazon word with no weight (filler kept by the seller)
+            continue
+        else:
+            theirs += _listing_weight(w)
+    if mine <= 0:
+        return 0.0
+    precision = mine / (mine + theirs)
+    coverage = min(1.0, covered / terms.room_weight) if terms.room_weight else 1.0
+    shared = [w for w in content if w in weights]
+    order = LCSseq.similarity(shared, terms.sequence) / len(shared)
+    score = 100.0 * coverage * precision * (0.8 + 0.2 * order)
+
+    compounds = {squash(m.group(0)) for m in _COMPOUND.finditer(text)}
+    if terms.codes and coverage >= 0.5 and (terms.codes & compounds or terms.codes & seen):
+        score = min(100.0, score + CODE_BONUS)  # a short own title with the code is not a copy
+    if _other_code(terms, text, compounds):
+        score -= OTHER_CODE_PENALTY
+    lead = content[0]
+    if (
+        lead not in known
+        and lead not in _GENERIC_STEMS
+        and lead not in _COLOUR_STEMS
+        and len(lead) >= 3
+        and lead.isalpha()
+    ):
+        score -= OTHER_BRAND_PENALTY
+    if _variant_conflict(terms, text, seen):
+        score -= VARIANT_PENALTY
+    return round(max(0.0, min(100.0, score)), 2)
+
+
+def _other_code(terms: ProductTerms, text: str, compounds: set[str]) -> bool:
+    """A model code in the listing that the Amazon title doesn't have (ignoring "for …")."""
+    known = terms.words | terms.codes | terms.compat_codes
+    compat_at = min((text.find(f" {m} ") for m in COMPAT_MARKERS if f" {m} " in text),
+                    default=-1)
+    for m in _COMPOUND.finditer(text):
+        if compat_at >= 0 and m.start() > compat_at:
+            break
+        code = squash(m.group(0))
+        if code not in known and is_code(code):
+            return True
+    return False
+
+
+__all__ = ["MATCH_THRESHOLD", "ProductTerms", "listing_match", "product_terms", "MAX_CHARS"]
