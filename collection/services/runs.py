@@ -79,6 +79,7 @@ def run_options_validate(
     ebay_pages: int,
     markup_min_percent,
     markup_max_percent,
+    ebay_queries: int = 1,
 ) -> tuple[Decimal, Decimal]:
     """Check run options; return the markup band as Decimals. Raises RunOptionsError."""
     if not isinstance(workers, int) or not 1 <= workers <= 200:
@@ -87,8 +88,14 @@ def run_options_validate(
         raise RunOptionsError(
             f"Amazon pages must be 1 or 2 (a best-seller list has 2 pages), got {amazon_pages!r}."
         )
-    if not isinstance(ebay_pages, int) or not 1 <= ebay_pages <= 200:
-        raise RunOptionsError(f"eBay pages must be between 1 and 200, got {ebay_pages!r}.")
+    if not isinstance(ebay_pages, int) or not 1 <= ebay_pages <= 50:
+        raise RunOptionsError(
+            f"eBay pages must be between 1 and 50 (200 listings each), got {ebay_pages!r}."
+        )
+    if not isinstance(ebay_queries, int) or not 1 <= ebay_queries <= 5:
+        raise RunOptionsError(
+            f"eBay queries per product must be between 1 and 5, got {ebay_queries!r}."
+        )
     low = _decimal(markup_min_percent, "markup min")
     high = _decimal(markup_max_percent, "markup max")
     if low < 0 or high < 0:
@@ -135,6 +142,7 @@ def run_create(
     rerun_of: CollectionRun | None = None,
     schedule=None,
     enforce_active_limit: bool = False,
+    ebay_queries: int | None = None,
 ) -> CollectionRun:
     """Create a queued run (no task rows yet: the engine plans them when it starts)."""
     categories = list(categories)
@@ -143,6 +151,7 @@ def run_create(
     workers = settings.COLLECTION_WORKERS if workers is None else workers
     amazon_pages = settings.COLLECTION_AMAZON_PAGES if amazon_pages is None else amazon_pages
     ebay_pages = settings.COLLECTION_EBAY_PAGES if ebay_pages is None else ebay_pages
+    ebay_queries = settings.COLLECTION_EBAY_QUERIES if ebay_queries is None else ebay_queries
     if markup_min_percent is None:
         markup_min_percent = settings.COLLECTION_MARKUP_MIN_PERCENT
     if markup_max_percent is None:
@@ -153,6 +162,7 @@ def run_create(
         ebay_pages=ebay_pages,
         markup_min_percent=markup_min_percent,
         markup_max_percent=markup_max_percent,
+        ebay_queries=ebay_queries,
     )
     # Quota hook: what the run will cost per provider, kept on the run (services.estimates).
     from collection.services.estimates import run_estimate
@@ -177,6 +187,7 @@ def run_create(
             workers=workers,
             amazon_pages=amazon_pages,
             ebay_pages=ebay_pages,
+            ebay_queries=ebay_queries,
             markup_min_percent=low,
             markup_max_percent=high,
             started_by=started_by,
@@ -338,6 +349,7 @@ def run_start(
     rerun_of: CollectionRun | None = None,
     schedule=None,
     enforce_active_limit: bool = True,
+    ebay_queries: int | None = None,
 ) -> CollectionRun:
     """Create a queued run and enqueue it for a task worker (after commit).
 
@@ -353,6 +365,7 @@ def run_start(
             workers=workers,
             amazon_pages=amazon_pages,
             ebay_pages=ebay_pages,
+            ebay_queries=ebay_queries,
             markup_min_percent=markup_min_percent,
             markup_max_percent=markup_max_percent,
             started_by=started_by,
@@ -378,6 +391,7 @@ def run_rerun(*, run_id: int, started_by=None) -> CollectionRun:
         workers=source.workers,
         amazon_pages=source.amazon_pages,
         ebay_pages=source.ebay_pages,
+        ebay_queries=source.ebay_queries,
         markup_min_percent=source.markup_min_percent,
         markup_max_percent=source.markup_max_percent,
         started_by=started_by,
