@@ -637,7 +637,7 @@ def caches_clear() -> None:
         amazon.asin_index,
         amazon.node_products,
         amazon.category_records,
-        universe.routing,
+        universe.model_routing,
         universe.build_shard,
         universe.search,
         universe.fewer_words,

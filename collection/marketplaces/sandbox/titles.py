@@ -26,7 +26,8 @@ def join(pieces) -> str:
 
 
 def model_code(r) -> str:
-    pattern = ("Ldd", "LLddd", "Lddd", "LL-ddd", "LdL", "LLdd")[int(r.random() * 6)]
+    # Every token of a model code has a digit (the search's routing relies on it).
+    pattern = ("Ldd", "LLddd", "Lddd", "LLdddL", "LdL", "LLdd")[int(r.random() * 6)]
     return "".join(
         _LETTERS[int(r.random() * len(_LETTERS))] if ch == "L"
         else str(int(r.random() * 10)) if ch == "d" else ch
@@ -241,10 +242,11 @@ def shard_vocabulary(profile: str, noun_index: int) -> frozenset[str]:
     return frozenset(vocabulary)
 
 
-def global_vocabulary() -> frozenset[str]:
-    """Tokens any listing may carry whatever its product (decorations, hostile text)."""
-    texts = tw.PREFIXES + tw.SUFFIXES + tw.OWN_EXTRAS + tw.ACCESSORIES + words.HOSTILE_MARKUP
-    texts += ("Lorem ipsum dolor sit amet", "x" * 100_000)
+def global_vocabulary(hostile: bool) -> frozenset[str]:
+    """Tokens any listing may carry whatever its product (decorations; hostile text)."""
+    texts = tw.PREFIXES + tw.SUFFIXES + tw.OWN_EXTRAS + tw.ACCESSORIES
+    if hostile:
+        texts += words.HOSTILE_MARKUP + ("x" * 100_000,)
     vocabulary: set[str] = set()
     for text in texts:
         vocabulary.update(tokens(text))

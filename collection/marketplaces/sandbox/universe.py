@@ -56,29 +56,43 @@ def _lookalike_count(seed: int, asin: str) -> int:
     return 3 + h64(seed, "lookalikes", asin) % 10
 
 
+@lru_cache(maxsize=2)
+def _global_vocabulary(hostile: bool = True) -> frozenset[str]:
+    return titles.global_vocabulary(hostile)
+
+
 @lru_cache(maxsize=1)
-def _global_vocabulary() -> frozenset[str]:
-    return titles.global_vocabulary()
+def static_routing() -> dict[str, frozenset[tuple[str, int]]]:
+    """Token → shards from the word lists alone (cheap; model codes aside)."""
+    table: dict[str, set[tuple[str, int]]] = {}
+    for profile in amazon.PROFILE_NAMES:
+        for noun_index in range(amazon.noun_count(profile)):
+            for token in titles.shard_vocabulary(profile, noun_index):
+                table.setdefault(token, set()).add((profile, noun_index))
+    glob = _global_vocabulary(False)
+    return {token: frozenset(shards) for token, shards in table.items() if token not in glob}
 
 
 @lru_cache(maxsize=16)
-def routing(params: CatalogueParams) -> dict[str, frozenset[tuple[str, int]]]:
-    """Token → the shards whose listings may hold it (global tokens left out)."""
+def model_routing(params: CatalogueParams) -> dict[str, frozenset[tuple[str, int]]]:
+    """Model-code token → shards (needs every product: built on the first query with one)."""
     table: dict[str, set[tuple[str, int]]] = {}
     for profile in amazon.PROFILE_NAMES:
-        by_noun: dict[int, set[str]] = {}
         for product in amazon.profile_products(params, profile):
-            models = by_noun.setdefault(product.noun_index, set())
-            models.update(tokens(titles.join(p for p in product.pieces if p[0] == "model")))
-            for code in lookalike_models(params.seed, product.asin,
-                                         _lookalike_count(params.seed, product.asin)):
-                models.update(tokens(code))
-        for noun_index in range(amazon.noun_count(profile)):
-            shard = (profile, noun_index)
-            for token in titles.shard_vocabulary(profile, noun_index) | by_noun.get(noun_index, set()):
-                table.setdefault(token, set()).add(shard)
-    glob = _global_vocabulary()
-    return {token: frozenset(shards) for token, shards in table.items() if token not in glob}
+            codes = [text for kind, text in product.pieces if kind == "model"]
+            codes += lookalike_models(params.seed, product.asin,
+                                      _lookalike_count(params.seed, product.asin))
+            for code in codes:
+                for token in tokens(code):
+                    table.setdefault(token, set()).add(product.shard)
+    return {token: frozenset(shards) for token, shards in table.items()}
+
+
+def _shards_of(params: CatalogueParams, token: str) -> frozenset[tuple[str, int]]:
+    found = static_routing().get(token, frozenset())
+    if any(ch.isdigit() for ch in token):  # only such tokens can be model codes
+        found = found | model_routing(params).get(token, frozenset())
+    return found
 
 
 def _all_shards() -> frozenset[tuple[str, int]]:
@@ -86,12 +100,15 @@ def _all_shards() -> frozenset[tuple[str, int]]:
 
 
 def route(params: CatalogueParams, query: ParsedQuery) -> list[tuple[str, int]]:
-    table, glob = routing(params), _global_vocabulary()
+    """The shards a query can match in. A query of decoration words only ("new") matches
+    everywhere, so it builds every shard (seconds at the defaults; nobody searches that)."""
+    glob = _global_vocabulary(params.hostile)
     candidates: frozenset | None = None
     for token in query.required:
         if token in glob:
             continue
-        candidates = table.get(token, frozenset()) if candidates is None else candidates & table.get(token, frozenset())
+        got = _shards_of(params, token)
+        candidates = got if candidates is None else candidates & got
         if not candidates:
             return []
     for group in query.groups:
@@ -101,7 +118,7 @@ def route(params: CatalogueParams, query: ParsedQuery) -> list[tuple[str, int]]:
             for token in alternative:
                 if token in glob:
                     continue
-                got = table.get(token, frozenset())
+                got = _shards_of(params, token)
                 inner = got if inner is None else inner & got
             reach |= _all_shards() if inner is None else inner
         candidates = frozenset(reach) if candidates is None else candidates & reach
