@@ -345,9 +345,11 @@ def positions(bits: int) -> list[int]:
 
 
 def _collect(params: CatalogueParams, query: ParsedQuery, listing_filter: ListingFilter,
-             bits_of) -> tuple[SandboxListing, ...]:
+             bits_of, max_shards: int | None = None) -> tuple[SandboxListing, ...]:
     found: list[SandboxListing] = []
     shards = route(params, query)
+    if max_shards is not None:
+        shards = shards[:max_shards]
     for shard_key in shards:
         shard = build_shard(params, shard_key)
         bits = bits_of(shard)
@@ -379,13 +381,15 @@ def fewer_words(params: CatalogueParams, q: str, listing_filter: ListingFilter,
     out: list[SandboxListing] = []
     for skip in range(len(query.required) - 1, -1, -1):
         rest = query.required[:skip] + query.required[skip + 1:]
+        if all(token in _global_vocabulary(params.hostile) for token in rest):
+            continue  # "new" alone would pad from the whole site: nothing to learn from it
         looser = ParsedQuery(rest, query.groups, query.excluded)
         full = query
 
         def bits_of(shard, looser=looser, full=full):
             return matching_bits(shard, looser) & ~matching_bits(shard, full)
 
-        for listing in _collect(params, looser, listing_filter, bits_of):
+        for listing in _collect(params, looser, listing_filter, bits_of, max_shards=4):
             if listing.item_id not in seen:
                 seen.add(listing.item_id)
                 out.append(listing)
