@@ -169,7 +169,7 @@ def run_create(
 
     estimate = run_estimate(
         categories=len(categories), amazon_pages=amazon_pages, ebay_pages=ebay_pages,
-        markup_min_percent=low, markup_max_percent=high,
+        markup_min_percent=low, markup_max_percent=high, ebay_queries=ebay_queries,
     ).as_json()
     with transaction.atomic():
         if enforce_active_limit:
