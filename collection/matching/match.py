@@ -7,6 +7,12 @@ reordered or dropped, decoration added. So a copy is made almost only of Amazon 
 mostly in the Amazon order. Look-alikes of other brands share the generic words but bring
 their own brand, model code and figures; ordinary sellers write short titles of their own.
 
+    precision = Amazon-word weight / (Amazon-word weight + 2 · weight of other words)
+    coverage  = weight of Amazon words held (brand and code aside) / weight of the first
+                55 characters of the debranded, filler-free Amazon title (capped at 1)
+    order     = rapidfuzz LCSseq of the shared words against the Amazon word order
+    weights: distinctive word 1, generic word 0.6, number/colour/figure 0.3, code 1.5
+
     score = 100 · coverage · precision · (0.8 + 0.2 · order)
             + 15 if the model code is there (and coverage ≥ 0.5), at most 100
             − 30 if another model code is there
@@ -18,6 +24,9 @@ colour, size or capacity) is *not* a copy of this ASIN: a dropshipper copies one
 title, and the "4 Pack" title is the copy of the sibling ASIN, which is searched and
 counted on its own. It scores below the threshold and is kept as a look-alike.
 A missing figure (cut off at 80 characters) is no evidence either way.
+
+Cost: about 20 µs per listing_match on a quiet core (193 corpus pairs, timeit), up to
+~70 µs with the machine fully loaded; product_terms ~0.1 ms once per product.
 """
 
 from __future__ import annotations
