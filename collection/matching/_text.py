@@ -42,7 +42,9 @@ def _prepare(text: object) -> str:
     if "<" in text:
         text = _TAG.sub(" ", text)
     text = unicodedata.normalize("NFKC", text[: MAX_CHARS * 2])
-    text = "".join(ch if ch.isprintable() else " " for ch in text[:MAX_CHARS])
+    text = text[:MAX_CHARS]
+    if not text.isprintable():
+        text = "".join(ch if ch.isprintable() else " " for ch in text)
     return _APOSTROPHE.sub("", text)
 
 
@@ -64,7 +66,8 @@ def words(text: str) -> list[str]:
 
 
 def squash(compound: str) -> str:
-    return "".join(_PART.findall(compound))
+    """"XR-200" → "xr200" (a compound's letters and digits only)."""
+    return compound.replace("-", "").replace(".", "").replace("/", "")
 
 
 def is_code(squashed: str) -> bool:

@@ -12,11 +12,17 @@ edits. Rules, in order of how reliably a word survives:
    hyphenated words (eBay's tokenizing of "USB-C" or "2-Slice" is not something to bet
    on), or marketing adjectives ("premium", "upgraded") unless nothing else is left.
    Words after "for" (what the product fits) come last.
-3. Query 1: the best 4 such words (3 when only 3), in title order.
+3. Query 1: the words of the product phrase (at most 4), in title order.
+   When the product phrase is short (< 3 words) or all generic ("wireless earbuds"), it
+   is narrowed by an OR group of the next 3 candidates: "wireless earbuds (bluetooth,
+   headphones, charging)" — any one of three survives the edits far more often than
+   each alone.
 4. Query 2 (sent only when query 1 matched fewer than TOO_LITTLE listings) has different
-   trade-offs: the model code with the product noun when the title has a plain code
-   ("q47 earbuds": survives any feature edit, misses copies that stripped the code), else
-   query 1's two safest words with its two riskiest as an OR group `(a, b)`.
+   trade-offs, first that applies: query 1 without its first word when that word is not
+   generic (a product line stripped with the brand: "FlowState"); the model code with
+   the product noun ("q47 earbuds": survives any feature edit, misses copies that
+   stripped the code); the product phrase without its OR group; query 1's two safest
+   words with the others as an OR group.
 5. More (limit > 2): brand + model code, then brand + product noun.
 """
 
@@ -29,14 +35,15 @@ from .match import _GENERIC_STEMS, ProductTerms, product_terms
 TOO_LITTLE: int = 3
 
 MIN_WORDS = 3   # enough when one of them is not generic
-MAX_WORDS = 4   # four when all are generic ("wireless earbuds bluetooth headphones")
+MAX_WORDS = 4   # words of the product phrase at most
+GROUP_WORDS = 3  # the OR group that narrows a short or generic product phrase
 _HEAD_CHARS = 60    # a word starting after this (brand and filler gone) risks the 80 cut
 _MAX_WORD_LEN = 24
 
 _RISKY = frozenset(
     """premium upgraded upgrade improved professional ultra super extra high quality
     durable heavy duty perfect great cute funny ideal gift gifts women men womens mens
-    kids boys girls adults adult unisex best latest original newest classic""".split()
+    kids boys girls adults adult unisex best latest original newest classic idea""".split()
 )
 _NEVER = FILLER | DECORATION | COLOURS | SIZE_WORDS | frozenset(UNITS) | {"x", "s"}
 
@@ -52,27 +59,10 @@ def _usable_word(tok: Token) -> bool:
     )
 
 
-def _brand_zone(terms: ProductTerms) -> set[int]:
-    """Offsets of the words from the start of the product phrase to its first generic word:
-    brand, product line and model code ("Stanley Quencher H2.0 FlowState", "Hot Wheels"),
-    which dropshippers strip together."""
-    zone: set[int] = set()
-    for tok in terms.tokens:
-        if tok.segment < terms.product_segment:
-            continue
-        if tok.segment > terms.product_segment or len(zone) >= 5:
-            break
-        if tok.word in _GENERIC_STEMS or tok.text in GENERIC:
-            break
-        zone.add(tok.offset)
-    return zone
-
-
 def _candidates(terms: ProductTerms) -> list[tuple[tuple[int, int], Token]]:
     """Usable words, best first: (tier, position) with tier 0 = the product noun phrase."""
     seg0 = terms.product_segment
     brand = set(terms.brand)
-    zone = _brand_zone(terms)
     ranked: list[tuple[tuple[int, int], Token]] = []
     seen: set[str] = set()
     marker: dict[int, str] = {}   # segment → "with" / "for" once seen
@@ -91,9 +81,7 @@ def _candidates(terms: ProductTerms) -> list[tuple[tuple[int, int], Token]]:
             continue
         seen.update((w, tok.word))
         after = marker.get(tok.segment)
-        if tok.offset in zone:
-            tier = 6
-        elif after == "for":
+        if after == "for":
             tier = 4
         elif tok.segment == seg0:
             tier = 2 if after == "with" else 0
@@ -108,6 +96,10 @@ def _candidates(terms: ProductTerms) -> list[tuple[tuple[int, int], Token]]:
         ranked.append(((tier, start), tok))
     ranked.sort(key=lambda item: item[0])
     return ranked
+
+
+def _tier(ranked: list[tuple[tuple[int, int], Token]], tok: Token) -> int:
+    return next(tier for (tier, _), t in ranked if t is tok)
 
 
 def _join(tokens: list[Token]) -> str:
@@ -134,15 +126,24 @@ def search_queries(title: str, *, limit: int = 2, brand: str | None = None) -> t
         # Only a brand (or only figures): the brand words themselves, if any.
         return (" ".join(brand_words[:MAX_WORDS]),) if brand_words else ()
 
-    good = [tok for (tier, _), tok in ranked if tier < 10]
-    pool = good if len(good) >= 3 else [tok for _, tok in ranked]
-    picked: list[Token] = []
-    for tok in pool:
-        picked.append(tok)
-        distinctive = any(t.word not in _GENERIC_STEMS for t in picked)
-        if len(picked) >= MAX_WORDS or len(picked) >= MIN_WORDS and distinctive:
-            break
-    queries: list[str] = [_join(picked)]
+    phrase = [tok for (tier, _), tok in ranked if tier == 0][:MAX_WORDS]
+    rest = [tok for (tier, _), tok in ranked if tier != 0]
+    head = [tok for tok in rest if tok not in phrase]
+    distinctive = any(t.word not in _GENERIC_STEMS for t in phrase)
+    if len(phrase) >= MIN_WORDS and distinctive:
+        first = _join(phrase)
+    elif phrase:
+        # A short or all-generic product phrase, narrowed by any one of the next words:
+        # one of three is far likelier to survive the edits than each one alone.
+        group = [t for t in head if _tier(ranked, t) < 10][:GROUP_WORDS] or head[:GROUP_WORDS]
+        if len(group) >= 2:
+            first = f"{_join(phrase)} ({', '.join(t.text for t in group)})"
+        else:
+            first = _join((phrase + group)[:MAX_WORDS])
+    else:
+        first = _join(head[:MIN_WORDS])
+    queries: list[str] = [first]
+    picked = phrase or head[:MIN_WORDS]
 
     noun = _product_noun(terms, ranked)
     plain_codes = sorted(
@@ -151,18 +152,18 @@ def search_queries(title: str, *, limit: int = 2, brand: str | None = None) -> t
         key=lambda t: t.offset,
     )
     code = plain_codes[0].text if plain_codes else ""
+    if "(" not in first and len(picked) >= 3 and picked[0].word not in _GENERIC_STEMS:
+        # The first word of a product phrase may be a product line stripped with the
+        # brand ("Stanley Quencher H2.0 FlowState Stainless Steel …").
+        queries.append(_join(picked[1:]))
     if code and noun:
         queries.append(f"{code} {noun}")
-    if len(picked) >= 3:
-        rest = [tok for _, tok in ranked if tok not in picked]
-        safe, risky = picked[:-2], picked[-2:]
-        if len(picked) == 3 and rest:
-            safe, risky = picked[:2], [picked[2], rest[0]]
-        if len(safe) >= 1:
-            group = ", ".join(t.text for t in sorted(risky, key=lambda t: t.offset))
-            queries.append(f"{_join(safe)} ({group})")
-    elif len(picked) == 2:
-        queries.append(picked[0].text)
+    if "(" in first:
+        queries.append(_join(picked))  # the product phrase alone, whatever else was dropped
+    elif len(picked) >= 4:
+        # The two safest words of query 1, and any one of its riskier ones.
+        group = ", ".join(t.text for t in sorted(picked[2:], key=lambda t: t.offset))
+        queries.append(f"{_join(picked[:2])} ({group})")
     if brand_words and code:
         queries.append(f"{' '.join(brand_words)} {code}")
     if brand_words and noun:

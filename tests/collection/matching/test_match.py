@@ -78,7 +78,8 @@ def test_copies_match(sonvik, listing):
         # no brand, but its own figures
         "Wireless Earbuds Bluetooth 5.3 Headphones Waterproof 60H Playtime Charging Case",
         # only the generic noun phrase shared
-        "Wireless Earbuds Bluetooth Headphones",
+        "Wireless Earbuds",
+        "Wireless Earbuds Bluetooth",
         # an ordinary seller's own title for the same product
         "Sonvik Q47 Earbuds Black",
         # a colour variant: another ASIN's copy
@@ -94,8 +95,8 @@ def test_non_copies_do_not_match(sonvik, listing):
 
 
 def test_the_same_model_code_is_strong_evidence(sonvik):
-    with_code = "Q47 Wireless Earbuds Bluetooth 5.3 Headphones Sport Earphones"
-    without = "Wireless Earbuds Bluetooth 5.3 Headphones Sport Earphones"
+    with_code = "Q47 Wireless Earbuds Bluetooth Headphones"
+    without = "Wireless Earbuds Bluetooth Headphones"
     assert listing_match(sonvik, with_code) > listing_match(sonvik, without)
 
 
