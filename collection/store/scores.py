@@ -1,7 +1,10 @@
 """Settle the dropshipper aggregates of the sellers a run saw, from their sightings.
 
 Called when a run stops (completed, paused, cancelled or failed), after its last batch
-committed. Per seller, over all their sightings in every run:
+committed. First, a listing that the searches of several products found and judged a
+match counts for one product only, the one whose title it matches best (a listing copies
+one ASIN; the others are its siblings of the same brand and kind). Then per seller, over
+all their sightings in every run:
 
 - ``products_matched``: distinct best sellers with at least one matched listing;
 - ``median_price_ratio``: the median, over those products, of the price ratio of the
@@ -61,8 +64,32 @@ def seller_aggregates(
     return result
 
 
+def shared_listings_resolve(*, run_id: int) -> int:
+    """Keep a listing matched under one product of the run only (the best score, then the
+    smallest product id); the others become look-alikes. Returns how many moved."""
+    best: dict[str, tuple[float, int, int]] = {}
+    demoted: list[int] = []
+    rows = SellerSighting.objects.filter(run_id=run_id, is_match=True).exclude(item_url="")
+    for pk, url, score, product_id in rows.values_list(
+        "pk", "item_url", "match_score", "product_id"
+    ).iterator(chunk_size=5000):
+        rank = (-(score or 0.0), product_id, pk)
+        old = best.get(url)
+        if old is None:
+            best[url] = rank
+        elif rank < old:
+            demoted.append(old[2])
+            best[url] = rank
+        else:
+            demoted.append(pk)
+    for chunk in _chunks(sorted(demoted)):
+        SellerSighting.objects.filter(pk__in=chunk).update(is_match=False)
+    return len(demoted)
+
+
 def seller_scores_settle(*, run_id: int) -> int:
     """Recompute the aggregates and score of every seller the run saw; returns how many."""
+    shared_listings_resolve(run_id=run_id)
     seller_ids = sorted(
         SellerSighting.objects.filter(run_id=run_id).values_list("seller_id", flat=True).distinct()
     )
