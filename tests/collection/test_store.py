@@ -20,6 +20,7 @@ from collection.models import (
     SellerSighting,
     SellerSnapshot,
 )
+from collection.matching import search_queries
 from collection.normalize import seller_key
 from collection.services.runs import InvalidTransition
 from collection.store import (
@@ -211,6 +212,52 @@ def test_missing_fields_do_not_erase_known_product_data():
     assert (product.price, product.rating, product.ratings_count, product.title) == (
         Decimal("9.99"), Decimal("4.10"), 12, "Product B0KEEP0001",
     )
+
+
+@pytest.mark.parametrize(
+    "order", ["priced first", "unpriced first", "dearer first", "cheaper first"]
+)
+def test_a_product_in_two_categories_gets_one_price_and_one_search_whatever_the_order(order):
+    """Identical runs give identical results: the category pages of a product that ranks
+    in two categories may arrive in any order (the bench saw 2,015–2,017 searches)."""
+    run = new_run()
+    run_plan(run_id=run.pk)
+    one, two = claim_all(run.pk, "amazon")
+    pages = {
+        "priced first": ("12.00", None), "unpriced first": (None, "12.00"),
+        "dearer first": ("15.00", "12.00"), "cheaper first": ("12.00", "15.00"),
+    }[order]
+    for task, price in zip((one, two), pages, strict=True):
+        results_store(run_id=run.pk, outcomes=[done(task.id, best_seller_page(task.node_id, [
+            best_seller("B0TWICE001", price=price, title="Twice Ranked Product"),
+        ]))])
+    product = Product.objects.get(asin="B0TWICE001")
+    assert product.price == Decimal("12.00")
+    assert list(RunTask.objects.filter(run=run, phase="ebay").values_list("key", "query")) == [
+        ("ebay:B0TWICE001:1", search_queries("Twice Ranked Product", limit=1)[0]),
+    ]
+    # A later run's price replaces this run's, even when it is higher.
+    later = new_run()
+    run_plan(run_id=later.pk)
+    task = claim_all(later.pk, "amazon")[0]
+    results_store(run_id=later.pk, outcomes=[done(task.id, best_seller_page(task.node_id, [
+        best_seller("B0TWICE001", price="13.50"),
+    ]))])
+    assert Product.objects.get(asin="B0TWICE001").price == Decimal("13.50")
+
+
+def test_ratings_unknown_to_the_parser_never_erase_known_ones():
+    run = new_run()
+    run_plan(run_id=run.pk)
+    one, two = claim_all(run.pk, "amazon")
+    results_store(run_id=run.pk, outcomes=[done(one.id, best_seller_page(one.node_id, [
+        best_seller("B0RATE0001", rating="4.40", ratings_count=310),
+    ]))])
+    results_store(run_id=run.pk, outcomes=[done(two.id, best_seller_page(two.node_id, [
+        best_seller("B0RATE0001", rating=None, ratings_count=None),  # Oxylabs' 0 = unknown
+    ]))])
+    product = Product.objects.get(asin="B0RATE0001")
+    assert (product.rating, product.ratings_count) == (Decimal("4.40"), 310)
 
 
 # --- eBay phase: sellers ----------------------------------------------------------------
