@@ -41,6 +41,22 @@ class LeaderboardFilterForm(forms.Form):
             choices.append((department, options))
         self.fields["department"].choices = choices
 
+    PRIMARY = ("q", "department", "asin", "score_min")
+
+    def primary_fields(self):
+        return [self[name] for name in self.PRIMARY]
+
+    def more_fields(self):
+        return [self[name] for name in self.fields if name not in self.PRIMARY]
+
+    def more_in_use(self) -> bool:
+        """Open the "more filters" fold when one of them is set or wrong."""
+        return any(
+            self.data.get(name) or self.errors.get(name)
+            for name in self.fields
+            if name not in self.PRIMARY
+        )
+
     def clean(self):
         data = super().clean()
         low, high = data.get("markup_min"), data.get("markup_max")

@@ -606,11 +606,12 @@ def seller_runs_chart_get(*, seller_id: int) -> list[dict]:
         )
         .order_by("run_id")
     )
-    started = dict(
-        CollectionRun.objects.filter(pk__in=[r["run_id"] for r in rows]).values_list(
-            "pk", "created_at"
-        )
-    )
+    started = {
+        pk: started_at or created_at
+        for pk, started_at, created_at in CollectionRun.objects.filter(
+            pk__in=[r["run_id"] for r in rows]
+        ).values_list("pk", "started_at", "created_at")
+    }
     return [
         {
             "run_id": row["run_id"],

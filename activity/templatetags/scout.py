@@ -43,3 +43,14 @@ def duration(seconds) -> str:
     if minutes:
         return f"{minutes} min {secs:02d} s"
     return f"{secs} s"
+
+
+@register.filter
+def rate(per_second) -> str:
+    """Tasks per second, or per minute below one a second (``static/activity/progress.js``)."""
+    if not per_second:
+        return "–"
+    per_second = float(per_second)
+    if per_second >= 1:
+        return f"{per_second:.1f} tasks/s"
+    return f"{per_second * 60:.1f} tasks/min"
