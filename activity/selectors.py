@@ -303,3 +303,26 @@ def run_result_text(summary: dict) -> str:
     if status == "cancelled":
         return "Cancelled"
     return "–"
+
+
+# The run's top and new dropshippers aggregate every matched sighting of the run: one read
+# per page every few seconds would be that scan once per open page. Pages of the same run
+# share one answer for a few seconds (per process; the page asks again on the next batch).
+RUN_SELLERS_CACHE_SECONDS = 5
+RUN_SELLERS_CACHE_SECONDS_FINISHED = 60
+
+
+def run_sellers_board_get(*, run_id: int, finished: bool) -> dict[str, Any]:
+    """``{"top": [...], "new": [...]}`` of a run (``collection.selectors.run_top_sellers_get``)."""
+    from django.core.cache import cache
+
+    from collection.selectors import run_top_sellers_get
+
+    def read() -> dict[str, Any]:
+        return {
+            "top": run_top_sellers_get(run_id=run_id),
+            "new": run_top_sellers_get(run_id=run_id, new_only=True),
+        }
+
+    timeout = RUN_SELLERS_CACHE_SECONDS_FINISHED if finished else RUN_SELLERS_CACHE_SECONDS
+    return cache.get_or_set(f"activity:run-sellers:{run_id}", read, timeout=timeout)

@@ -28,6 +28,7 @@ from activity.selectors import (
     run_list_get,
     run_live_state_get,
     run_result_text,
+    run_sellers_board_get,
 )
 from activity.services import CONTROL_ACTIONS, run_control_apply
 from collection.models import CollectionRun
@@ -36,7 +37,6 @@ from collection.selectors import (
     LeaderboardCursor,
     markup_percent,
     product_resellers_get,
-    run_top_sellers_get,
     seller_evidence_queryset,
     seller_get,
     seller_leaderboard_get,
@@ -81,6 +81,7 @@ def run_detail(request, run_id: int):
     if state is None:
         raise Http404("No such run.")
     can_view_sellers = user_can_view_sellers(request.user)
+    finished = state["run"]["status"] in CollectionRun.FINISHED_STATUSES
     return render(
         request,
         "activity/run_detail.html",
@@ -88,10 +89,12 @@ def run_detail(request, run_id: int):
             "run": state["run"],
             "state": state,
             "can_control": user_can_control_runs(request.user),
-            "run_finished": state["run"]["status"] in CollectionRun.FINISHED_STATUSES,
+            "run_finished": finished,
             "can_view_sellers": can_view_sellers,
-            "top": run_top_sellers_get(run_id=run_id) if can_view_sellers else [],
-            "new": run_top_sellers_get(run_id=run_id, new_only=True) if can_view_sellers else [],
+            "sellers": (
+                run_sellers_board_get(run_id=run_id, finished=finished)
+                if can_view_sellers else {"top": [], "new": []}
+            ),
             "top_url": reverse("activity:run_top_sellers", args=[run_id]),
             "admin_url": reverse("admin:collection_collectionrun_change", args=[run_id]),
             "feed_limit": FEED_LIMIT,
@@ -223,12 +226,10 @@ def run_top_sellers(request, run_id: int):
     each stored batch it hears of, throttled)."""
     if not user_can_view_sellers(request.user):
         raise PermissionDenied("You may not view sellers.")
-    if not CollectionRun.objects.filter(pk=run_id).exists():
+    status = CollectionRun.objects.filter(pk=run_id).values_list("status", flat=True).first()
+    if status is None:
         raise Http404("No such run.")
-    return JsonResponse(
-        {
-            "run": run_id,
-            "top": run_top_sellers_get(run_id=run_id),
-            "new": run_top_sellers_get(run_id=run_id, new_only=True),
-        }
+    board = run_sellers_board_get(
+        run_id=run_id, finished=status in CollectionRun.FINISHED_STATUSES
     )
+    return JsonResponse({"run": run_id, **board})

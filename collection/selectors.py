@@ -474,8 +474,11 @@ def seller_leaderboard_get(
     """
     sellers = seller_leaderboard_queryset(filters=filters)
     if before is not None:
+        # ``score >= cursor`` repeats what the OR implies: it bounds the index scan, which
+        # otherwise starts at the far end and filters its way to the cursor.
         sellers = sellers.filter(
-            Q(score__gt=before.score) | Q(score=before.score, id__lt=before.seller_id)
+            Q(score__gt=before.score) | Q(score=before.score, id__lt=before.seller_id),
+            score__gte=before.score,
         ).order_by("score", "-id")
         found = list(sellers[: limit + 1])
         more_before = len(found) > limit
@@ -484,7 +487,8 @@ def seller_leaderboard_get(
     else:
         if after is not None:
             sellers = sellers.filter(
-                Q(score__lt=after.score) | Q(score=after.score, id__gt=after.seller_id)
+                Q(score__lt=after.score) | Q(score=after.score, id__gt=after.seller_id),
+                score__lte=after.score,  # the index bound (see ``before``)
             )
         found = list(sellers.order_by("-score", "id")[: limit + 1])
         more_after = len(found) > limit
