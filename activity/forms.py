@@ -31,9 +31,9 @@ class LeaderboardFilterForm(forms.Form):
         # categories under them.
         choices: list = [("", "All")]
         groups: dict[str, list] = {}
-        for pk, name, department in Category.objects.order_by(
-            "department", "name"
-        ).values_list("pk", "name", "department"):
+        for pk, name, department in Category.objects.order_by("department", "name").values_list(
+            "pk", "name", "department"
+        ):
             groups.setdefault(department or name, []).append((f"c:{pk}", name))
         for department, categories in groups.items():
             options = [(f"d:{department}", f"{department} (whole department)")]

@@ -26,7 +26,9 @@ def ebay_store_url(username: str) -> str:
 
 
 def ebay_feedback_url(username: str) -> str:
-    return f"{EBAY}/fdbk/feedback_profile/{_segment(username)}" if str(username or "").strip() else ""
+    return (
+        f"{EBAY}/fdbk/feedback_profile/{_segment(username)}" if str(username or "").strip() else ""
+    )
 
 
 def amazon_product_url(asin: str) -> str:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import math
+import time
 from typing import Any
 
 from django.db.models import Count, Max
@@ -236,7 +237,7 @@ def run_progress_figures(
         "amazon_total": amazon_total,
         "ebay_total": ebay_total,
         "ebay_estimated": not amazon_done and not finished and ebay_total > ebay["total"],
-        "percent": 100.0 if finished and total == done else (100.0 * done / total if total else 0.0),
+        "percent": 100.0 if finished and total == done else 100.0 * done / total if total else 0.0,
         "elapsed_s": elapsed,
         "eta_s": eta,
         "tasks_per_s": rate,
@@ -294,7 +295,8 @@ def run_result_text(summary: dict) -> str:
     status = summary.get("status")
     message = (summary.get("status_message") or "").strip()
     if status == "completed":
-        text = f"{summary.get('sellers_new', 0):,} new of {summary.get('sellers_found', 0):,} sellers"
+        new, found = summary.get("sellers_new", 0), summary.get("sellers_found", 0)
+        text = f"{new:,} new of {found:,} sellers"
         failed = summary.get("failed_tasks") or 0
         return text + (f", {failed:,} tasks failed" if failed else "")
     if status in ("failed", "paused"):
@@ -305,11 +307,14 @@ def run_result_text(summary: dict) -> str:
     return "–"
 
 
-# The run's top and new dropshippers aggregate every matched sighting of the run: one read
-# per page every few seconds would be that scan once per open page. Pages of the same run
-# share one answer for a few seconds (per process; the page asks again on the next batch).
+# The run's top and new dropshippers aggregate every matched sighting of the run (~1 s for
+# a run of 1M sightings, bench/leaderboard.py): one read per page every few seconds would
+# be that scan once per open page. Pages of the same run share one answer (per process) for
+# at least 5 s and ten times as long as the read took, so a big run's board costs at most a
+# tenth of a core; a finished run's board changes only with renames and deletions.
 RUN_SELLERS_CACHE_SECONDS = 5
-RUN_SELLERS_CACHE_SECONDS_FINISHED = 60
+RUN_SELLERS_CACHE_COST_FACTOR = 10
+RUN_SELLERS_CACHE_SECONDS_FINISHED = 600
 
 
 def run_sellers_board_get(*, run_id: int, finished: bool) -> dict[str, Any]:
@@ -318,11 +323,20 @@ def run_sellers_board_get(*, run_id: int, finished: bool) -> dict[str, Any]:
 
     from collection.selectors import run_top_sellers_get
 
-    def read() -> dict[str, Any]:
-        return {
-            "top": run_top_sellers_get(run_id=run_id),
-            "new": run_top_sellers_get(run_id=run_id, new_only=True),
-        }
-
-    timeout = RUN_SELLERS_CACHE_SECONDS_FINISHED if finished else RUN_SELLERS_CACHE_SECONDS
-    return cache.get_or_set(f"activity:run-sellers:{run_id}", read, timeout=timeout)
+    key = f"activity:run-sellers:{run_id}"
+    board = cache.get(key)
+    if board is not None:
+        return board
+    started = time.monotonic()
+    board = {
+        "top": run_top_sellers_get(run_id=run_id),
+        "new": run_top_sellers_get(run_id=run_id, new_only=True),
+    }
+    cost = time.monotonic() - started
+    timeout = (
+        RUN_SELLERS_CACHE_SECONDS_FINISHED
+        if finished
+        else max(RUN_SELLERS_CACHE_SECONDS, RUN_SELLERS_CACHE_COST_FACTOR * cost)
+    )
+    cache.set(key, board, timeout=timeout)
+    return board

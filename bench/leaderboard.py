@@ -27,7 +27,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench._django import bench_setup  # noqa: E402
+from bench._django import bench_setup
 
 RUNS = 10
 PRODUCTS = 5000
@@ -53,14 +53,19 @@ def seed(*, sellers: int) -> None:
     categories = list(Category.objects.values_list("pk", flat=True))
     runs = [
         CollectionRun.objects.create(
-            status="completed", phase="done", started_at=now - dt.timedelta(days=RUNS - i),
+            status="completed",
+            phase="done",
+            started_at=now - dt.timedelta(days=RUNS - i),
             finished_at=now - dt.timedelta(days=RUNS - i) + dt.timedelta(hours=1),
         ).pk
         for i in range(RUNS)
     ]
     Product.objects.bulk_create(
-        Product(asin=f"B0{i:08d}", title=f"Best seller number {i} with a long Amazon title",
-                price=Decimal(rng.randrange(500, 9000)) / 100)
+        Product(
+            asin=f"B0{i:08d}",
+            title=f"Best seller number {i} with a long Amazon title",
+            price=Decimal(rng.randrange(500, 9000)) / 100,
+        )
         for i in range(PRODUCTS)
     )
     product_rows = list(Product.objects.values_list("pk", "price"))
@@ -72,10 +77,26 @@ def seed(*, sellers: int) -> None:
         )
 
     seller_columns = (
-        "username", "normalized", "display_name", "ebay_user_id", "feedback_score",
-        "feedback_percent", "first_seen_run_id", "last_seen_run_id", "first_seen_at",
-        "last_seen_at", "times_seen", "products_matched", "median_price_ratio", "copy_share",
-        "runs_seen", "score", "flagged", "deleted_at", "created_at", "updated_at",
+        "username",
+        "normalized",
+        "display_name",
+        "ebay_user_id",
+        "feedback_score",
+        "feedback_percent",
+        "first_seen_run_id",
+        "last_seen_run_id",
+        "first_seen_at",
+        "last_seen_at",
+        "times_seen",
+        "products_matched",
+        "median_price_ratio",
+        "copy_share",
+        "runs_seen",
+        "score",
+        "flagged",
+        "deleted_at",
+        "created_at",
+        "updated_at",
     )
     profiles = []  # (is_dropshipper, first run index)
     table = Seller._meta.db_table
@@ -90,22 +111,54 @@ def seed(*, sellers: int) -> None:
                     name = f"rarefind-{i}"
                 matched = rng.randrange(4, 41) if dropshipper else 0
                 ratio = 1.5 + rng.random() * 0.8 if dropshipper else None
-                score = round(20 + rng.random() * 80, 2) if dropshipper else round(rng.random() * 5, 2)
+                score = (
+                    round(20 + rng.random() * 80, 2) if dropshipper else round(rng.random() * 5, 2)
+                )
                 first_at = now - dt.timedelta(days=RUNS - first)
-                copy.write_row((
-                    name, name, "", "", rng.randrange(0, 50_000), Decimal("99.1"),
-                    runs[first], runs[-1], first_at, now, matched + 1, matched, ratio,
-                    rng.random() if dropshipper else None, RUNS - first, score,
-                    rng.random() < 0.002, now if rng.random() < 0.01 else None, first_at, now,
-                ))
+                copy.write_row(
+                    (
+                        name,
+                        name,
+                        "",
+                        "",
+                        rng.randrange(0, 50_000),
+                        Decimal("99.1"),
+                        runs[first],
+                        runs[-1],
+                        first_at,
+                        now,
+                        matched + 1,
+                        matched,
+                        ratio,
+                        rng.random() if dropshipper else None,
+                        RUNS - first,
+                        score,
+                        rng.random() < 0.002,
+                        now if rng.random() < 0.01 else None,
+                        first_at,
+                        now,
+                    )
+                )
                 profiles.append((dropshipper, first))
     print(f"  {sellers:,} sellers copied in {time.perf_counter() - t0:.1f} s", flush=True)
 
     seller_ids = list(Seller.objects.order_by("pk").values_list("pk", flat=True))
     sighting_columns = (
-        "run_id", "seller_id", "product_id", "item_id", "listing_price", "currency", "title",
-        "item_url", "shipping_cost", "location", "query", "match_score", "is_match",
-        "price_ratio", "created_at",
+        "run_id",
+        "seller_id",
+        "product_id",
+        "item_id",
+        "listing_price",
+        "currency",
+        "title",
+        "item_url",
+        "shipping_cost",
+        "location",
+        "query",
+        "match_score",
+        "is_match",
+        "price_ratio",
+        "created_at",
     )
     count = 0
     with connection.cursor() as cursor:
@@ -123,13 +176,25 @@ def seed(*, sellers: int) -> None:
                     match = dropshipper and rng.random() < 0.85
                     ratio = (1.5 + rng.random() * 0.8) if match else rng.random() * 2 + 0.5
                     count += 1
-                    copy.write_row((
-                        runs[run_index], seller_id, product_id, f"{seller_id}{k:03d}",
-                        (price * Decimal(str(round(ratio, 3)))).quantize(Decimal("0.01")), "USD",
-                        "Copied title of a best seller, brand new, free shipping", "", 0, "US",
-                        "best seller number", 90 + rng.random() * 10 if match else rng.random() * 60,
-                        match, ratio, now - dt.timedelta(days=RUNS - run_index),
-                    ))
+                    copy.write_row(
+                        (
+                            runs[run_index],
+                            seller_id,
+                            product_id,
+                            f"{seller_id}{k:03d}",
+                            (price * Decimal(str(round(ratio, 3)))).quantize(Decimal("0.01")),
+                            "USD",
+                            "Copied title of a best seller, brand new, free shipping",
+                            "",
+                            0,
+                            "US",
+                            "best seller number",
+                            90 + rng.random() * 10 if match else rng.random() * 60,
+                            match,
+                            ratio,
+                            now - dt.timedelta(days=RUNS - run_index),
+                        )
+                    )
     print(f"  {count:,} sightings copied ({time.perf_counter() - t0:.1f} s)", flush=True)
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE")
@@ -144,7 +209,9 @@ def explain(sql: str) -> tuple[float, str]:
         plan = cursor.fetchone()[0]
     plan = plan[0] if isinstance(plan, list) else json.loads(plan)[0]
     node = plan["Plan"]
-    while node.get("Node Type") in ("Limit", "Sort", "Gather Merge", "Subquery Scan") and node.get("Plans"):
+    while node.get("Node Type") in ("Limit", "Sort", "Gather Merge", "Subquery Scan") and node.get(
+        "Plans"
+    ):
         node = node["Plans"][0]
     label = node["Node Type"] + (f" on {node['Index Name']}" if node.get("Index Name") else "")
     return plan["Execution Time"], label
@@ -200,28 +267,67 @@ def main() -> None:
     L = LeaderboardFilters
     cases = [
         ("leaderboard, page 1", lambda: seller_leaderboard_get(filters=L())),
-        ("leaderboard, page 21 (keyset)", lambda: seller_leaderboard_get(filters=L(), after=deep.next_cursor)),
-        ("leaderboard, previous page", lambda: seller_leaderboard_get(filters=L(), before=deep.previous_cursor)),
+        (
+            "leaderboard, page 21 (keyset)",
+            lambda: seller_leaderboard_get(filters=L(), after=deep.next_cursor),
+        ),
+        (
+            "leaderboard, previous page",
+            lambda: seller_leaderboard_get(filters=L(), before=deep.previous_cursor),
+        ),
         ("search 'outlet' (common)", lambda: seller_leaderboard_get(filters=L(search="outlet"))),
-        ("search 'rarefind' (10 sellers)", lambda: seller_leaderboard_get(filters=L(search="rarefind"))),
-        (f"department {department.name!r}", lambda: seller_leaderboard_get(filters=L(department=department.department))),
-        (f"category {category.name!r}", lambda: seller_leaderboard_get(filters=L(category_id=category.pk))),
-        ("resells ASIN (one product)", lambda: seller_leaderboard_get(filters=L(asin=product.asin))),
+        (
+            "search 'rarefind' (10 sellers)",
+            lambda: seller_leaderboard_get(filters=L(search="rarefind")),
+        ),
+        (
+            f"department {department.name!r}",
+            lambda: seller_leaderboard_get(filters=L(department=department.department)),
+        ),
+        (
+            f"category {category.name!r}",
+            lambda: seller_leaderboard_get(filters=L(category_id=category.pk)),
+        ),
+        (
+            "resells ASIN (one product)",
+            lambda: seller_leaderboard_get(filters=L(asin=product.asin)),
+        ),
         ("score ≥ 90", lambda: seller_leaderboard_get(filters=L(score_min=90))),
-        ("markup 60–80 %", lambda: seller_leaderboard_get(filters=L(markup_min_percent=60, markup_max_percent=80))),
+        (
+            "markup 60–80 %",
+            lambda: seller_leaderboard_get(filters=L(markup_min_percent=60, markup_max_percent=80)),
+        ),
         ("feedback ≥ 45,000", lambda: seller_leaderboard_get(filters=L(feedback_min=45_000))),
         ("flagged", lambda: seller_leaderboard_get(filters=L(flagged=True))),
         ("new in the last run", lambda: seller_leaderboard_get(filters=L(new_in_run_id=runs[-1]))),
-        ("matched in the last run", lambda: seller_leaderboard_get(filters=L(seen_in_run_id=runs[-1]))),
-        ("markup 60–80 % + score ≥ 50 + feedback ≥ 1000", lambda: seller_leaderboard_get(filters=L(
-            markup_min_percent=60, markup_max_percent=80, score_min=50, feedback_min=1000))),
-        ("seller page: evidence page 1 + count", lambda: (
-            list(seller_evidence_queryset(seller_id=top.pk)[:50]),
-            seller_evidence_queryset(seller_id=top.pk).count())),
+        (
+            "matched in the last run",
+            lambda: seller_leaderboard_get(filters=L(seen_in_run_id=runs[-1])),
+        ),
+        (
+            "markup 60–80 % + score ≥ 50 + feedback ≥ 1000",
+            lambda: seller_leaderboard_get(
+                filters=L(
+                    markup_min_percent=60, markup_max_percent=80, score_min=50, feedback_min=1000
+                )
+            ),
+        ),
+        (
+            "seller page: evidence page 1 + count",
+            lambda: (
+                list(seller_evidence_queryset(seller_id=top.pk)[:50]),
+                seller_evidence_queryset(seller_id=top.pk).count(),
+            ),
+        ),
         ("seller page: per-run chart", lambda: seller_runs_chart_get(seller_id=top.pk)),
         ("product page", lambda: product_resellers_get(asin=product.asin)),
-        ("run top 10 + new 10 (last run)", lambda: (
-            run_top_sellers_get(run_id=runs[-1]), run_top_sellers_get(run_id=runs[-1], new_only=True))),
+        (
+            "run top 10 + new 10 (last run)",
+            lambda: (
+                run_top_sellers_get(run_id=runs[-1]),
+                run_top_sellers_get(run_id=runs[-1], new_only=True),
+            ),
+        ),
     ]
     print(f"\n{'read':<48} {'wall ms':>8}   queries: execution ms (plan's top node)")
     for name, call in cases:

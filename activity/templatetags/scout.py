@@ -35,7 +35,7 @@ def duration(seconds) -> str:
     """``1 h 04 min``, ``3 min 20 s``, ``12 s``; an en dash when unknown."""
     if seconds is None:
         return "–"
-    seconds = int(round(float(seconds)))
+    seconds = round(float(seconds))
     hours, rest = divmod(seconds, 3600)
     minutes, secs = divmod(rest, 60)
     if hours:

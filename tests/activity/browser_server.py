@@ -117,7 +117,7 @@ def seed_dropshippers(*, run_id: int, category) -> dict:
             run_id=run_id, seller=top, product=product, item_id=f"11{i:010d}",
             listing_price=product.price * Decimal("1.9"), currency="USD",
             title=f"Copy of {product.title}", match_score=95.0, is_match=True, price_ratio=1.9,
-            shipping_cost=Decimal("0"), location="US", query="seeded best seller",
+            shipping_cost=Decimal(0), location="US", query="seeded best seller",
         )
         for i, product in enumerate(products[:5])
     ]

@@ -446,7 +446,8 @@ async def test_operator_reaches_a_listing_from_the_leaderboard_in_two_clicks(sco
             await page.goto(f"{base}/?q=deal")
             await page.get_by_text(HOSTILE_SELLER, exact=True).first.click()
             await expect(page.locator("#seller-name")).to_contain_text(HOSTILE_SELLER)
-            await expect(page.locator("#evidence").get_by_text(HOSTILE_TITLE, exact=True)).to_be_visible()
+            evidence = page.locator("#evidence")
+            await expect(evidence.get_by_text(HOSTILE_TITLE, exact=True)).to_be_visible()
             await assert_inert(page)
             href = await page.locator("#evidence a.listing").first.get_attribute("href")
             assert href == "https://www.ebay.com/itm/javascript%3Aalert%286%29"
@@ -456,7 +457,8 @@ async def test_operator_reaches_a_listing_from_the_leaderboard_in_two_clicks(sco
             run_id = ready["script_run"]
             scout_server.send(f"script {run_id}")
             await scout_server.wait_for(f"DONE {run_id} ", timeout=30)
-            for path in ("/", f"/sellers/{ready['top_seller']['id']}/", f"/runs/{run_id}/", "/runs/"):
+            seller_path = f"/sellers/{ready['top_seller']['id']}/"
+            for path in ("/", seller_path, f"/runs/{run_id}/", "/runs/"):
                 await page.goto(f"{base}{path}")
                 await page.wait_for_load_state("networkidle")
                 await assert_no_sideways_overflow(page)
@@ -467,7 +469,8 @@ async def test_operator_reaches_a_listing_from_the_leaderboard_in_two_clicks(sco
                 "() => !document.getElementById('workers-panel').open"
                 " && !document.getElementById('feed-panel').open"
             )
-            await expect(page.locator("#run-top .seller-link").first).to_have_text("top-dropshipper")
+            top = page.locator("#run-top .seller-link").first
+            await expect(top).to_have_text("top-dropshipper")
             watch.assert_clean()
         finally:
             await browser.close()

@@ -53,10 +53,23 @@ def world():
     lamp = make.product("B0LAMP0001", price="20.00", in_category=home)
     mug = make.product("B0MUG00001", price="10.00", in_category=home)
     kite = make.product("B0KITE0001", price="30.00", in_category=toys)
-    top = make.seller("top-dropship", score=90, products_matched=3, median_price_ratio=1.9,
-                      feedback_score=5000, first_seen_run=run1)
-    mid = make.seller("mid-reseller", score=60, products_matched=1, median_price_ratio=1.5,
-                      feedback_score=40, flagged=True, first_seen_run=run2)
+    top = make.seller(
+        "top-dropship",
+        score=90,
+        products_matched=3,
+        median_price_ratio=1.9,
+        feedback_score=5000,
+        first_seen_run=run1,
+    )
+    mid = make.seller(
+        "mid-reseller",
+        score=60,
+        products_matched=1,
+        median_price_ratio=1.5,
+        feedback_score=40,
+        flagged=True,
+        first_seen_run=run2,
+    )
     low = make.seller("honest-shop", score=5, products_matched=0, first_seen_run=run1)
     gone = make.seller("deleted-one", score=99, products_matched=2, first_seen_run=run1)
     Seller.objects.filter(pk=gone.pk).update(deleted_at="2025-01-01T00:00:00Z")
@@ -67,8 +80,18 @@ def world():
     make.sighting(seller=top, product=kite, run=run1, ratio=3.0, match_score=40, is_match=False)
     make.sighting(seller=mid, product=kite, run=run2, ratio=1.5, match_score=90)
     make.sighting(seller=low, product=mug, run=run1, ratio=1.1, match_score=30, is_match=False)
-    return {"run1": run1, "run2": run2, "home": home, "toys": toys, "lamp": lamp,
-            "mug": mug, "kite": kite, "top": top, "mid": mid, "low": low}
+    return {
+        "run1": run1,
+        "run2": run2,
+        "home": home,
+        "toys": toys,
+        "lamp": lamp,
+        "mug": mug,
+        "kite": kite,
+        "top": top,
+        "mid": mid,
+        "low": low,
+    }
 
 
 def test_leaderboard_ranks_active_sellers_by_score(world):
@@ -119,7 +142,7 @@ def test_leaderboard_filters(world, filters, expected):
 
 def test_run_filters(world):
     run1, run2 = world["run1"], world["run2"]
-    by_run = lambda **kw: names(seller_leaderboard_get(filters=LeaderboardFilters(**kw)))  # noqa: E731
+    by_run = lambda **kw: names(seller_leaderboard_get(filters=LeaderboardFilters(**kw)))
     assert by_run(new_in_run_id=run1.pk) == ["top-dropship", "honest-shop"]
     assert by_run(new_in_run_id=run2.pk) == ["mid-reseller"]
     assert by_run(seen_in_run_id=run2.pk) == ["top-dropship", "mid-reseller"]
@@ -142,9 +165,13 @@ def test_keyset_paging_walks_forward_and_back_through_ties():
     assert seen == ["best"] + [f"tied-{i}" for i in range(7)]
     assert [len(p) for p in pages] == [3, 3, 2]
     # Back from the last page: the same pages in reverse.
-    back = seller_leaderboard_get(filters=LeaderboardFilters(), before=page.previous_cursor, limit=3)
+    back = seller_leaderboard_get(
+        filters=LeaderboardFilters(), before=page.previous_cursor, limit=3
+    )
     assert names(back) == pages[1]
-    back = seller_leaderboard_get(filters=LeaderboardFilters(), before=back.previous_cursor, limit=3)
+    back = seller_leaderboard_get(
+        filters=LeaderboardFilters(), before=back.previous_cursor, limit=3
+    )
     assert names(back) == pages[0] and back.previous_cursor is None
     assert run  # the run only provides a category for run_create
 
@@ -228,8 +255,15 @@ def test_seller_page_explains_pages_evidence_and_links_out(world, seller_viewer)
     top, run1 = world["top"], world["run1"]
     for i in range(60):
         extra = make.product(f"B0EXTRA{i:03d}", price="10.00")
-        make.sighting(seller=top, product=extra, run=run1, item_id=f"1{i:05d}",
-                      ratio=1.5, match_score=80, is_match=i % 2 == 0)
+        make.sighting(
+            seller=top,
+            product=extra,
+            run=run1,
+            item_id=f"1{i:05d}",
+            ratio=1.5,
+            match_score=80,
+            is_match=i % 2 == 0,
+        )
     client = logged_in(seller_viewer)
     url = reverse("activity:seller_detail", args=[top.pk])
     response = client.get(url)
@@ -249,9 +283,11 @@ def test_seller_page_explains_pages_evidence_and_links_out(world, seller_viewer)
     second = client.get(url, {"page": 2}).content.decode()
     assert len(re.findall(r'<tr data-sighting-id="', second)) == 15
     assert client.get(url, {"page": "junk"}).status_code == 200
-    chart = json.loads(re.search(
-        r'<script id="runs-chart-data" type="application/json">(.*?)</script>', html, re.S
-    ).group(1))
+    chart = json.loads(
+        re.search(
+            r'<script id="runs-chart-data" type="application/json">(.*?)</script>', html, re.DOTALL
+        ).group(1)
+    )
     by_run = {point["run_id"]: point for point in chart}
     assert by_run[world["run2"].pk]["products_matched"] == 3
     assert by_run[run1.pk]["sightings"] == 62
@@ -267,8 +303,9 @@ def test_product_page_lists_resellers_matched_first(world, seller_viewer):
     # top's latest kite sighting is its match (run 2); mid matched too.
     assert [int(pk) for pk, _ in rows] == [world["top"].pk, world["mid"].pk]
     response = client.get(reverse("activity:product_detail", args=["B0MUG00001"]))
-    rows = re.findall(r'<tr data-seller-id="(\d+)" class="(is-match|is-lookalike)"',
-                      response.content.decode())
+    rows = re.findall(
+        r'<tr data-seller-id="(\d+)" class="(is-match|is-lookalike)"', response.content.decode()
+    )
     assert rows == [(str(world["top"].pk), "is-match"), (str(world["low"].pk), "is-lookalike")]
     assert "https://www.amazon.com/dp/B0MUG00001" in response.content.decode()
     assert client.get(reverse("activity:product_detail", args=["NOPE"])).status_code == 404
@@ -278,7 +315,8 @@ def test_run_top_sellers_by_products_matched_in_the_run(world, seller_viewer):
     run1, run2 = world["run1"], world["run2"]
     top = run_top_sellers_get(run_id=run2.pk)
     assert [(row["username"], row["products_in_run"]) for row in top] == [
-        ("top-dropship", 3), ("mid-reseller", 1)
+        ("top-dropship", 3),
+        ("mid-reseller", 1),
     ]
     assert [row["username"] for row in run_top_sellers_get(run_id=run2.pk, new_only=True)] == [
         "mid-reseller"
@@ -296,7 +334,9 @@ def test_run_top_sellers_by_products_matched_in_the_run(world, seller_viewer):
 
 def test_links_out_are_built_from_identifiers_and_encoded():
     assert ebay_item_url("1234567890") == "https://www.ebay.com/itm/1234567890"
-    assert ebay_item_url("../../evil?x=1#y") == "https://www.ebay.com/itm/..%2F..%2Fevil%3Fx%3D1%23y"
+    assert (
+        ebay_item_url("../../evil?x=1#y") == "https://www.ebay.com/itm/..%2F..%2Fevil%3Fx%3D1%23y"
+    )
     assert ebay_store_url("a b/c") == "https://www.ebay.com/str/a%20b%2Fc"
     assert ebay_feedback_url("é") == "https://www.ebay.com/fdbk/feedback_profile/%C3%A9"
     assert ebay_item_url("") == ""
@@ -305,11 +345,24 @@ def test_links_out_are_built_from_identifiers_and_encoded():
 def test_hostile_seller_and_listing_stay_text_and_scraped_urls_never_become_links(seller_viewer):
     run = make.run()
     evil_product = make.product("B0EVIL0001", title=make.HOSTILE_TITLE)
-    evil = make.seller(make.HOSTILE_SELLER, score=70, products_matched=1, median_price_ratio=2.0,
-                       display_name=make.HOSTILE_SELLER, first_seen_run=run)
-    make.sighting(seller=evil, product=evil_product, run=run, item_id="javascript:alert(1)",
-                  title=make.HOSTILE_TITLE, item_url=make.JAVASCRIPT_URL, query=make.HOSTILE_TITLE,
-                  location="<b>US</b>")
+    evil = make.seller(
+        make.HOSTILE_SELLER,
+        score=70,
+        products_matched=1,
+        median_price_ratio=2.0,
+        display_name=make.HOSTILE_SELLER,
+        first_seen_run=run,
+    )
+    make.sighting(
+        seller=evil,
+        product=evil_product,
+        run=run,
+        item_id="javascript:alert(1)",
+        title=make.HOSTILE_TITLE,
+        item_url=make.JAVASCRIPT_URL,
+        query=make.HOSTILE_TITLE,
+        location="<b>US</b>",
+    )
     client = logged_in(seller_viewer)
     pages = [
         reverse("activity:leaderboard"),
@@ -332,3 +385,12 @@ def test_hostile_seller_and_listing_stay_text_and_scraped_urls_never_become_link
     # The listing link is built from the item id, percent-encoded: still on ebay.com.
     html = client.get(reverse("activity:seller_detail", args=[evil.pk])).content.decode()
     assert 'href="https://www.ebay.com/itm/javascript%3Aalert%281%29"' in html
+
+
+def test_run_top_sellers_leave_out_soft_deleted_sellers(world):
+    run2 = world["run2"]
+    Seller.objects.filter(pk=world["top"].pk).update(deleted_at="2025-01-01T00:00:00Z")
+    assert [row["username"] for row in run_top_sellers_get(run_id=run2.pk)] == ["mid-reseller"]
+    assert [row["username"] for row in run_top_sellers_get(run_id=run2.pk, limit=1)] == [
+        "mid-reseller"
+    ]
