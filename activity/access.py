@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 VIEW_PERMISSION = "collection.view_collectionrun"
+VIEW_SELLERS_PERMISSION = "collection.view_seller"
 CHANGE_PERMISSION = "collection.change_collectionrun"
 
 # Websocket close codes (4000–4999 are the application's). The page stops reconnecting on
@@ -20,6 +21,17 @@ def user_can_view_runs(user) -> bool:
         and user.is_active
         and user.is_staff
         and user.has_perm(VIEW_PERMISSION)
+    )
+
+
+def user_can_view_sellers(user) -> bool:
+    """The leaderboard, seller and product pages: staff with the permission to view sellers."""
+    return bool(
+        user is not None
+        and user.is_authenticated
+        and user.is_active
+        and user.is_staff
+        and user.has_perm(VIEW_SELLERS_PERMISSION)
     )
 
 

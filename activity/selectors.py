@@ -6,10 +6,14 @@ start from a server-rendered state and continue with live frames without a secon
 
 from __future__ import annotations
 
+import datetime as _dt
+import math
+import time
 from typing import Any
 
 from django.db.models import Count, Max
 from django.db.models.fields.json import KeyTextTransform
+from django.db.models.functions import TruncSecond
 
 from activity.events import Action, event_as_json, run_summary
 from activity.models import RunEvent
@@ -161,8 +165,13 @@ def run_live_state_get(*, run_id: int, feed_limit: int = FEED_LIMIT) -> dict[str
     feed = [event_as_json(row) for row in events.order_by("-seq")[:feed_limit]]
     feed.reverse()
 
+    summary = run_summary(run, progress=run_progress_get(run_id=run_id))
+    estimated_tasks = run_estimated_tasks(run.estimate)
     return {
-        "run": run_summary(run, progress=run_progress_get(run_id=run_id)),
+        "run": summary,
+        "estimated_tasks": estimated_tasks,
+        "figures": run_progress_figures(summary=summary, estimated_tasks=estimated_tasks),
+        "request_rate": run_request_rate_get(run_id=run_id),
         "last_seq": last_seq,
         "workers": [workers[n] for n in sorted(workers)],
         "errors_by_type": errors_by_type,
@@ -170,3 +179,164 @@ def run_live_state_get(*, run_id: int, feed_limit: int = FEED_LIMIT) -> dict[str
         "feed": feed,
         "quotas": quota_usage_get(),  # quota hook: used / left / resets at, per provider
     }
+
+
+# --- Progress an operator can trust, and the request-rate chart -------------------------
+
+RATE_BUCKET_MIN_S = 5  # the request-rate chart's resolution
+RATE_POINTS_MAX = 600  # … coarser buckets for long runs, so the chart stays small
+
+
+def run_estimated_tasks(estimate: dict | None) -> dict[str, int]:
+    """Tasks per phase the run's estimate expected (``CollectionRun.estimate``), 0 if unknown."""
+    estimate = estimate or {}
+    try:
+        amazon = int(estimate.get("categories", 0)) * int(estimate.get("amazon_pages", 0))
+        ebay = round(
+            float(estimate.get("products", 0)) * float(estimate.get("ebay_pages_per_product", 1))
+        )
+    except (TypeError, ValueError):
+        return {"amazon": 0, "ebay": 0}
+    return {"amazon": max(amazon, 0), "ebay": max(ebay, 0)}
+
+
+def run_progress_figures(
+    *, summary: dict, estimated_tasks: dict[str, int], now: _dt.datetime | None = None
+) -> dict[str, Any]:
+    """Elapsed time, % done, ETA and the phases' denominators of a run summary.
+
+    The eBay phase's tasks are created as the Amazon phase finds products, so their count
+    grows until the Amazon phase is done: until then the eBay denominator is the estimate's
+    task count (or the tasks already there, if more), then the tasks that exist. The ETA
+    divides the tasks left by the run's actual rate (tasks finished per second since it
+    started). ``static/activity/progress.js`` computes the same on the live page.
+    """
+    progress = summary.get("progress") or {}
+    amazon = progress.get("amazon") or {"total": 0, "finished": 0}
+    ebay = progress.get("ebay") or {"total": 0, "finished": 0}
+    amazon_done = summary.get("phase") != "amazon" or (
+        amazon["total"] > 0 and amazon["finished"] >= amazon["total"]
+    )
+    finished = summary.get("status") in ("completed", "failed", "cancelled")
+    amazon_total = amazon["total"] or estimated_tasks.get("amazon", 0)
+    ebay_total = ebay["total"]
+    if not amazon_done and not finished:
+        ebay_total = max(ebay_total, estimated_tasks.get("ebay", 0))
+    total = amazon_total + ebay_total
+    done = amazon["finished"] + ebay["finished"]
+
+    started = _parse_time(summary.get("started_at"))
+    ended = _parse_time(summary.get("finished_at")) if finished else None
+    now = now or _dt.datetime.now(_dt.UTC)
+    elapsed = max(((ended or now) - started).total_seconds(), 0.0) if started else None
+    rate = done / elapsed if elapsed and done else None
+    eta = None
+    if not finished and rate and total > done:
+        eta = (total - done) / rate
+    return {
+        "amazon_total": amazon_total,
+        "ebay_total": ebay_total,
+        "ebay_estimated": not amazon_done and not finished and ebay_total > ebay["total"],
+        "percent": 100.0 if finished and total == done else 100.0 * done / total if total else 0.0,
+        "elapsed_s": elapsed,
+        "eta_s": eta,
+        "tasks_per_s": rate,
+    }
+
+
+def _parse_time(value: str | None) -> _dt.datetime | None:
+    if not value:
+        return None
+    try:
+        return _dt.datetime.fromisoformat(value)
+    except ValueError:
+        return None
+
+
+def run_request_rate_get(*, run_id: int) -> dict[str, Any]:
+    """Requests per second over the run, from its stored ``fetching`` events (one per
+    request sent), in buckets: ``{"bucket_s": 5, "points": [[epoch_s, per_s], …]}``.
+
+    The live page continues the series with the ``fetching`` events it receives.
+    """
+    per_second = list(
+        RunEvent.objects.filter(run_id=run_id, action=Action.FETCHING)
+        .annotate(second=TruncSecond("ts"))
+        .values("second")
+        .annotate(n=Count("id"))
+        .order_by("second")
+    )
+    if not per_second:
+        return {"bucket_s": RATE_BUCKET_MIN_S, "points": []}
+    first = per_second[0]["second"].timestamp()
+    last = per_second[-1]["second"].timestamp()
+    bucket = max(RATE_BUCKET_MIN_S, math.ceil((last - first + 1) / RATE_POINTS_MAX))
+    counts: dict[int, int] = {}
+    for row in per_second:
+        start = int(row["second"].timestamp()) // bucket * bucket
+        counts[start] = counts.get(start, 0) + row["n"]
+    start, end = min(counts), max(counts)
+    points = [[t, round(counts.get(t, 0) / bucket, 2)] for t in range(start, end + 1, bucket)]
+    return {"bucket_s": bucket, "points": points}
+
+
+def run_duration_s(summary: dict, *, now: _dt.datetime | None = None) -> float | None:
+    """Seconds from start to finish (to now while it runs); None before it started."""
+    started = _parse_time(summary.get("started_at"))
+    if started is None:
+        return None
+    ended = _parse_time(summary.get("finished_at")) or now or _dt.datetime.now(_dt.UTC)
+    return max((ended - started).total_seconds(), 0.0)
+
+
+def run_result_text(summary: dict) -> str:
+    """What a run came to, in a few words (the run list's Result column; run_list.js
+    writes the same for live rows)."""
+    status = summary.get("status")
+    message = (summary.get("status_message") or "").strip()
+    if status == "completed":
+        new, found = summary.get("sellers_new", 0), summary.get("sellers_found", 0)
+        text = f"{new:,} new of {found:,} sellers"
+        failed = summary.get("failed_tasks") or 0
+        return text + (f", {failed:,} tasks failed" if failed else "")
+    if status in ("failed", "paused"):
+        label = "Failed" if status == "failed" else "Paused"
+        return f"{label}: {message[:120]}" if message else label
+    if status == "cancelled":
+        return "Cancelled"
+    return "–"
+
+
+# The run's top and new dropshippers aggregate every matched sighting of the run (~1 s for
+# a run of 1M sightings, bench/leaderboard.py): one read per page every few seconds would
+# be that scan once per open page. Pages of the same run share one answer (per process) for
+# at least 5 s and ten times as long as the read took, so a big run's board costs at most a
+# tenth of a core; a finished run's board changes only with renames and deletions.
+RUN_SELLERS_CACHE_SECONDS = 5
+RUN_SELLERS_CACHE_COST_FACTOR = 10
+RUN_SELLERS_CACHE_SECONDS_FINISHED = 600
+
+
+def run_sellers_board_get(*, run_id: int, finished: bool) -> dict[str, Any]:
+    """``{"top": [...], "new": [...]}`` of a run (``collection.selectors.run_top_sellers_get``)."""
+    from django.core.cache import cache
+
+    from collection.selectors import run_top_sellers_get
+
+    key = f"activity:run-sellers:{run_id}"
+    board = cache.get(key)
+    if board is not None:
+        return board
+    started = time.monotonic()
+    board = {
+        "top": run_top_sellers_get(run_id=run_id),
+        "new": run_top_sellers_get(run_id=run_id, new_only=True),
+    }
+    cost = time.monotonic() - started
+    timeout = (
+        RUN_SELLERS_CACHE_SECONDS_FINISHED
+        if finished
+        else max(RUN_SELLERS_CACHE_SECONDS, RUN_SELLERS_CACHE_COST_FACTOR * cost)
+    )
+    cache.set(key, board, timeout=timeout)
+    return board

@@ -150,6 +150,9 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = env.path("STATIC_ROOT", default=BASE_DIR / "staticfiles")
 
 LOGIN_URL = "admin:login"
+# The dropshipper leaderboard. (The admin's own login form sends a user without ``next``
+# to the admin index; every page of ours passes ``next``.)
+LOGIN_REDIRECT_URL = "activity:leaderboard"
 
 # Content-Security-Policy on every response (Django 6 built-in). No inline scripts.
 SECURE_CSP = {

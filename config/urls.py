@@ -1,9 +1,8 @@
 from django.contrib import admin
 from django.urls import include, path
-from django.views.generic import RedirectView
 
+# The root is the dropshipper leaderboard (activity.urls): the first page after logging in.
 urlpatterns = [
-    path("", RedirectView.as_view(pattern_name="activity:run_list", permanent=False)),
     path("admin/", admin.site.urls),
     path("", include("activity.urls")),
 ]

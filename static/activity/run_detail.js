@@ -3,6 +3,7 @@
 // seq order, from the websocket: live frames, or a replay from the database after a
 // reconnect or a gap. The same rules as activity.selectors.run_live_state_get.
 
+import { COLORS, lineChart, readJson } from "./charts.js";
 import {
   ACTIVE_STATUSES,
   connectStream,
@@ -13,14 +14,19 @@ import {
   showConnection,
   urlNode,
 } from "./common.js";
+import { formatDuration, formatRate, progressFigures } from "./progress.js";
 
 const FEED_LIMIT = 200;
 const COUNTED = ["fetching", "found", "rate_limited", "retrying", "error"];
 const ERROR_ACTIONS = new Set(["retrying", "error"]);
 const IDLE_RESYNC_MS = 10000;
+const TOP_REFRESH_MS = 3000; // at most one top-sellers request per 3 s, on stored batches
+const FINISHED_STATUSES = new Set(["completed", "failed", "cancelled"]);
 
 const initial = JSON.parse(document.getElementById("run-state").textContent);
 const runId = initial.run.id;
+const estimatedTasks = initial.estimated_tasks || {};
+const topUrl = readJson("run-top-url"); // null: the user may not view sellers
 let summary = initial.run;
 let lastSeq = initial.last_seq;
 let rateLimited = initial.rate_limited;
@@ -63,6 +69,8 @@ function apply(event) {
     errorsDirty = true;
   }
   if (event.action === "rate_limited") rateLimited += 1;
+  if (event.action === "fetching") countRequest(event.ts);
+  if (event.action === "stored" || event.action === "completed") scheduleTopRefresh();
   feedPending.push(event);
   if (feedPending.length > FEED_LIMIT) feedPending = feedPending.slice(-FEED_LIMIT);
 }
@@ -89,7 +97,9 @@ function requestResync() {
 function receiveStatus(run) {
   if (run.id !== runId) return;
   if ((run.event_seq || 0) < (summary.event_seq || 0)) return; // a late, older summary
+  const wasActive = !FINISHED_STATUSES.has(summary.status);
   summary = { ...summary, ...run };
+  if (wasActive && FINISHED_STATUSES.has(summary.status)) foldHistory();
   const now = Date.now();
   rateSamples.push([now, summary.requests]);
   while (rateSamples.length > 2 && now - rateSamples[0][0] > 10000) rateSamples.shift();
@@ -154,15 +164,32 @@ function renderHeader() {
   document.body.dataset.runStatus = summary.status;
 }
 
+function renderFigures(figures) {
+  const box = document.getElementById("figures");
+  const text = {
+    percent: `${Math.floor(figures.percent)} %`,
+    elapsed: formatDuration(figures.elapsed_s),
+    eta: figures.eta_s === null ? "–" : `~${formatDuration(figures.eta_s)}`,
+    tasks_per_s: formatRate(figures.tasks_per_s),
+  };
+  for (const node of box.querySelectorAll("[data-figure]")) setText(node, text[node.dataset.figure]);
+}
+
 function renderProgress() {
   const progress = summary.progress || {};
+  const figures = progressFigures(summary, estimatedTasks);
+  renderFigures(figures);
   for (const phase of ["amazon", "ebay"]) {
     const box = document.getElementById(`phase-${phase}`);
     const p = progress[phase] || { total: 0, finished: 0, failed: 0 };
+    const total = phase === "ebay" ? figures.ebay_total : Math.max(p.total, figures.amazon_total);
     const bar = box.querySelector("progress");
-    bar.max = Math.max(p.total, 1);
-    bar.value = p.finished;
-    let text = `${formatNumber(p.finished)} / ${formatNumber(p.total)} tasks`;
+    const max = Math.max(total, 1);
+    if (bar.max !== max) bar.max = max;
+    if (bar.value !== p.finished) bar.value = p.finished;
+    const approx = phase === "ebay" && figures.ebay_estimated ? "~" : "";
+    let text = `${formatNumber(p.finished)} / ${approx}${formatNumber(total)} tasks`;
+    if (approx) text += " (estimated until the Amazon phase ends)";
     if (p.failed) text += ` · ${formatNumber(p.failed)} failed`;
     setText(box.querySelector("[data-field=count]"), text);
     const current = summary.phase === phase && ACTIVE_STATUSES.has(summary.status);
@@ -369,5 +396,110 @@ function render() {
   document.body.dataset.lastSeq = String(lastSeq);
 }
 
+// ---- the run's sellers, the request-rate chart, folding a finished run -------------------
+
+let topTimer = null;
+let lastTopAt = 0;
+
+function scheduleTopRefresh() {
+  if (!topUrl || topTimer) return;
+  const wait = Math.max(0, lastTopAt + TOP_REFRESH_MS - Date.now());
+  topTimer = setTimeout(refreshTop, wait);
+}
+
+async function refreshTop() {
+  lastTopAt = Date.now();
+  try {
+    const response = await fetch(topUrl, { credentials: "same-origin", headers: { Accept: "application/json" } });
+    if (response.ok) {
+      const data = await response.json();
+      renderSellers("run-top", data.top, "No matched listing yet.");
+      renderSellers("run-new", data.new, "No new seller with a match yet.");
+    }
+  } catch {
+    // The next stored batch asks again.
+  } finally {
+    topTimer = null;
+  }
+}
+
+function formatPercent(value) {
+  return typeof value === "number" ? `${value >= 0 ? "+" : ""}${value.toFixed(0)} %` : "–";
+}
+
+function renderSellers(tableId, rows, emptyText) {
+  const body = document.querySelector(`#${tableId} tbody`);
+  if (!body || !Array.isArray(rows)) return;
+  const fresh = rows.map((row) => {
+    const tr = el("tr");
+    tr.dataset.sellerId = String(row.id);
+    const name = el("td");
+    const link = el("a", "seller-link", row.name);
+    link.href = `/sellers/${encodeURIComponent(row.id)}/`;
+    name.append(link);
+    if (row.new) name.append(" ", el("span", "tag new", "new"));
+    tr.append(name, el("td", "num", formatNumber(row.products_in_run)),
+              el("td", "num", formatPercent(row.median_markup_percent)),
+              el("td", "num", typeof row.score === "number" ? row.score.toFixed(1) : "–"));
+    return tr;
+  });
+  if (!fresh.length) {
+    const tr = el("tr", "empty");
+    const td = el("td", null, emptyText);
+    td.colSpan = 4;
+    tr.append(td);
+    fresh.push(tr);
+  }
+  body.replaceChildren(...fresh);
+  document.body.dataset.topRefreshedAt = String(Date.now());
+}
+
+const rate = initial.request_rate || { bucket_s: 5, points: [] };
+const requestBuckets = new Map(rate.points.map(([t, perS]) => [t, Math.round(perS * rate.bucket_s)]));
+let rateDirty = false;
+const rateChart = lineChart(document.getElementById("rate-chart"), {
+  series: [{ label: "Requests/s", color: COLORS.blue, fill: true }],
+  data: rateSeries(),
+  yLabel: "req/s",
+});
+
+function countRequest(ts) {
+  const at = Date.parse(ts) / 1000;
+  if (Number.isNaN(at)) return;
+  const bucket = Math.floor(at / rate.bucket_s) * rate.bucket_s;
+  requestBuckets.set(bucket, (requestBuckets.get(bucket) || 0) + 1);
+  rateDirty = true;
+}
+
+function rateSeries() {
+  if (!requestBuckets.size) return [[], []];
+  const keys = [...requestBuckets.keys()];
+  const first = Math.min(...keys);
+  const last = Math.max(...keys);
+  const xs = [];
+  const ys = [];
+  for (let t = first; t <= last; t += rate.bucket_s) {
+    xs.push(t);
+    ys.push((requestBuckets.get(t) || 0) / rate.bucket_s);
+  }
+  return [xs, ys];
+}
+
+function foldHistory() {
+  for (const id of ["workers-panel", "feed-panel"]) {
+    const panel = document.getElementById(id);
+    if (panel) panel.open = false;
+  }
+}
+
 render();
-setInterval(() => { if (ACTIVE_STATUSES.has(summary.status)) renderMetrics(); }, 1000);
+setInterval(() => {
+  if (ACTIVE_STATUSES.has(summary.status)) {
+    renderMetrics();
+    renderFigures(progressFigures(summary, estimatedTasks));
+  }
+  if (rateDirty) {
+    rateDirty = false;
+    rateChart.update(rateSeries());
+  }
+}, 1000);

@@ -73,10 +73,70 @@ def prepare() -> dict:
     User.objects.create_superuser(USERNAME, password=PASSWORD)
     category = Category.objects.get(node_id="3741261")  # 50 best sellers on page 1
     scripted_run = run_create(categories=[category], workers=3, amazon_pages=1, ebay_pages=1)
+    top_seller = seed_dropshippers(run_id=scripted_run.pk, category=category)
     return {
         "script_run": scripted_run.pk,
         "category": {"pk": category.pk, "node_id": category.node_id},
+        "top_seller": top_seller,
     }
+
+
+def seed_dropshippers(*, run_id: int, category) -> dict:
+    """Sellers with evidence for the operator pages (as the store leaves them, seen by the
+    scripted run): a clear top dropshipper, a hostile one, and a tail of small sellers."""
+    from decimal import Decimal
+
+    from django.utils import timezone
+
+    from collection.models import Product, ProductCategory, Seller, SellerSighting
+    from collection.normalize import seller_key
+
+    now = timezone.now()
+    products = []
+    for i in range(6):
+        product = Product.objects.create(
+            asin=f"B0SEED{i:04d}", title=HOSTILE_TITLE if i == 5 else f"Seeded best seller {i}",
+            price=Decimal("20.00") + i,
+        )
+        ProductCategory.objects.create(product=product, category=category, rank=i + 1)
+        products.append(product)
+
+    def seller(name: str, score: float, matched: int) -> Seller:
+        return Seller.objects.create(
+            username=name, normalized=seller_key(name), score=score, products_matched=matched,
+            median_price_ratio=1.9 if matched else None, copy_share=0.8 if matched else None,
+            feedback_score=1200, feedback_percent=Decimal("99.2"), first_seen_run_id=run_id,
+            last_seen_run_id=run_id, first_seen_at=now, last_seen_at=now, runs_seen=1,
+        )
+
+    top = seller("top-dropshipper", 95.0, 5)
+    hostile = seller(HOSTILE_SELLER, 80.0, 1)
+    tail = [seller(f"small-shop-{i:02d}", 10.0 - i / 10, 0) for i in range(60)]
+    rows = [
+        SellerSighting(
+            run_id=run_id, seller=top, product=product, item_id=f"11{i:010d}",
+            listing_price=product.price * Decimal("1.9"), currency="USD",
+            title=f"Copy of {product.title}", match_score=95.0, is_match=True, price_ratio=1.9,
+            shipping_cost=Decimal(0), location="US", query="seeded best seller",
+        )
+        for i, product in enumerate(products[:5])
+    ]
+    rows.append(SellerSighting(
+        run_id=run_id, seller=hostile, product=products[5], item_id="javascript:alert(6)",
+        listing_price=Decimal("50.00"), currency="USD", title=HOSTILE_TITLE,
+        item_url=HOSTILE_URL, match_score=91.0, is_match=True, price_ratio=2.0,
+        query=HOSTILE_TITLE, location=HOSTILE_CATEGORY,
+    ))
+    rows += [
+        SellerSighting(
+            run_id=run_id, seller=small, product=products[0], item_id=f"22{i:010d}",
+            listing_price=Decimal("21.00"), title="Something else entirely", match_score=20.0,
+            is_match=False, price_ratio=1.05,
+        )
+        for i, small in enumerate(tail)
+    ]
+    SellerSighting.objects.bulk_create(rows)
+    return {"id": top.pk, "username": top.username}
 
 
 # --- drivers ------------------------------------------------------------------------------

@@ -193,3 +193,13 @@ async def recorders():
             await recorder.aclose()
         except Exception:  # the test may have failed half-way; teardown must go on
             pass
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    """The run page's seller board is cached per run id, and ids repeat across tests."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()

@@ -356,6 +356,12 @@ async def test_live_run_in_chromium(scout_server):
             step("script done")
 
             async def check_hostile_text_shows_as_text():
+                # A finished run's workers and feed are folded; unfold them to read them.
+                assert await hostile.evaluate(
+                    "() => [...document.querySelectorAll('details.fold')].every(d => !d.open)"
+                )
+                await hostile.locator("#workers-panel > summary").click()
+                await hostile.locator("#feed-panel > summary").click()
                 feed = hostile.locator("#feed")
                 await expect(feed.get_by_text(HOSTILE_TITLE, exact=True).first).to_be_visible()
                 await expect(feed.get_by_text(HOSTILE_SELLER, exact=True)).to_be_visible()
@@ -374,5 +380,97 @@ async def test_live_run_in_chromium(scout_server):
             await screenshot(runs_page, "run-list")
             for watch in watches:
                 watch.assert_clean()
+        finally:
+            await browser.close()
+
+
+async def assert_no_sideways_overflow(page) -> None:
+    """At phone width the document is no wider than the viewport (tables scroll inside)."""
+    widths = await page.evaluate(
+        "() => [document.documentElement.scrollWidth, window.innerWidth]"
+    )
+    assert widths[0] <= widths[1], widths
+
+
+async def test_operator_reaches_a_listing_from_the_leaderboard_in_two_clicks(scout_server):
+    """Log in at the root, see the leaderboard, open the top seller, follow a listing out to
+    eBay; hostile names and titles stay text; at 390 px nothing overflows sideways."""
+    from playwright.async_api import async_playwright, expect
+
+    base = scout_server.base
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            line = await scout_server.wait_for("READY ", timeout=90)
+            ready = json.loads(line.split(" ", 1)[1])
+            await scout_server.wait_until_serving(timeout=60)
+            context = await browser.new_context()
+            context.set_default_timeout(20000)
+            # Links out open eBay in a new tab: answer them here, nothing leaves the machine.
+            await context.route(
+                "https://www.ebay.com/**",
+                lambda route: route.fulfill(status=200, content_type="text/html", body="eBay"),
+            )
+            page = await context.new_page()
+            watch = Watch(page, base)
+
+            await page.goto(f"{base}/")
+            assert "/admin/login/" in page.url
+            await page.fill("#id_username", ready["username"])
+            await page.fill("#id_password", ready["password"])
+            await page.click("input[type=submit], button[type=submit]")
+            await page.wait_for_url(f"{base}/")
+            rows = page.locator("#leaderboard tbody tr")
+            await expect(rows.first.locator(".seller-link")).to_have_text("top-dropshipper")
+            await expect(page.get_by_text(HOSTILE_SELLER, exact=True).first).to_be_visible()
+            await expect(page.locator("a[rel=next]")).to_be_visible()  # 62 sellers, 50 a page
+            await assert_inert(page)
+            await screenshot(page, "leaderboard")
+
+            # Click 1: the top seller. Click 2: one of its listings, out to eBay.
+            await rows.first.locator(".seller-link").click()
+            await page.wait_for_url(f"{base}/sellers/{ready['top_seller']['id']}/")
+            await expect(page.locator("#why")).to_contain_text("Copies 5 best sellers")
+            await expect(page.locator("#evidence tbody tr")).to_have_count(5)
+            await expect(page.locator("#runs-chart canvas")).to_have_count(1)  # uPlot drew
+            await screenshot(page, "seller")
+            listing = page.locator("#evidence a.listing").first
+            async with context.expect_page() as popup_info:
+                await listing.click()
+            ebay = await popup_info.value
+            await ebay.wait_for_load_state()
+            assert ebay.url.startswith("https://www.ebay.com/itm/11"), ebay.url
+            await ebay.close()
+
+            # The hostile seller's page: its name, title and javascript: URL stay inert.
+            await page.goto(f"{base}/?q=deal")
+            await page.get_by_text(HOSTILE_SELLER, exact=True).first.click()
+            await expect(page.locator("#seller-name")).to_contain_text(HOSTILE_SELLER)
+            evidence = page.locator("#evidence")
+            await expect(evidence.get_by_text(HOSTILE_TITLE, exact=True)).to_be_visible()
+            await assert_inert(page)
+            href = await page.locator("#evidence a.listing").first.get_attribute("href")
+            assert href == "https://www.ebay.com/itm/javascript%3Aalert%286%29"
+
+            # Phone width: the leaderboard, a seller and a finished run's page.
+            await page.set_viewport_size({"width": 390, "height": 844})
+            run_id = ready["script_run"]
+            scout_server.send(f"script {run_id}")
+            await scout_server.wait_for(f"DONE {run_id} ", timeout=30)
+            seller_path = f"/sellers/{ready['top_seller']['id']}/"
+            for path in ("/", seller_path, f"/runs/{run_id}/", "/runs/"):
+                await page.goto(f"{base}{path}")
+                await page.wait_for_load_state("networkidle")
+                await assert_no_sideways_overflow(page)
+                await screenshot(page, "phone" + path.replace("/", "-").rstrip("-"))
+            # The finished run: its top dropshippers, workers and feed folded.
+            await page.goto(f"{base}/runs/{run_id}/")
+            assert await page.evaluate(
+                "() => !document.getElementById('workers-panel').open"
+                " && !document.getElementById('feed-panel').open"
+            )
+            top = page.locator("#run-top .seller-link").first
+            await expect(top).to_have_text("top-dropshipper")
+            watch.assert_clean()
         finally:
             await browser.close()
