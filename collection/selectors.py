@@ -243,6 +243,17 @@ def run_outcome_get(*, run_id: int, limit: int = 100) -> RunOutcome:
     )
 
 
+def run_sightings_split_get(*, run_id: int) -> dict[str, int]:
+    """The run's sightings: matched (copies, they count) and look-alikes (kept, shown)."""
+    counts = dict(
+        SellerSighting.objects.filter(run_id=run_id)
+        .values_list("is_match")
+        .annotate(n=Count("id"))
+        .values_list("is_match", "n")
+    )
+    return {"matched": counts.get(True, 0), "lookalike": counts.get(False, 0)}
+
+
 def sellers_export_queryset(
     *,
     run_id: int | None = None,

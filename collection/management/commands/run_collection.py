@@ -23,7 +23,12 @@ from django.db import DatabaseError
 
 from collection.engine import RunReport, run_execute
 from collection.quotas import run_quota_wait
-from collection.selectors import RunProgress, run_resumable_get
+from collection.selectors import (
+    RunProgress,
+    run_resumable_get,
+    run_sightings_split_get,
+    run_top_sellers_get,
+)
 from collection.services.estimates import (
     run_estimate_compare,
     run_estimate_compare_line,
@@ -226,10 +231,11 @@ class Command(BaseCommand):
                 f"{resume_command(run_id)}", returncode=STOPPED,
             )
         display.stop()
-        display.summary(report)
+        evidence = run_evidence_get(run_id=run_id)
+        display.summary(report, evidence=evidence)
         self._compare_estimate(run_id, display)  # quota hook
         if as_json:
-            self.stdout.write(json.dumps(report_as_json(report), default=str))
+            self.stdout.write(json.dumps(report_as_json(report) | evidence, default=str))
         if report.status != "completed":
             raise CommandError(stopped_message(report), returncode=STOPPED)
 
@@ -297,6 +303,28 @@ def _loggers_at(level: int, *names: str):
     finally:
         for logger, old in zip(loggers, previous):
             logger.setLevel(old)
+
+
+def run_evidence_get(*, run_id: int) -> dict:
+    """What the run found, for the summary and ``--json``: matched and look-alike
+    sightings and the run's top dropshippers (by products matched in the run)."""
+    try:
+        split = run_sightings_split_get(run_id=run_id)
+        top = run_top_sellers_get(run_id=run_id, limit=10)
+    except DatabaseError:  # paused because the database went away: the reason matters
+        logging.getLogger(__name__).debug("run evidence skipped", exc_info=True)
+        return {}
+    return {
+        "sightings_matched": split["matched"],
+        "sightings_lookalike": split["lookalike"],
+        "top_dropshippers": [
+            {key: row[key] for key in (
+                "username", "products_in_run", "products_matched", "median_markup_percent",
+                "score", "feedback_score", "new",
+            )}
+            for row in top
+        ],
+    }
 
 
 def report_as_json(report: RunReport) -> dict:
@@ -399,8 +427,10 @@ class ProgressDisplay:
             self.live = None
             self.progress = None
 
-    def summary(self, report: RunReport) -> None:
+    def summary(self, report: RunReport, *, evidence: dict | None = None) -> None:
         from rich.table import Table
+
+        evidence = evidence or {}
 
         table = Table(title=f"Run {report.run_id}: {report.status}", show_header=False)
         table.add_column(justify="left")
@@ -414,6 +444,11 @@ class ProgressDisplay:
             ("Sellers found", report.sellers_found),
             ("New sellers", report.sellers_new),
             ("Sightings", report.sightings),
+            *(
+                [("  matched (copies: they count)", evidence["sightings_matched"]),
+                 ("  look-alikes (kept, not counted)", evidence["sightings_lookalike"])]
+                if "sightings_matched" in evidence else []
+            ),
             ("Requests", f"{report.requests} ({requests_per_s:.1f}/s)"),
             ("Retries", report.retries),
             ("Failed tasks", report.failed_tasks),
@@ -439,3 +474,32 @@ class ProgressDisplay:
                 self.console.print(f"  … and {report.failed_tasks - 20} more (see the admin).")
         if report.status != "completed" and report.message:
             self.console.print(f"Why: {report.message}", markup=False)
+        self._top(report.run_id, evidence.get("top_dropshippers") or [])
+
+    def _top(self, run_id: int, top: list[dict]) -> None:
+        """The likely dropshippers of the run, and where to look next."""
+        from rich.table import Table
+        from rich.text import Text
+
+        if not top:
+            self.console.print("No listing of this run copies a best seller's title.")
+            return
+        table = Table(title=f"Top dropshippers of run {run_id}")
+        for name, justify in (("Seller", "left"), ("Best sellers matched", "right"),
+                              ("Median markup", "right"), ("Score", "right")):
+            table.add_column(name, justify=justify)
+        for row in top:
+            markup = row["median_markup_percent"]
+            table.add_row(
+                Text(row["username"]),  # scraped: never rich markup
+                str(row["products_in_run"]),
+                "—" if markup is None else f"{markup:.0f} %",
+                f"{row['score']:.1f}",
+            )
+        self.console.print(table)
+        self.console.print(
+            "Next: ./dev serve, then open http://127.0.0.1:8000/?seen_in_run="
+            f"{run_id} (the leaderboard for this run: evidence and links to eBay and "
+            f"Amazon), or: python manage.py export_sellers --run {run_id} --format csv",
+            markup=False,
+        )
