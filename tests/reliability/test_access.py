@@ -145,6 +145,10 @@ def concrete_urls(objects, superuser) -> list[tuple[str, str]]:
             elif name in ("object_id", "id"):
                 pk = _pk_for(route, objects, superuser)
                 values[name] = [pk] if pk else []
+            elif name == "seller_id":  # the operator pages (activity.urls)
+                values[name] = [str(objects["seller"].pk), "999999"]
+            elif name == "asin":
+                values[name] = [objects["product"].asin, "NOSUCHASIN"]
             elif name == "content_type_id":
                 values[name] = [str(ContentType.objects.get_for_model(Seller).pk)]
             else:

@@ -53,6 +53,8 @@ DOM_CHECK = """() => ({
 
 
 async def check_page(page, *texts: str) -> None:
+    # A finished run's page folds its workers and feed (<details>): unfold to read them.
+    await page.evaluate("() => document.querySelectorAll('details').forEach(d => { d.open = true; })")
     found = await page.evaluate(DOM_CHECK)
     text = found.pop("text")
     assert found == {"handlers": 0, "injected": 0, "inlineScripts": 0, "javascriptLinks": 0}, (
