@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone as _timezone
 
+from collection.matching.score import dropshipper_why
 from collection.models import (
     CollectionRun,
     RunTask,
@@ -302,60 +303,15 @@ def _ratio_from_markup(percent: float) -> float:
 
 
 def seller_score_why(*, seller: Seller) -> str:
-    """The seller's score in words (one sentence).
-
-    The wording belongs to the matching room's ``collection.matching.score.dropshipper_why``;
-    until that lands on main this stand-in says the same facts. Switch by replacing the body
-    with ``return dropshipper_why(products_matched=…, median_price_ratio=…, copy_share=…)``.
-    """
-    return _dropshipper_why_standin(
+    """The seller's score in words (one sentence)."""
+    return dropshipper_why(
         products_matched=seller.products_matched,
         median_price_ratio=seller.median_price_ratio,
         copy_share=seller.copy_share,
     )
 
 
-def _dropshipper_why_standin(
-    *, products_matched: int, median_price_ratio: float | None, copy_share: float | None
-) -> str:
-    if not products_matched:
-        return "Copies no best seller's title yet: no listing matched an Amazon product."
-    noun = "best seller" if products_matched == 1 else "best sellers"
-    text = f"Copies {products_matched} {noun}"
-    markup = markup_percent(median_price_ratio)
-    if markup is not None:
-        text += f" at a median {markup:.0f} % markup"
-    text += "."
-    if copy_share is not None:
-        text += f" {copy_share * 100:.0f} % of their listings copy an Amazon title."
-    return text
-
-
-@dataclass(frozen=True, slots=True)
-class LeaderboardFilters:
-    """What an operator narrowed the leaderboard to; every field optional (None/"" = any)."""
-
-    search: str = ""  # part of the seller's name
-    department: str = ""  # sellers with a match on a best seller of this department
-    category_id: int | None = None  # … or of this one category
-    asin: str = ""  # "who resells ASIN X?" (a matched listing of it)
-    score_min: float | None = None
-    markup_min_percent: float | None = None  # on the seller's median markup
-    markup_max_percent: float | None = None
-    feedback_min: int | None = None  # eBay feedback score
-    flagged: bool | None = None
-    new_in_run_id: int | None = None  # first seen by this run
-    seen_in_run_id: int | None = None  # a matched listing in this run
-
-
-@dataclass(frozen=True, slots=True)
-class LeaderboardCursor:
-    """A position in the ranking (score desc, id asc): keyset paging, no OFFSET scan."""
-
-    score: float
-    seller_id: int
-
-    def as_param(self) -> str:
+def as_param(self) -> str:
         return f"{self.score!r}_{self.seller_id}"
 
     @classmethod

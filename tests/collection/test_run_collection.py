@@ -33,7 +33,7 @@ def run_command(*args):
         (("--preset", "Sampler", "--workers", "0"), "--workers must be between 1 and 200"),
         (("--preset", "Sampler", "--workers", "lots"), "--workers must be a whole number"),
         (("--preset", "Sampler", "--amazon-pages", "3"), "Amazon pages must be 1 or 2"),
-        (("--preset", "Sampler", "--ebay-pages", "-1"), "eBay pages must be between 1 and 200"),
+        (("--preset", "Sampler", "--ebay-pages", "-1"), "eBay pages must be between 1 and 50"),
         (("--preset", "Sampler", "--markup-min", "150", "--markup-max", "100"),
          "markup min (150 %) is above markup max (100 %)"),
         (("--preset", "Sampler", "--markup-max", "abc"), "--markup-max must be a number"),
