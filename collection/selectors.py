@@ -311,7 +311,31 @@ def seller_score_why(*, seller: Seller) -> str:
     )
 
 
-def as_param(self) -> str:
+@dataclass(frozen=True, slots=True)
+class LeaderboardFilters:
+    """What an operator narrowed the leaderboard to; every field optional (None/"" = any)."""
+
+    search: str = ""  # part of the seller's name
+    department: str = ""  # sellers with a match on a best seller of this department
+    category_id: int | None = None  # … or of this one category
+    asin: str = ""  # "who resells ASIN X?" (a matched listing of it)
+    score_min: float | None = None
+    markup_min_percent: float | None = None  # on the seller's median markup
+    markup_max_percent: float | None = None
+    feedback_min: int | None = None  # eBay feedback score
+    flagged: bool | None = None
+    new_in_run_id: int | None = None  # first seen by this run
+    seen_in_run_id: int | None = None  # a matched listing in this run
+
+
+@dataclass(frozen=True, slots=True)
+class LeaderboardCursor:
+    """A position in the ranking (score desc, id asc): keyset paging, no OFFSET scan."""
+
+    score: float
+    seller_id: int
+
+    def as_param(self) -> str:
         return f"{self.score!r}_{self.seller_id}"
 
     @classmethod
