@@ -1,5 +1,8 @@
 """The sandbox marketplace: a plain ASGI app that speaks the provider APIs.
 
+(~560 lines: the HTTP handlers of every provider stay together with the request pipeline
+they share; the data, bodies and faults live in their own modules.)
+
     POST /v1/queries                                Oxylabs realtime (Basic auth)
          source amazon_bestsellers                  parsed best sellers (JSON content)
          source ebay | universal (url=/sch/i.html)  filtered eBay search page (HTML content)
@@ -32,7 +35,6 @@ import datetime as dt
 import hashlib
 import hmac
 import json
-import math
 import os
 import random
 import time
@@ -40,12 +42,12 @@ from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass
 from urllib.parse import parse_qs, parse_qsl, urlencode
 
-from . import amazon, ebay_browse, ebay_pages, oxylabs, sellers, tokens, universe
+from . import amazon, ebay_browse, faults, sellers, tokens, universe
 from .catalogue import CatalogueParams, h64
 from .config import SandboxConfig
 from .ebay_browse import BROWSE_MAX_WINDOW, parse_browse_filter
 from .oxylabs import _amazon_body, _ebay_page_body, _int, _parse_ebay_url
-from .responses import Response, _html, _json, reason_phrase
+from .responses import Response, _json, reason_phrase
 from .responses import browse_error as _browse_error
 
 __all__ = ["MAX_BODY", "RequestRecord", "SandboxApp", "caches_clear", "reason_phrase"]
@@ -269,17 +271,17 @@ class SandboxApp:
                 bucket = self._buckets[route.provider] = _TokenBucket(cfg.rate_limit_rps)
             wait = bucket.take()
             if wait is not None:
-                return _rate_limited(route.kind, wait)
+                return faults.rate_limited(route.kind, wait)
         if fault_u < cfg.timeout_rate:
             await asyncio.sleep(cfg.timeout_sleep_s)
             return _json(504, {"message": "Gateway timeout"})
         if fault_u < cfg.timeout_rate + cfg.error_rate:
-            return _server_error(route.kind, variant_u)
+            return faults.server_error(route.kind, variant_u)
         if fault_u < cfg.timeout_rate + cfg.error_rate + cfg.rate_limited_rate:
-            return _rate_limited(route.kind, cfg.retry_after_s)
+            return faults.rate_limited(route.kind, cfg.retry_after_s)
         response = await route.handler(self, request)
         if response.status == 200 and malformed_u < cfg.malformed_rate:
-            return _malformed(route.kind, response, variant_u)
+            return faults.malformed(route.kind, response, variant_u)
         return response
 
     def _admin(self, request: Request) -> Response:
@@ -391,7 +393,12 @@ class SandboxApp:
                     "(https://www.ebay.com/sch/i.html) only"
                 },
             )
-        return Response(200, _ebay_page_body(self.params, source, url, search))
+        if universe.ready(self.params, search.keywords):
+            return Response(200, _ebay_page_body(self.params, source, url, search))
+        # A first search in a part of the universe builds it (tens of ms): off the loop,
+        # so the other requests (429s, tokens) keep their timing meanwhile.
+        body = await asyncio.to_thread(_ebay_page_body, self.params, source, url, search)
+        return Response(200, body)
 
     async def oauth_token(self, request: Request) -> Response:
         cfg = self.config
@@ -487,7 +494,11 @@ class SandboxApp:
                     category="REQUEST",
                 )
             self._quota_used = {day: used + 1}
-        body = ebay_browse.browse_body(self.params, request.origin, q, raw_filter, limit, offset)
+        args = (self.params, request.origin, q, raw_filter, limit, offset)
+        if universe.ready(self.params, q):
+            body = ebay_browse.browse_body(*args)
+        else:  # builds part of the universe: off the loop (see oxylabs_queries)
+            body = await asyncio.to_thread(ebay_browse.browse_body, *args)
         return Response(200, body)
 
     async def rate_limit(self, request: Request) -> Response:
@@ -517,100 +528,6 @@ class SandboxApp:
         )
 
 
-def _rate_limited(kind: str, wait: float) -> Response:
-    headers = (("retry-after", str(max(1, math.ceil(wait)))),)
-    if kind == "oxylabs":
-        return _json(429, {"message": "Too many requests"}, headers)
-    if kind == "oauth":
-        return _json(
-            429, {"error": "rate_limited", "error_description": "Too many requests"}, headers
-        )
-    return _browse_error(
-        429,
-        2001,
-        "Too many requests. The request limit has been reached for the resource.",
-        domain="ACCESS",
-        headers=headers,
-    )
-
-
-_GATEWAY_HTML = (
-    "<html><head><title>502 Bad Gateway</title></head><body><center>"
-    "<h1>502 Bad Gateway</h1></center><hr><center>nginx</center></body></html>"
-)
-
-
-def _server_error(kind: str, u: float) -> Response:
-    if kind == "oxylabs":
-        options = (
-            lambda: _json(500, {"message": "Internal server error"}),
-            lambda: _html(502, _GATEWAY_HTML),
-            lambda: _json(503, {"message": "Service unavailable"}),
-            lambda: _json(524, {"message": "Timeout"}),
-            lambda: _json(612, {"message": "Undefined internal error"}),
-            lambda: _json(613, {"message": "Faulted after too many retries"}),
-            lambda: _json(200, {"results": [{"content": "", "status_code": 503, "page": 1}]}),
-        )
-    elif kind == "oauth":
-        options = (
-            lambda: _json(
-                500, {"error": "server_error", "error_description": "There was an internal error"}
-            ),
-            lambda: _html(503, _GATEWAY_HTML.replace("502 Bad Gateway", "503 Service Unavailable")),
-        )
-    else:
-        options = (
-            lambda: _browse_error(
-                500,
-                12000,
-                "There was a problem with an eBay internal system "
-                "or process. Contact eBay developer support for "
-                "assistance.",
-                category="APPLICATION",
-            ),
-            lambda: _html(503, _GATEWAY_HTML.replace("502 Bad Gateway", "503 Service Unavailable")),
-        )
-    return options[int(u * len(options))]()
-
-
-_ERROR_PAGE = (
-    "<!DOCTYPE html><html><head><title>Service Unavailable</title></head><body>"
-    "<h1>Temporarily unavailable</h1></body></html>"
-)
-
-
-def _malformed(kind: str, response: Response, u: float) -> Response:
-    body = response.body
-    if u < 0.3:
-        return Response(200, body[: max(1, len(body) // 2)], response.content_type)
-    if u < 0.5:
-        return _html(200, _ERROR_PAGE)
-    if kind == "oxylabs":
-        try:
-            data = json.loads(body)
-            is_html = isinstance(data["results"][0]["content"], str)
-        except (ValueError, KeyError, IndexError, TypeError):
-            is_html = False
-        if is_html:  # an eBay page: captcha, empty or unrecognised content
-            content = (
-                ebay_pages.CAPTCHA_PAGE
-                if u < 0.75
-                else ""
-                if u < 0.87
-                else ebay_pages.UNRECOGNISED_PAGE
-            )
-        else:  # best sellers: the parser gave up
-            content = (
-                "<!doctype html><html><body>Robot check</body></html>"
-                if u < 0.75
-                else {"parse_status_code": 12002, "url": "https://www.amazon.com/"}
-            )
-        return _json(200, {"results": [{"content": content, "status_code": 200, "page": 1}]})
-    if kind == "oauth":
-        return _json(200, {"token": "missing-fields"})
-    return _json(200, {"itemSummaries": {"unexpected": True}, "total": "many"})
-
-
 ROUTES: dict[str, _Route] = {
     "/v1/queries": _Route("oxylabs", SandboxApp.oxylabs_queries, "oxylabs"),
     "/identity/v1/oauth2/token": _Route("ebay-oauth", SandboxApp.oauth_token, "oauth"),
@@ -633,6 +550,7 @@ def caches_clear() -> None:
         _amazon_body,
         _ebay_page_body,
         ebay_browse.browse_body,
+        ebay_browse._item_json,
         amazon.profile_products,
         amazon.asin_index,
         amazon.node_products,

@@ -251,10 +251,16 @@ def browse_body(
         data["prev"] = link(max(0, offset - limit))
     data["limit"] = limit
     data["offset"] = offset
-    if page:
-        data["itemSummaries"] = [_browse_item(listing) for listing in page]
+    text = json.dumps(data, separators=(",", ":"), ensure_ascii=False)[:-1]
+    if page:  # items are serialised once per listing and spliced in (the hot path)
+        text += ',"itemSummaries":[' + ",".join(map(_item_json, page)) + "]"
     if warnings:
-        data["warnings"] = list(warnings)
-    return json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode()
+        text += ',"warnings":' + json.dumps(list(warnings), separators=(",", ":"), ensure_ascii=False)
+    return (text + "}").encode()
+
+
+@lru_cache(maxsize=200_000)
+def _item_json(listing: SandboxListing) -> str:
+    return json.dumps(_browse_item(listing), separators=(",", ":"), ensure_ascii=False)
 
 

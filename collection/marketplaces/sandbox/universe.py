@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import bisect
 import math
+import threading
 from functools import lru_cache
 from typing import NamedTuple
 
@@ -254,8 +255,42 @@ def _bitsets(positions: dict[str, list[int]], size: int) -> dict[str, int]:
     return out
 
 
-@lru_cache(maxsize=512)
+_SHARDS: dict[tuple[CatalogueParams, tuple[str, int]], Shard] = {}
+_BUILDING = threading.Lock()
+
+
 def build_shard(params: CatalogueParams, shard: tuple[str, int]) -> Shard:
+    """The shard, built once per process (thread-safe: the app may build in a thread)."""
+    key = (params, shard)
+    found = _SHARDS.get(key)
+    if found is None:
+        with _BUILDING:
+            found = _SHARDS.get(key)
+            if found is None:
+                found = _SHARDS[key] = _build_shard(params, shard)
+    return found
+
+
+def _clear_shards() -> None:
+    _SHARDS.clear()
+
+
+build_shard.cache_clear = _clear_shards  # type: ignore[attr-defined]  (caches_clear)
+
+
+def ready(params: CatalogueParams, q: str) -> bool:
+    """True when a search for ``q`` needs no shard build (it can answer inline, fast)."""
+    query = parse_query(q)
+    if query.empty:
+        return True
+    if any(ch.isdigit() for token in query.all_words() for ch in token) and (
+        model_routing.cache_info().currsize == 0
+    ):
+        return False
+    return all((params, shard) in _SHARDS for shard in route(params, query))
+
+
+def _build_shard(params: CatalogueParams, shard: tuple[str, int]) -> Shard:
     seed = params.seed
     profile, noun_index = shard
     prefix = f"1{amazon.PROFILE_NAMES.index(profile):02d}{noun_index:02d}"
