@@ -290,9 +290,10 @@ def test_tricky_names_dedupe_across_batches():
     run = new_run()
     tasks = ebay_tasks(run, [f"B0SELL{i:04d}" for i in range(len(TRICKY))])
     total_new = 0
-    for task, name in zip(tasks, TRICKY, strict=True):
+    for index, (task, name) in enumerate(zip(tasks, TRICKY, strict=True)):
         total_new += results_store(
-            run_id=run.pk, outcomes=[done(task.id, listing_page([listing(name)]))]
+            run_id=run.pk,
+            outcomes=[done(task.id, listing_page([listing(name, item_id=str(index))]))],
         ).sellers_new
     assert total_new == 4 == Seller.objects.count()
     seller_scores_settle(run_id=run.pk)
@@ -349,11 +350,13 @@ def test_seller_counters_and_score_over_runs():
     assert first_score > 0
     (a2,) = ebay_tasks(run2, ["B0CNT00001"])
     (c2,) = ebay_tasks(run2, ["B0CNT00003"])
-    results_store(run_id=run2.pk, outcomes=[done(a2.id, listing_page([listing("Zed")]),
+    results_store(run_id=run2.pk, outcomes=[done(a2.id, listing_page([listing("Zed",
+                                                                             item_id="y1")]),
                                                  reference_price="20")])
     # Before run 2 settles, the batch left the score alone.
     assert Seller.objects.get(normalized="zed").score == first_score
-    results_store(run_id=run2.pk, outcomes=[done(c2.id, listing_page([listing("ZED")]),
+    results_store(run_id=run2.pk, outcomes=[done(c2.id, listing_page([listing("ZED",
+                                                                             item_id="y2")]),
                                                  reference_price="20")])
     seller_scores_settle(run_id=run2.pk)
     seller.refresh_from_db()

@@ -147,7 +147,8 @@ def test_the_corpus_crashes_nothing_and_loses_no_valid_data(settings):
     assert {name for name, _ in sightings["B0CORPUS04"]} == {"AcmeDeals", "AcmeDeaIs",
                                                              "\u0410cmeDeals"}
     existing.refresh_from_db()
-    assert existing.times_seen >= 2 and existing.products_matched == 2
+    assert existing.times_seen >= 2
+    assert SellerSighting.objects.filter(seller=existing).values("product").distinct().count() == 2
     assert not SellerChange.objects.filter(seller=existing, action="added").exists()
     assert Seller.objects.filter(normalized__contains="acme").count() == 2
     assert Seller.objects.filter(normalized="\u0430cmedeals").count() == 1
@@ -191,5 +192,5 @@ def test_hostile_ebay_pages_through_oxylabs(settings):
         ('<script>alert("card-seller")</script>', Decimal("20.00")),
         ("wrench&co", Decimal("21.00")),
     }}
-    found = RunEvent.objects.get(run=run, action="found", phase="ebay")
-    assert (found.data["count"], found.data["skipped"]) == (2, 2)
+    found = RunEvent.objects.filter(run=run, action="found", phase="ebay")  # + a fallback query
+    assert (2, 2) in [(event.data["count"], event.data["skipped"]) for event in found]

@@ -30,6 +30,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
+from collection.matching import search_queries
 from collection.marketplaces.sandbox import SandboxApp, SandboxConfig
 
 HERE = Path(__file__).resolve().parent
@@ -134,6 +135,16 @@ def _build() -> None:
 _build()
 
 
+def _first_query(title: str) -> str:
+    queries = search_queries(title, limit=1)
+    return " ".join(queries[0].split()) if queries else title
+
+
+# The pipeline searches with a short query built from the title, not the title itself: the
+# corpus answers a product's first query (a fallback query goes to the sandbox).
+BY_QUERY = {_first_query(title): title for title in [*BROWSE, *EBAY_HTML]}
+
+
 class CorpusApp:
     """The sandbox marketplace, except for what the corpus answers (see the module doc)."""
 
@@ -189,6 +200,7 @@ class CorpusApp:
                 return None
             url = payload.get("url") or ""
             keywords = " ".join(parse_qs(urlsplit(url).query).get("_nkw", [""])[0].split())
+            keywords = BY_QUERY.get(keywords, keywords)
             if keywords in EBAY_HTML:
                 self.served[keywords] += 1
                 return 200, JSON, _oxylabs_body(EBAY_HTML[keywords], url=url)
@@ -196,6 +208,7 @@ class CorpusApp:
         if path == "/buy/browse/v1/item_summary/search":
             query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
             keywords = " ".join(query.get("q", [""])[0].split())
+            keywords = BY_QUERY.get(keywords, keywords)
             if keywords in BROWSE:
                 self.served[keywords] += 1
                 return BROWSE[keywords]
