@@ -709,7 +709,9 @@ class SellerAdmin(admin.ModelAdmin):
             filters["selected"] = True
         try:
             export = sellers_export(
-                fmt=fmt, sellers=queryset, actor=request.user, filters=filters
+                fmt=fmt, sellers=queryset, actor=request.user, filters=filters,
+                # Like the command's --include-deleted: only when the list was filtered so.
+                include_deleted=request.GET.get(DeletedFilter.parameter_name) == "yes",
             )
         except ExportError as exc:
             self.message_user(request, str(exc), messages.ERROR)
