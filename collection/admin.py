@@ -881,15 +881,7 @@ class SellerAdmin(admin.ModelAdmin):
                 context["diff"] = diff
                 context["diff_lists"] = [
                     (title, qs.count(), qs.order_by("normalized")[:HISTORY_LIMIT])
-                    for title, qs in [
-                        (
-                            "Added (in the list at the later run, not at the earlier one)",
-                            diff.added,
-                        ),
-                        ("Removed (soft-deleted in between)", diff.removed),
-                        ("Newly seen (sighted by the later run only)", diff.newly_seen),
-                        ("No longer seen (sighted by the earlier run only)", diff.no_longer_seen),
-                    ]
+                    for title, qs in diff.sections
                 ]
         return TemplateResponse(request, "admin/collection/seller/history.html", context)
 

@@ -357,8 +357,12 @@ def test_history_page_shows_as_of_and_diff(client):
     response = client.get(url, {"from_run": run1.pk, "to_run": run2.pk, "as_of_run": run2.pk})
     body = response.content.decode()
     assert response.status_code == 200
-    assert "Added (in the list at the later run, not at the earlier one): 1" in body
+    assert f"Added (in the list at run {run2.pk}, not at run {run1.pk}: new or restored in between): 1" in body
     assert f"as of run {run2.pk}" in body and "alpha" in body
+    back = client.get(url, {"from_run": run2.pk, "to_run": run1.pk}).content.decode()
+    assert "this diff goes back in time" in back
+    assert "soft-deleted in between" not in back
+    assert f"Not yet in the earlier list (at run {run2.pk}, not at run {run1.pk}: new or restored after run {run1.pk}): 1" in back
     bad = client.get(url, {"from_run": 999999})
     assert b"A diff needs both runs" in bad.content or b"does not exist" in bad.content
 
