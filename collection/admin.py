@@ -222,9 +222,7 @@ def start_run_response(modeladmin, request, *, form, categories, preset, context
                 ),
                 messages.SUCCESS,
             )
-            return HttpResponseRedirect(
-                reverse("admin:collection_collectionrun_change", args=[run.pk])
-            )
+            return HttpResponseRedirect(run_live_url(run.pk))  # watch it start
     options = form.cleaned_data if form.is_bound and form.is_valid() else RunOptionsForm.defaults()
     if form.is_bound and form.is_valid() and form.cleaned_data.get("presets") is not None:
         categories, preset = _selection(
@@ -436,8 +434,10 @@ class CollectionRunAdmin(admin.ModelAdmin):
 
     # Actions: one service call per selected run, one message per outcome.
 
-    def _control(self, request, queryset, op):
+    def _control(self, request, queryset, op) -> list[CollectionRun]:
+        """One service call per run, one message per outcome; the runs it produced."""
         service, verb = RUN_CONTROLS[op]
+        done = []
         for run_id in queryset.order_by("pk").values_list("pk", flat=True):
             try:
                 run = service(run_id, request.user)
@@ -445,6 +445,23 @@ class CollectionRunAdmin(admin.ModelAdmin):
                 self.message_user(request, f"Could not {verb} run {run_id}: {exc}", messages.ERROR)
             else:
                 self.message_user(request, _control_message(op, run_id, run), messages.SUCCESS)
+                done.append(run)
+        return done
+
+    def _cancel_confirmation(self, request, runs, *, action: str = ""):
+        """The page that asks before a cancel (a cancelled run cannot be resumed)."""
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Cancel " + ("this run" if len(runs) == 1 else f"{len(runs)} runs") + "?",
+            "opts": self.model._meta,
+            "runs": runs,
+            "action": action,
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+            "single": runs[0] if not action else None,
+        }
+        return TemplateResponse(
+            request, "admin/collection/collectionrun/cancel_confirmation.html", context
+        )
 
     @admin.action(description="Re-run with the same options", permissions=["start_run"])
     def rerun_runs(self, request, queryset):
@@ -458,9 +475,14 @@ class CollectionRunAdmin(admin.ModelAdmin):
     def resume_runs(self, request, queryset):
         self._control(request, queryset, "resume")
 
-    @admin.action(description="Cancel", permissions=["control"])
+    @admin.action(description="Cancel…", permissions=["control"])
     def cancel_runs(self, request, queryset):
+        runs = list(queryset.order_by("pk"))
+        # Ask when something would stop for good; finished runs get the service's answer.
+        if request.POST.get("confirm") != "yes" and any(not r.is_finished for r in runs):
+            return self._cancel_confirmation(request, runs, action="cancel_runs")
         self._control(request, queryset, "cancel")
+        return None
 
     @admin.action(description="Add a worker process to the run", permissions=["control"])
     def add_worker_to_runs(self, request, queryset):
@@ -509,18 +531,27 @@ class CollectionRunAdmin(admin.ModelAdmin):
         return TemplateResponse(request, "admin/collection/collectionrun/outcome.html", context)
 
     def control_view(self, request, run_id: int, op: str):
-        if request.method != "POST":
-            return HttpResponseNotAllowed(["POST"])
         if op not in RUN_CONTROLS:
             raise Http404("No such action.")
+        # Only a cancel has a page of its own (the confirmation); every control is a POST.
+        if request.method != "POST" and not (op == "cancel" and request.method == "GET"):
+            return HttpResponseNotAllowed(["POST"])
         allowed = (
             self.has_start_run_permission(request) if op == "rerun"
             else self.has_control_permission(request)
         )
         if not allowed:
             raise PermissionDenied
-        get_object_or_404(CollectionRun, pk=run_id)
-        self._control(request, CollectionRun.objects.filter(pk=run_id), op)
+        run = get_object_or_404(CollectionRun, pk=run_id)
+        if op == "cancel" and request.POST.get("confirm") != "yes" and not run.is_finished:
+            return self._cancel_confirmation(request, [run])
+        if request.method != "POST":  # a finished run's cancel link: nothing to ask
+            return HttpResponseRedirect(
+                reverse("admin:collection_collectionrun_change", args=[run_id])
+            )
+        done = self._control(request, CollectionRun.objects.filter(pk=run_id), op)
+        if op == "rerun" and done:  # like "Start the run": on to the new run's live page
+            return HttpResponseRedirect(run_live_url(done[0].pk))
         return HttpResponseRedirect(reverse("admin:collection_collectionrun_change", args=[run_id]))
 
     def change_view(self, request, object_id, form_url="", extra_context=None):

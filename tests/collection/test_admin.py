@@ -85,7 +85,7 @@ def test_start_a_run_from_selected_categories(
         response = client.post(CHANGELIST["category"], {**selection, **OPTIONS, "apply": "1"})
     run = CollectionRun.objects.get()
     assert response.status_code == 302
-    assert response["Location"] == reverse("admin:collection_collectionrun_change", args=[run.pk])
+    assert response["Location"] == f"/runs/{run.pk}/"  # lands on the run's live page
     assert (run.status, run.workers, run.amazon_pages, run.ebay_pages) == (Status.QUEUED, 12, 2, 4)
     assert (run.markup_min_percent, run.markup_max_percent) == (Decimal(50), Decimal(90))
     assert run.started_by == admin_user and run.preset is None
@@ -200,9 +200,59 @@ def test_run_actions_pause_resume_cancel_rerun(client, django_capture_on_commit_
     act("add_worker_to_runs", queued)
     assert _enqueued().count(queued.pk) == 2
 
-    act("cancel_runs", queued)
+    act("cancel_runs", queued)  # asks first
+    queued.refresh_from_db()
+    assert queued.status == Status.QUEUED
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(
+            CHANGELIST["run"],
+            {"action": "cancel_runs", "_selected_action": [queued.pk], "confirm": "yes"},
+        )
     queued.refresh_from_db()
     assert queued.status == Status.CANCELLED
+
+
+def test_cancel_asks_for_confirmation_first(client):
+    """Issue 14: one click on "Cancel the run" ended a run for good."""
+    run = run_create(categories=_departments(1))
+    url = reverse("admin:collection_collectionrun_control", args=[run.pk, "cancel"])
+    page = client.get(reverse("admin:collection_collectionrun_change", args=[run.pk]))
+    assert f'href="{url}"'.encode() in page.content  # a link to the question, not a POST
+
+    question = client.get(url)
+    assert question.status_code == 200
+    assert b"cannot be resumed" in question.content and b'name="confirm" value="yes"' in question.content
+    client.post(url)  # a bare POST (the old button) still only asks
+    run.refresh_from_db()
+    assert run.status == Status.QUEUED
+
+    response = client.post(url, {"confirm": "yes"})
+    run.refresh_from_db()
+    assert run.status == Status.CANCELLED and response.status_code == 302
+
+    other = run_create(categories=_departments(1))
+    question = client.post(
+        CHANGELIST["run"], {"action": "cancel_runs", "_selected_action": [other.pk]}
+    )
+    assert question.status_code == 200 and b"Yes, cancel the run" in question.content
+    other.refresh_from_db()
+    assert other.status == Status.QUEUED
+
+
+def test_rerun_from_the_run_page_lands_on_the_new_runs_live_page(
+    client, django_capture_on_commit_callbacks
+):
+    finished = run_create(categories=_departments(1), ebay_pages=3)
+    run_cancel(run_id=finished.pk)
+    page = client.get(reverse("admin:collection_collectionrun_change", args=[finished.pk]))
+    assert b"Re-run with the same options" in page.content
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            reverse("admin:collection_collectionrun_control", args=[finished.pk, "rerun"])
+        )
+    rerun = CollectionRun.objects.get(rerun_of=finished)
+    assert response.status_code == 302 and response["Location"] == f"/runs/{rerun.pk}/"
+    assert rerun.ebay_pages == 3 and _enqueued() == [rerun.pk]
 
 
 def test_a_running_run_gets_a_pause_request(client):
