@@ -55,8 +55,15 @@ from collection.services.exports import (
     sellers_export,
     share_percent,
 )
-from collection.services.presets import PresetError, presets_delete
-from collection.services.schedules import ScheduleError, cron_validate, schedule_save
+from collection.services.presets import PresetError, preset_categories_check, presets_delete
+from collection.services.schedules import (
+    ScheduleError,
+    cron_is_frequent,
+    cron_validate,
+    schedule_frequency_check,
+    schedule_preview,
+    schedule_save,
+)
 from collection.services.sellers import (
     SellerError,
     seller_rename,
@@ -101,12 +108,15 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 def _run_options_clean(data: dict, errors) -> dict:
     """Form-level check of run options through the one service that validates them."""
+    if data.get("ebay_queries") is None:  # left empty (or a form posted without it)
+        data["ebay_queries"] = settings.COLLECTION_EBAY_QUERIES
     if not errors:
         try:
             run_services.run_options_validate(
                 workers=data["workers"], amazon_pages=data["amazon_pages"],
                 ebay_pages=data["ebay_pages"], markup_min_percent=data["markup_min_percent"],
                 markup_max_percent=data["markup_max_percent"],
+                ebay_queries=data["ebay_queries"],
             )
         except run_services.RunOptionsError as exc:
             raise ValidationError(str(exc)) from exc
@@ -124,7 +134,13 @@ class RunOptionsForm(forms.Form):
         help_text="Best-seller pages per category.",
     )
     ebay_pages = forms.IntegerField(
-        min_value=1, max_value=200, help_text="eBay result pages per product, at most."
+        min_value=1, max_value=50, label="eBay pages",
+        help_text="Result pages of 200 listings per eBay query, at most (1–50).",
+    )
+    ebay_queries = forms.IntegerField(
+        min_value=1, max_value=5, label="eBay queries", required=False,
+        help_text="eBay searches per product, at most (1–5): the best query first, the "
+        "next ones only when it finds too little. Empty: the default.",
     )
     markup_min_percent = forms.DecimalField(
         min_value=0, max_digits=7, decimal_places=2, label="Markup min %",
@@ -141,6 +157,7 @@ class RunOptionsForm(forms.Form):
             "workers": settings.COLLECTION_WORKERS,
             "amazon_pages": settings.COLLECTION_AMAZON_PAGES,
             "ebay_pages": settings.COLLECTION_EBAY_PAGES,
+            "ebay_queries": settings.COLLECTION_EBAY_QUERIES,
             "markup_min_percent": settings.COLLECTION_MARKUP_MIN_PERCENT,
             "markup_max_percent": settings.COLLECTION_MARKUP_MAX_PERCENT,
         }
@@ -275,8 +292,23 @@ class CategoryAdmin(admin.ModelAdmin):
         return request.user.has_perm("collection.add_collectionrun")
 
 
+class CategoryPresetForm(forms.ModelForm):
+    class Meta:
+        model = CategoryPreset
+        fields = ["name", "description", "categories"]
+
+    def clean_categories(self):
+        categories = self.cleaned_data["categories"]
+        try:
+            preset_categories_check(categories=categories)
+        except PresetError as exc:
+            raise ValidationError(str(exc)) from exc
+        return categories
+
+
 @admin.register(CategoryPreset)
 class CategoryPresetAdmin(admin.ModelAdmin):
+    form = CategoryPresetForm
     list_display = ["name", "category_count", "is_builtin", "updated_at"]
     search_fields = ["name"]
     filter_horizontal = ["categories"]
@@ -957,18 +989,37 @@ class ProviderUsageAdmin(ReadOnlyAdmin):
 
 
 class ScheduleForm(forms.ModelForm):
+    confirm_frequent = forms.BooleanField(
+        required=False, label="Yes, run this often",
+        help_text="Needed when the cron starts a run more often than hourly.",
+    )
+
     class Meta:
         model = Schedule
         fields = [
-            "name", "preset", "cron", "enabled", "workers", "amazon_pages", "ebay_pages",
-            "markup_min_percent", "markup_max_percent",
+            "name", "preset", "cron", "confirm_frequent", "enabled", "workers", "amazon_pages",
+            "ebay_pages", "ebay_queries", "markup_min_percent", "markup_max_percent",
         ]
+        labels = {
+            "ebay_pages": "eBay pages", "ebay_queries": "eBay queries",
+            "amazon_pages": "Amazon pages", "markup_min_percent": "Markup min %",
+            "markup_max_percent": "Markup max %",
+        }
         help_texts = {
             "cron": (
                 "Five fields: minute hour day-of-month month day-of-week, e.g. '0 3 * * *' for "
                 f"03:00 every day ({settings.TIME_ZONE}), or @daily / @hourly."
             ),
+            "ebay_pages": "Result pages of 200 listings per eBay query, at most (1–50).",
+            "ebay_queries": "eBay searches per product, at most (1–5).",
         }
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        queries = self.fields["ebay_queries"]
+        queries.required = False  # empty: the default, as on the start form
+        if self.instance.pk is None:
+            queries.initial = settings.COLLECTION_EBAY_QUERIES
 
     def clean_cron(self):
         try:
@@ -977,7 +1028,20 @@ class ScheduleForm(forms.ModelForm):
             raise ValidationError(str(exc)) from exc
 
     def clean(self):
-        return _run_options_clean(super().clean(), self.errors)
+        data = _run_options_clean(super().clean(), self.errors)
+        if data.get("cron"):
+            try:
+                schedule_frequency_check(
+                    cron=data["cron"], confirmed=bool(data.get("confirm_frequent"))
+                )
+            except ScheduleError as exc:
+                self.add_error("confirm_frequent", str(exc))
+        if PREVIEW_BUTTON in self.data:  # show the firings, save nothing
+            self.add_error(None, ValidationError("Preview only.", code="preview"))
+        return data
+
+
+PREVIEW_BUTTON = "_preview"
 
 
 @admin.register(Schedule)
@@ -986,6 +1050,7 @@ class ScheduleAdmin(admin.ModelAdmin):
     list_display = ["name", "preset", "cron", "enabled", "last_run_at", "next_run_at", "last_run"]
     list_filter = ["enabled"]
     readonly_fields = ["last_run_at", "next_run_at", "last_run"]
+    change_form_template = "admin/collection/schedule/change_form.html"
 
     @admin.display(description="last run")
     def last_run(self, obj):
@@ -998,3 +1063,40 @@ class ScheduleAdmin(admin.ModelAdmin):
     def save_model(self, request, obj, form, change):
         schedule_save(schedule=obj)
 
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        form = context["adminform"].form
+        if form.is_bound:
+            values = getattr(form, "cleaned_data", {})
+        elif obj is not None:
+            values = {name: getattr(obj, name) for name in ScheduleForm.Meta.fields
+                      if name != "confirm_frequent"}
+        else:
+            values = {}
+        preview_only = form.is_bound and [e.code for e in form.non_field_errors().as_data()] == [
+            "preview"
+        ]
+        if preview_only and not [name for name in form.errors if name != "__all__"]:
+            context["errors"] = []  # nothing to correct: the operator asked for a preview
+        context.update(
+            preview=_schedule_preview(values), preview_only=preview_only,
+            preview_button=PREVIEW_BUTTON,
+        )
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
+
+def _schedule_preview(values: dict) -> dict | None:
+    """The next firings of the values in the form, or why there are none to show."""
+    needed = ("cron", "preset", "amazon_pages", "ebay_pages", "markup_min_percent",
+              "markup_max_percent")
+    if any(values.get(name) in (None, "") for name in needed):
+        return None
+    try:
+        firings = schedule_preview(
+            cron=values["cron"], categories=list(values["preset"].categories.all()),
+            amazon_pages=values["amazon_pages"], ebay_pages=values["ebay_pages"],
+            markup_min_percent=values["markup_min_percent"],
+            markup_max_percent=values["markup_max_percent"],
+        )
+    except (ScheduleError, run_services.RunError) as exc:
+        return {"error": str(exc), "firings": []}
+    return {"error": "", "firings": firings, "frequent": cron_is_frequent(cron=values["cron"])}

@@ -79,8 +79,13 @@ def run_options_validate(
     ebay_pages: int,
     markup_min_percent,
     markup_max_percent,
+    ebay_queries: int | None = None,
 ) -> tuple[Decimal, Decimal]:
     """Check run options; return the markup band as Decimals. Raises RunOptionsError."""
+    if ebay_queries is not None and (
+        not isinstance(ebay_queries, int) or not 1 <= ebay_queries <= 5
+    ):
+        raise RunOptionsError(f"eBay queries must be between 1 and 5, got {ebay_queries!r}.")
     if not isinstance(workers, int) or not 1 <= workers <= 200:
         raise RunOptionsError(f"workers must be between 1 and 200, got {workers!r}.")
     if not isinstance(amazon_pages, int) or not 1 <= amazon_pages <= 2:
@@ -135,6 +140,7 @@ def run_create(
     rerun_of: CollectionRun | None = None,
     schedule=None,
     enforce_active_limit: bool = False,
+    ebay_queries: int | None = None,
 ) -> CollectionRun:
     """Create a queued run (no task rows yet: the engine plans them when it starts)."""
     categories = list(categories)
@@ -143,6 +149,7 @@ def run_create(
     workers = settings.COLLECTION_WORKERS if workers is None else workers
     amazon_pages = settings.COLLECTION_AMAZON_PAGES if amazon_pages is None else amazon_pages
     ebay_pages = settings.COLLECTION_EBAY_PAGES if ebay_pages is None else ebay_pages
+    ebay_queries = settings.COLLECTION_EBAY_QUERIES if ebay_queries is None else ebay_queries
     if markup_min_percent is None:
         markup_min_percent = settings.COLLECTION_MARKUP_MIN_PERCENT
     if markup_max_percent is None:
@@ -153,6 +160,7 @@ def run_create(
         ebay_pages=ebay_pages,
         markup_min_percent=markup_min_percent,
         markup_max_percent=markup_max_percent,
+        ebay_queries=ebay_queries,
     )
     # Quota hook: what the run will cost per provider, kept on the run (services.estimates).
     from collection.services.estimates import run_estimate
@@ -177,6 +185,7 @@ def run_create(
             workers=workers,
             amazon_pages=amazon_pages,
             ebay_pages=ebay_pages,
+            ebay_queries=ebay_queries,
             markup_min_percent=low,
             markup_max_percent=high,
             started_by=started_by,
@@ -338,6 +347,7 @@ def run_start(
     rerun_of: CollectionRun | None = None,
     schedule=None,
     enforce_active_limit: bool = True,
+    ebay_queries: int | None = None,
 ) -> CollectionRun:
     """Create a queued run and enqueue it for a task worker (after commit).
 
@@ -359,6 +369,7 @@ def run_start(
             rerun_of=rerun_of,
             schedule=schedule,
             enforce_active_limit=enforce_active_limit,
+            ebay_queries=ebay_queries,
         )
         run_enqueue(run_id=run.pk)
     return run
@@ -378,6 +389,7 @@ def run_rerun(*, run_id: int, started_by=None) -> CollectionRun:
         workers=source.workers,
         amazon_pages=source.amazon_pages,
         ebay_pages=source.ebay_pages,
+        ebay_queries=source.ebay_queries,
         markup_min_percent=source.markup_min_percent,
         markup_max_percent=source.markup_max_percent,
         started_by=started_by,

@@ -37,7 +37,7 @@ CHANGELIST = {
     "seller": reverse("admin:collection_seller_changelist"),
 }
 OPTIONS = {
-    "workers": "12", "amazon_pages": "2", "ebay_pages": "4",
+    "workers": "12", "amazon_pages": "2", "ebay_pages": "4", "ebay_queries": "3",
     "markup_min_percent": "50", "markup_max_percent": "90",
 }
 
@@ -87,6 +87,7 @@ def test_start_a_run_from_selected_categories(
     assert response.status_code == 302
     assert response["Location"] == f"/runs/{run.pk}/"  # lands on the run's live page
     assert (run.status, run.workers, run.amazon_pages, run.ebay_pages) == (Status.QUEUED, 12, 2, 4)
+    assert run.ebay_queries == 3
     assert (run.markup_min_percent, run.markup_max_percent) == (Decimal(50), Decimal(90))
     assert run.started_by == admin_user and run.preset is None
     assert set(run.categories.all()) == set(categories)
@@ -432,3 +433,61 @@ def test_a_sellers_object_history_is_still_djangos(client):
     url = reverse("admin:collection_seller_history", args=[seller.pk])
     assert client.get(url).status_code == 200
     assert client.get(reverse("admin:collection_seller_list_history")).status_code == 200
+
+
+def _schedule_form(preset, **extra):
+    return {
+        "name": "often", "preset": preset.pk, "enabled": "on", "workers": "5",
+        "amazon_pages": "1", "ebay_pages": "2", "ebay_queries": "3",
+        "markup_min_percent": "80", "markup_max_percent": "120", **extra,
+    }
+
+
+def test_a_schedule_more_often_than_hourly_needs_a_yes(client):
+    """Issue 14: "*/5 * * * *" saved silently, a run every five minutes."""
+    preset = CategoryPreset.objects.create(name="Often")
+    preset.categories.set(_departments(1))
+    url = reverse("admin:collection_schedule_add")
+    response = client.post(url, _schedule_form(preset, cron="*/5 * * * *"))
+    assert response.status_code == 200 and not Schedule.objects.exists()
+    assert b"more often than hourly" in response.content
+    assert b"Yes, run this often" in response.content
+    # The form shows what it would do: the next 3 firings and their requests.
+    assert response.content.count(b"UTC</strong>") == 3
+    assert b"request" in response.content
+
+    response = client.post(url, _schedule_form(preset, cron="*/5 * * * *", confirm_frequent="on"))
+    assert response.status_code == 302
+    schedule = Schedule.objects.get()
+    assert (schedule.cron, schedule.ebay_queries, schedule.ebay_pages) == ("*/5 * * * *", 3, 2)
+    # Hourly is not "more often than hourly".
+    response = client.post(url, _schedule_form(preset, name="hourly", cron="0 * * * *"))
+    assert response.status_code == 302
+
+
+def test_the_schedule_form_previews_without_saving(client, settings):
+    settings.COLLECTION_QUOTAS = {"ebay": {"per_day": 50}}
+    preset = CategoryPreset.objects.create(name="Nightly")
+    preset.categories.set(_departments(1))
+    url = reverse("admin:collection_schedule_add")
+    response = client.post(url, _schedule_form(preset, cron="0 3 * * *", _preview="1"))
+    body = response.content.decode()
+    assert response.status_code == 200 and not Schedule.objects.exists()
+    assert "preview: nothing is saved yet" in body and "Please correct" not in body
+    assert body.count("UTC</strong>") == 3 and "of 50 per day used by then" in body
+    saved = client.post(url, _schedule_form(preset, cron="0 3 * * *"))
+    assert saved.status_code == 302
+    page = client.get(reverse("admin:collection_schedule_change", args=[Schedule.objects.get().pk]))
+    assert page.content.count(b"UTC</strong>") == 3
+
+
+def test_a_preset_needs_categories(client):
+    url = reverse("admin:collection_categorypreset_add")
+    response = client.post(url, {"name": "Empty", "description": ""})
+    assert response.status_code == 200 and b"at least one category" in response.content
+    assert not CategoryPreset.objects.filter(name="Empty").exists()
+    response = client.post(
+        url, {"name": "Two", "description": "", "categories": [c.pk for c in _departments(2)]}
+    )
+    assert response.status_code == 302
+    assert CategoryPreset.objects.get(name="Two").categories.count() == 2
