@@ -76,6 +76,61 @@ from collection.services.sellers import (
 logger = logging.getLogger(__name__)
 
 
+# --- The site: the product's name, and what operators use apart from the internals --------
+
+admin.site.site_header = "Seller Scout"
+admin.site.site_title = "Seller Scout"
+admin.site.index_title = "Find the dropshippers"
+
+# In the order an operator reaches for them.
+OPERATOR_MODELS = ["Seller", "CollectionRun", "CategoryPreset", "Schedule", "Product", "Category"]
+# Rows the system writes, named for what they are to an operator.
+INTERNAL_MODELS = {
+    "SellerChange": "Change log",
+    "SellerSnapshot": "Snapshots (seller counts per run)",
+    "RunTask": "Run tasks",
+    "ProviderUsage": "Provider usage (quota windows)",
+    "DBTaskResult": "Task results (worker queue)",
+}
+
+
+def scout_app_list(request, app_label=None):
+    """The admin's app list in two sections, "Seller Scout" (what operators use) and
+    "Internals" (what the system writes), then the other apps (users and groups).
+
+    Installed on the default site below: the documented alternative, a ``default_site``
+    AdminConfig, would change INSTALLED_APPS in config/settings.py for this one method.
+    """
+    apps = admin.AdminSite.get_app_list(admin.site, request, app_label)
+    operators, internals, others = [], [], []
+    for app in apps:
+        rest = []
+        for model in app["models"]:
+            name = model["object_name"]
+            if name in INTERNAL_MODELS:
+                internals.append({**model, "name": INTERNAL_MODELS[name]})
+            elif app["app_label"] == "collection":
+                operators.append(model)
+            else:
+                rest.append(model)
+        if rest:
+            others.append({**app, "models": rest})
+    position = {name: i for i, name in enumerate([*OPERATOR_MODELS, *INTERNAL_MODELS])}
+    sections = []
+    for title, models in (("Seller Scout", operators), ("Internals", internals)):
+        if models:
+            models.sort(key=lambda m: position.get(m["object_name"], len(position)))
+            sections.append({
+                "name": title, "app_label": "collection", "has_module_perms": True,
+                "app_url": reverse("admin:app_list", kwargs={"app_label": "collection"}),
+                "models": models,
+            })
+    return sections + others
+
+
+admin.site.get_app_list = scout_app_list
+
+
 def run_live_url(run_id: int) -> str:
     try:
         return reverse("activity:run_detail", args=[run_id])
@@ -398,16 +453,15 @@ def _control_message(op: str, source_id: int, run: CollectionRun) -> str:
 @admin.register(CollectionRun)
 class CollectionRunAdmin(admin.ModelAdmin):
     list_display = [
-        "id", "status", "phase", "progress", "products_found", "ebay_searches",
+        "id", "status", "phase", "progress", "products_found", "ebay_searches_done",
         "sellers_found", "sellers_new", "failed_tasks", "created_at", "live_page",
     ]
     list_filter = ["status", "phase", "created_at"]
     date_hierarchy = "created_at"
     fields = [
         "live_page", "outcome_page", "status", "phase", "pause_reason", "status_message",
-        "resume_at", "requested_action", "preset", "category_list", "workers", "amazon_pages",
-        "ebay_pages", "markup_min_percent", "markup_max_percent", "products_found",
-        "ebay_searches", "sellers_found", "sellers_new", "sightings", "requests", "retries",
+        "resume_at", "requested_action", "preset", "category_list", "run_options",
+        "products_found", "ebay_searches_done", "sellers_found", "sellers_new", "sightings", "requests", "retries",
         "failed_tasks", "skipped_records", "stats", "estimate", "estimate_vs_actual",
         "event_seq", "started_by",
         "rerun_of", "schedule", "created_at", "started_at", "finished_at", "heartbeat_at",
@@ -433,6 +487,19 @@ class CollectionRunAdmin(admin.ModelAdmin):
 
     def has_control_permission(self, request):
         return self.has_change_permission(request)
+
+    # Django capitalizes read-only labels ("Ebay pages"): the options are one line instead.
+    @admin.display(description="options")
+    def run_options(self, obj):
+        return (
+            f"{obj.workers} workers · Amazon pages: {obj.amazon_pages} · eBay pages: "
+            f"{obj.ebay_pages} (200 listings each) · eBay queries: {obj.ebay_queries} · "
+            f"markup {obj.markup_min_percent:g}–{obj.markup_max_percent:g} %"
+        )
+
+    @admin.display(description="searches on eBay", ordering="ebay_searches")
+    def ebay_searches_done(self, obj):
+        return obj.ebay_searches
 
     @admin.display(description="tasks done")
     def progress(self, obj):
@@ -604,38 +671,8 @@ class CollectionRunAdmin(admin.ModelAdmin):
         return super().changelist_view(request, extra_context)
 
 
-# --- Products -----------------------------------------------------------------------------
+# --- Links out (fixed https URLs; a scraped id is quoted into the path) ------------------
 
-
-class ProductCategoryInline(admin.TabularInline):
-    model = ProductCategory
-    fields = ["category", "rank", "run", "updated_at"]
-    readonly_fields = fields
-    extra = 0
-    can_delete = False
-
-
-@admin.register(Product)
-class ProductAdmin(admin.ModelAdmin):
-    list_display = ["asin", "short_title", "price", "currency", "rating", "ratings_count"]
-    search_fields = ["asin", "title"]
-    list_filter = ["categories__department"]
-    readonly_fields = ["first_seen_run", "created_at", "updated_at"]
-    inlines = [ProductCategoryInline]
-
-    @admin.display(description="title", ordering="title")
-    def short_title(self, obj):
-        return obj.title[:100]  # escaped by the admin: plain text
-
-
-# --- Sellers ------------------------------------------------------------------------------
-
-
-# The evidence on the seller page is a paged table under the form, not an inline: a
-# read-only inline still posts two hidden fields per row, and a top seller's ~640 sightings
-# made the rename a 400 (TooManyFieldsSent), besides ~1 MB of HTML per load.
-EVIDENCE_PER_PAGE = 25
-EVIDENCE_PAGE_PARAM = "evidence"
 EBAY_ITEM_URL = "https://www.ebay.com/itm/{}"
 AMAZON_PRODUCT_URL = "https://www.amazon.com/dp/{}"
 EBAY_STORE_URL = "https://www.ebay.com/str/{}"
@@ -652,6 +689,57 @@ def _http_url(url: str) -> str:
     return url if urlsplit(url or "").scheme.lower() in ("http", "https") else ""
 
 
+# --- Products -----------------------------------------------------------------------------
+
+
+class ProductCategoryInline(admin.TabularInline):
+    model = ProductCategory
+    fields = ["category", "rank", "run", "updated_at"]
+    readonly_fields = fields
+    extra = 0
+    max_num = 0
+    can_delete = False
+    verbose_name = "product category"
+    verbose_name_plural = "Product categories (best-seller rank, latest seen)"
+
+
+@admin.register(Product)
+class ProductAdmin(admin.ModelAdmin):
+    """Products come from runs: what was scraped is shown, never edited."""
+
+    list_display = ["asin", "short_title", "price", "currency", "rating", "ratings_count"]
+    search_fields = ["asin", "title"]
+    list_filter = ["categories__department"]
+    fields = [
+        "asin", "amazon_link", "title", "price", "currency", "rating", "ratings_count", "url",
+        "price_run", "first_seen_run", "created_at", "updated_at",
+    ]
+    readonly_fields = fields
+    inlines = [ProductCategoryInline]
+
+    def has_add_permission(self, request):
+        return False  # products come from runs
+
+    @admin.display(description="title", ordering="title")
+    def short_title(self, obj):
+        return obj.title[:100]  # escaped by the admin: plain text
+
+    @admin.display(description="on Amazon")
+    def amazon_link(self, obj):
+        url = _outbound(AMAZON_PRODUCT_URL, obj.asin)
+        return format_html(
+            '<a href="{}" rel="noopener noreferrer" target="_blank">{}</a>', url, url
+        ) if url else "—"
+
+
+# --- Sellers ------------------------------------------------------------------------------
+
+
+# The evidence on the seller page is a paged table under the form, not an inline: a
+# read-only inline still posts two hidden fields per row, and a top seller's ~640 sightings
+# made the rename a 400 (TooManyFieldsSent), besides ~1 MB of HTML per load.
+EVIDENCE_PER_PAGE = 25
+EVIDENCE_PAGE_PARAM = "evidence"
 def _money(amount: Decimal | None, currency: str) -> str:
     if amount is None:
         return "—"
@@ -967,6 +1055,18 @@ class SellerSnapshotAdmin(ReadOnlyAdmin):
         "products_searched",
     ]
     date_hierarchy = "created_at"
+
+
+@admin.register(RunTask)
+class RunTaskAdmin(ReadOnlyAdmin):
+    list_display = [
+        "run", "key", "phase", "status", "attempts", "result_count", "error_type", "finished_at"
+    ]
+    list_filter = ["status", "phase", "error_type"]
+    search_fields = ["key", "query"]
+    list_select_related = ["run"]
+    raw_id_fields = ["run", "category", "product"]
+    show_full_result_count = False  # a big run has 100k tasks: no second COUNT(*)
 
 
 # Quota hook (collection.quotas): requests sent per provider and window; the current
