@@ -494,7 +494,8 @@ class CollectionRunAdmin(admin.ModelAdmin):
         return (
             f"{obj.workers} workers · Amazon pages: {obj.amazon_pages} · eBay pages: "
             f"{obj.ebay_pages} (200 listings each) · eBay queries: {obj.ebay_queries} · "
-            f"markup {obj.markup_min_percent:g}–{obj.markup_max_percent:g} %"
+            f"markup {obj.markup_min_percent.normalize():f}–"
+            f"{obj.markup_max_percent.normalize():f} %"
         )
 
     @admin.display(description="searches on eBay", ordering="ebay_searches")
@@ -881,7 +882,7 @@ class SellerAdmin(admin.ModelAdmin):
         "products_matched", "runs_seen", "score", "flagged", "first_seen_at", "last_seen_at",
     ]
     fields = [
-        "username", "display_name", "normalized", "ebay_user_id", "why", "score",
+        "username", "display_name", "normalized", "user_id_on_ebay", "why", "score",
         "products_matched", "median_markup", "copy_share_shown", "runs_seen",
         "times_seen", "feedback_score", "feedback_percent", "flagged", "deleted_at",
         "first_seen_run", "last_seen_run", "first_seen_at", "last_seen_at", "created_at",
@@ -904,6 +905,10 @@ class SellerAdmin(admin.ModelAdmin):
     @admin.display(description="active", boolean=True, ordering="deleted_at")
     def is_active(self, obj):
         return obj.deleted_at is None
+
+    @admin.display(description="user id on eBay")  # not "Ebay user id" (capitalized field name)
+    def user_id_on_ebay(self, obj):
+        return obj.ebay_user_id or "—"
 
     @admin.display(description="why")
     def why(self, obj):

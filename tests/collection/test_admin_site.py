@@ -54,13 +54,18 @@ def test_labels_read_right(client):
     run = CollectionRun.objects.create()
     body = client.get(reverse("admin:collection_collectionrun_change", args=[run.pk])).content
     assert b"eBay pages: 1" in body and b"eBay queries: 2" in body
-    assert b"Searches on eBay" in body
+    assert b"Searches on eBay" in body and "markup 80–120 %".encode() in body
     assert b"Ebay" not in body and b"EBay" not in body
     listing = client.get(reverse("admin:collection_collectionrun_changelist")).content
     assert b"earches on eBay" in listing and b"Ebay" not in listing
     start = client.get(reverse("admin:collection_collectionrun_start")).content
     assert b"eBay pages" in start and b"eBay queries" in start
     assert f'value="{settings.COLLECTION_EBAY_QUERIES}"'.encode() in start
+    from collection.models import Seller
+
+    seller = Seller.objects.create(username="u", normalized="u", ebay_user_id="u1a2b3")
+    page = client.get(reverse("admin:collection_seller_change", args=[seller.pk])).content
+    assert b"User id on eBay" in page and b"Ebay" not in page and b"EBay" not in page
     product = Product.objects.create(asin="B0LABEL001", title="T", price=Decimal("5"))
     ProductCategory.objects.create(product=product, category=Category.objects.first(), rank=3)
     page = client.get(reverse("admin:collection_product_change", args=[product.pk])).content
