@@ -3,6 +3,10 @@
 Every action parses the request and calls one service (``collection.services``); runs are
 never executed in a request: starting or resuming one enqueues it for a task worker and
 the admin answers at once with a link to the run's live page.
+
+One module past ~400 lines because Django discovers ``<app>/admin.py``: it is sectioned
+by what the operator handles (site, starting runs, runs, links out, products, sellers,
+internals, schedules); a section that grows further becomes a module of a package.
 """
 
 from __future__ import annotations
