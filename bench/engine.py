@@ -205,7 +205,7 @@ def child_baseline(args) -> dict:
                 timeout=timeout,
             )
             page = await amazon.best_sellers(node_id=task.node_id, page=task.page)
-        return pipeline.outcome_done(task, page, attempts=1)
+        return pipeline.outcome_done(task, page, attempts=1, options=options)
 
     # The Amazon phase and the token are set-up, not measured.
     store.run_plan(run_id=run.pk)
@@ -235,7 +235,7 @@ def child_baseline(args) -> dict:
                     ebay = EbayBrowseSearch(client=client, base_url=settings.EBAY_API_BASE_URL,
                                             tokens=tokens)
                     page = await ebay.search_listings(query)
-                return pipeline.outcome_done(task, page, attempts=1)
+                return pipeline.outcome_done(task, page, attempts=1, options=options)
 
             with Stopwatch() as fetching:
                 results = await _baseline_fetch_all(ebay_tasks, workers=args.workers,

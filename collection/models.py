@@ -238,7 +238,8 @@ class RunTask(models.Model):
     )
     page = models.PositiveSmallIntegerField(default=1)
     query = models.CharField(
-        max_length=300, blank=True, help_text="The eBay query this task sends (eBay phase)."
+        max_length=300, blank=True, default="", db_default="",
+        help_text="The eBay query this task sends (eBay phase).",
     )
     attempts = models.PositiveSmallIntegerField(default=0)
     leased_until = models.DateTimeField(null=True, blank=True)
@@ -319,7 +320,8 @@ class Seller(models.Model):
     normalized = models.CharField(max_length=255)
     display_name = models.CharField(max_length=255, blank=True)
     ebay_user_id = models.CharField(
-        max_length=100, blank=True, help_text="eBay's immutable user id, where the API sends it."
+        max_length=100, blank=True, default="", db_default="",
+        help_text="eBay's immutable user id, where the API sends it.",
     )
     feedback_score = models.IntegerField(null=True, blank=True)
     feedback_percent = models.DecimalField(max_digits=5, decimal_places=2, null=True, blank=True)

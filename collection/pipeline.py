@@ -1,10 +1,15 @@
 """The two phases of a run as tasks for the engine: one claimed task → one adapter call.
 
 - Amazon task (``amazon:{node_id}:{page}``) → ``marketplace.amazon.best_sellers``.
-- eBay task (``ebay:{asin}:{page}``) → ``marketplace.ebay.search_listings`` with the
-  product title as keywords and the run's markup band turned into an absolute price band:
+- eBay task (``ebay:{asin}:{page}``, and ``…:q{n}`` for the n-th query) →
+  ``marketplace.ebay.search_listings`` with a short query built from the product title
+  (``collection.matching``) and the run's markup band turned into an absolute price band:
   ``[P × (1 + min % / 100), P × (1 + max % / 100)]``, in cents (the low end rounded up and
   the high end down, so every listing in the band really has at least the minimum markup).
+  Every listing that comes back is judged against the product title (a match counts, a
+  look-alike is kept as evidence only); when the first query finds too few matches, the
+  outcome names the next query, which the store plans as one more task (at most
+  ``ebay_queries`` calls per product page).
 
 The engine owns retries and pacing; this module only knows what to ask and how to turn
 the answer into a ``TaskOutcome`` for the store. It does no I/O besides the adapter call.
@@ -12,6 +17,7 @@ the answer into a ``TaskOutcome`` for the store. It does no I/O besides the adap
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
@@ -23,8 +29,16 @@ from collection.marketplaces.base import (
     Marketplace,
     MarketplaceError,
 )
+from collection.matching import (
+    MATCH_THRESHOLD,
+    TOO_LITTLE,
+    listing_match,
+    product_terms,
+    search_queries,
+)
 from collection.models import RunTask
 from collection.store import ClaimedTask, TaskOutcome
+from collection.store.types import ebay_task_query_index
 
 CENT = Decimal("0.01")
 HUNDRED = Decimal(100)
@@ -39,6 +53,7 @@ class RunOptions:
     markup_min_percent: Decimal
     markup_max_percent: Decimal
     category_names: Mapping[str, str] = field(default_factory=dict)  # node_id → name
+    ebay_queries: int = 2  # eBay calls per product page at most
 
 
 class NotFetchable(Exception):
@@ -54,6 +69,25 @@ def price_band(
     return low, max(low, high)
 
 
+@functools.lru_cache(maxsize=4096)
+def product_queries(title: str, limit: int) -> tuple[str, ...]:
+    """The eBay queries of a product title (memoised: events, the request URL and the
+    fetch each ask for the task's query)."""
+    return search_queries(title, limit=limit)
+
+
+def task_search_query(task: ClaimedTask, options: RunOptions) -> str:
+    """The query a task sends: the one planned on the task row, else (a task planned
+    before queries were stored) the one its key's position names."""
+    if task.query:
+        return task.query
+    index = ebay_task_query_index(task.key)
+    queries = product_queries(task.title or "", max(options.ebay_queries, index + 1))
+    if index >= len(queries):
+        raise NotFetchable("no eBay query can be built from the product title")
+    return queries[index]
+
+
 def listing_query(task: ClaimedTask, options: RunOptions) -> ListingQuery:
     if task.price is None or task.price <= 0 or not (task.title or "").strip():
         raise NotFetchable("the product has no usable price or title")
@@ -62,7 +96,10 @@ def listing_query(task: ClaimedTask, options: RunOptions) -> ListingQuery:
         markup_min_percent=options.markup_min_percent,
         markup_max_percent=options.markup_max_percent,
     )
-    return ListingQuery(keywords=task.title, price_min=low, price_max=high, page=task.page)
+    return ListingQuery(
+        keywords=task_search_query(task, options), price_min=low, price_max=high,
+        page=task.page,
+    )
 
 
 def task_provider(task: ClaimedTask, marketplace: Marketplace) -> str:
@@ -83,14 +120,30 @@ async def task_fetch(
 
 
 def outcome_done(
-    task: ClaimedTask, result: BestSellerPage | ListingPage, *, attempts: int
+    task: ClaimedTask, result: BestSellerPage | ListingPage, *, attempts: int,
+    options: RunOptions,
 ) -> TaskOutcome:
     if isinstance(result, BestSellerPage):
         return TaskOutcome(
             task_id=task.id, status=RunTask.Status.DONE, attempts=attempts, best_sellers=result
         )
+    terms = product_terms(task.title or "")
+    scores = tuple(listing_match(terms, listing.title) for listing in result.listings)
+    query = task_search_query(task, options)
+    follow_up = ""
+    index = ebay_task_query_index(task.key)
+    if (
+        task.page == 1
+        and index + 1 < options.ebay_queries
+        and sum(score >= MATCH_THRESHOLD for score in scores) < TOO_LITTLE
+    ):
+        queries = product_queries(task.title or "", options.ebay_queries)
+        if index + 1 < len(queries):
+            follow_up = queries[index + 1]
     return TaskOutcome(
-        task_id=task.id, status=RunTask.Status.DONE, attempts=attempts, listings=result
+        task_id=task.id, status=RunTask.Status.DONE, attempts=attempts, listings=result,
+        match_scores=scores, match_threshold=MATCH_THRESHOLD, query=query,
+        reference_price=task.price, follow_up_query=follow_up,
     )
 
 
@@ -130,8 +183,12 @@ def task_event_fields(task: ClaimedTask, options: RunOptions) -> dict:
             markup_min_percent=options.markup_min_percent,
             markup_max_percent=options.markup_max_percent,
         )
+        try:
+            keywords = task_search_query(task, options)
+        except NotFetchable:
+            keywords = ""
         fields["params"] = {
-            "keywords": _short(task.title), "price_min": str(low), "price_max": str(high),
+            "keywords": _short(keywords), "price_min": str(low), "price_max": str(high),
             "page": task.page,
         }
     return fields
@@ -148,11 +205,3 @@ def result_event_fields(result: BestSellerPage | ListingPage) -> dict:
         "count": len(result.listings), "skipped": result.skipped, "has_next": result.has_next,
         "url": result.request_url,
     }
-
-
-def error_type_of(exc: BaseException) -> str:
-    if isinstance(exc, MarketplaceError):
-        return exc.error_type
-    if isinstance(exc, NotFetchable):
-        return "not_fetchable"
-    return "internal"

@@ -311,6 +311,7 @@ class Runner:
             markup_min_percent=run.markup_min_percent,
             markup_max_percent=run.markup_max_percent,
             category_names=dict(run.categories.values_list("node_id", "name")),
+            ebay_queries=run.ebay_queries,
         )
 
     async def _execute(self) -> None:
@@ -549,7 +550,9 @@ class Runner:
                     duration_ms=round(elapsed * 1000),
                     **pipeline.result_event_fields(result),
                 )
-                return pipeline.outcome_done(task, result, attempts=task.attempts + tries)
+                return pipeline.outcome_done(
+                    task, result, attempts=task.attempts + tries, options=options
+                )
 
             self.stats.request_failed(worker, error_type)
             if error_type == "rate_limited":
@@ -1001,6 +1004,10 @@ class Runner:
                 return
         else:
             return  # whoever changed the status recorded the event
+        try:  # what the run saw so far counts in the leaderboard while it is stopped
+            await self._db_retry(store.seller_scores_settle, run_id=self.run_id)
+        except Exception as exc:
+            logger.error("run %s: could not settle seller scores: %s", self.run_id, exc)
         if stop.status == Status.PAUSED:
             event_data["reason"] = stop.reason
             if stop.resume_at:

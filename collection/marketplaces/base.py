@@ -66,23 +66,35 @@ class ListingQuery:
     price_min: Decimal
     price_max: Decimal
     page: int = 1  # 1-based
-    page_size: int = 50
+    page_size: int = 200  # Browse's largest page: one call does what four of 50 did
     currency: str = "USD"
 
 
 class Listing(NamedTuple):
     """One listing of a search page. Immutable like the other records here, but a
-    NamedTuple: a page builds about fifty, and a frozen dataclass costs ~2 µs each
-    (~0.1 ms of CPU per search), a NamedTuple a fifth of that."""
+    NamedTuple: a page builds up to 240, and a frozen dataclass costs ~2 µs each
+    (~0.4 ms of CPU per search), a NamedTuple a fifth of that.
+
+    ``price`` is in ``currency``, the code the marketplace gave: a non-USD price keeps its
+    own code and is never read as dollars; when a page shows a price whose currency cannot
+    be told, ``price`` is None. ``shipping_cost`` 0 is free shipping, None unknown (eBay
+    omits the shipping container on some items: that proves nothing). ``location`` is an
+    ISO country code where the marketplace gives one ("US"), else the page's own words
+    ("China"), "" when not shown. ``seller_user_id`` is Browse's immutable seller id where
+    the response has one (since 2025-09 some items carry it in place of the username, too).
+    """
 
     item_id: str
     title: str
     price: Decimal | None
-    currency: str
+    currency: str  # ISO code as parsed ("" when a page's price had no currency we know)
     seller_username: str
     seller_feedback_score: int | None = None
     seller_feedback_percent: Decimal | None = None
-    url: str = ""
+    url: str = ""  # https://www.ebay.com/itm/<id>
+    shipping_cost: Decimal | None = None  # 0 = free, None = unknown
+    location: str = ""  # "US" where known, else the page's text
+    seller_user_id: str = ""
 
 
 @dataclass(frozen=True, slots=True)

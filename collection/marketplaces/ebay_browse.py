@@ -27,6 +27,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from decimal import Decimal
 from urllib.parse import urlencode
 
 import httpx
@@ -271,21 +272,29 @@ def browse_filter(query: ListingQuery) -> str:
 
 
 _FREE = frozenset({"0", "0.0", "0.00"})
+_ZERO = Decimal(0)
+_NOT_FREE = object()  # every shipping option states a positive cost
+ITEM_ORIGIN = "https://www.ebay.com/itm/"
 
 
-def _is_free_shipping(options: object) -> bool:
-    """False only when every shipping option states a positive cost. A missing container
-    proves nothing (eBay omits it), so the server-side maxDeliveryCost filter is trusted."""
-    if not isinstance(options, list) or not options:
-        return True
+def _shipping_cost(options: object) -> Decimal | None | object:
+    """0 when an option ships free, None when unknown, ``_NOT_FREE`` when every option
+    states a positive cost. A missing container proves nothing (eBay omits it), so the
+    server-side maxDeliveryCost filter is trusted and the cost is unknown."""
+    if options.__class__ is not list or not options:
+        return None
+    unknown = False
     for option in options:
-        if not isinstance(option, dict):
-            return True
+        if option.__class__ is not dict:
+            unknown = True
+            continue
         cost = option.get("shippingCost")
-        value = cost.get("value") if isinstance(cost, dict) else None
-        if value is None or value in _FREE or parse_price(value) is None:
-            return True  # missing, "0.00" (the common case, no Decimal needed) or garbage
-    return False
+        value = cost.get("value") if cost.__class__ is dict else None
+        if value in _FREE:  # "0.00", the common case: no Decimal needed
+            return _ZERO
+        if value is None or parse_price(value) is None:
+            unknown = True  # missing or garbage: proves nothing either way
+    return None if unknown else _NOT_FREE
 
 
 def _text(value: object, max_length: int) -> str:
@@ -303,6 +312,18 @@ def _text(value: object, max_length: int) -> str:
     return clean_text(value, max_length)
 
 
+def _item_url(get, item_id: str) -> str:
+    """``https://www.ebay.com/itm/<legacyItemId>`` (the form both routes store), else the
+    item's own ``itemWebUrl`` when it is a safe URL."""
+    legacy = get("legacyItemId")
+    if legacy.__class__ is not str or not legacy.isdigit() or len(legacy) > 20:
+        parts = item_id.split("|")  # "v1|<legacyId>|<variationId>"
+        legacy = parts[1] if len(parts) == 3 else ""
+    if legacy.isascii() and legacy.isdigit() and len(legacy) <= 20:
+        return ITEM_ORIGIN + legacy
+    return clean_url(get("itemWebUrl"), "https://www.ebay.com")
+
+
 def parse_item_summary(item: object, query: ListingQuery) -> Listing | None:
     """One ``itemSummaries[]`` entry, or None when unusable or outside the filters."""
     if item.__class__ is not dict:
@@ -313,34 +334,53 @@ def parse_item_summary(item: object, query: ListingQuery) -> Listing | None:
     if item_id.__class__ is not str or seller.__class__ is not dict:
         return None
     item_id = _text(item_id, MAX_ITEM_ID_LENGTH + 1)
-    username = _text(seller.get("username"), MAX_USERNAME_LENGTH + 1)
     if not item_id or len(item_id) > MAX_ITEM_ID_LENGTH:
         return None
+    user_id = seller.get("userId")
+    user_id = _text(user_id, MAX_USERNAME_LENGTH + 1) if user_id is not None else ""
+    if len(user_id) > MAX_USERNAME_LENGTH:
+        user_id = ""
+    # Since 2025-09-26 some items carry the immutable user id in place of the username:
+    # it is kept as the (opaque) username, and an item with only the id is still usable.
+    username = _text(seller.get("username"), MAX_USERNAME_LENGTH + 1) or user_id
     if not username or len(username) > MAX_USERNAME_LENGTH:
         return None
     condition_id = get("conditionId")
     if condition_id is not None and condition_id != "1000" and str(condition_id) != "1000":
         return None
     location = get("itemLocation")
-    if location.__class__ is dict and location.get("country") not in (None, "US"):
-        return None
-    if not _is_free_shipping(get("shippingOptions")):
+    country = ""
+    if location.__class__ is dict:
+        country = location.get("country")
+        if country is None:
+            country = ""
+        elif country != "US":
+            return None
+    shipping = _shipping_cost(get("shippingOptions"))
+    if shipping is _NOT_FREE:
         return None
     price_obj = get("price")
     if price_obj.__class__ is not dict:
         price_obj = {}
     price = parse_price(price_obj.get("value"))
-    if price is not None and not (query.price_min <= price <= query.price_max):
-        return None
+    currency = clean_currency(price_obj.get("currency"), query.currency)
+    # The band is in the query's currency: a price in another one is kept, with its own
+    # code, and is never compared with (or read as) dollars.
+    if price is not None and currency == query.currency:
+        if not (query.price_min <= price <= query.price_max):
+            return None
     return Listing(
-        item_id=item_id,
-        title=_text(get("title"), MAX_TITLE_LENGTH),
-        price=price,
-        currency=clean_currency(price_obj.get("currency"), query.currency),
-        seller_username=username,
-        seller_feedback_score=parse_count(seller.get("feedbackScore")),
-        seller_feedback_percent=parse_percent(seller.get("feedbackPercentage")),
-        url=clean_url(get("itemWebUrl"), "https://www.ebay.com"),
+        item_id,
+        _text(get("title"), MAX_TITLE_LENGTH),
+        price,
+        currency,
+        username,
+        parse_count(seller.get("feedbackScore")),
+        parse_percent(seller.get("feedbackPercentage")),
+        _item_url(get, item_id),
+        shipping,  # type: ignore[arg-type]
+        country,
+        user_id,
     )
 
 

@@ -151,14 +151,18 @@ def parse_best_seller(item: object, *, index: int, page: int) -> BestSeller | No
         price = parse_price(price_str)
     currency_hint = price_str if isinstance(price_str, str) else item.get("price")
     currency = clean_currency(item.get("currency"), currency_from_text(currency_hint))
-    ratings_count = parse_count(item.get("ratings_count", item.get("reviews_count")))
+    # Where its parser found nothing Oxylabs writes zeros, not nulls ("ratings_count": 0
+    # even beside a 4.6 rating, "rating": 0). A best seller with no rating has no stars
+    # shown at all, so a zero is unknown: None, which never overwrites a known value.
+    ratings_count = parse_count(item.get("ratings_count", item.get("reviews_count"))) or None
+    rating = parse_rating(item.get("rating")) or None
     url = clean_url(item.get("url"), AMAZON_ORIGIN) or f"{AMAZON_ORIGIN}/dp/{asin}"
     return BestSeller(
         asin=asin,
         title=title,
         price=price,
         currency=currency,
-        rating=parse_rating(item.get("rating")),
+        rating=rating,
         ratings_count=ratings_count,
         rank=_rank(item.get("pos"), index, page),
         url=url,
@@ -263,7 +267,9 @@ def _money(value: Decimal) -> str:
 def ebay_search_url(query: ListingQuery, *, origin: str = "https://www.ebay.com") -> str:
     """The filtered search page: brand new, free shipping, located in the US, Buy It Now,
     inside the price band, ``_ipg`` the smallest page size eBay accepts that holds
-    ``page_size`` (eBay pages hold 60, 120 or 240)."""
+    ``page_size`` (eBay pages hold 60, 120 or 240: the default 200 asks 240, the site's
+    largest). ``_pgn`` counts pages of that size: page N of this route is the website's
+    page N, and ``has_next`` comes from the page's own pagination."""
     keywords = " ".join(query.keywords.split())[:MAX_KEYWORDS_LENGTH]
     per_page = next((size for size in EBAY_PAGE_SIZES if size >= query.page_size), 240)
     params = {

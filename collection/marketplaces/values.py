@@ -126,6 +126,8 @@ def currency_from_text(text: object, default: str = "USD") -> str:
         for symbol, code in _CURRENCY_SYMBOLS:
             if head.startswith(symbol):
                 return code
+        if _ISO_CODE.match(head[:3]) and (len(head) == 3 or not head[3].isalpha()):
+            return head[:3]  # "KRW83,569.98", "ILS 138.31": never the default
     return default
 
 
@@ -138,6 +140,97 @@ def clean_currency(value: object, default: str = "USD") -> str:
             return code
         return currency_from_text(value, default)
     return default
+
+
+# Money in page text, with its currency: "$59.99", "US $59.99", "C $15.00", "£12.99",
+# "KRW83,569.98", "EUR 19,75 bis EUR 20,80", "19,75 €", "ILS 138.31". A price whose
+# currency cannot be told ("RM 12.00", "¥1,200": yen or yuan?) has no usable value.
+_MONEY_SYMBOLS = {
+    "$": "USD",
+    "US $": "USD",
+    "US$": "USD",
+    "C $": "CAD",
+    "C$": "CAD",
+    "CA $": "CAD",
+    "AU $": "AUD",
+    "AU$": "AUD",
+    "A $": "AUD",
+    "NZ $": "NZD",
+    "HK $": "HKD",
+    "S $": "SGD",
+    "£": "GBP",
+    "€": "EUR",
+    "₩": "KRW",
+    "₹": "INR",
+}
+_MONEY_AMOUNT = (
+    r"(?P<{n}pre>(?:[A-Z]{{1,3}}\s?)?[$£€¥₩₹]?)\s*"
+    r"(?P<{n}num>\d[\d.,]*)\s*"
+    r"(?P<{n}post>[A-Z]{{3}}|[$£€¥₩₹])?"
+)
+_MONEY = re.compile(
+    r"^\+?" + _MONEY_AMOUNT.format(n="")
+    + r"(?:\s*(?:-|–|to|bis|à|a|tot)\s*" + _MONEY_AMOUNT.format(n="hi_") + r")?$"
+)
+_MONEY_US = re.compile(r"^(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?$")  # 1,299.99 / 59.99
+_MONEY_EU = re.compile(r"^(?:\d{1,3}(?:\.\d{3})+|\d+)(?:,\d{1,2})?$")  # 1.299,99 / 19,75
+_ISO_CODE = re.compile(r"^[A-Z]{3}$")
+
+
+def _money_currency(pre: str, post: str, default: str) -> str:
+    """The ISO code of a price's markers; the page's ``default`` when it has none, ""
+    when it has one we cannot tell."""
+    codes = []
+    for marker in (pre.strip(), (post or "").strip()):
+        if not marker:
+            continue
+        code = _MONEY_SYMBOLS.get(marker) or (marker if _ISO_CODE.match(marker) else "")
+        if not code:
+            return ""
+        codes.append(code)
+    if not codes:
+        return default
+    return codes[0] if all(code == codes[0] for code in codes) else ""
+
+
+def _money_number(text: str) -> Decimal | None:
+    if _MONEY_US.match(text):
+        return Decimal(text.replace(",", ""))
+    if _MONEY_EU.match(text):
+        return Decimal(text.replace(".", "").replace(",", "."))
+    return None
+
+
+@functools.lru_cache(maxsize=4096)
+def _money_from_text(text: str, default: str) -> tuple[Decimal | None, str]:
+    text = " ".join(text.split())
+    if not text or len(text) > _MAX_SCALAR_CHARS:
+        return None, default
+    match = _MONEY.match(text)
+    if not match:
+        return None, currency_from_text(text, default)
+    currency = _money_currency(match.group("pre"), match.group("post"), default)
+    if not currency:
+        return None, ""
+    if match.group("hi_num") is not None:  # a range: both ends in the same currency
+        high = _money_currency(match.group("hi_pre"), match.group("hi_post"), currency)
+        if high != currency:
+            return None, ""
+    try:
+        number = _money_number(match.group("num"))
+    except InvalidOperation:
+        return None, currency
+    return (parse_price(number) if number is not None else None), currency
+
+
+def parse_money(value: object, default: str = "USD") -> tuple[Decimal | None, str]:
+    """A price shown on a page and its currency: ``(Decimal("83569.98"), "KRW")`` for
+    "KRW83,569.98", ``(Decimal("19.75"), "EUR")`` for "EUR 19,75 bis EUR 20,80" (a
+    range: the low end). A bare number is in ``default`` (the page's own currency). When
+    the currency cannot be told the price is ``(None, "")``: never read as dollars."""
+    if value.__class__ is not str:
+        return None, default
+    return _money_from_text(value, default)  # type: ignore[arg-type]
 
 
 def parse_count(value: object) -> int | None:

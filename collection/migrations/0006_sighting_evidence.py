@@ -27,7 +27,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='runtask',
             name='query',
-            field=models.CharField(blank=True, help_text='The eBay query this task sends (eBay phase).', max_length=300),
+            field=models.CharField(blank=True, db_default='', default='', help_text='The eBay query this task sends (eBay phase).', max_length=300),
         ),
         migrations.AddField(
             model_name='schedule',
@@ -42,7 +42,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='seller',
             name='ebay_user_id',
-            field=models.CharField(blank=True, help_text="eBay's immutable user id, where the API sends it.", max_length=100),
+            field=models.CharField(blank=True, db_default='', default='', help_text="eBay's immutable user id, where the API sends it.", max_length=100),
         ),
         migrations.AddField(
             model_name='seller',

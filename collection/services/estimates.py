@@ -6,11 +6,13 @@ The estimate follows the pipeline (DESIGN §1)::
     products        = amazon requests × items per page × usable share
                       (usable share = distinct products with a usable price per best-seller
                        item: categories overlap, some prices are missing)
-    ebay requests   = products × expected pages per product (≤ ebay pages)
+    ebay requests   = products × (expected pages per product (≤ ebay pages)
+                                 + follow-up share when ebay queries > 1)
     requests        = tasks × (1 + retry share)
 
-Items per page, the usable share, the retry share and the share of products that have a
-page p (``page_survival[p]``) are learned from the latest completed runs' ``RunTask`` rows
+Items per page, the usable share, the retry share, the share of products that have a
+page p (``page_survival[p]``) and the share whose first query found too little and sent a
+second one (``follow_up_share``) are learned from the latest completed runs' ``RunTask`` rows
 when there are any, and otherwise stated defaults (``DEFAULTS``, measured on the sandbox
 marketplace's default catalogue; a real marketplace is learned after its first run).
 """
@@ -44,6 +46,7 @@ class Rates:
     usable_share: float
     page_survival: tuple[float, ...]  # [0] = page 1 (always 1.0), [1] = page 2, …
     retry_share: float = 0.0
+    follow_up_share: float = 0.0  # products whose first query found too little (2nd query)
 
     def pages_per_product(self, ebay_pages: int) -> float:
         survival = list(self.page_survival[:ebay_pages])
@@ -55,14 +58,21 @@ class Rates:
         return sum(survival)
 
 
-# Measured on the sandbox's default catalogue (seed 1), "All departments" and "Sampler":
-# 49.6 best sellers a page; 0.6 % of them rank in two categories and 7 % have no usable
-# price; of the products searched, 18 % have a second eBay page of 50 listings and 6.7 % a
-# third (Browse), or 16 % and 3.6 % with the 60-listing pages of the eBay site (Oxylabs).
-DEFAULTS = Rates(items_per_page=49.6, usable_share=0.923, page_survival=(1.0, 0.18, 0.067))
+# Measured on the sandbox's default catalogue (seed 1), "Sampler" with the default options
+# (short queries, 200 listings a call on Browse, 240 on the eBay site): see
+# DEFAULT_FOLLOW_UP_SHARE and the page survival below (``run_collection --estimate`` after
+# a first run prints the learned values instead).
+DEFAULT_FOLLOW_UP_SHARE = 0.33
+DEFAULTS = Rates(
+    items_per_page=49.6, usable_share=0.923, page_survival=(1.0, 0.07, 0.01),
+    follow_up_share=DEFAULT_FOLLOW_UP_SHARE,
+)
 DEFAULTS_BY_EBAY_PROVIDER = {
     "ebay": DEFAULTS,
-    "oxylabs": Rates(items_per_page=49.6, usable_share=0.923, page_survival=(1.0, 0.16, 0.036)),
+    "oxylabs": Rates(
+        items_per_page=49.6, usable_share=0.923, page_survival=(1.0, 0.05, 0.01),
+        follow_up_share=DEFAULT_FOLLOW_UP_SHARE,
+    ),
 }
 
 
@@ -73,6 +83,7 @@ class Estimate:
     categories: int
     amazon_pages: int
     ebay_pages: int
+    ebay_queries: int
     amazon_provider: str
     ebay_provider: str
     amazon_requests: int
@@ -82,6 +93,7 @@ class Estimate:
     usable_share: float
     ebay_pages_per_product: float
     retry_share: float
+    follow_up_share: float
     learned: bool  # False: the stated defaults (no completed run to learn from)
     learned_from_runs: list[int] = field(default_factory=list)
 
@@ -107,7 +119,8 @@ class Estimate:
         data["requests"] = self.requests
         data["total_requests"] = self.total_requests
         data["basis"] = self.basis
-        for key in ("items_per_page", "usable_share", "ebay_pages_per_product", "retry_share"):
+        for key in ("items_per_page", "usable_share", "ebay_pages_per_product", "retry_share",
+                    "follow_up_share"):
             data[key] = round(data[key], 4)
         return data
 
@@ -118,8 +131,12 @@ class Estimate:
             f"Estimate: {self.total_requests:,} requests ({per_provider}) — "
             f"{self.amazon_requests:,} Amazon best-seller pages ({self.categories} categories × "
             f"{self.amazon_pages}), about {self.products:,} products to search on eBay × "
-            f"{self.ebay_pages_per_product:.2f} pages each (at most {self.ebay_pages}) = "
-            f"{self.ebay_requests:,} eBay searches; {self.basis}."
+            f"{self.ebay_pages_per_product:.2f} pages each (at most {self.ebay_pages})"
+            + (
+                f" + a second query for {self.follow_up_share:.0%} of them"
+                if self.ebay_queries > 1 else ""
+            )
+            + f" = {self.ebay_requests:,} eBay searches; {self.basis}."
         )
 
 
@@ -156,14 +173,15 @@ def rates_learn(runs: list[CollectionRun]) -> Rates | None:
     amazon_done = RunTask.objects.filter(run_id__in=run_ids, phase=RunTask.Phase.AMAZON).filter(status=RunTask.Status.DONE).aggregate(
         tasks=Count("id"), items=Sum("result_count")
     )
-    pages = defaultdict(int)  # (run, page) -> eBay tasks
+    pages = defaultdict(int)  # (run, page) -> eBay tasks of the products' first query
+    fetched_ebay = RunTask.objects.filter(run_id__in=run_ids, phase=RunTask.Phase.EBAY).exclude(
+        status=RunTask.Status.SKIPPED  # unfetchable: no request
+    )
     for row in (
-        RunTask.objects.filter(run_id__in=run_ids, phase=RunTask.Phase.EBAY)
-        .exclude(status=RunTask.Status.SKIPPED)  # unfetchable: no request
-        .values("run_id", "page")
-        .annotate(n=Count("id"))
+        fetched_ebay.exclude(key__contains=":q").values("run_id", "page").annotate(n=Count("id"))
     ):
         pages[row["run_id"], row["page"]] = row["n"]
+    follow_ups = fetched_ebay.filter(key__contains=":q", page=1).count()
     first_pages = sum(n for (_, page), n in pages.items() if page == 1)
     if not amazon_done["tasks"] or not amazon_done["items"] or not first_pages:
         return None
@@ -184,7 +202,9 @@ def rates_learn(runs: list[CollectionRun]) -> Rates | None:
     )
     fetched, sent = attempts["fetched"], attempts["sent"] or 0
     retry_share = (sent - fetched) / fetched if fetched else 0.0
-    return Rates(items_per_page, usable_share, tuple(survival), retry_share)
+    return Rates(
+        items_per_page, usable_share, tuple(survival), retry_share, follow_ups / first_pages
+    )
 
 
 def run_estimate(
@@ -194,8 +214,11 @@ def run_estimate(
     ebay_pages: int,
     markup_min_percent=None,
     markup_max_percent=None,
+    ebay_queries: int | None = None,
 ) -> Estimate:
     """Estimate a run's requests per provider; ``categories`` is a count or the categories."""
+    if ebay_queries is None:
+        ebay_queries = settings.COLLECTION_EBAY_QUERIES
     count = categories if isinstance(categories, int) else len(list(categories))
     amazon_provider, ebay_provider = provider_names()
     runs = _history(
@@ -210,11 +233,13 @@ def run_estimate(
     amazon_tasks = count * amazon_pages
     products = round(amazon_tasks * rates.items_per_page * rates.usable_share)
     pages_per_product = rates.pages_per_product(ebay_pages)
-    ebay_tasks = products * pages_per_product
+    follow_up_share = rates.follow_up_share if ebay_queries > 1 else 0.0
+    ebay_tasks = products * (pages_per_product + follow_up_share)
     return Estimate(
         categories=count,
         amazon_pages=amazon_pages,
         ebay_pages=ebay_pages,
+        ebay_queries=ebay_queries,
         amazon_provider=amazon_provider,
         ebay_provider=ebay_provider,
         amazon_requests=round(amazon_tasks * (1 + rates.retry_share)),
@@ -224,6 +249,7 @@ def run_estimate(
         usable_share=rates.usable_share,
         ebay_pages_per_product=pages_per_product,
         retry_share=rates.retry_share,
+        follow_up_share=follow_up_share,
         learned=learned,
         learned_from_runs=[r.pk for r in runs] if learned else [],
     )
@@ -236,6 +262,7 @@ def run_estimate_from_options(
     ebay_pages: int | None = None,
     markup_min_percent=None,
     markup_max_percent=None,
+    ebay_queries: int | None = None,
 ) -> Estimate:
     """The estimate for run options as an interface receives them (None = the default);
     bad options raise ``RunOptionsError`` like ``run_create`` does."""
@@ -256,7 +283,7 @@ def run_estimate_from_options(
     )
     return run_estimate(
         categories=categories, amazon_pages=amazon_pages, ebay_pages=ebay_pages,
-        markup_min_percent=low, markup_max_percent=high,
+        markup_min_percent=low, markup_max_percent=high, ebay_queries=ebay_queries,
     )
 
 
@@ -268,6 +295,7 @@ def run_estimate_for(*, run: CollectionRun) -> Estimate:
         ebay_pages=run.ebay_pages,
         markup_min_percent=run.markup_min_percent,
         markup_max_percent=run.markup_max_percent,
+        ebay_queries=run.ebay_queries,
     )
 
 

@@ -79,21 +79,23 @@ def run_options_validate(
     ebay_pages: int,
     markup_min_percent,
     markup_max_percent,
-    ebay_queries: int | None = None,
+    ebay_queries: int = 1,
 ) -> tuple[Decimal, Decimal]:
     """Check run options; return the markup band as Decimals. Raises RunOptionsError."""
-    if ebay_queries is not None and (
-        not isinstance(ebay_queries, int) or not 1 <= ebay_queries <= 5
-    ):
-        raise RunOptionsError(f"eBay queries must be between 1 and 5, got {ebay_queries!r}.")
     if not isinstance(workers, int) or not 1 <= workers <= 200:
         raise RunOptionsError(f"workers must be between 1 and 200, got {workers!r}.")
     if not isinstance(amazon_pages, int) or not 1 <= amazon_pages <= 2:
         raise RunOptionsError(
             f"Amazon pages must be 1 or 2 (a best-seller list has 2 pages), got {amazon_pages!r}."
         )
-    if not isinstance(ebay_pages, int) or not 1 <= ebay_pages <= 200:
-        raise RunOptionsError(f"eBay pages must be between 1 and 200, got {ebay_pages!r}.")
+    if not isinstance(ebay_pages, int) or not 1 <= ebay_pages <= 50:
+        raise RunOptionsError(
+            f"eBay pages must be between 1 and 50 (200 listings each), got {ebay_pages!r}."
+        )
+    if not isinstance(ebay_queries, int) or not 1 <= ebay_queries <= 5:
+        raise RunOptionsError(
+            f"eBay queries per product must be between 1 and 5, got {ebay_queries!r}."
+        )
     low = _decimal(markup_min_percent, "markup min")
     high = _decimal(markup_max_percent, "markup max")
     if low < 0 or high < 0:
@@ -167,7 +169,7 @@ def run_create(
 
     estimate = run_estimate(
         categories=len(categories), amazon_pages=amazon_pages, ebay_pages=ebay_pages,
-        markup_min_percent=low, markup_max_percent=high,
+        markup_min_percent=low, markup_max_percent=high, ebay_queries=ebay_queries,
     ).as_json()
     with transaction.atomic():
         if enforce_active_limit:
@@ -363,13 +365,13 @@ def run_start(
             workers=workers,
             amazon_pages=amazon_pages,
             ebay_pages=ebay_pages,
+            ebay_queries=ebay_queries,
             markup_min_percent=markup_min_percent,
             markup_max_percent=markup_max_percent,
             started_by=started_by,
             rerun_of=rerun_of,
             schedule=schedule,
             enforce_active_limit=enforce_active_limit,
-            ebay_queries=ebay_queries,
         )
         run_enqueue(run_id=run.pk)
     return run

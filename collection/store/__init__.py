@@ -11,8 +11,8 @@ fixed by ``notes/CONTRACT.md`` (``collection/store.py`` section):
 - cleaning and dedupe of untrusted marketplace records — ``store.clean``.
 """
 
-from .clean import seller_score
 from .results import RUN_COUNTER_FIELDS, results_store, run_counters_add
+from .scores import seller_aggregates, seller_scores_settle
 from .tasks import (
     phase_remaining,
     run_counters_get,
@@ -41,7 +41,8 @@ __all__ = [
     "run_heartbeat",
     "run_phase_advance",
     "run_plan",
-    "seller_score",
+    "seller_aggregates",
+    "seller_scores_settle",
     "tasks_claim",
     "tasks_extend_lease",
     "tasks_release",

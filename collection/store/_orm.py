@@ -29,8 +29,8 @@ from .clean import (
     FEEDBACK_SCORE_NONE,
     MarkRow,
     PreparedBatch,
+    SightingRow,
     TaskRow,
-    seller_score,
 )
 
 CHUNK = 500  # ids per IN (…) (SQLite caps bound parameters per statement)
@@ -84,7 +84,7 @@ def mark_tasks(*, run_id: int, marks: dict[int, MarkRow], now) -> list[TaskRow]:
         if _on_postgres():
             qs = qs.select_for_update().order_by("pk")
         running.extend(
-            qs.values_list("id", "phase", "key", "page", "category_id", "product_id")
+            qs.values_list("id", "phase", "key", "page", "category_id", "product_id", "query")
         )
     moved = []
     for row in running:
@@ -120,11 +120,17 @@ def upsert_products(*, run_id: int, batch: PreparedBatch, now) -> tuple[dict[str
                     asin=row.asin, title=row.title, price=row.price, currency=row.currency,
                     rating=row.rating, ratings_count=row.ratings_count, url=row.url,
                     first_seen_run_id=run_id,
+                    price_run_id=run_id if row.price is not None else None,
                 )
             )
             continue
         product.title = row.title or product.title
-        product.price = row.price if row.price is not None else product.price
+        if row.price is not None:  # the lowest within a run; a later run's replaces
+            if product.price is None or product.price_run_id != run_id:
+                product.price = row.price
+            else:
+                product.price = min(product.price, row.price)
+            product.price_run_id = run_id
         product.currency = row.currency or product.currency
         product.rating = row.rating if row.rating is not None else product.rating
         if row.ratings_count is not None:
@@ -137,7 +143,10 @@ def upsert_products(*, run_id: int, batch: PreparedBatch, now) -> tuple[dict[str
     if changed:
         _rows_update(
             changed,
-            ["title", "price", "currency", "rating", "ratings_count", "url", "updated_at"],
+            [
+                "title", "price", "price_run_id", "currency", "rating", "ratings_count", "url",
+                "updated_at",
+            ],
         )
     ids = {p.asin: p.pk for p in [*new, *changed]}
     already = set()
@@ -182,7 +191,7 @@ def upsert_links(*, run_id: int, links: list[tuple[int, int, int | None]], now) 
         _rows_update(changed, ["rank", "run_id", "updated_at"])
 
 
-def create_tasks(*, run_id: int, tasks: list[tuple[str, int, int]]) -> int:
+def create_tasks(*, run_id: int, tasks: list[tuple[str, int, int, str]]) -> int:
     if not tasks:
         return 0
     existing = set()
@@ -191,12 +200,34 @@ def create_tasks(*, run_id: int, tasks: list[tuple[str, int, int]]) -> int:
             RunTask.objects.filter(run_id=run_id, key__in=chunk).values_list("key", flat=True)
         )
     new = [
-        RunTask(run_id=run_id, phase=RunTask.Phase.EBAY, key=key, product_id=product_id, page=page)
-        for key, product_id, page in tasks
+        RunTask(
+            run_id=run_id, phase=RunTask.Phase.EBAY, key=key, product_id=product_id, page=page,
+            query=query,
+        )
+        for key, product_id, page, query in tasks
         if key not in existing
     ]
     RunTask.objects.bulk_create(new, batch_size=CHUNK, ignore_conflicts=True)
     return len(new)
+
+
+SIGHTING_EVIDENCE_FIELDS = [
+    "item_id", "listing_price", "currency", "title", "item_url", "shipping_cost", "location",
+    "query", "match_score", "is_match", "price_ratio",
+]
+
+
+def _sighting_fill(sighting: SellerSighting, row: SightingRow) -> None:
+    sighting.item_id, sighting.listing_price, sighting.currency = (
+        row.item_id, row.price, row.currency
+    )
+    sighting.title, sighting.item_url = row.title, row.url
+    sighting.shipping_cost, sighting.location, sighting.query = (
+        row.shipping_cost, row.location, row.query
+    )
+    sighting.match_score, sighting.is_match, sighting.price_ratio = (
+        row.match_score, row.is_match, row.price_ratio
+    )
 
 
 def _feedback_rank(score, percent):
@@ -234,7 +265,7 @@ def store_sellers(*, run_id: int, batch: PreparedBatch, now) -> dict:
         if seller is None:
             new.append(
                 Seller(
-                    username=row.username, normalized=row.key,
+                    username=row.username, normalized=row.key, ebay_user_id=row.user_id,
                     feedback_score=row.feedback_score, feedback_percent=row.feedback_percent,
                     first_seen_run_id=run_id, last_seen_run_id=run_id,
                     first_seen_at=now, last_seen_at=now,
@@ -254,6 +285,8 @@ def store_sellers(*, run_id: int, batch: PreparedBatch, now) -> dict:
         ):
             seller.feedback_score = row.feedback_score
             seller.feedback_percent = row.feedback_percent
+        if row.user_id:
+            seller.ebay_user_id = row.user_id
         if seller.first_seen_run_id == run_id and row.username < seller.username:
             seller.username = row.username
         seller.last_seen_run_id = run_id if last_run is None else max(last_run, run_id)
@@ -282,7 +315,8 @@ def store_sellers(*, run_id: int, batch: PreparedBatch, now) -> dict:
         )
     sellers = {**existing, **{s.normalized: s for s in new}}
 
-    # Sightings: keep the lowest (price, item id) per (run, seller, product).
+    # Sightings: per (run, seller, product) a match beats a look-alike, then the lowest
+    # (price, item id, query) wins.
     wanted = {(sellers[s.key].pk, s.product_id): s for s in batch.sightings.values()}
     present: dict[tuple[int, int], SellerSighting] = {}
     for chunk in _chunks(sorted({pair[0] for pair in wanted})):
@@ -295,33 +329,25 @@ def store_sellers(*, run_id: int, batch: PreparedBatch, now) -> dict:
         row = wanted[pair]
         old = present.get(pair)
         if old is None:
-            to_insert.append(
-                SellerSighting(
-                    run_id=run_id, seller_id=pair[0], product_id=pair[1], item_id=row.item_id,
-                    listing_price=row.price, currency=row.currency,
-                )
-            )
-        elif (row.price is None, row.price or 0, row.item_id) < (
-            old.listing_price is None, old.listing_price or 0, old.item_id
+            sighting = SellerSighting(run_id=run_id, seller_id=pair[0], product_id=pair[1])
+            _sighting_fill(sighting, row)
+            to_insert.append(sighting)
+        elif row.rank() < (
+            not old.is_match, old.listing_price is None, old.listing_price or 0, old.item_id,
+            old.query,
         ):
-            old.listing_price, old.item_id, old.currency = row.price, row.item_id, row.currency
+            _sighting_fill(old, row)
             to_update.append(old)
     if to_insert:
         SellerSighting.objects.bulk_create(to_insert, batch_size=CHUNK)
     if to_update:
-        _rows_update(to_update, ["listing_price", "item_id", "currency"])
+        _rows_update(to_update, SIGHTING_EVIDENCE_FIELDS)
 
-    # Seller counters move by what this transaction inserted (see _postgres.store_sellers).
+    # Seller listing counters move by what this transaction inserted (see
+    # _postgres.store_sellers); the score is settled when the run finishes.
     inserted = _pairs_by_seller((s.seller_id, s.product_id) for s in to_insert)
-    seen_elsewhere: set[tuple[int, int]] = set()
     in_run: Counter = Counter()
     for chunk in _chunks(sorted(inserted)):
-        seen_elsewhere.update(
-            SellerSighting.objects.filter(seller_id__in=chunk)
-            .exclude(run_id=run_id)
-            .values_list("seller_id", "product_id")
-            .distinct()
-        )
         in_run.update(
             dict(
                 SellerSighting.objects.filter(run_id=run_id, seller_id__in=chunk)
@@ -337,21 +363,14 @@ def store_sellers(*, run_id: int, batch: PreparedBatch, now) -> dict:
         first_in_run = in_run[seller_id] == len(products)
         sellers_found += first_in_run
         seller.times_seen += len(products)
-        seller.products_matched += sum(1 for p in products if (seller_id, p) not in seen_elsewhere)
         seller.runs_seen += int(first_in_run)
-        seller.score = seller_score(
-            times_seen=seller.times_seen,
-            products_matched=seller.products_matched,
-            runs_seen=seller.runs_seen,
-        )
     touched = list(existing.values()) + [s for s in new if s.pk in inserted]
     if touched:
         _rows_update(
             touched,
             [
-                "username", "feedback_score", "feedback_percent", "last_seen_run_id",
-                "last_seen_at", "updated_at", "times_seen", "products_matched", "runs_seen",
-                "score",
+                "username", "ebay_user_id", "feedback_score", "feedback_percent",
+                "last_seen_run_id", "last_seen_at", "updated_at", "times_seen", "runs_seen",
             ],
         )
     return {

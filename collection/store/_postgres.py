@@ -64,14 +64,6 @@ T_SIGHTING = SellerSighting._meta.db_table
 T_CHANGE = SellerChange._meta.db_table
 T_ACTIVE_COUNT = "collection_seller_active_count"  # not a model: see migration 0005
 
-# score: see clean.seller_score (same expression, same rounding). {ts}, {pm}, {rs} are
-# the new counter values.
-_SCORE_SQL = (
-    "round((({pm}) * (1 + ln(greatest({rs}, 1)::float8)) + 0.1 * ln((1 + {ts})::float8))"
-    "::numeric, 4)::float8"
-)
-
-
 # Arrays travel as one delimited string, split by the server: ``string_to_array`` of a
 # 10k-element string costs the client ~0.1 µs per element, where psycopg's list dumper
 # costs ~1.2 µs (it is pure Python and escapes every element), and the server splits it
@@ -189,7 +181,7 @@ def mark_tasks(*, run_id: int, marks: dict[int, MarkRow], now) -> list[TaskRow]:
                result_count = v.result_count, finished_at = %(now)s, leased_until = NULL
         FROM v JOIN locked l ON l.id = v.id
         WHERE t.id = v.id AND t.status = 'running'
-        RETURNING t.id, t.phase, t.key, t.page, t.category_id, t.product_id
+        RETURNING t.id, t.phase, t.key, t.page, t.category_id, t.product_id, t.query
     """
     with _cursor() as cursor:
         cursor.execute(
@@ -208,16 +200,23 @@ def upsert_products(*, run_id: int, batch: PreparedBatch, now) -> tuple[dict[str
     rows = batch.sorted_products()
     sql = f"""
         INSERT INTO {T_PRODUCT} AS p (asin, title, price, currency, rating, ratings_count, url,
-                                       first_seen_run_id, created_at, updated_at)
+                                       first_seen_run_id, price_run_id, created_at, updated_at)
         SELECT v.asin, v.title, v.price, v.currency, v.rating, v.ratings_count, v.url,
-               %(run)s, %(now)s, %(now)s
+               %(run)s, CASE WHEN v.price IS NULL THEN NULL ELSE %(run)s END, %(now)s, %(now)s
         FROM unnest(%(asins)s::text[], %(titles)s::text[], %(prices)s::numeric[],
                     %(currencies)s::text[], %(ratings)s::numeric[], %(counts)s::int[],
                     %(urls)s::text[])
             AS v(asin, title, price, currency, rating, ratings_count, url)
         ON CONFLICT (asin) DO UPDATE SET
             title = COALESCE(NULLIF(EXCLUDED.title, ''), p.title),
-            price = COALESCE(EXCLUDED.price, p.price),
+            -- Within a run the lowest price of all its records wins, whatever their order;
+            -- a later run's price replaces an earlier run's.
+            price = CASE WHEN EXCLUDED.price IS NULL THEN p.price
+                         WHEN p.price IS NULL OR p.price_run_id IS DISTINCT FROM %(run)s
+                             THEN EXCLUDED.price
+                         ELSE LEAST(p.price, EXCLUDED.price) END,
+            price_run_id = CASE WHEN EXCLUDED.price IS NULL THEN p.price_run_id
+                                ELSE %(run)s END,
             currency = COALESCE(NULLIF(EXCLUDED.currency, ''), p.currency),
             rating = COALESCE(EXCLUDED.rating, p.rating),
             ratings_count = COALESCE(EXCLUDED.ratings_count, p.ratings_count),
@@ -280,16 +279,19 @@ def upsert_links(*, run_id: int, links: list[tuple[int, int, int | None]], now) 
         )
 
 
-def create_tasks(*, run_id: int, tasks: list[tuple[str, int, int]]) -> int:
-    """eBay tasks (key, product_id, page), sorted by key; existing keys are left alone."""
+def create_tasks(*, run_id: int, tasks: list[tuple[str, int, int, str]]) -> int:
+    """eBay tasks (key, product_id, page, query), sorted by key; existing keys are left
+    alone."""
     if not tasks:
         return 0
     sql = f"""
-        INSERT INTO {T_TASK} (run_id, phase, key, status, product_id, page, attempts,
+        INSERT INTO {T_TASK} (run_id, phase, key, status, product_id, page, query, attempts,
                               leased_by, error_type, error_message, result_count)
-        SELECT %(run)s, 'ebay', v.key, 'pending', v.product_id, v.page, 0, '', '', '', 0
-        FROM unnest(%(keys)s::text[], %(products)s::bigint[], %(pages)s::int[])
-            AS v(key, product_id, page)
+        SELECT %(run)s, 'ebay', v.key, 'pending', v.product_id, v.page, v.query, 0, '', '',
+               '', 0
+        FROM unnest(%(keys)s::text[], %(products)s::bigint[], %(pages)s::int[],
+                    %(queries)s::text[])
+            AS v(key, product_id, page, query)
         ON CONFLICT (run_id, key) DO NOTHING
         RETURNING id
     """
@@ -300,6 +302,7 @@ def create_tasks(*, run_id: int, tasks: list[tuple[str, int, int]]) -> int:
                 "keys": [t[0] for t in tasks],
                 "products": [t[1] for t in tasks],
                 "pages": [t[2] for t in tasks],
+                "queries": [t[3] for t in tasks],
                 "run": run_id,
             },
         )
@@ -309,14 +312,16 @@ def create_tasks(*, run_id: int, tasks: list[tuple[str, int, int]]) -> int:
 def store_sellers(*, run_id: int, batch: PreparedBatch, now) -> dict:
     """Sellers, `added` changes, sightings and seller counters; returns counts.
 
-    One write per seller per batch: a new seller is inserted with its final counters (it
+    One write per seller per batch: a new seller is inserted with its listing counters (it
     has no other sighting, so they follow from the batch), a known one is updated once
-    (last seen, feedback, counters, score) by the statement that inserts the sightings.
-    Three statements when the batch adds no seller, six when it does.
+    (last seen, feedback, user id, listing counters) by the statement that inserts the
+    sightings. The score and the matched-product aggregates are not touched here: they are
+    settled from the sightings when the run finishes (``store.scores``), which keeps this
+    update HOT (no indexed column changes). Three statements when the batch adds no
+    seller, six when it does.
     """
     sellers = batch.sorted_sellers()
     products_per_key = Counter(row.key for row in batch.sightings.values())
-    new_score = _SCORE_SQL.format(ts="v.seen", pm="v.seen", rs="1")
     with _cursor() as cursor:
         # From here to commit, one store transaction at a time (see the module docstring).
         cursor.execute("SELECT pg_advisory_xact_lock(%(key)s)", {"key": SELLERS_LOCK})
@@ -346,16 +351,16 @@ def store_sellers(*, run_id: int, batch: PreparedBatch, now) -> dict:
         if new_rows:
             cursor.execute(
                 f"""
-                INSERT INTO {T_SELLER} AS s (username, normalized, display_name,
+                INSERT INTO {T_SELLER} AS s (username, normalized, display_name, ebay_user_id,
                     feedback_score, feedback_percent, first_seen_run_id, last_seen_run_id,
                     first_seen_at, last_seen_at, times_seen, products_matched, runs_seen,
                     score, flagged, created_at, updated_at)
-                SELECT v.username, v.normalized, '', v.feedback_score, v.feedback_percent,
-                       %(run)s, %(run)s, %(now)s, %(now)s, v.seen, v.seen, 1, {new_score},
-                       false, %(now)s, %(now)s
+                SELECT v.username, v.normalized, '', v.user_id, v.feedback_score,
+                       v.feedback_percent, %(run)s, %(run)s, %(now)s, %(now)s, v.seen, 0, 1,
+                       0, false, %(now)s, %(now)s
                 FROM unnest(%(usernames)s::text[], %(keys)s::text[], %(scores)s::int[],
-                            %(percents)s::numeric[], %(seen)s::int[])
-                    AS v(username, normalized, feedback_score, feedback_percent, seen)
+                            %(percents)s::numeric[], %(seen)s::int[], %(user_ids)s::text[])
+                    AS v(username, normalized, feedback_score, feedback_percent, seen, user_id)
                 ON CONFLICT (normalized) DO NOTHING
                 RETURNING s.id, s.normalized
                 """,
@@ -365,6 +370,7 @@ def store_sellers(*, run_id: int, batch: PreparedBatch, now) -> dict:
                     "scores": [s.feedback_score for s in new_rows],
                     "percents": [s.feedback_percent for s in new_rows],
                     "seen": [products_per_key[s.key] for s in new_rows],
+                    "user_ids": [s.user_id for s in new_rows],
                     "run": run_id,
                     "now": now,
                 },
@@ -412,16 +418,16 @@ def store_sellers(*, run_id: int, batch: PreparedBatch, now) -> dict:
                 },
             )
 
-        # (c) One statement: the sightings (the lowest (price, item id) per (run, seller,
-        # product) wins), then the known sellers' update: last seen (newest run wins),
-        # feedback (a newer run's, or within one run the largest pair), the smallest
-        # spelling of the username within the run that added the seller, and the counters
-        # moved by the sightings inserted here: times_seen by their number,
-        # products_matched by those whose (seller, product) no other run has, runs_seen by 1
-        # when the seller had no sighting in this run yet. Every part of one statement reads
-        # the snapshot taken before it, so "yet" is "before these inserts". ``OFFSET 0``
-        # keeps each EXISTS a probe per row: without it the planner may hash the whole
-        # run's sightings instead (it did, trusting statistics that predate the run).
+        # (c) One statement: the sightings (per (run, seller, product) a match beats a
+        # look-alike, then the lowest (price, item id, query) wins), then the known sellers'
+        # update: last seen (newest run wins), feedback (a newer run's, or within one run the
+        # largest pair), the user id where one came, the smallest spelling of the username
+        # within the run that added the seller, and the listing counters moved by the
+        # sightings inserted here: times_seen by their number, runs_seen by 1 when the
+        # seller had no sighting in this run yet. Every part of one statement reads the
+        # snapshot taken before it, so "yet" is "before these inserts". ``OFFSET 0`` keeps
+        # the EXISTS a probe per row: without it the planner may hash the whole run's
+        # sightings instead (it did, trusting statistics that predate the run).
         seller_ids = {**known_ids, **new_ids}
         sightings = sorted(
             (seller_ids[s.key], s.product_id, s)
@@ -429,11 +435,6 @@ def store_sellers(*, run_id: int, batch: PreparedBatch, now) -> dict:
             if s.key in seller_ids  # a seller hard-deleted meanwhile: nothing to attach to
         )
         known = sorted((pk, batch.sellers[key]) for key, pk in known_ids.items())
-        score = _SCORE_SQL.format(
-            ts="s.times_seen + a.n_new",
-            pm="s.products_matched + a.new_products",
-            rs="s.runs_seen + a.first_in_run::int",
-        )
         feedback_wins = f"""(
             s.last_seen_run_id IS NULL OR %(run)s > s.last_seen_run_id
             OR (%(run)s = s.last_seen_run_id
@@ -446,36 +447,43 @@ def store_sellers(*, run_id: int, batch: PreparedBatch, now) -> dict:
             f"""
             WITH ins AS (
                 INSERT INTO {T_SIGHTING} AS x (run_id, seller_id, product_id, item_id,
-                                               listing_price, currency, created_at)
+                    listing_price, currency, title, item_url, shipping_cost, location, query,
+                    match_score, is_match, price_ratio, created_at)
                 SELECT %(run)s, v.seller_id, v.product_id, v.item_id, v.price, v.currency,
-                       %(now)s
+                       v.title, v.url, v.shipping, v.location, v.query, v.score, v.is_match,
+                       v.ratio, %(now)s
                 FROM unnest(%(sellers)s::bigint[], %(products)s::bigint[], %(items)s::text[],
-                            %(prices)s::numeric[], %(currencies)s::text[])
-                    AS v(seller_id, product_id, item_id, price, currency)
+                            %(prices)s::numeric[], %(currencies)s::text[], %(titles)s::text[],
+                            %(urls)s::text[], %(shippings)s::numeric[], %(locations)s::text[],
+                            %(queries)s::text[], %(match_scores)s::float8[],
+                            %(matches)s::bool[], %(ratios)s::float8[])
+                    AS v(seller_id, product_id, item_id, price, currency, title, url, shipping,
+                         location, query, score, is_match, ratio)
                 ON CONFLICT (run_id, seller_id, product_id) DO UPDATE SET
                     listing_price = EXCLUDED.listing_price, item_id = EXCLUDED.item_id,
-                    currency = EXCLUDED.currency
-                WHERE (EXCLUDED.listing_price IS NULL, COALESCE(EXCLUDED.listing_price, 0),
-                       EXCLUDED.item_id COLLATE "C")
-                    < (x.listing_price IS NULL, COALESCE(x.listing_price, 0),
-                       x.item_id COLLATE "C")
-                RETURNING x.seller_id, x.product_id, (x.xmax = 0) AS inserted
+                    currency = EXCLUDED.currency, title = EXCLUDED.title,
+                    item_url = EXCLUDED.item_url, shipping_cost = EXCLUDED.shipping_cost,
+                    location = EXCLUDED.location, query = EXCLUDED.query,
+                    match_score = EXCLUDED.match_score, is_match = EXCLUDED.is_match,
+                    price_ratio = EXCLUDED.price_ratio
+                WHERE (NOT EXCLUDED.is_match, EXCLUDED.listing_price IS NULL,
+                       COALESCE(EXCLUDED.listing_price, 0), EXCLUDED.item_id COLLATE "C",
+                       EXCLUDED.query COLLATE "C")
+                    < (NOT x.is_match, x.listing_price IS NULL, COALESCE(x.listing_price, 0),
+                       x.item_id COLLATE "C", x.query COLLATE "C")
+                RETURNING x.seller_id, (x.xmax = 0) AS inserted
             ), v AS (
                 SELECT * FROM unnest(%(ids)s::bigint[], %(usernames)s::text[],
-                                     %(scores)s::int[], %(percents)s::numeric[])
-                    AS v(id, username, feedback_score, feedback_percent)
+                                     %(scores)s::int[], %(percents)s::numeric[],
+                                     %(user_ids)s::text[])
+                    AS v(id, username, feedback_score, feedback_percent, user_id)
             ), agg AS (
-                SELECT i.seller_id, count(*) AS n_new,
-                       count(*) FILTER (WHERE NOT EXISTS (
-                           SELECT 1 FROM {T_SIGHTING} o
-                           WHERE o.seller_id = i.seller_id AND o.product_id = i.product_id
-                             AND o.run_id <> %(run)s OFFSET 0)) AS new_products
+                SELECT i.seller_id, count(*) AS n_new
                 FROM ins i JOIN v ON v.id = i.seller_id
                 WHERE i.inserted
                 GROUP BY i.seller_id
             ), a AS MATERIALIZED (  -- computed once, not per reference below
                 SELECT v.*, COALESCE(agg.n_new, 0) AS n_new,
-                       COALESCE(agg.new_products, 0) AS new_products,
                        agg.n_new IS NOT NULL AND NOT EXISTS (
                            SELECT 1 FROM {T_SIGHTING} r
                            WHERE r.run_id = %(run)s AND r.seller_id = v.id OFFSET 0
@@ -489,13 +497,13 @@ def store_sellers(*, run_id: int, batch: PreparedBatch, now) -> dict:
                         THEN a.feedback_score ELSE s.feedback_score END,
                     feedback_percent = CASE WHEN {feedback_wins}
                         THEN a.feedback_percent ELSE s.feedback_percent END,
+                    ebay_user_id = CASE WHEN a.user_id <> '' THEN a.user_id
+                        ELSE s.ebay_user_id END,
                     username = CASE WHEN s.first_seen_run_id = %(run)s
                                      AND a.username COLLATE "C" < s.username COLLATE "C"
                         THEN a.username ELSE s.username END,
                     times_seen = s.times_seen + a.n_new,
-                    products_matched = s.products_matched + a.new_products,
                     runs_seen = s.runs_seen + a.first_in_run::int,
-                    score = CASE WHEN a.n_new > 0 THEN {score} ELSE s.score END,
                     updated_at = %(now)s
                 FROM a WHERE s.id = a.id
                 RETURNING a.first_in_run
@@ -509,10 +517,19 @@ def store_sellers(*, run_id: int, batch: PreparedBatch, now) -> dict:
                 "items": [s[2].item_id for s in sightings],
                 "prices": [s[2].price for s in sightings],
                 "currencies": [s[2].currency for s in sightings],
+                "titles": [s[2].title for s in sightings],
+                "urls": [s[2].url for s in sightings],
+                "shippings": [s[2].shipping_cost for s in sightings],
+                "locations": [s[2].location for s in sightings],
+                "queries": [s[2].query for s in sightings],
+                "match_scores": [s[2].match_score for s in sightings],
+                "matches": [s[2].is_match for s in sightings],
+                "ratios": [s[2].price_ratio for s in sightings],
                 "ids": [pk for pk, _ in known],
                 "usernames": [row.username for _, row in known],
                 "scores": [row.feedback_score for _, row in known],
                 "percents": [row.feedback_percent for _, row in known],
+                "user_ids": [row.user_id for _, row in known],
                 "run": run_id,
                 "now": now,
             },

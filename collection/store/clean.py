@@ -10,10 +10,11 @@ run's rows do not depend on how its results were split into batches:
 
 - a seller seen several times keeps the smallest username (code-point order) and the
   largest (feedback score, feedback percent) pair;
-- a (seller, product) sighting keeps the lowest listing price (a missing price counts as
-  highest), ties broken by the smallest item id;
-- a product seen on several pages keeps the record of the first task (by task key) and
-  the best (lowest) rank per category.
+- a (seller, product) sighting keeps a match over a look-alike, then the lowest listing
+  price (a missing price counts as highest), ties broken by the smallest item id, then the
+  smallest query;
+- a product seen on several pages keeps the record of the first task (by task key), the
+  lowest positive price of all its records and the best (lowest) rank per category.
 
 The database side applies the same rules across batches (see ``store.results``).
 """
@@ -21,12 +22,13 @@ The database side applies the same rules across batches (see ``store.results``).
 from __future__ import annotations
 
 import logging
-import math
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 from collection.models import RunTask
 from collection.normalize import seller_key
+
+from .types import ebay_task_asin, ebay_task_key, ebay_task_query_index
 
 logger = logging.getLogger(__name__)
 
@@ -37,6 +39,11 @@ URL_MAX = 2000
 CURRENCY_MAX = 3
 USERNAME_MAX = 255
 ITEM_ID_MAX = 100
+LISTING_TITLE_MAX = 300
+ITEM_URL_MAX = 500
+LOCATION_MAX = 64
+QUERY_MAX = 300
+USER_ID_MAX = 100
 ERROR_TYPE_MAX = 32
 ERROR_MESSAGE_MAX = 2000
 INT_MAX = 2**31 - 1
@@ -114,19 +121,6 @@ def fast_seller_key(username: str) -> str:
     return seller_key(username)
 
 
-def seller_score(*, times_seen: int, products_matched: int, runs_seen: int) -> float:
-    """The dropshipper score: distinct best sellers listed, weighted up by recurrence.
-
-    ``products_matched × (1 + ln(runs_seen)) + 0.1 × ln(1 + times_seen)``, rounded to 4
-    places (half up, from 15 significant digits): the PostgreSQL path computes the same
-    expression in SQL (``float8 → numeric`` casts with 15 digits, ``round`` is half up), so
-    both backends store identical values. A function of the counters only, so it does not
-    depend on batch composition or order.
-    """
-    raw = products_matched * (1 + math.log(max(runs_seen, 1))) + 0.1 * math.log(1 + times_seen)
-    return float(Decimal(format(raw, ".15g")).quantize(Decimal("0.0001"), rounding=ROUND_HALF_UP))
-
-
 @dataclass(slots=True)
 class MarkRow:
     """How a task row is finished (cleaned from a TaskOutcome)."""
@@ -171,6 +165,7 @@ class TaskRow:
     page: int
     category_id: int | None
     product_id: int | None
+    query: str = ""
 
 
 @dataclass(slots=True)
@@ -191,15 +186,33 @@ class SellerRow:
     username: str
     feedback_score: int | None
     feedback_percent: Decimal | None
+    user_id: str = ""
 
 
 @dataclass(slots=True)
 class SightingRow:
+    """One (seller, product) sighting of a run, with what the listing was."""
+
     key: str  # seller key
     product_id: int
     item_id: str
     price: Decimal | None
     currency: str
+    title: str = ""
+    url: str = ""
+    shipping_cost: Decimal | None = None
+    location: str = ""
+    query: str = ""
+    match_score: float | None = None
+    is_match: bool = False
+    price_ratio: float | None = None
+
+    def rank(self) -> tuple:
+        """Smaller wins (see the module docstring)."""
+        return (
+            not self.is_match, self.price is None,
+            self.price if self.price is not None else Decimal(0), self.item_id, self.query,
+        )
 
 
 @dataclass(slots=True)
@@ -207,6 +220,7 @@ class NextTask:
     key: str
     product_id: int
     page: int
+    query: str = ""
 
 
 @dataclass(slots=True)
@@ -241,10 +255,6 @@ def _feedback_rank(score: int | None, percent: Decimal | None) -> tuple[int, Dec
     )
 
 
-def _sighting_rank(price: Decimal | None, item_id: str) -> tuple[bool, Decimal, str]:
-    return (price is None, price if price is not None else Decimal(0), item_id)
-
-
 def prepare_batch(*, tasks: list[TaskRow], outcomes: dict, ebay_pages: int) -> PreparedBatch:
     """Clean and dedupe the pages of the DONE tasks in ``tasks`` (ordered by key)."""
     batch = PreparedBatch()
@@ -258,7 +268,7 @@ def prepare_batch(*, tasks: list[TaskRow], outcomes: dict, ebay_pages: int) -> P
         elif task.phase == RunTask.Phase.EBAY:
             batch.ebay_done += 1
             if outcome.listings is not None:
-                _prepare_listings(batch, task, outcome.listings, ebay_pages)
+                _prepare_listings(batch, task, outcome, ebay_pages)
     return batch
 
 
@@ -285,6 +295,8 @@ def _prepare_best_sellers(batch: PreparedBatch, task: TaskRow, page) -> None:
                 batch.products[asin] = row
             if price is not None and price > 0:
                 row.needs_search = True
+                if row.price is None or row.price <= 0 or price < row.price:
+                    row.price = price  # the lowest positive price, whatever the order
             if task.category_id is not None:
                 rank = clean_int(record.rank, low=1, high=INT_MAX)
                 link = (asin, task.category_id)
@@ -309,25 +321,46 @@ def _memo_decimal(memo: dict, raw, limit: Decimal) -> Decimal | None:
         return clean_decimal(raw, limit=limit)
 
 
-def _prepare_listings(batch: PreparedBatch, task: TaskRow, page, ebay_pages: int) -> None:
+def _prepare_listings(
+    batch: PreparedBatch, task: TaskRow, outcome, ebay_pages: int
+) -> None:
+    page = outcome.listings
     batch.skipped += max(int(page.skipped or 0), 0)
     if task.product_id is None:  # the product was deleted since the task was planned
         batch.skipped += len(page.listings)
         return
+    asin = ebay_task_asin(task.key)
+    index = ebay_task_query_index(task.key)
+    query = clean_text(outcome.query or task.query, QUERY_MAX)
     if page.has_next and task.page < ebay_pages:
-        prefix = task.key.rsplit(":", 1)[0]
         batch.next_tasks.append(
             NextTask(
-                key=f"{prefix}:{task.page + 1}", product_id=task.product_id, page=task.page + 1
+                key=ebay_task_key(asin, task.page + 1, index), product_id=task.product_id,
+                page=task.page + 1, query=query,
             )
         )
+    follow_up = clean_text(outcome.follow_up_query, QUERY_MAX).strip()
+    if follow_up and task.page == 1:
+        batch.next_tasks.append(
+            NextTask(
+                key=ebay_task_key(asin, 1, index + 1), product_id=task.product_id, page=1,
+                query=follow_up,
+            )
+        )
+    scores = outcome.match_scores
+    if len(scores) != len(page.listings):  # not judged (an old caller): all look-alikes
+        scores = (None,) * len(page.listings)
+    threshold = outcome.match_threshold
+    reference = outcome.reference_price
+    if reference is not None and not (reference.is_finite() and reference > 0):
+        reference = None
     product_id = task.product_id
     sellers, sightings = batch.sellers, batch.sightings
     names, prices, percents, currencies = (
         batch.memo_names, batch.memo_prices, batch.memo_percents, batch.memo_currencies,
     )
     occurrences = 0
-    for listing in page.listings:
+    for listing, score in zip(page.listings, scores):
         try:
             # Sellers, prices and currencies repeat across a batch: clean each value once.
             raw = listing.seller_username
@@ -353,41 +386,64 @@ def _prepare_listings(batch: PreparedBatch, task: TaskRow, page, ebay_pages: int
                 batch.skipped += 1
                 continue
             occurrences += 1
-            score = listing.seller_feedback_score
-            if score is not None and not (score.__class__ is int and INT_MIN <= score <= INT_MAX):
-                score = clean_int(score, low=INT_MIN, high=INT_MAX)
+            feedback = listing.seller_feedback_score
+            if feedback is not None and not (
+                feedback.__class__ is int and INT_MIN <= feedback <= INT_MAX
+            ):
+                feedback = clean_int(feedback, low=INT_MIN, high=INT_MAX)
             percent = _memo_decimal(percents, listing.seller_feedback_percent, _PERCENT_LIMIT)
+            user_id = listing.seller_user_id
+            if user_id:
+                user_id = clean_text(user_id, USER_ID_MAX).strip()
             seller = sellers.get(key)
             if seller is None:
-                sellers[key] = SellerRow(key, username, score, percent)
+                sellers[key] = SellerRow(key, username, feedback, percent, user_id)
             else:
+                if user_id > seller.user_id:
+                    seller.user_id = user_id
                 if username < seller.username:
                     seller.username = username
-                if (score is not None or percent is not None) and (
-                    score != seller.feedback_score or percent != seller.feedback_percent
-                ) and _feedback_rank(score, percent) > _feedback_rank(
+                if (feedback is not None or percent is not None) and (
+                    feedback != seller.feedback_score or percent != seller.feedback_percent
+                ) and _feedback_rank(feedback, percent) > _feedback_rank(
                     seller.feedback_score, seller.feedback_percent
                 ):
-                    seller.feedback_score, seller.feedback_percent = score, percent
+                    seller.feedback_score, seller.feedback_percent = feedback, percent
             raw = listing.item_id
             if raw.__class__ is str and len(raw) <= ITEM_ID_MAX and raw.isprintable():
                 item_id = raw.strip()
             else:
                 item_id = clean_text(raw, ITEM_ID_MAX).strip()
             price = _memo_decimal(prices, listing.price, _PRICE_LIMIT)
-            sighting_key = (key, product_id)
-            old = sightings.get(sighting_key)
-            if old is None or (
-                _sighting_rank(price, item_id) < _sighting_rank(old.price, old.item_id)
-            ):
-                raw = listing.currency
-                currency = currencies.get(raw)
-                if currency is None:
-                    currency = currencies[raw] = (
-                        clean_text(raw, CURRENCY_MAX).strip().upper()
-                    )
-                sightings[sighting_key] = SightingRow(key, product_id, item_id, price, currency)
+            raw = listing.currency
+            currency = currencies.get(raw)
+            if currency is None:
+                currency = currencies[raw] = clean_text(raw, CURRENCY_MAX).strip().upper()
+            is_match = score is not None and score >= threshold
+            row = SightingRow(
+                key, product_id, item_id, price, currency, query=query,
+                match_score=None if score is None else round(float(score), 2),
+                is_match=is_match,
+            )
+            old = sightings.get((key, product_id))
+            if old is None or row.rank() < old.rank():
+                _listing_evidence(row, listing, reference)
+                sightings[(key, product_id)] = row
         except Exception:  # noqa: BLE001 - one hostile record never fails a batch
             logger.debug("skipped a listing of task %s", task.key, exc_info=True)
             batch.skipped += 1
     batch.seller_occurrences += occurrences
+
+
+_USD = ("USD", "")
+
+
+def _listing_evidence(row: SightingRow, listing, reference: Decimal | None) -> None:
+    """Fill what the listing was (only for the sighting that wins its (seller, product))."""
+    row.title = clean_text(listing.title, LISTING_TITLE_MAX * 4).strip()[:LISTING_TITLE_MAX]
+    url = clean_text(listing.url, ITEM_URL_MAX).strip()
+    row.url = url if url.startswith(("https://", "http://")) else ""
+    row.shipping_cost = clean_decimal(listing.shipping_cost, limit=_PRICE_LIMIT)
+    row.location = clean_text(listing.location, LOCATION_MAX).strip()
+    if reference is not None and row.price is not None and row.currency in _USD:
+        row.price_ratio = round(float(row.price / reference), 4)

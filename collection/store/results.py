@@ -7,10 +7,14 @@ In that one transaction:
    alone, and nothing else of its outcome is applied);
 2. products of the Amazon tasks moved in step 1 are upserted by ASIN, with their
    category rank, and an eBay page-1 task is created for each product with a price > 0;
-3. eBay tasks whose page said ``has_next`` get their next page (up to ``run.ebay_pages``);
+3. eBay tasks whose page said ``has_next`` get their next page (up to ``run.ebay_pages``),
+   and a first query that found too few matches gets the product's next query
+   (``TaskOutcome.follow_up_query``, decided by the pipeline);
 4. sellers are upserted by normalized key, new ones get an ``added`` change with the
-   exact active-seller count after their insert, sightings are written (lowest listing
-   price per (run, seller, product)), and the sellers' counters and score move;
+   exact active-seller count after their insert, sightings are written with their listing
+   evidence (one per (run, seller, product): a match before a look-alike, then the lowest
+   price), and the sellers' listing counters move (the score and the matched-product
+   aggregates are settled from the sightings when the run finishes: ``store.scores``);
 5. the run's counters are incremented (``F()``), plus the engine's ``counters``.
 
 Rows written for a run never depend on how its results were batched or ordered, so one
@@ -32,9 +36,11 @@ from django.utils import timezone
 
 from collection.models import CollectionRun, RunTask
 
+from collection.matching import search_queries
+
 from . import _orm, _postgres
-from .clean import mark_from_outcome, prepare_batch
-from .types import BatchResult, TaskOutcome
+from .clean import QUERY_MAX, clean_text, mark_from_outcome, prepare_batch
+from .types import BatchResult, TaskOutcome, ebay_task_key
 
 logger = logging.getLogger(__name__)
 
@@ -50,6 +56,13 @@ RUN_COUNTER_FIELDS = (
     "failed_tasks",
     "skipped_records",
 )
+
+
+def _first_query(title: str) -> str:
+    """The query a product's first eBay task sends ('' when none can be built: the task is
+    then skipped as not fetchable)."""
+    queries = search_queries(title, limit=1)
+    return clean_text(queries[0], QUERY_MAX) if queries else ""
 
 
 def _backend():
@@ -96,8 +109,8 @@ def results_store(
         batch = prepare_batch(tasks=tasks, outcomes=by_id, ebay_pages=ebay_pages)
         result.skipped_records = batch.skipped
 
-        new_tasks: list[tuple[str, int, int]] = [
-            (t.key, t.product_id, t.page) for t in batch.next_tasks
+        new_tasks: list[tuple[str, int, int, str]] = [
+            (t.key, t.product_id, t.page, t.query) for t in batch.next_tasks
         ]
         if batch.products:
             product_ids, result.products_found = backend.upsert_products(
@@ -110,7 +123,7 @@ def results_store(
             )
             backend.upsert_links(run_id=run_id, links=links, now=now)
             new_tasks.extend(
-                (f"ebay:{row.asin}:1", product_ids[row.asin], 1)
+                (ebay_task_key(row.asin, 1), product_ids[row.asin], 1, _first_query(row.title))
                 for row in batch.products.values()
                 if row.needs_search
             )

@@ -28,6 +28,7 @@ from collection.models import (
 from collection.services.runs import run_transition
 
 from .results import RUN_COUNTER_FIELDS
+from .scores import seller_scores_settle
 from .types import ClaimedTask
 
 logger = logging.getLogger(__name__)
@@ -110,7 +111,7 @@ def tasks_claim(
             .order_by("id")
             .values_list(
                 "id", "key", "phase", "page", "attempts", "category__node_id",
-                "product_id", "product__asin", "product__title", "product__price",
+                "product_id", "product__asin", "product__title", "product__price", "query",
             )
         )
         return [ClaimedTask(*row) for row in rows]
@@ -139,10 +140,11 @@ def _tasks_claim_sql(
             UPDATE {task} t SET status = %(running)s, leased_until = %(until)s,
                    leased_by = %(executor)s
             FROM picked WHERE t.id = picked.id
-            RETURNING t.id, t.key, t.phase, t.page, t.attempts, t.category_id, t.product_id
+            RETURNING t.id, t.key, t.phase, t.page, t.attempts, t.category_id, t.product_id,
+                      t.query
         )
         SELECT l.id, l.key, l.phase, l.page, l.attempts, c.node_id, l.product_id,
-               p.asin, p.title, p.price
+               p.asin, p.title, p.price, l.query
         FROM leased l
         LEFT JOIN {category} c ON c.id = l.category_id
         LEFT JOIN {product} p ON p.id = l.product_id
@@ -252,6 +254,7 @@ def run_finish(*, run_id: int, stats: dict) -> CollectionRun:
             _snapshot_ensure(run)
             return run
         merged = {**(run.stats or {}), **(stats or {})}
+        seller_scores_settle(run_id=run_id)
         run = run_transition(
             run_id=run_id,
             to=CollectionRun.Status.COMPLETED,

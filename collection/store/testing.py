@@ -35,7 +35,8 @@ def best_seller_page(node_id: str, products, *, page: int = 1, skipped: int = 0)
 
 def listing(seller: str, *, item_id: str = "1", price="39.99", currency: str = "USD",
             feedback_score: int | None = 100, feedback_percent="99.5",
-            title: str = "listing") -> Listing:
+            title: str = "listing", url: str = "", shipping_cost="0", location: str = "US",
+            user_id: str = "") -> Listing:
     return Listing(
         item_id=item_id,
         title=title,
@@ -46,6 +47,10 @@ def listing(seller: str, *, item_id: str = "1", price="39.99", currency: str = "
         seller_feedback_percent=(
             None if feedback_percent is None else Decimal(str(feedback_percent))
         ),
+        url=url or f"https://www.ebay.com/itm/{item_id}",
+        shipping_cost=None if shipping_cost is None else Decimal(str(shipping_cost)),
+        location=location,
+        seller_user_id=user_id,
     )
 
 
@@ -53,13 +58,23 @@ def listing_page(listings, *, has_next: bool = False, skipped: int = 0) -> Listi
     return ListingPage(listings=tuple(listings), has_next=has_next, skipped=skipped)
 
 
-def done(task_id: int, page, *, attempts: int = 1) -> TaskOutcome:
-    """A DONE outcome carrying a BestSellerPage or a ListingPage."""
+TEST_THRESHOLD = 50.0
+
+
+def done(task_id: int, page, *, attempts: int = 1, scores=None, reference_price=None,
+         query: str = "test query", follow_up_query: str = "") -> TaskOutcome:
+    """A DONE outcome carrying a BestSellerPage or a ListingPage; listings are judged
+    matches (score 100) unless ``scores`` says otherwise (threshold 50)."""
     if isinstance(page, BestSellerPage):
         return TaskOutcome(task_id=task_id, status=RunTask.Status.DONE, attempts=attempts,
                            best_sellers=page)
-    return TaskOutcome(task_id=task_id, status=RunTask.Status.DONE, attempts=attempts,
-                       listings=page)
+    return TaskOutcome(
+        task_id=task_id, status=RunTask.Status.DONE, attempts=attempts, listings=page,
+        match_scores=tuple(scores) if scores is not None else (100.0,) * len(page.listings),
+        match_threshold=TEST_THRESHOLD, query=query,
+        reference_price=None if reference_price is None else Decimal(str(reference_price)),
+        follow_up_query=follow_up_query,
+    )
 
 
 def failed(task_id: int, *, error_type: str = "http_5xx", message: str = "boom",

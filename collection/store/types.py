@@ -22,6 +22,7 @@ class ClaimedTask:
     asin: str | None = None
     title: str | None = None
     price: Decimal | None = None
+    query: str = ""  # ebay: the query this task sends ('' on tasks planned before queries)
 
 
 @dataclass(slots=True)
@@ -35,6 +36,14 @@ class TaskOutcome:
     listings: ListingPage | None = None  # ebay DONE
     error_type: str = ""
     error_message: str = ""
+    # ebay DONE: how each listing was judged against the product (aligned with
+    # ``listings.listings``), the query sent, the Amazon price the band came from, and the
+    # query to send next when this one found too little ('' = none).
+    match_scores: tuple[float, ...] = ()
+    match_threshold: float = 0.0
+    query: str = ""
+    reference_price: Decimal | None = None
+    follow_up_query: str = ""
 
 
 @dataclass(slots=True)
@@ -58,3 +67,24 @@ class BatchResult:
     tasks_ignored: int = 0  # outcomes of tasks that were not running (already finished)
     sellers_found: int = 0  # sellers seen in this run for the first time (run counter delta)
     products_found: int = 0  # products seen in this run for the first time (run counter delta)
+
+
+def ebay_task_key(asin: str, page: int, query_index: int = 0) -> str:
+    """``ebay:{asin}:{page}`` for a product's first query, ``…:q{n}`` for the n-th (n ≥ 2)."""
+    key = f"ebay:{asin}:{page}"
+    return key if query_index == 0 else f"{key}:q{query_index + 1}"
+
+
+def ebay_task_query_index(key: str) -> int:
+    """Which of the product's queries (0-based) an eBay task key sends."""
+    last = key.rsplit(":", 1)[-1]
+    if last[:1] == "q" and last[1:].isdigit():
+        return max(int(last[1:]) - 1, 0)
+    return 0
+
+
+def ebay_task_asin(key: str) -> str:
+    """The ASIN of an eBay task key (parsed from the right: the ASIN is whatever is left)."""
+    if ebay_task_query_index(key) or key.endswith(":q1"):
+        key = key.rsplit(":", 1)[0]
+    return key.rsplit(":", 1)[0].removeprefix("ebay:")

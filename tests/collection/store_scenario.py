@@ -22,7 +22,7 @@ from collection.models import (
     SellerSighting,
     SellerSnapshot,
 )
-from collection.store import results_store, run_plan, tasks_claim
+from collection.store import results_store, run_plan, seller_scores_settle, tasks_claim
 from collection.store.testing import (
     best_seller,
     best_seller_page,
@@ -100,7 +100,12 @@ def outcome_for(task, variant: int):
         return done(task.id, amazon_page(task.node_id, task.page, variant))
     if task.asin == "B0STORE005" and task.page == 2:
         return failed(task.id)
-    return done(task.id, ebay_page(task.asin, task.page, variant))
+    page = ebay_page(task.asin, task.page, variant)
+    # Every third listing a look-alike: a match must win its (seller, product) whatever
+    # the batch it arrives in.
+    scores = [20.0 if i % 3 == 2 else 80.0 + i for i in range(len(page.listings))]
+    return done(task.id, page, scores=scores, reference_price=task.price,
+                query=f"query {task.asin}")
 
 
 def execute(run: CollectionRun, *, batch_size: int, seed: int | None, variant: int = 0,
@@ -143,6 +148,7 @@ def execute(run: CollectionRun, *, batch_size: int, seed: int | None, variant: i
             result = results_store(run_id=run.pk, outcomes=lost[start : start + batch_size],
                                    backend=backend)
             assert result.tasks_done == result.tasks_failed == 0
+    seller_scores_settle(run_id=run.pk)  # as the engine does when the run stops
 
 
 def wipe() -> None:
@@ -162,14 +168,16 @@ def state(runs: list[CollectionRun]) -> dict:
     sellers = sorted(
         Seller.objects.values_list(
             "normalized", "username", "feedback_score", "feedback_percent", "times_seen",
-            "products_matched", "runs_seen", "score", "first_seen_run_id", "last_seen_run_id",
+            "products_matched", "runs_seen", "score", "median_price_ratio", "copy_share",
+            "first_seen_run_id", "last_seen_run_id",
         )
     )
-    sellers = [(*s[:8], index.get(s[8]), index.get(s[9])) for s in sellers]
+    sellers = [(*s[:10], index.get(s[10]), index.get(s[11])) for s in sellers]
     sightings = sorted(
-        (index[r], n, a, item, price, cur)
-        for r, n, a, item, price, cur in SellerSighting.objects.values_list(
-            "run_id", "seller__normalized", "product__asin", "item_id", "listing_price", "currency"
+        (index[row[0]], *row[1:])
+        for row in SellerSighting.objects.values_list(
+            "run_id", "seller__normalized", "product__asin", "item_id", "listing_price",
+            "currency", "title", "query", "match_score", "is_match", "price_ratio",
         )
     )
     changes = sorted(

@@ -49,9 +49,14 @@ def test_without_history_the_stated_defaults_are_used(settings):
     assert estimate.amazon_requests == 12
     assert estimate.products == round(12 * DEFAULTS.items_per_page * DEFAULTS.usable_share)
     assert estimate.ebay_pages_per_product == pytest.approx(sum(DEFAULTS.page_survival[:3]))
-    assert estimate.ebay_requests == round(estimate.products * estimate.ebay_pages_per_product)
+    assert estimate.follow_up_share == DEFAULTS.follow_up_share > 0  # 2 queries by default
+    assert estimate.ebay_requests == round(
+        estimate.products * (estimate.ebay_pages_per_product + DEFAULTS.follow_up_share)
+    )
     assert estimate.requests == {"oxylabs": 12, "ebay": estimate.ebay_requests}
     assert "stated defaults" in estimate.describe()
+    one_query = run_estimate(categories=6, amazon_pages=2, ebay_pages=3, ebay_queries=1)
+    assert one_query.ebay_requests == round(estimate.products * estimate.ebay_pages_per_product)
     data = estimate.as_json()
     assert data["requests"] == estimate.requests and data["learned"] is False
 
@@ -199,7 +204,7 @@ def test_run_collection_estimate_prints_and_creates_nothing(settings):
     out = StringIO()
     call_command("run_collection", "--preset", "Sampler", "--estimate", stdout=out)
     text = out.getvalue()
-    expected = run_estimate(categories=6, amazon_pages=1, ebay_pages=3)
+    expected = run_estimate(categories=6, amazon_pages=1, ebay_pages=1)
     assert f"Estimate: {expected.total_requests:,} requests" in text
     assert "This run cannot finish before the next quota reset" in text
     assert "Expected to finish around" in text

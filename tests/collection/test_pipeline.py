@@ -14,6 +14,7 @@ from collection.marketplaces.base import (
     ListingQuery,
     Marketplace,
 )
+from collection.matching import search_queries
 from collection.store import ClaimedTask
 
 OPTIONS = pipeline.RunOptions(
@@ -27,11 +28,17 @@ def amazon_task(page=1, node_id="172282"):
                        attempts=0, node_id=node_id)
 
 
-def ebay_task(price="10.00", title="Wireless Earbuds", page=2, attempts=0):
+TITLE = (
+    "Sonvik Q47 Wireless Earbuds with Charging Case, Bluetooth 5.3 Headphones, 40H Playtime, "
+    "IPX7 Waterproof Sport Earphones for iPhone Android, Black"
+)
+
+
+def ebay_task(price="10.00", title=TITLE, page=2, attempts=0, query="", key=None):
     return ClaimedTask(
-        id=7, key=f"ebay:B0TEST:{page}", phase="ebay", page=page, attempts=attempts,
+        id=7, key=key or f"ebay:B0TEST:{page}", phase="ebay", page=page, attempts=attempts,
         product_id=3, asin="B0TEST", title=title,
-        price=None if price is None else Decimal(price),
+        price=None if price is None else Decimal(price), query=query,
     )
 
 
@@ -58,12 +65,60 @@ def test_price_band_follows_the_run_options():
     ) == (Decimal("50.00"), Decimal("75.25"))
 
 
-def test_ebay_task_becomes_the_dropshipper_query():
-    query = pipeline.listing_query(ebay_task(), OPTIONS)
+def test_ebay_task_sends_its_planned_query_with_the_price_band():
+    query = pipeline.listing_query(ebay_task(query="wireless earbuds q47"), OPTIONS)
     assert query == ListingQuery(
-        keywords="Wireless Earbuds", price_min=Decimal("18.00"), price_max=Decimal("22.00"),
-        page=2,
+        keywords="wireless earbuds q47", price_min=Decimal("18.00"),
+        price_max=Decimal("22.00"), page=2,
     )
+    assert query.page_size == 200
+
+
+def test_a_task_without_a_planned_query_builds_the_one_its_key_names():
+    first, second = search_queries(TITLE, limit=2)
+    assert pipeline.listing_query(ebay_task(), OPTIONS).keywords == first
+    task = ebay_task(key="ebay:B0TEST:1:q2", page=1)
+    assert pipeline.listing_query(task, OPTIONS).keywords == second
+    # Short: an edited copy of the title holds every word of it.
+    assert len(first.split()) <= 5 and len(first) < len(TITLE) / 2
+
+
+def _page(*titles):
+    return ListingPage(listings=tuple(
+        Listing(item_id=str(i), title=t, price=Decimal("19"), currency="USD",
+                seller_username=f"s{i}")
+        for i, t in enumerate(titles)
+    ), has_next=False)
+
+
+COPIES = (
+    "Wireless Earbuds Charging Case Bluetooth 5.3 Headphones 40H Playtime IPX7 Waterproof",
+    "NEW Sonvik Q47 Wireless Earbuds with Charging Case, Bluetooth 5.3 Headphones, 40H",
+    "Q47 Wireless Earbuds w/ Charging Case Bluetooth 5.3 40H Playtime Fast Free Shipping",
+)
+LOOK_ALIKE = "Zentrix Wireless Earbuds Bluetooth 5.3 IPX7 Waterproof Headphones Black"
+
+
+def test_listings_are_judged_and_the_next_query_named_only_when_too_few_match():
+    task = ebay_task(page=1, key="ebay:B0TEST:1")
+    plenty = pipeline.outcome_done(task, _page(*COPIES, LOOK_ALIKE), attempts=1,
+                                   options=OPTIONS)
+    matched = [s >= plenty.match_threshold for s in plenty.match_scores]
+    assert matched == [True, True, True, False]
+    assert plenty.follow_up_query == "" and plenty.reference_price == Decimal("10.00")
+    assert plenty.query == search_queries(TITLE, limit=1)[0]
+    few = pipeline.outcome_done(task, _page(LOOK_ALIKE), attempts=1, options=OPTIONS)
+    assert few.follow_up_query == search_queries(TITLE, limit=2)[1]
+    # The run's cap: one query per product page, or already the last query.
+    one = pipeline.RunOptions(markup_min_percent=Decimal("80"),
+                              markup_max_percent=Decimal("120"), ebay_queries=1)
+    assert pipeline.outcome_done(task, _page(), attempts=1, options=one).follow_up_query == ""
+    second = ebay_task(page=1, key="ebay:B0TEST:1:q2")
+    assert pipeline.outcome_done(second, _page(), attempts=1,
+                                 options=OPTIONS).follow_up_query == ""
+    # Later pages of a query never start another query.
+    assert pipeline.outcome_done(ebay_task(page=2), _page(), attempts=1,
+                                 options=OPTIONS).follow_up_query == ""
 
 
 @pytest.mark.parametrize("price, title", [(None, "x"), ("0", "x"), ("-3", "x"), ("5", "  ")])
@@ -105,13 +160,13 @@ async def test_tasks_go_to_the_right_adapter_and_become_done_outcomes():
     page = await pipeline.task_fetch(amazon_task(page=2), marketplace=marketplace,
                                      options=OPTIONS)
     assert marketplace.amazon.calls == [("172282", 2)]
-    outcome = pipeline.outcome_done(amazon_task(page=2), page, attempts=1)
+    outcome = pipeline.outcome_done(amazon_task(page=2), page, attempts=1, options=OPTIONS)
     assert outcome.status == "done" and outcome.best_sellers is page and outcome.listings is None
 
     task = ebay_task(attempts=2)
     listings = await pipeline.task_fetch(task, marketplace=marketplace, options=OPTIONS)
     assert marketplace.ebay.queries[0].price_min == Decimal("18.00")
-    outcome = pipeline.outcome_done(task, listings, attempts=3)
+    outcome = pipeline.outcome_done(task, listings, attempts=3, options=OPTIONS)
     assert (outcome.task_id, outcome.attempts, outcome.listings) == (7, 3, listings)
     assert pipeline.task_provider(task, marketplace) == "ebay"
     assert pipeline.task_provider(amazon_task(), marketplace) == "oxylabs"

@@ -32,7 +32,7 @@ from collection.store import (
     run_heartbeat,
     run_phase_advance,
     run_plan,
-    seller_score,
+    seller_scores_settle,
     tasks_claim,
     tasks_extend_lease,
     tasks_release,
@@ -179,8 +179,9 @@ def test_amazon_pages_upsert_products_links_and_plan_ebay_tasks():
     )
     assert (result.products_found, result.ebay_tasks_created) == (0, 0)
     product = Product.objects.get(asin="B0AMZ00001")
+    # The lowest price of the run's records, whichever category's page came first.
     assert (product.title, product.price, product.first_seen_run_id) == (
-        "Renamed", Decimal("11.00"), run.pk,
+        "Renamed", Decimal("10.00"), run.pk,
     )
     assert sorted(
         ProductCategory.objects.filter(product=product).values_list(
@@ -247,6 +248,7 @@ def test_tricky_names_dedupe_across_batches():
             run_id=run.pk, outcomes=[done(task.id, listing_page([listing(name)]))]
         ).sellers_new
     assert total_new == 4 == Seller.objects.count()
+    seller_scores_settle(run_id=run.pk)
     seller = Seller.objects.get(normalized="dxbdxb")
     assert (seller.times_seen, seller.products_matched, seller.runs_seen) == (3, 3, 1)
     assert seller.username == "DxbDxb"  # the smallest spelling seen in the run that added it
@@ -276,29 +278,88 @@ def test_known_seller_is_updated_not_added():
         "Known", 42, Decimal("98.70"),
     )
     assert seller.last_seen_run_id == run.pk and seller.last_seen_at is not None
+    seller_scores_settle(run_id=run.pk)
+    seller.refresh_from_db()
     assert (seller.times_seen, seller.products_matched, seller.runs_seen) == (1, 1, 1)
     assert not SellerChange.objects.exists()
 
 
 def test_seller_counters_and_score_over_runs():
-    """times_seen = sightings, products_matched = distinct products, runs_seen = runs."""
+    """times_seen = sightings, runs_seen = runs; products_matched = distinct products with a
+    matched listing, settled when a run stops; the score does not grow with re-runs."""
     run1, run2 = new_run(), new_run()
     a1, b1 = ebay_tasks(run1, ["B0CNT00001", "B0CNT00002"])
     results_store(run_id=run1.pk, outcomes=[
-        done(a1.id, listing_page([listing("zed", item_id="x1"), listing("zed", item_id="x2")])),
-        done(b1.id, listing_page([listing("zed", item_id="x3")])),
+        done(a1.id, listing_page([listing("zed", item_id="x1"), listing("zed", item_id="x2")]),
+             reference_price="20"),
+        done(b1.id, listing_page([listing("zed", item_id="x3")]), scores=[10.0]),  # look-alike
     ])
+    seller_scores_settle(run_id=run1.pk)
+    seller = Seller.objects.get(normalized="zed")
+    assert (seller.products_matched, seller.copy_share) == (1, 0.5)
+    assert seller.median_price_ratio == 1.9995  # 39.99 / 20
+    first_score = seller.score
+    assert first_score > 0
     (a2,) = ebay_tasks(run2, ["B0CNT00001"])
     (c2,) = ebay_tasks(run2, ["B0CNT00003"])
-    results_store(run_id=run2.pk, outcomes=[done(a2.id, listing_page([listing("Zed")]))])
-    results_store(run_id=run2.pk, outcomes=[done(c2.id, listing_page([listing("ZED")]))])
-    seller = Seller.objects.get(normalized="zed")
+    results_store(run_id=run2.pk, outcomes=[done(a2.id, listing_page([listing("Zed")]),
+                                                 reference_price="20")])
+    # Before run 2 settles, the batch left the score alone.
+    assert Seller.objects.get(normalized="zed").score == first_score
+    results_store(run_id=run2.pk, outcomes=[done(c2.id, listing_page([listing("ZED")]),
+                                                 reference_price="20")])
+    seller_scores_settle(run_id=run2.pk)
+    seller.refresh_from_db()
     assert seller.times_seen == SellerSighting.objects.filter(seller=seller).count() == 4
-    assert seller.products_matched == 3
+    assert seller.products_matched == 2  # B0CNT00001 (both runs) and B0CNT00003
+    assert seller.copy_share == round(2 / 3, 4)
     assert seller.runs_seen == 2
-    assert seller.score == seller_score(times_seen=4, products_matched=3, runs_seen=2)
-    assert seller.score > seller_score(times_seen=4, products_matched=3, runs_seen=1)
+    assert seller.score > first_score
     assert counters(run2)["sellers_found"] == 1 and counters(run2)["sellers_new"] == 0
+
+
+def test_the_same_preset_again_leaves_the_score_where_it_was():
+    scores = []
+    for _ in range(3):
+        run = new_run()
+        a, b = ebay_tasks(run, ["B0AGAIN001", "B0AGAIN002"])
+        results_store(run_id=run.pk, outcomes=[
+            done(a.id, listing_page([listing("rerun")]), reference_price="20"),
+            done(b.id, listing_page([listing("rerun", item_id="2")]), reference_price="21"),
+        ])
+        seller_scores_settle(run_id=run.pk)
+        scores.append(Seller.objects.values_list("score", "products_matched").get())
+    assert scores[0] == scores[1] == scores[2] and scores[0][1] == 2
+
+
+def test_sighting_keeps_its_evidence_and_a_match_beats_a_cheaper_look_alike():
+    run = new_run()
+    (task,) = ebay_tasks(run, ["B0EVID0001"])
+    results_store(run_id=run.pk, outcomes=[done(task.id, listing_page([
+        listing("ev", item_id="cheap", price="36.00", title="Look-alike earbuds"),
+        listing("ev", item_id="copy", price="38.00", title="Copied Title 80 chars",
+                shipping_cost="0", location="US", user_id="u123"),
+    ]), scores=[20.0, 91.5], reference_price="19.00", query="wireless earbuds q47")])
+    sighting = SellerSighting.objects.get()
+    assert (sighting.item_id, sighting.is_match, sighting.match_score) == ("copy", True, 91.5)
+    assert (sighting.title, sighting.query, sighting.location) == (
+        "Copied Title 80 chars", "wireless earbuds q47", "US",
+    )
+    assert sighting.item_url == "https://www.ebay.com/itm/copy"
+    assert sighting.shipping_cost == Decimal("0.00")
+    assert sighting.price_ratio == round(38 / 19, 4)
+    assert Seller.objects.get().ebay_user_id == "u123"
+
+
+def test_a_first_query_that_found_too_little_plans_the_next_query():
+    run = new_run()
+    (task,) = ebay_tasks(run, ["B0FOLLOW01"])
+    result = results_store(run_id=run.pk, outcomes=[done(
+        task.id, listing_page([]), query="q one", follow_up_query="q two",
+    )])
+    assert result.ebay_tasks_created == 1
+    (second,) = claim_all(run.pk, "ebay")
+    assert (second.key, second.page, second.query) == ("ebay:B0FOLLOW01:1:q2", 1, "q two")
 
 
 def test_sighting_keeps_the_lowest_price_whatever_the_order():
@@ -591,16 +652,6 @@ def test_fast_seller_key_matches_seller_key():
     samples += TRICKY + ["  a  b  ", "A\tB", "x\ny", "İstanbul"]
     for sample in samples:
         assert fast_seller_key(sample) == seller_key(sample), repr(sample)
-
-
-def test_score_depends_only_on_the_counters():
-    assert seller_score(times_seen=0, products_matched=0, runs_seen=0) == 0
-    assert seller_score(times_seen=1, products_matched=1, runs_seen=1) == 1.0693
-    more_runs = seller_score(times_seen=10, products_matched=5, runs_seen=3)
-    assert more_runs > seller_score(times_seen=10, products_matched=5, runs_seen=1)
-    assert seller_score(times_seen=10, products_matched=6, runs_seen=1) > seller_score(
-        times_seen=30, products_matched=5, runs_seen=1
-    )
 
 
 @pytest.mark.postgres_only

@@ -16,7 +16,13 @@ from django.db import connection
 from django.db.models import Count
 
 from collection.models import Product, RunTask, Seller, SellerChange, SellerSighting
-from collection.store import results_store, run_counters_get, run_plan, tasks_claim
+from collection.store import (
+    results_store,
+    run_counters_get,
+    run_plan,
+    seller_scores_settle,
+    tasks_claim,
+)
 from collection.store.testing import (
     best_seller,
     best_seller_page,
@@ -121,6 +127,7 @@ def test_overlapping_sellers_in_opposite_orders_from_two_processes():
     )
     seen = SellerSighting.objects.filter(run=run).values("seller").distinct().count()
     assert counters["sellers_found"] == a["found"] + b["found"] == seen
+    seller_scores_settle(run_id=run.pk)
     exact = Seller.objects.annotate(
         n=Count("sightings"), products=Count("sightings__product", distinct=True)
     ).values_list("times_seen", "n", "products_matched", "products", "runs_seen")

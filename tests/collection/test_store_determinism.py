@@ -23,7 +23,9 @@ def test_one_batch_is_consistent_with_its_counters():
     for seller in Seller.objects.all():
         rows = SellerSighting.objects.filter(seller=seller)
         assert seller.times_seen == rows.count()
-        assert seller.products_matched == rows.values("product").distinct().count()
+        assert seller.products_matched == (
+            rows.filter(is_match=True).values("product").distinct().count()
+        )
         assert seller.runs_seen == rows.values("run").distinct().count()
     # Consecutive active counts, one per added seller.
     assert state["counts_after"] == list(range(1, len(state["counts_after"]) + 1))

@@ -82,7 +82,14 @@ class Command(BaseCommand):
         )
         parser.add_argument("--workers", metavar="N", help="Concurrent requests (1–200).")
         parser.add_argument("--amazon-pages", metavar="N", help="Best-seller pages (1–2).")
-        parser.add_argument("--ebay-pages", metavar="N", help="eBay pages per product (1–200).")
+        parser.add_argument(
+            "--ebay-pages", metavar="N", help="eBay result pages of 200 per query (1–50; 1)."
+        )
+        parser.add_argument(
+            "--ebay-queries", metavar="N",
+            help="eBay calls per product page (1–5; 2): a fallback query only when the first "
+            "finds too little.",
+        )
         parser.add_argument("--markup-min", metavar="PCT", help="Lowest markup, percent (80).")
         parser.add_argument("--markup-max", metavar="PCT", help="Highest markup, percent (120).")
         parser.add_argument("--resume", metavar="RUN_ID", help="Continue a paused/failed run.")
@@ -102,6 +109,7 @@ class Command(BaseCommand):
         workers = _int(options["workers"], "--workers")
         amazon_pages = _int(options["amazon_pages"], "--amazon-pages")
         ebay_pages = _int(options["ebay_pages"], "--ebay-pages")
+        ebay_queries = _int(options["ebay_queries"], "--ebay-queries")
         markup_min = _percent(options["markup_min"], "--markup-min")
         markup_max = _percent(options["markup_max"], "--markup-max")
         node_ids = [n for item in options["categories"] for n in item.split(",") if n.strip()]
@@ -116,6 +124,7 @@ class Command(BaseCommand):
                 name for name, value in (
                     ("--categories", node_ids), ("--preset", presets),
                     ("--amazon-pages", amazon_pages), ("--ebay-pages", ebay_pages),
+                    ("--ebay-queries", ebay_queries),
                     ("--markup-min", markup_min), ("--markup-max", markup_max),
                 ) if value
             ]
@@ -157,7 +166,7 @@ class Command(BaseCommand):
                 preset = CategoryPreset.objects.get(name=presets[0].strip())
             run = run_create(
                 categories=categories, preset=preset, workers=workers,
-                amazon_pages=amazon_pages, ebay_pages=ebay_pages,
+                amazon_pages=amazon_pages, ebay_pages=ebay_pages, ebay_queries=ebay_queries,
                 markup_min_percent=markup_min, markup_max_percent=markup_max,
             )
         except RunError as exc:

@@ -38,63 +38,23 @@ import random
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass
-from decimal import Decimal, InvalidOperation
-from functools import lru_cache
-from urllib.parse import parse_qs, parse_qsl, urlencode, urlsplit
+from urllib.parse import parse_qs, parse_qsl, urlencode
 
-from . import catalogue, ebay_pages
-from .catalogue import CatalogueParams, ListingFilter, h64
+from . import amazon, ebay_browse, ebay_pages, oxylabs, sellers, tokens, universe
+from .catalogue import CatalogueParams, h64
 from .config import SandboxConfig
+from .ebay_browse import BROWSE_MAX_WINDOW, parse_browse_filter
+from .oxylabs import _amazon_body, _ebay_page_body, _int, _parse_ebay_url
+from .responses import Response, _html, _json, reason_phrase
+from .responses import browse_error as _browse_error
+
+__all__ = ["MAX_BODY", "RequestRecord", "SandboxApp", "caches_clear", "reason_phrase"]
 
 MAX_BODY = 1_000_000
 TOKEN_PREFIX = "v^1.1#i^1#p^1#r^0#I^3#t^"
 OXYLABS_DOMAINS = frozenset({"com", "co.uk", "de", "ca", "com.au", "it", "pl", "fr", "es"})
 OXYLABS_SOURCES = ("amazon_bestsellers", "ebay", "universal", "ebay_search")
-BROWSE_MAX_WINDOW = 10_000
 EBAY_SCOPE = "https://api.ebay.com/oauth/api_scope"
-_FAKE_TIME = dt.datetime(2026, 11, 2, 9, 0, tzinfo=dt.UTC)
-
-_REASONS = {
-    200: "OK",
-    400: "Bad Request",
-    401: "Unauthorized",
-    403: "Forbidden",
-    404: "Not Found",
-    405: "Method Not Allowed",
-    409: "Conflict",
-    413: "Payload Too Large",
-    422: "Unprocessable Entity",
-    429: "Too Many Requests",
-    500: "Internal Server Error",
-    502: "Bad Gateway",
-    503: "Service Unavailable",
-    504: "Gateway Timeout",
-    524: "Timeout",
-    612: "Undefined Internal Error",
-    613: "Faulted After Too Many Retries",
-}
-
-
-def reason_phrase(status: int) -> str:
-    return _REASONS.get(status, "Unknown")
-
-
-@dataclass(frozen=True, slots=True)
-class Response:
-    status: int
-    body: bytes
-    content_type: str = "application/json"
-    headers: tuple[tuple[str, str], ...] = ()
-
-
-def _json(status: int, data: object, headers: tuple[tuple[str, str], ...] = ()) -> Response:
-    body = json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode()
-    return Response(status, body, "application/json", headers)
-
-
-def _html(status: int, text: str) -> Response:
-    return Response(status, text.encode(), "text/html; charset=utf-8")
-
 
 @dataclass(frozen=True, slots=True)
 class Request:
@@ -154,483 +114,6 @@ def _basic_credentials(headers: dict[str, str]) -> tuple[str, str] | None:
         return None
     return user, password
 
-
-def _browse_error(
-    status: int,
-    error_id: int,
-    message: str,
-    *,
-    domain: str = "API_BROWSE",
-    category: str = "REQUEST",
-    parameters: list | None = None,
-    headers: tuple[tuple[str, str], ...] = (),
-) -> Response:
-    error: dict = {
-        "errorId": error_id,
-        "domain": domain,
-        "category": category,
-        "message": message,
-        "longMessage": message,
-    }
-    if parameters:
-        error["parameters"] = parameters
-    return _json(status, {"errors": [error]}, headers)
-
-
-def _stamp(*parts: object) -> str:
-    moment = _FAKE_TIME + dt.timedelta(seconds=h64(*parts) % 86_400)
-    return moment.strftime("%Y-%m-%d %H:%M:%S")
-
-
-def _job(params: CatalogueParams, payload_key: tuple, source: str, extra: dict) -> tuple[str, dict]:
-    job_id = str(7_000_000_000_000_000_000 + h64(params.seed, "job", payload_key) % 10**18)
-    stamp = _stamp(params.seed, "job", payload_key)
-    job = {
-        "callback_url": None,
-        "created_at": stamp,
-        "domain": extra.get("domain", "com"),
-        "geo_location": None,
-        "id": job_id,
-        "limit": 10,
-        "locale": None,
-        "pages": extra.get("pages", 1),
-        "parse": extra.get("parse", False),
-        "parser_type": None,
-        "render": extra.get("render"),
-        "url": extra.get("url"),
-        "query": extra.get("query", ""),
-        "source": source,
-        "start_page": extra.get("start_page", 1),
-        "status": "done",
-        "storage_type": None,
-        "storage_url": None,
-        "subdomain": "www",
-        "content_encoding": "utf-8",
-        "updated_at": stamp,
-        "user_agent_type": "desktop",
-        "session_info": None,
-        "statuses": [],
-        "client_notes": None,
-    }
-    return job_id, job
-
-
-@lru_cache(maxsize=1024)
-def _amazon_body(
-    params: CatalogueParams,
-    node: str,
-    domain: str,
-    start_page: int,
-    pages: int,
-    parse: bool,
-    render: str | None,
-) -> bytes:
-    key = ("amazon_bestsellers", node, domain, start_page, pages, parse)
-    job_id, job = _job(
-        params,
-        key,
-        "amazon_bestsellers",
-        {
-            "domain": domain,
-            "pages": pages,
-            "parse": parse,
-            "query": node,
-            "start_page": start_page,
-            "render": render,
-        },
-    )
-    results = []
-    for page in range(start_page, start_page + pages):
-        records = catalogue.best_sellers_page(params, node, page)
-        url = f"https://www.amazon.{domain}/gp/bestsellers/{node}?pg={page}"
-        content: object
-        if records is None:
-            status = 404
-            content = {
-                "url": url,
-                "page": page,
-                "pages": params.pages,
-                "query": node,
-                "results": [],
-                "parse_status_code": 12000,
-            }
-        elif parse:
-            status = 200
-            content = {
-                "url": url,
-                "page": page,
-                "pages": params.pages,
-                "query": node,
-                "results": records,
-                "parse_status_code": 12000,
-            }
-        else:
-            status = 200
-            content = (
-                f"<!doctype html><html><head><title>Amazon Best Sellers</title></head>"
-                f'<body><div id="zg">{len(records)} best sellers</div></body></html>'
-            )
-        stamp = _stamp(params.seed, "result", key, page)
-        results.append(
-            {
-                "content": content,
-                "created_at": stamp,
-                "updated_at": stamp,
-                "page": page,
-                "url": url,
-                "job_id": job_id,
-                "status_code": status,
-                "parser_type": "amazon_bestsellers" if parse else "",
-            }
-        )
-    return json.dumps(
-        {"results": results, "job": job}, separators=(",", ":"), ensure_ascii=False
-    ).encode()
-
-
-@dataclass(frozen=True, slots=True)
-class _EbaySearch:
-    keywords: str
-    listing_filter: ListingFilter
-    per_page: int
-    page: int
-    params: tuple[tuple[str, str], ...]  # the URL's query, for pagination links
-
-
-def _cents(text: str | None, *, upper: bool) -> int | None:
-    if not text:
-        return None
-    try:
-        value = Decimal(text)
-    except InvalidOperation:
-        return None
-    return ListingFilter.cents(value, upper=upper) if value.is_finite() and value >= 0 else None
-
-
-def _int(text: str | None, default: int) -> int | None:
-    if text is None or text == "":
-        return default
-    try:
-        return int(text)
-    except ValueError:
-        return None
-
-
-def _parse_ebay_url(url: str) -> _EbaySearch | None:
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return None
-    host = (parts.hostname or "").lower()
-    if host not in ("www.ebay.com", "ebay.com") or parts.path != "/sch/i.html":
-        return None
-    pairs = parse_qsl(parts.query, keep_blank_values=True)
-    query = dict(pairs)
-    conditions = None
-    if query.get("LH_ItemCondition"):
-        try:
-            conditions = frozenset(
-                int(v) for v in query["LH_ItemCondition"].replace(",", "|").split("|") if v
-            )
-        except ValueError:
-            conditions = None
-    per_page = _int(query.get("_ipg"), 60) or 60
-    page = _int(query.get("_pgn"), 1) or 1
-    listing_filter = ListingFilter(
-        condition_ids=conditions,
-        free_shipping=query.get("LH_Free") == "1",
-        country="US" if query.get("LH_PrefLoc") == "1" else None,
-        buying_options=frozenset({"FIXED_PRICE"}) if query.get("LH_BIN") == "1" else None,
-        price_min_cents=_cents(query.get("_udlo"), upper=False),
-        price_max_cents=_cents(query.get("_udhi"), upper=True),
-    )
-    return _EbaySearch(
-        keywords=query.get("_nkw", ""),
-        listing_filter=listing_filter,
-        per_page=min(max(per_page, 1), 240),
-        page=max(page, 1),
-        params=tuple((k, v) for k, v in pairs if k != "_pgn"),
-    )
-
-
-@lru_cache(maxsize=2048)
-def _ebay_page_body(params: CatalogueParams, source: str, url: str, search: _EbaySearch) -> bytes:
-    listings = (
-        catalogue.search(params, search.keywords, search.listing_filter)
-        if search.keywords.strip()
-        else ()
-    )
-    start = (search.page - 1) * search.per_page
-    page_listings = listings[start : start + search.per_page]
-    key = catalogue.product_key(search.keywords)
-    choice = h64(params.seed, "generation", key, search.page) % 10
-    generation = "s-card" if choice < 5 else "s-item" if choice < 8 else "s-item-split"
-    html = ebay_pages.search_page(
-        keywords=search.keywords,
-        listings=page_listings,
-        total=len(listings),
-        page=search.page,
-        has_next=start + search.per_page < len(listings),
-        generation=generation,
-        params=dict(search.params),
-    )
-    payload_key = (source, url)
-    job_id, job = _job(params, payload_key, source, {"url": url})
-    stamp = _stamp(params.seed, "result", payload_key)
-    result = {
-        "content": html,
-        "created_at": stamp,
-        "updated_at": stamp,
-        "page": 1,
-        "url": url,
-        "job_id": job_id,
-        "status_code": 200,
-        "parser_type": "",
-    }
-    return json.dumps(
-        {"results": [result], "job": job}, separators=(",", ":"), ensure_ascii=False
-    ).encode()
-
-
-# --- Browse ------------------------------------------------------------------------------
-
-_CONDITION_NAMES = {1000: "New", 1500: "Open box", 2500: "Seller refurbished", 3000: "Used"}
-
-
-def _split_filter(value: str) -> list[str]:
-    """Split on commas that are not inside {...} or [...]."""
-    terms, depth, current = [], 0, []
-    for ch in value:
-        if ch in "{[":
-            depth += 1
-        elif ch in "}]":
-            depth = max(0, depth - 1)
-        if ch == "," and depth == 0:
-            terms.append("".join(current))
-            current = []
-        else:
-            current.append(ch)
-    if current:
-        terms.append("".join(current))
-    return [term.strip() for term in terms if term.strip()]
-
-
-def _set_values(value: str) -> list[str] | None:
-    if value.startswith("{") and value.endswith("}"):
-        return [v.strip() for v in value[1:-1].split("|") if v.strip()]
-    return None
-
-
-def _warning(error_id: int, message: str, name: str, value: str) -> dict:
-    return {
-        "errorId": error_id,
-        "domain": "API_BROWSE",
-        "category": "REQUEST",
-        "message": message,
-        "parameters": [{"name": name, "value": value}],
-    }
-
-
-@lru_cache(maxsize=1024)
-def parse_browse_filter(raw: str) -> tuple[ListingFilter, tuple[dict, ...], Response | None]:
-    """The filter, the warnings eBay would return with a 200, or an error response.
-
-    Memoised (every search sends its filter); the warning dicts must not be mutated.
-    """
-    warnings: list[dict] = []
-    conditions = None
-    free = False
-    country = None
-    buying: frozenset[str] | None = frozenset({"FIXED_PRICE"})  # Browse's default
-    price_min = price_max = None
-    price_currency = None
-    price_term = None
-    delivery_country = None
-    location_filters = 0
-    for term in _split_filter(raw):
-        name, sep, value = term.partition(":")
-        name, value = name.strip(), value.strip()
-        if not sep:
-            warnings.append(_warning(12002, "Invalid filter.", "filter", term))
-            continue
-        if name == "conditionIds":
-            values = _set_values(value)
-            try:
-                conditions = frozenset(int(v) for v in values) if values else None
-            except ValueError:
-                conditions = None
-            if conditions is None:
-                warnings.append(_warning(12002, "Invalid filter value.", name, value))
-        elif name == "conditions":
-            values = _set_values(value) or []
-            mapped: set[int] = set()
-            for v in values:
-                if v == "NEW":
-                    mapped |= {1000, 1500}
-                elif v == "USED":
-                    mapped |= {2500, 3000}
-            conditions = frozenset(mapped) if mapped else None
-        elif name == "maxDeliveryCost":
-            try:
-                free = Decimal(value) == 0
-            except InvalidOperation:
-                warnings.append(_warning(12002, "Invalid filter value.", name, value))
-        elif name == "deliveryCountry":
-            delivery_country = value
-        elif name in ("itemLocationCountry", "itemLocationRegion"):
-            location_filters += 1
-            if name == "itemLocationCountry":
-                country = value.upper()
-        elif name == "buyingOptions":
-            values = _set_values(value)
-            if values:
-                buying = frozenset(values)
-            else:
-                warnings.append(_warning(12002, "Invalid filter value.", name, value))
-        elif name == "price":
-            price_term = value
-        elif name == "priceCurrency":
-            price_currency = value
-        else:
-            warnings.append(_warning(12002, "Invalid filter name.", "filter", name))
-    if location_filters > 1:
-        return (
-            ListingFilter(),
-            (),
-            _browse_error(
-                400,
-                12517,
-                "Only one item location filter can be used in a call.",
-                parameters=[{"name": "filter", "value": raw[:200]}],
-            ),
-        )
-    if free and not delivery_country:
-        warnings.append(
-            _warning(
-                12011,
-                "The 'deliveryCountry' filter is required with "
-                "'maxDeliveryCost'. The filter was ignored.",
-                "filter",
-                "maxDeliveryCost",
-            )
-        )
-        free = False
-    if price_term is not None:
-        low, high = _price_range(price_term)
-        if price_currency is None:
-            warnings.append(
-                _warning(
-                    12012,
-                    "The 'priceCurrency' filter must be used with the "
-                    "'price' filter. The price filter was ignored.",
-                    "filter",
-                    "price",
-                )
-            )
-        elif low is False:
-            warnings.append(_warning(12002, "Invalid filter value.", "price", price_term))
-        else:
-            price_min = ListingFilter.cents(low) if low is not None else None
-            price_max = ListingFilter.cents(high, upper=True) if high is not None else None
-    return (
-        ListingFilter(
-            condition_ids=conditions,
-            free_shipping=free,
-            country=country,
-            buying_options=buying,
-            price_min_cents=price_min,
-            price_max_cents=price_max,
-        ),
-        tuple(warnings),
-        None,
-    )
-
-
-def _price_range(term: str):
-    """[lo..hi], [lo], [..hi] → (lo, hi) Decimals/None, or (False, False) when invalid."""
-    if not (term.startswith("[") and term.endswith("]")):
-        return False, False
-    inner = term[1:-1]
-    low_text, sep, high_text = inner.partition("..")
-    try:
-        low = Decimal(low_text) if low_text.strip() else None
-        high = Decimal(high_text) if sep and high_text.strip() else (None if sep else low)
-    except InvalidOperation:
-        return False, False
-    if (low is not None and not low.is_finite()) or (high is not None and not high.is_finite()):
-        return False, False
-    return low, high
-
-
-def _browse_item(listing: catalogue.SandboxListing) -> dict:
-    seller = listing.seller
-    item: dict = {
-        "itemId": f"v1|{listing.item_id}|0",
-        "title": listing.title,
-        "leafCategoryIds": ["112529"],
-        "categories": [{"categoryId": "112529", "categoryName": "Headphones"}],
-        "image": {"imageUrl": f"https://i.ebayimg.com/images/g/{listing.item_id}/s-l225.jpg"},
-        "price": {"value": listing.price_text, "currency": "USD"},
-        "itemHref": f"https://api.ebay.com/buy/browse/v1/item/v1%7C{listing.item_id}%7C0",
-        "seller": {
-            "username": seller.username,
-            "feedbackPercentage": seller.feedback_percent,
-            "feedbackScore": seller.feedback_score,
-        },
-        "condition": _CONDITION_NAMES.get(listing.condition_id, "New"),
-        "conditionId": str(listing.condition_id),
-    }
-    if not listing.omit_shipping_options:
-        item["shippingOptions"] = [
-            {
-                "shippingCostType": "FIXED",
-                "shippingCost": {"value": listing.shipping_text, "currency": "USD"},
-            }
-        ]
-    item.update(
-        {
-            "buyingOptions": [listing.buying_option],
-            "itemWebUrl": f"https://www.ebay.com/itm/{listing.item_id}",
-            "itemLocation": {"postalCode": listing.postal_code, "country": listing.country},
-            "adultOnly": False,
-            "legacyItemId": listing.item_id,
-            "availableCoupons": False,
-            "itemCreationDate": "2026-10-" + f"{1 + int(listing.item_id) % 28:02d}T08:15:00.000Z",
-            "topRatedBuyingExperience": int(listing.item_id) % 7 == 0,
-            "priorityListing": int(listing.item_id) % 11 == 0,
-            "listingMarketplaceId": "EBAY_US",
-        }
-    )
-    return item
-
-
-@lru_cache(maxsize=2048)
-def _browse_body(
-    params: CatalogueParams, origin: str, q: str, raw_filter: str, limit: int, offset: int
-) -> bytes:
-    listing_filter, warnings, _ = parse_browse_filter(raw_filter)
-    listings = catalogue.search(params, q, listing_filter)
-    total = len(listings)
-    page = listings[offset : offset + limit]
-
-    def link(at: int) -> str:
-        query = {"q": q, "limit": str(limit), "offset": str(at)}
-        if raw_filter:
-            query["filter"] = raw_filter
-        return f"{origin}/buy/browse/v1/item_summary/search?{urlencode(query)}"
-
-    data: dict = {"href": link(offset), "total": total}
-    if offset + limit < total and offset + limit < BROWSE_MAX_WINDOW:
-        data["next"] = link(offset + limit)
-    if offset > 0:
-        data["prev"] = link(max(0, offset - limit))
-    data["limit"] = limit
-    data["offset"] = offset
-    if page:
-        data["itemSummaries"] = [_browse_item(listing) for listing in page]
-    if warnings:
-        data["warnings"] = list(warnings)
-    return json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode()
 
 
 # --- The app -------------------------------------------------------------------------------
@@ -1004,7 +487,7 @@ class SandboxApp:
                     category="REQUEST",
                 )
             self._quota_used = {day: used + 1}
-        body = _browse_body(self.params, request.origin, q, raw_filter, limit, offset)
+        body = ebay_browse.browse_body(self.params, request.origin, q, raw_filter, limit, offset)
         return Response(200, body)
 
     async def rate_limit(self, request: Request) -> Response:
@@ -1144,17 +627,22 @@ def route_method(path: str) -> str:
 
 
 def caches_clear() -> None:
-    """Forget every memoised catalogue page and response body (tests of determinism)."""
+    """Forget every memoised catalogue page, shard and response body (determinism tests)."""
     for cached in (
         parse_browse_filter,
         _amazon_body,
         _ebay_page_body,
-        _browse_body,
-        catalogue.category_products,
-        catalogue.listings_for,
-        catalogue.search,
-        catalogue.reference_price,
-        catalogue.dropshipper_population,
-        catalogue.node_profile,
+        ebay_browse.browse_body,
+        amazon.profile_products,
+        amazon.asin_index,
+        amazon.node_products,
+        amazon.category_records,
+        universe.model_routing,
+        universe.build_shard,
+        universe.search,
+        universe.fewer_words,
+        sellers.dropshippers,
+        sellers.retailers,
+        tokens.parse_query,
     ):
         cached.cache_clear()

@@ -813,6 +813,7 @@ FOREIGN_COUNTRIES = (
     ("DE", "Germany"),
     ("HK", "Hong Kong"),
     ("CA", "Canada"),
+    ("KR", "Korea, South"),
 )
 
 # Hostile mode.

@@ -20,7 +20,12 @@ from collection.marketplaces.base import (
     RateLimited,
     ServerError,
 )
-from collection.marketplaces.ebay_browse import EbayAppTokens, EbayBrowseSearch, browse_filter
+from collection.marketplaces.ebay_browse import (
+    EbayAppTokens,
+    EbayBrowseSearch,
+    browse_filter,
+    parse_item_summary,
+)
 from collection.marketplaces.sandbox import SandboxApp, SandboxTransport
 
 from .support import fixture_json, recorded_client
@@ -90,7 +95,7 @@ async def test_search_request_and_recorded_payload():
     params = parse_qs(search.url.query.decode())
     assert params == {
         "q": ["airpods pro 2"],
-        "limit": ["50"],
+        "limit": ["200"],
         "offset": ["0"],
         "filter": [
             "conditionIds:{1000},maxDeliveryCost:0,itemLocationCountry:US,"
@@ -295,6 +300,116 @@ async def test_limit_is_clamped_and_offset_a_multiple_of_it():
         await ebay.search_listings(ListingQuery("x", Decimal(1), Decimal(2), page=3, page_size=500))
     params = parse_qs(recorded.requests[-1].url.query.decode())
     assert params["limit"] == ["200"] and params["offset"] == ["400"]
+
+
+async def test_default_page_is_200_items_and_offset_follows_it():
+    recorded = Recorded(httpx.Response(200, json={"total": 0}))
+    async with recorded_client(recorded) as client:
+        ebay, _ = _adapter(client)
+        await ebay.search_listings(ListingQuery("x", Decimal(1), Decimal(2), page=2))
+    params = parse_qs(recorded.requests[-1].url.query.decode())
+    assert params["limit"] == ["200"] and params["offset"] == ["200"]
+
+
+def _summary(**changes) -> dict:
+    """An ``itemSummaries[]`` entry in the shape of eBay's recorded responses."""
+    item = {
+        "itemId": "v1|187654321098|0",
+        "title": "Wireless Earbuds Bluetooth 5.3 Noise Cancelling Headphones",
+        "price": {"value": "349.99", "currency": "USD"},
+        "itemHref": "https://api.ebay.com/buy/browse/v1/item/v1%7C187654321098%7C0",
+        "seller": {
+            "username": "gadget_outlet_us",
+            "feedbackPercentage": "99.1",
+            "feedbackScore": 2210,
+            "userId": "u7c1e9a2f3b",
+        },
+        "condition": "New",
+        "conditionId": "1000",
+        "shippingOptions": [
+            {
+                "shippingCostType": "FIXED",
+                "shippingCost": {"value": "0.00", "currency": "USD"},
+                "minEstimatedDeliveryDate": "2026-11-20T08:00:00.000Z",
+            }
+        ],
+        "buyingOptions": ["FIXED_PRICE"],
+        "itemWebUrl": (
+            "https://www.ebay.com/itm/187654321098?hash=item2baf:g:xyzAAOSw&amdata=enc%3AAQAJ"
+        ),
+        "itemLocation": {"postalCode": "917**", "country": "US"},
+        "legacyItemId": "187654321098",
+    }
+    item.update(changes)
+    return item
+
+
+def test_item_evidence_fields():
+    listing = parse_item_summary(_summary(), QUERY)
+    assert listing is not None
+    assert listing.shipping_cost == Decimal(0)  # "0.00": free
+    assert listing.location == "US"
+    assert listing.seller_username == "gadget_outlet_us"
+    assert listing.seller_user_id == "u7c1e9a2f3b"  # the immutable id, beside the name
+    # One URL form on both routes, without the tracking parameters of itemWebUrl.
+    assert listing.url == "https://www.ebay.com/itm/187654321098"
+
+
+def test_item_url_falls_back_to_the_item_id_then_item_web_url():
+    no_legacy = _summary()
+    del no_legacy["legacyItemId"]
+    assert parse_item_summary(no_legacy, QUERY).url == "https://www.ebay.com/itm/187654321098"
+    odd = _summary(itemId="v1-odd", itemWebUrl="https://www.ebay.com/itm/187654321098")
+    del odd["legacyItemId"]
+    assert parse_item_summary(odd, QUERY).url == "https://www.ebay.com/itm/187654321098"
+    hostile = _summary(itemId="v1-odd", itemWebUrl="javascript:alert(1)")
+    del hostile["legacyItemId"]
+    assert parse_item_summary(hostile, QUERY).url == ""
+
+
+def test_missing_shipping_and_location_are_unknown_not_free():
+    item = _summary()
+    del item["shippingOptions"], item["itemLocation"]
+    listing = parse_item_summary(item, QUERY)
+    assert listing.shipping_cost is None and listing.location == ""
+    garbage = parse_item_summary(_summary(shippingOptions=[{"shippingCost": "?"}]), QUERY)
+    assert garbage.shipping_cost is None
+    paid = [{"shippingCostType": "FIXED", "shippingCost": {"value": "5.99", "currency": "USD"}}]
+    assert parse_item_summary(_summary(shippingOptions=paid), QUERY) is None  # filtered out
+    either = [paid[0], {"shippingCost": {"value": "0.00", "currency": "USD"}}]
+    assert parse_item_summary(_summary(shippingOptions=either), QUERY).shipping_cost == 0
+
+
+def test_seller_user_id_in_place_of_the_username():
+    """eBay's 2025-09-26 change: some items carry the immutable id as the username."""
+    replaced = {"username": "u7c1e9a2f3b", "feedbackScore": 12, "userId": "u7c1e9a2f3b"}
+    listing = parse_item_summary(_summary(seller=replaced), QUERY)
+    assert listing.seller_username == "u7c1e9a2f3b" and listing.seller_user_id == "u7c1e9a2f3b"
+    only_id = parse_item_summary(_summary(seller={"userId": "u0aa11bb22"}), QUERY)
+    assert only_id.seller_username == "u0aa11bb22" and only_id.seller_user_id == "u0aa11bb22"
+    no_id = parse_item_summary(_summary(seller={"username": "plain_seller"}), QUERY)
+    assert no_id.seller_username == "plain_seller" and no_id.seller_user_id == ""
+    assert parse_item_summary(_summary(seller={"userId": "x" * 300}), QUERY) is None
+
+
+@pytest.mark.parametrize(
+    ("price", "expected"),
+    [
+        ({"value": "19.75", "currency": "EUR"}, (Decimal("19.75"), "EUR")),
+        ({"value": "83569.98", "currency": "KRW"}, (Decimal("83569.98"), "KRW")),
+        ({"value": "349.99", "currency": "USD"}, (Decimal("349.99"), "USD")),
+        ({"value": "349.99"}, (Decimal("349.99"), "USD")),  # no code: the query's currency
+    ],
+)
+def test_browse_keeps_the_price_currency(price, expected):
+    """A price in another currency keeps its code and is not held against the dollar band
+    (19.75 EUR is not "below $300", 83,569.98 KRW is not "above $400")."""
+    listing = parse_item_summary(_summary(price=price), QUERY)
+    assert (listing.price, listing.currency) == expected
+
+
+def test_usd_price_outside_the_band_is_still_filtered():
+    assert parse_item_summary(_summary(price={"value": "19.75", "currency": "USD"}), QUERY) is None
 
 
 def test_filter_value():

@@ -102,6 +102,57 @@ async def test_best_sellers_request_and_recorded_payload():
     assert "172541" in page.request_url and USER not in page.request_url
 
 
+def _bestsellers_content(*records) -> dict:
+    """``content`` of a parsed ``amazon_bestsellers`` job, in the recorded shape."""
+    return {
+        "url": "https://www.amazon.com/Best-Sellers-Electronics/zgbs/electronics/172282",
+        "page": 1,
+        "pages": 2,
+        "query": "172282",
+        "results": list(records),
+        "parse_status_code": 12000,
+    }
+
+
+async def test_zero_rating_or_ratings_count_is_unknown_not_zero():
+    """Where its parser found nothing Oxylabs writes zeros, not nulls: a zero is None, so
+    the store never overwrites a known rating or count with it."""
+    records = [
+        {"pos": 1, "asin": "B0CHWRXH8B", "url": "/dp/B0CHWRXH8B", "title": "Echo Dot",
+         "price": 49.99, "price_str": "$49.99", "currency": "USD", "is_prime": True,
+         "rating": 4.6, "ratings_count": 0},  # 0 beside a 4.6 rating
+        {"pos": 2, "asin": "B0BSHF7WHW", "url": "/dp/B0BSHF7WHW", "title": "Fire TV Stick",
+         "price": 0, "price_str": "", "currency": "USD", "is_prime": False,
+         "rating": 0, "ratings_count": 0},  # nothing parsed at all
+        {"pos": 3, "asin": "B09B8V1LZ3", "url": "/dp/B09B8V1LZ3", "title": "Kindle",
+         "price": 99.99, "price_str": "$99.99", "currency": "USD",
+         "rating": 0, "ratings_count": 5120},
+        {"pos": 4, "asin": "B0D1XD1ZV3", "url": "/dp/B0D1XD1ZV3", "title": "AirPods Pro 2",
+         "price": 189.99, "price_str": "$189.99", "currency": "USD",
+         "rating": "0.0 out of 5 stars", "ratings_count": "0"},
+    ]
+    payload = oxylabs_envelope(_bestsellers_content(*records))
+    async with recorded_client(lambda request: httpx.Response(200, json=payload)) as client:
+        page = await _amazon(client).best_sellers(node_id="172282", page=1)
+    got = {p.asin: (p.rating, p.ratings_count, p.price) for p in page.products}
+    assert got == {
+        "B0CHWRXH8B": (Decimal("4.6"), None, Decimal("49.99")),
+        "B0BSHF7WHW": (None, None, None),
+        "B09B8V1LZ3": (None, 5120, Decimal("99.99")),
+        "B0D1XD1ZV3": (None, None, Decimal("189.99")),
+    }
+
+
+async def test_best_seller_price_in_another_currency_keeps_its_code():
+    record = {"pos": 1, "asin": "B0CHWRXH8B", "url": "/dp/B0CHWRXH8B", "title": "Echo Dot",
+              "price": 83569.98, "price_str": "KRW83,569.98", "rating": 4.6,
+              "ratings_count": 120}
+    payload = oxylabs_envelope(_bestsellers_content(record))
+    async with recorded_client(lambda request: httpx.Response(200, json=payload)) as client:
+        page = await _amazon(client).best_sellers(node_id="172282", page=1)
+    assert (page.products[0].price, page.products[0].currency) == (Decimal("83569.98"), "KRW")
+
+
 async def test_page_two_ranks_continue_after_fifty():
     payload = fixture_json("oxylabs_amazon_bestsellers.json")
 
@@ -176,7 +227,7 @@ def test_ebay_search_url_carries_every_filter():
     url = ebay_search_url(QUERY)
     assert url == (
         "https://www.ebay.com/sch/i.html?_nkw=airpods+pro+2&LH_ItemCondition=1000&LH_Free=1"
-        "&LH_PrefLoc=1&LH_BIN=1&_udlo=300.00&_udhi=400.50&_ipg=60&_pgn=2"
+        "&LH_PrefLoc=1&LH_BIN=1&_udlo=300.00&_udhi=400.50&_ipg=240&_pgn=2"
     )
     assert "_ipg=120" in ebay_search_url(ListingQuery("x", Decimal(1), Decimal(2), page_size=100))
 
@@ -194,6 +245,40 @@ async def test_ebay_page_through_oxylabs(fixture):
     assert seen == [{"source": "universal", "url": ebay_search_url(QUERY)}]
     assert page.listings and all(listing.seller_username for listing in page.listings)
     assert page.request_url == ebay_search_url(QUERY)
+
+
+async def test_ebay_page_through_oxylabs_stops_at_the_divider():
+    """A page shaped like eBay's few-results page: 2 results, the divider, padding."""
+    def card(item_id, seller):
+        return (
+            f'<li class="s-card s-card--horizontal" data-listingid="{item_id}">'
+            f'<a class="su-link" href="https://www.ebay.com/itm/{item_id}">'
+            f'<div class="s-card__title"><span>Anker Nano Charger {item_id}</span></div></a>'
+            '<div class="s-card__attribute-row">'
+            '<span class="s-card__price">$39.99</span></div><div class="s-card__attribute-row">'
+            '<span>Free delivery</span></div><div class="s-card__attribute-row"><span>'
+            f"{seller} 99.1% positive (320)</span></div></li>"
+        )
+
+    html = (
+        "<html><head><title>anker nano for sale | eBay</title></head><body>"
+        '<h1 class="srp-controls__count-heading"><span class="BOLD">2</span> results for '
+        '<span class="BOLD">anker nano</span></h1><ul class="srp-results srp-list clearfix">'
+        + card("395000000001", "nano_shop") + card("395000000002", "charge_hub")
+        + '<li class="srp-river-answer srp-river-answer--REWRITE_START">'
+        '<div class="section-notice">'
+        '<span class="section-notice__main">Results matching fewer words</span></div></li>'
+        + card("395000000003", "other_seller")
+        + '</ul><a class="pagination__next icon-link" '
+        'href="https://www.ebay.com/sch/i.html?_pgn=2">'
+        "Next page</a></body></html>"
+    )
+    async with recorded_client(lambda r: httpx.Response(200, json=oxylabs_envelope(html))) as c:
+        page = await _ebay(c).search_listings(QUERY)
+    assert [listing.seller_username for listing in page.listings] == ["nano_shop", "charge_hub"]
+    assert page.total == 2 and page.has_next is False
+    assert page.listings[0].shipping_cost == 0
+    assert page.listings[0].url == "https://www.ebay.com/itm/395000000001"
 
 
 @pytest.mark.parametrize(

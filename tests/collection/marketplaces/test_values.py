@@ -10,6 +10,7 @@ from collection.marketplaces.values import (
     clean_url,
     currency_from_text,
     parse_count,
+    parse_money,
     parse_percent,
     parse_price,
     parse_rating,
@@ -138,3 +139,36 @@ def test_clean_url_keeps_http_only():
     assert clean_url("data:text/html,hi", "https://x") == ""
     assert clean_url("https://user:pw@evil.example/", "https://x") == ""
     assert clean_url("https://x/" + "a" * 3000, "https://x") == ""
+
+
+@pytest.mark.parametrize(
+    ("raw", "price", "currency"),
+    [
+        ("$59.99", "59.99", "USD"),
+        ("US $1,299.99", "1299.99", "USD"),
+        ("$330.00 to $345.00", "330.00", "USD"),
+        ("C $15.00", "15.00", "CAD"),
+        ("£12.99", "12.99", "GBP"),
+        ("KRW83,569.98", "83569.98", "KRW"),
+        ("83,569.98 KRW", "83569.98", "KRW"),
+        ("EUR 19,75 bis EUR 20,80", "19.75", "EUR"),
+        ("EUR 1.299,99", "1299.99", "EUR"),
+        ("19,75 €", "19.75", "EUR"),
+        ("PHP 1,234.00", "1234.00", "PHP"),
+        ("59.99", "59.99", "USD"),  # bare: the page's currency
+        ("RM 12.00", None, ""),  # a marker we cannot tell
+        ("¥1,200", None, ""),
+        ("$12.99 - EUR 20,00", None, ""),  # a range across currencies
+        ("EUR 0,00", None, "EUR"),
+        ("Free", None, "USD"),
+        (None, None, "USD"),
+    ],
+)
+def test_money_keeps_its_own_currency(raw, price, currency):
+    assert parse_money(raw) == ((Decimal(price) if price else None), currency)
+
+
+def test_a_leading_iso_code_is_the_currency():
+    assert currency_from_text("KRW83,569.98") == "KRW"
+    assert currency_from_text("ILS 138.31") == "ILS"
+    assert currency_from_text("Free", "USD") == "USD"

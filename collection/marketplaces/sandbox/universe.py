@@ -1,0 +1,398 @@
+"""The sandbox's eBay: every listing, deterministic from (seed, catalogue params) only.
+
+The universe is cut into *shards*, one per (profile, product noun) — e.g. (electronics,
+"Wireless Earbuds") — built lazily on the first search that can match in it. Per Amazon
+product of the shard (its listings all live there):
+
+- copies by dropshippers: 12 % of products have none; otherwise a log-uniform count up to
+  ``max_listings`` (mean ~max/ln(max), ~30 at the defaults), each by a distinct
+  dropshipper picked zipf-like, title through that seller's habit, price at their markup;
+- 2–10 listings by ordinary sellers with their own short titles, mostly 1.0–1.5× Amazon
+  (a tenth inside the 1.8–2.2× band);
+- 3–12 look-alikes: the same kind of product by another brand or none, sharing the noun
+  and common features, 0.5–2.6× the Amazon price; 15 % are listed by dropshippers;
+- 0–3 accessories naming the product ("Replacement Case for ...": kind "other").
+
+Search: each shard keeps an inverted index token → bitset of positions, positions in
+best-match order (a hash of the item id). A query is routed to the shards whose
+vocabulary holds all its words (``titles.shard_vocabulary`` + model codes), so a search
+touches one or a few shards. Item ids encode their shard: ``1 PP NN SSSSSSS``.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+from functools import lru_cache
+from typing import NamedTuple
+
+from . import amazon, sellers, titles, words
+from .catalogue import CatalogueParams, ListingFilter, SandboxListing, SellerRecord, h64, rng
+from .tokens import ParsedQuery, parse_query, tokens
+
+_SHIPPING_COSTS = (399, 599, 749, 999, 1495)
+_USED = (3000, 3000, 1500, 2500)
+_US = ("US", "United States")
+
+
+class Shard(NamedTuple):
+    listings: tuple[SandboxListing, ...]  # best-match order
+    index: dict[str, int]  # token → bitset of positions
+    by_id: dict[str, int]
+    copies: dict[str, tuple[int, ...]]  # asin → positions of its copies
+
+
+def shard_products(params: CatalogueParams, shard: tuple[str, int]) -> list[amazon.Product]:
+    profile, noun_index = shard
+    return [p for p in amazon.profile_products(params, profile) if p.noun_index == noun_index]
+
+
+def lookalike_models(seed: int, asin: str, count: int) -> list[str]:
+    r = rng(seed, "lookalike-models", asin)
+    return [titles.model_code(r) if r.random() < 0.6 else "" for _ in range(count)]
+
+
+def _lookalike_count(seed: int, asin: str) -> int:
+    return 3 + h64(seed, "lookalikes", asin) % 10
+
+
+@lru_cache(maxsize=2)
+def _global_vocabulary(hostile: bool = True) -> frozenset[str]:
+    return titles.global_vocabulary(hostile)
+
+
+@lru_cache(maxsize=1)
+def static_routing() -> dict[str, frozenset[tuple[str, int]]]:
+    """Token → shards from the word lists alone (cheap; model codes aside)."""
+    table: dict[str, set[tuple[str, int]]] = {}
+    for profile in amazon.PROFILE_NAMES:
+        for noun_index in range(amazon.noun_count(profile)):
+            for token in titles.shard_vocabulary(profile, noun_index):
+                table.setdefault(token, set()).add((profile, noun_index))
+    glob = _global_vocabulary(False)
+    return {token: frozenset(shards) for token, shards in table.items() if token not in glob}
+
+
+@lru_cache(maxsize=16)
+def model_routing(params: CatalogueParams) -> dict[str, frozenset[tuple[str, int]]]:
+    """Model-code token → shards (needs every product: built on the first query with one)."""
+    table: dict[str, set[tuple[str, int]]] = {}
+    for profile in amazon.PROFILE_NAMES:
+        for product in amazon.profile_products(params, profile):
+            codes = [text for kind, text in product.pieces if kind == "model"]
+            codes += lookalike_models(params.seed, product.asin,
+                                      _lookalike_count(params.seed, product.asin))
+            for code in codes:
+                for token in tokens(code):
+                    table.setdefault(token, set()).add(product.shard)
+    return {token: frozenset(shards) for token, shards in table.items()}
+
+
+def _shards_of(params: CatalogueParams, token: str) -> frozenset[tuple[str, int]]:
+    found = static_routing().get(token, frozenset())
+    if any(ch.isdigit() for ch in token):  # only such tokens can be model codes
+        found = found | model_routing(params).get(token, frozenset())
+    return found
+
+
+def _all_shards() -> frozenset[tuple[str, int]]:
+    return frozenset((p, n) for p in amazon.PROFILE_NAMES for n in range(amazon.noun_count(p)))
+
+
+def route(params: CatalogueParams, query: ParsedQuery) -> list[tuple[str, int]]:
+    """The shards a query can match in. A query of decoration words only ("new") matches
+    everywhere, so it builds every shard (seconds at the defaults; nobody searches that)."""
+    glob = _global_vocabulary(params.hostile)
+    candidates: frozenset | None = None
+    for token in query.required:
+        if token in glob:
+            continue
+        got = _shards_of(params, token)
+        candidates = got if candidates is None else candidates & got
+        if not candidates:
+            return []
+    for group in query.groups:
+        reach: set = set()
+        for alternative in group:
+            inner: frozenset | None = None
+            for token in alternative:
+                if token in glob:
+                    continue
+                got = _shards_of(params, token)
+                inner = got if inner is None else inner & got
+            reach |= _all_shards() if inner is None else inner
+        candidates = frozenset(reach) if candidates is None else candidates & reach
+    return sorted(_all_shards() if candidates is None else candidates)
+
+
+# --- building a shard -----------------------------------------------------------------------
+
+
+def _flawed(r, listing: dict) -> None:
+    flaw = int(r.random() * 4)
+    if flaw == 0:
+        listing["condition"] = _USED[int(r.random() * 4)]
+    elif flaw == 1:
+        listing["shipping"] = _SHIPPING_COSTS[int(r.random() * len(_SHIPPING_COSTS))]
+    elif flaw == 2:
+        listing["where"] = words.FOREIGN_COUNTRIES[int(r.random() * len(words.FOREIGN_COUNTRIES))]
+    else:
+        listing["buying"] = "AUCTION"
+
+
+def _ordinary_terms(r) -> dict:
+    terms: dict = {}
+    if r.random() < 0.3:
+        terms["condition"] = _USED[int(r.random() * 4)]
+    if r.random() < 0.45:
+        terms["shipping"] = _SHIPPING_COSTS[int(r.random() * len(_SHIPPING_COSTS))]
+    if r.random() < 0.1:
+        terms["where"] = words.FOREIGN_COUNTRIES[int(r.random() * len(words.FOREIGN_COUNTRIES))]
+    if r.random() < 0.15:
+        terms["buying"] = "AUCTION"
+    return terms
+
+
+def _pick_dropshipper(params: CatalogueParams, r, used: set[int]) -> sellers.Dropshipper | None:
+    population = sellers.dropshippers(params.seed, params.dropshippers)
+    cumulative = sellers.zipf_cumulative(params.dropshippers)
+    for _ in range(6):
+        pick = bisect.bisect_right(cumulative, r.random() * cumulative[-1], 0, len(cumulative) - 1)
+        if pick not in used:
+            used.add(pick)
+            return population[pick]
+    return None
+
+
+def _ordinary_seller(params: CatalogueParams, r) -> SellerRecord:
+    if r.random() < 0.35:
+        pool = sellers.retailers(params.seed)
+        return pool[int(r.random() ** 2 * len(pool))]
+    return sellers.one_off(params.seed, r)
+
+
+def _product_drafts(params: CatalogueParams, product: amazon.Product) -> list[dict]:
+    seed, price = params.seed, product.price_cents
+    r = rng(seed, "ebay", product.asin)
+    drafts: list[dict] = []
+    cap = max(1, params.max_listings)
+    copies = 0 if r.random() < 0.12 else min(cap, int(math.exp(r.uniform(0, math.log(cap + 1)))))
+    used: set[int] = set()
+    for _ in range(copies):
+        dropshipper = _pick_dropshipper(params, r, used)
+        if dropshipper is None:
+            continue
+        draft = {
+            "kind": "copy", "asin": product.asin, "seller": dropshipper.seller,
+            "title": titles.apply_habit(dropshipper.habit, product.pieces, r),
+            "price": round(price * dropshipper.markup * r.uniform(0.97, 1.03)),
+        }
+        if dropshipper.abroad:
+            draft["where"] = dropshipper.abroad
+        if r.random() < dropshipper.flaw_rate:
+            _flawed(r, draft)
+        drafts.append(draft)
+    for _ in range(2 + int(r.random() * 9)):
+        u = r.random()
+        ratio = r.uniform(1.0, 1.5) if u < 0.85 else r.uniform(1.8, 2.2) if u < 0.95 else r.uniform(0.8, 1.0)
+        drafts.append({
+            "kind": "own_title", "asin": product.asin, "seller": _ordinary_seller(params, r),
+            "title": titles.own_title(product.pieces, r), "price": round(price * ratio),
+            **_ordinary_terms(r),
+        })
+    spec = words.PROFILES[product.profile]
+    count = _lookalike_count(seed, product.asin)
+    for model in lookalike_models(seed, product.asin, count):
+        brand = "" if not spec.brands or r.random() < 0.4 else spec.brands[int(r.random() * len(spec.brands))]
+        if brand == titles._part(product.pieces, "brand"):
+            brand = ""
+        shared = tuple(p for p in product.pieces if p[0] == "feature")[:1 + int(r.random() * 2)]
+        shared = tuple((k, t.lstrip(" ,-")) for k, t in shared)
+        pieces = list(titles.amazon_pieces(product.profile, product.noun_index, r, brand=brand, shared=shared))
+        pieces = [p for p in pieces if p[0] != "model"]
+        if model and product.profile != "books":
+            at = 1 if pieces and pieces[0][0] == "brand" else 0
+            pieces.insert(at + 1, ("model", f" {model}"))
+        draft = {"kind": "lookalike", "asin": "", "price": round(price * r.uniform(0.5, 2.6))}
+        dropshipper = _pick_dropshipper(params, r, set()) if r.random() < 0.15 else None
+        if dropshipper is not None:
+            draft["seller"] = dropshipper.seller
+            draft["title"] = titles.apply_habit(dropshipper.habit, pieces, r)
+        else:
+            draft["seller"] = _ordinary_seller(params, r)
+            draft["title"] = titles.own_title(pieces, r)
+            draft.update(_ordinary_terms(r))
+        drafts.append(draft)
+    if product.profile != "books":
+        for _ in range(int(r.random() * 4)):
+            drafts.append({
+                "kind": "other", "asin": "", "seller": _ordinary_seller(params, r),
+                "title": titles.accessory_title(product.pieces, r),
+                "price": max(199, round(price * r.uniform(0.1, 0.5))), **_ordinary_terms(r),
+            })
+    return drafts
+
+
+def _hostile_title(title: str, r) -> str:
+    u = r.random()
+    if u < 0.04:
+        return f"{title} {r.choice(words.HOSTILE_MARKUP)}"
+    if u < 0.05:
+        return title + "\x00"
+    if u < 0.055:
+        return title + " " + "x" * 100_000
+    return title
+
+
+def _bitsets(positions: dict[str, list[int]], size: int) -> dict[str, int]:
+    out = {}
+    for token, found in positions.items():
+        buffer = bytearray((size + 7) // 8)
+        for pos in found:
+            buffer[pos >> 3] |= 1 << (pos & 7)
+        out[token] = int.from_bytes(buffer, "little")
+    return out
+
+
+@lru_cache(maxsize=512)
+def build_shard(params: CatalogueParams, shard: tuple[str, int]) -> Shard:
+    seed = params.seed
+    profile, noun_index = shard
+    prefix = f"1{amazon.PROFILE_NAMES.index(profile):02d}{noun_index:02d}"
+    offset = h64(seed, "ids", shard) % 10_000_000
+    population = sellers.dropshippers(seed, params.dropshippers)
+    listings = []
+    serial = 0
+    for product in shard_products(params, shard):
+        r = rng(seed, "terms", product.asin)
+        for draft in _product_drafts(params, product):
+            item_id = f"{prefix}{(serial * 7919 + offset) % 10_000_000:07d}"
+            serial += 1
+            seller, title = draft["seller"], draft["title"]
+            if params.hostile:
+                if r.random() < 0.06:
+                    seller = sellers.hostile_variant(population[int(r.random() * min(30, len(population)))].seller, r)
+                title = _hostile_title(title, r)
+            shipping = draft.get("shipping", 0)
+            country, country_name = draft.get("where", _US)
+            listings.append(SandboxListing(
+                item_id, title, max(1, draft["price"]), draft.get("condition", 1000), shipping,
+                country, country_name, draft.get("buying", "FIXED_PRICE"), seller,
+                shipping == 0 and r.random() < 0.08, f"{100 + int(r.random() * 900)}**",
+                draft["kind"], draft["asin"], h64(seed, "rank", item_id),
+                bool(seller.user_id) and r.random() < 0.9,
+            ))
+    listings.sort(key=lambda listing: listing.rank)
+    positions: dict[str, list[int]] = {}
+    copies: dict[str, list[int]] = {}
+    for pos, listing in enumerate(listings):
+        for token in set(tokens(listing.title)):
+            positions.setdefault(token, []).append(pos)
+        if listing.kind == "copy":
+            copies.setdefault(listing.asin, []).append(pos)
+    return Shard(
+        tuple(listings),
+        _bitsets(positions, len(listings)),
+        {listing.item_id: pos for pos, listing in enumerate(listings)},
+        {asin: tuple(found) for asin, found in copies.items()},
+    )
+
+
+def shard_of_item(item_id: str) -> tuple[str, int] | None:
+    if len(item_id) != 12 or not item_id.isdigit() or item_id[0] != "1":
+        return None
+    profile, noun = int(item_id[1:3]), int(item_id[3:5])
+    if profile >= len(amazon.PROFILE_NAMES) or noun >= amazon.noun_count(amazon.PROFILE_NAMES[profile]):
+        return None
+    return (amazon.PROFILE_NAMES[profile], noun)
+
+
+# --- search ---------------------------------------------------------------------------------
+
+
+def _and(index: dict[str, int], words_: frozenset[str] | tuple[str, ...], everything: int) -> int:
+    bits = everything
+    for token in words_:
+        bits &= index.get(token, 0)
+        if not bits:
+            return 0
+    return bits
+
+
+def matching_bits(shard: Shard, query: ParsedQuery) -> int:
+    everything = (1 << len(shard.listings)) - 1
+    bits = _and(shard.index, query.required, everything)
+    for group in query.groups:
+        if not bits:
+            return 0
+        reach = 0
+        for alternative in group:
+            reach |= _and(shard.index, alternative, everything)
+        bits &= reach
+    for excluded in query.excluded:
+        if bits:
+            bits &= ~_and(shard.index, excluded, everything)
+    return bits
+
+
+def positions(bits: int) -> list[int]:
+    out = []
+    while bits:
+        low = bits & -bits
+        out.append(low.bit_length() - 1)
+        bits ^= low
+    return out
+
+
+def _collect(params: CatalogueParams, query: ParsedQuery, listing_filter: ListingFilter,
+             bits_of, max_shards: int | None = None) -> tuple[SandboxListing, ...]:
+    found: list[SandboxListing] = []
+    shards = route(params, query)
+    if max_shards is not None:
+        shards = shards[:max_shards]
+    for shard_key in shards:
+        shard = build_shard(params, shard_key)
+        bits = bits_of(shard)
+        if bits:
+            items = shard.listings
+            found += [items[p] for p in positions(bits) if listing_filter.matches(items[p])]
+    if len(shards) > 1:
+        found.sort(key=lambda listing: listing.rank)
+    return tuple(found)
+
+
+@lru_cache(maxsize=8192)
+def search(params: CatalogueParams, q: str, listing_filter: ListingFilter) -> tuple[SandboxListing, ...]:
+    """The listings a search for ``q`` returns under ``listing_filter``, best match first."""
+    query = parse_query(q)
+    if query.empty:
+        return ()
+    return _collect(params, query, listing_filter, lambda shard: matching_bits(shard, query))
+
+
+@lru_cache(maxsize=2048)
+def fewer_words(params: CatalogueParams, q: str, listing_filter: ListingFilter,
+                limit: int = 48) -> tuple[SandboxListing, ...]:
+    """Listings with all but one of the query's words (not results: the website's padding)."""
+    query = parse_query(q)
+    if len(query.required) < 2:
+        return ()
+    seen: set[str] = set()
+    out: list[SandboxListing] = []
+    for skip in range(len(query.required) - 1, -1, -1):
+        rest = query.required[:skip] + query.required[skip + 1:]
+        if all(token in _global_vocabulary(params.hostile) for token in rest):
+            continue  # "new" alone would pad from the whole site: nothing to learn from it
+        looser = ParsedQuery(rest, query.groups, query.excluded)
+        full = query
+
+        def bits_of(shard, looser=looser, full=full):
+            return matching_bits(shard, looser) & ~matching_bits(shard, full)
+
+        for listing in _collect(params, looser, listing_filter, bits_of, max_shards=4):
+            if listing.item_id not in seen:
+                seen.add(listing.item_id)
+                out.append(listing)
+        if len(out) >= limit:
+            break
+    return tuple(out[:limit])

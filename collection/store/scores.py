@@ -1,0 +1,101 @@
+"""Settle the dropshipper aggregates of the sellers a run saw, from their sightings.
+
+Called when a run stops (completed, paused, cancelled or failed), after its last batch
+committed. Per seller, over all their sightings in every run:
+
+- ``products_matched``: distinct best sellers with at least one matched listing;
+- ``median_price_ratio``: the median, over those products, of the price ratio of the
+  product's most recent matched sighting;
+- ``copy_share``: matched products ÷ distinct products sighted (matches and look-alikes);
+- ``score``: ``collection.matching.score.dropshipper_score`` of the three.
+
+Everything is a function of distinct products, never of how often they were seen, so
+running the same preset again leaves a seller's score where it was. The batches do not
+move these columns (their seller update stays HOT); they change here once per run.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Iterable, Iterator
+
+from django.db import connection, transaction
+
+from collection.matching.score import dropshipper_score
+from collection.models import Seller, SellerSighting
+
+from ._postgres import SELLERS_LOCK
+
+CHUNK = 2000  # sellers per transaction
+
+
+def _chunks(items: list, size: int = CHUNK) -> Iterator[list]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def seller_aggregates(
+    rows: Iterable[tuple[int, int, int, bool, float | None]],
+) -> dict[int, tuple[int, float | None, float | None]]:
+    """(seller, product, run, is_match, price_ratio) rows → {seller: (matched, median, share)}.
+
+    Pure, so tests and the bench compute exactly what the store stores.
+    """
+    sighted: dict[int, set[int]] = {}
+    latest: dict[int, dict[int, tuple[int, float | None]]] = {}
+    for seller_id, product_id, run_id, is_match, ratio in rows:
+        sighted.setdefault(seller_id, set()).add(product_id)
+        if not is_match:
+            continue
+        products = latest.setdefault(seller_id, {})
+        old = products.get(product_id)
+        if old is None or run_id > old[0]:
+            products[product_id] = (run_id, ratio)
+    result = {}
+    for seller_id, products in sighted.items():
+        matched = latest.get(seller_id, {})
+        ratios = sorted(r for _, r in matched.values() if r is not None)
+        median = round(statistics.median(ratios), 4) if ratios else None
+        share = round(len(matched) / len(products), 4) if products else None
+        result[seller_id] = (len(matched), median, share)
+    return result
+
+
+def seller_scores_settle(*, run_id: int) -> int:
+    """Recompute the aggregates and score of every seller the run saw; returns how many."""
+    seller_ids = sorted(
+        SellerSighting.objects.filter(run_id=run_id).values_list("seller_id", flat=True).distinct()
+    )
+    table = Seller._meta.db_table
+    for chunk in _chunks(seller_ids):
+        rows = SellerSighting.objects.filter(seller_id__in=chunk).values_list(
+            "seller_id", "product_id", "run_id", "is_match", "price_ratio"
+        )
+        values = []
+        for seller_id, (matched, median, share) in sorted(seller_aggregates(rows).items()):
+            score = dropshipper_score(
+                products_matched=matched, median_price_ratio=median, copy_share=share
+            )
+            values.append((seller_id, matched, median, share, score))
+        with transaction.atomic(), connection.cursor() as cursor:
+            if connection.vendor == "postgresql":
+                # The store's seller section (see _postgres): one writer of sellers at a time,
+                # so this update and a batch of another run never lock rows in two orders.
+                cursor.execute("SELECT pg_advisory_xact_lock(%s)", [SELLERS_LOCK])
+                cursor.execute(
+                    f"""
+                    UPDATE {table} s SET products_matched = v.matched,
+                        median_price_ratio = v.median, copy_share = v.share, score = v.score
+                    FROM unnest(%s::bigint[], %s::int[], %s::float8[], %s::float8[],
+                                %s::float8[]) AS v(id, matched, median, share, score)
+                    WHERE s.id = v.id
+                    """,
+                    [list(column) for column in zip(*values)] if values else [[]] * 5,
+                )
+            else:
+                cursor.executemany(
+                    f"UPDATE {table} SET products_matched = %s, median_price_ratio = %s, "
+                    "copy_share = %s, score = %s WHERE id = %s",
+                    [(m, med, sh, sc, pk) for pk, m, med, sh, sc in values],
+                )
+    return len(seller_ids)
