@@ -257,6 +257,7 @@ def _estimate_lines(*, categories: list[Category], options: dict) -> list[str]:
             categories=categories, amazon_pages=options["amazon_pages"],
             ebay_pages=options["ebay_pages"], markup_min_percent=options["markup_min_percent"],
             markup_max_percent=options["markup_max_percent"],
+            ebay_queries=options.get("ebay_queries"),
         )
     except run_services.RunOptionsError:
         return []
@@ -1205,6 +1206,7 @@ def _schedule_preview(values: dict) -> dict | None:
             amazon_pages=values["amazon_pages"], ebay_pages=values["ebay_pages"],
             markup_min_percent=values["markup_min_percent"],
             markup_max_percent=values["markup_max_percent"],
+            ebay_queries=values.get("ebay_queries"),
         )
     except (ScheduleError, run_services.RunError) as exc:
         return {"error": str(exc), "firings": []}

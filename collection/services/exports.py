@@ -30,14 +30,8 @@ from decimal import Decimal
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from collection.matching.score import dropshipper_why
 from collection.models import CollectionRun, Seller, SellerChange
-
-try:
-    from collection.matching.score import dropshipper_why
-except ModuleNotFoundError as exc:  # pragma: no cover - until the matching room lands
-    if exc.name not in ("collection.matching", "collection.matching.score"):
-        raise
-    dropshipper_why = None
 
 logger = logging.getLogger(__name__)
 
@@ -101,25 +95,12 @@ def share_percent(share: float | None) -> float | None:
     return None if share is None else round(share * 100, 1)
 
 
-def _why_interim(*, products_matched: int, median_price_ratio, copy_share) -> str:
-    """The score's one-line explanation until ``collection.matching.score`` is on main."""
-    if not products_matched:
-        return "No Amazon best seller matched yet."
-    parts = [f"Copies {products_matched} best seller{'s' if products_matched != 1 else ''}"]
-    if median_price_ratio is not None:
-        parts[0] += f" at a median {markup_percent(median_price_ratio):.0f} % markup"
-    if copy_share is not None:
-        parts.append(f"{share_percent(copy_share):.0f} % of their listings copy an Amazon title")
-    return "; ".join(parts) + "."
-
-
 def seller_why(*, products_matched: int, median_price_ratio, copy_share) -> str:
     """Why a seller scores what it does, in one line (exports and the admin seller page).
 
-    The one place that calls the matching room's ``dropshipper_why``.
+    The one place interfaces get it from (``collection.matching.score.dropshipper_why``).
     """
-    explain = dropshipper_why or _why_interim
-    return explain(
+    return dropshipper_why(
         products_matched=products_matched or 0, median_price_ratio=median_price_ratio,
         copy_share=copy_share,
     )

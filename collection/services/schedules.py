@@ -162,6 +162,7 @@ def schedule_preview(
     ebay_pages: int,
     markup_min_percent,
     markup_max_percent,
+    ebay_queries: int | None = None,
     count: int = 3,
     now: dt.datetime | None = None,
 ) -> list[FiringPreview]:
@@ -176,6 +177,7 @@ def schedule_preview(
     estimate = run_estimate_from_options(
         categories=categories, amazon_pages=amazon_pages, ebay_pages=ebay_pages,
         markup_min_percent=markup_min_percent, markup_max_percent=markup_max_percent,
+        ebay_queries=ebay_queries,
     )
     requests = estimate.requests
     quotas = quotas_configured()
