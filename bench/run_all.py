@@ -161,12 +161,13 @@ def summarize(results: dict[str, dict | None]) -> list[list]:
                 ("precision_at_50", 0.95), ("copy_recall", 0.90), ("sighting_precision", 0.95),
             ):
                 value = ours[name]
-                row("6 matching", f"seed {result['seed']}: {name} (original {original[name]})",
+                where = f"seed {result['seed']}, {result['categories']} categories"
+                row("6 matching", f"{where}: {name} (original {original[name]})",
                     value, f"≥ {target}", value is not None and value >= target)
             ratio = (ours["calls_per_dropshipper"] / original["calls_per_dropshipper"]
                      if ours["calls_per_dropshipper"] and original["calls_per_dropshipper"]
                      else None)
-            row("6 matching", f"seed {result['seed']}: calls per dropshipper ÷ original",
+            row("6 matching", f"{where}: calls per dropshipper ÷ original",
                 "-" if ratio is None else f"{ratio:.3f}", "≤ 0.5",
                 ratio is not None and ratio <= 0.5)
     return rows
