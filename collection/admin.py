@@ -3,11 +3,18 @@
 Every action parses the request and calls one service (``collection.services``); runs are
 never executed in a request: starting or resuming one enqueues it for a task worker and
 the admin answers at once with a link to the run's live page.
+
+One module past ~400 lines because Django discovers ``<app>/admin.py``: it is sectioned
+by what the operator handles (site, starting runs, runs, links out, products, sellers,
+internals, schedules); a section that grows further becomes a module of a package.
 """
 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
+from decimal import Decimal
+from urllib.parse import quote, urlsplit
 
 from asgiref.sync import sync_to_async
 from django import forms
@@ -16,6 +23,7 @@ from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.handlers.asgi import ASGIRequest
+from django.core.paginator import Paginator
 from django.db.models import Count, Q
 from django.http import (
     Http404,
@@ -44,9 +52,22 @@ from collection.models import (
     SellerSnapshot,
 )
 from collection.services import runs as run_services
-from collection.services.exports import ExportError, sellers_export
-from collection.services.presets import PresetError, presets_delete
-from collection.services.schedules import ScheduleError, cron_validate, schedule_save
+from collection.services.exports import (
+    ExportError,
+    markup_percent,
+    seller_why,
+    sellers_export,
+    share_percent,
+)
+from collection.services.presets import PresetError, preset_categories_check, presets_delete
+from collection.services.schedules import (
+    ScheduleError,
+    cron_is_frequent,
+    cron_validate,
+    schedule_frequency_check,
+    schedule_preview,
+    schedule_save,
+)
 from collection.services.sellers import (
     SellerError,
     seller_rename,
@@ -57,6 +78,61 @@ from collection.services.sellers import (
 )
 
 logger = logging.getLogger(__name__)
+
+
+# --- The site: the product's name, and what operators use apart from the internals --------
+
+admin.site.site_header = "Seller Scout"
+admin.site.site_title = "Seller Scout"
+admin.site.index_title = "Find the dropshippers"
+
+# In the order an operator reaches for them.
+OPERATOR_MODELS = ["Seller", "CollectionRun", "CategoryPreset", "Schedule", "Product", "Category"]
+# Rows the system writes, named for what they are to an operator.
+INTERNAL_MODELS = {
+    "SellerChange": "Change log",
+    "SellerSnapshot": "Snapshots (seller counts per run)",
+    "RunTask": "Run tasks",
+    "ProviderUsage": "Provider usage (quota windows)",
+    "DBTaskResult": "Task results (worker queue)",
+}
+
+
+def scout_app_list(request, app_label=None):
+    """The admin's app list in two sections, "Seller Scout" (what operators use) and
+    "Internals" (what the system writes), then the other apps (users and groups).
+
+    Installed on the default site below: the documented alternative, a ``default_site``
+    AdminConfig, would change INSTALLED_APPS in config/settings.py for this one method.
+    """
+    apps = admin.AdminSite.get_app_list(admin.site, request, app_label)
+    operators, internals, others = [], [], []
+    for app in apps:
+        rest = []
+        for model in app["models"]:
+            name = model["object_name"]
+            if name in INTERNAL_MODELS:
+                internals.append({**model, "name": INTERNAL_MODELS[name]})
+            elif app["app_label"] == "collection":
+                operators.append(model)
+            else:
+                rest.append(model)
+        if rest:
+            others.append({**app, "models": rest})
+    position = {name: i for i, name in enumerate([*OPERATOR_MODELS, *INTERNAL_MODELS])}
+    sections = []
+    for title, models in (("Seller Scout", operators), ("Internals", internals)):
+        if models:
+            models.sort(key=lambda m: position.get(m["object_name"], len(position)))
+            sections.append({
+                "name": title, "app_label": "collection", "has_module_perms": True,
+                "app_url": reverse("admin:app_list", kwargs={"app_label": "collection"}),
+                "models": models,
+            })
+    return sections + others
+
+
+admin.site.get_app_list = scout_app_list
 
 
 def run_live_url(run_id: int) -> str:
@@ -91,12 +167,15 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 def _run_options_clean(data: dict, errors) -> dict:
     """Form-level check of run options through the one service that validates them."""
+    if data.get("ebay_queries") is None:  # left empty (or a form posted without it)
+        data["ebay_queries"] = settings.COLLECTION_EBAY_QUERIES
     if not errors:
         try:
             run_services.run_options_validate(
                 workers=data["workers"], amazon_pages=data["amazon_pages"],
                 ebay_pages=data["ebay_pages"], markup_min_percent=data["markup_min_percent"],
                 markup_max_percent=data["markup_max_percent"],
+                ebay_queries=data["ebay_queries"],
             )
         except run_services.RunOptionsError as exc:
             raise ValidationError(str(exc)) from exc
@@ -114,7 +193,13 @@ class RunOptionsForm(forms.Form):
         help_text="Best-seller pages per category.",
     )
     ebay_pages = forms.IntegerField(
-        min_value=1, max_value=200, help_text="eBay result pages per product, at most."
+        min_value=1, max_value=50, label="eBay pages",
+        help_text="Result pages of 200 listings per eBay query, at most (1–50).",
+    )
+    ebay_queries = forms.IntegerField(
+        min_value=1, max_value=5, label="eBay queries", required=False,
+        help_text="eBay searches per product, at most (1–5): the best query first, the "
+        "next ones only when it finds too little. Empty: the default.",
     )
     markup_min_percent = forms.DecimalField(
         min_value=0, max_digits=7, decimal_places=2, label="Markup min %",
@@ -131,6 +216,7 @@ class RunOptionsForm(forms.Form):
             "workers": settings.COLLECTION_WORKERS,
             "amazon_pages": settings.COLLECTION_AMAZON_PAGES,
             "ebay_pages": settings.COLLECTION_EBAY_PAGES,
+            "ebay_queries": settings.COLLECTION_EBAY_QUERIES,
             "markup_min_percent": settings.COLLECTION_MARKUP_MIN_PERCENT,
             "markup_max_percent": settings.COLLECTION_MARKUP_MAX_PERCENT,
         }
@@ -171,6 +257,7 @@ def _estimate_lines(*, categories: list[Category], options: dict) -> list[str]:
             categories=categories, amazon_pages=options["amazon_pages"],
             ebay_pages=options["ebay_pages"], markup_min_percent=options["markup_min_percent"],
             markup_max_percent=options["markup_max_percent"],
+            ebay_queries=options.get("ebay_queries"),
         )
     except run_services.RunOptionsError:
         return []
@@ -212,9 +299,7 @@ def start_run_response(modeladmin, request, *, form, categories, preset, context
                 ),
                 messages.SUCCESS,
             )
-            return HttpResponseRedirect(
-                reverse("admin:collection_collectionrun_change", args=[run.pk])
-            )
+            return HttpResponseRedirect(run_live_url(run.pk))  # watch it start
     options = form.cleaned_data if form.is_bound and form.is_valid() else RunOptionsForm.defaults()
     if form.is_bound and form.is_valid() and form.cleaned_data.get("presets") is not None:
         categories, preset = _selection(
@@ -267,8 +352,23 @@ class CategoryAdmin(admin.ModelAdmin):
         return request.user.has_perm("collection.add_collectionrun")
 
 
+class CategoryPresetForm(forms.ModelForm):
+    class Meta:
+        model = CategoryPreset
+        fields = ["name", "description", "categories"]
+
+    def clean_categories(self):
+        categories = self.cleaned_data["categories"]
+        try:
+            preset_categories_check(categories=categories)
+        except PresetError as exc:
+            raise ValidationError(str(exc)) from exc
+        return categories
+
+
 @admin.register(CategoryPreset)
 class CategoryPresetAdmin(admin.ModelAdmin):
+    form = CategoryPresetForm
     list_display = ["name", "category_count", "is_builtin", "updated_at"]
     search_fields = ["name"]
     filter_horizontal = ["categories"]
@@ -358,16 +458,15 @@ def _control_message(op: str, source_id: int, run: CollectionRun) -> str:
 @admin.register(CollectionRun)
 class CollectionRunAdmin(admin.ModelAdmin):
     list_display = [
-        "id", "status", "phase", "progress", "products_found", "ebay_searches",
+        "id", "status", "phase", "progress", "products_found", "ebay_searches_done",
         "sellers_found", "sellers_new", "failed_tasks", "created_at", "live_page",
     ]
     list_filter = ["status", "phase", "created_at"]
     date_hierarchy = "created_at"
     fields = [
         "live_page", "outcome_page", "status", "phase", "pause_reason", "status_message",
-        "resume_at", "requested_action", "preset", "category_list", "workers", "amazon_pages",
-        "ebay_pages", "markup_min_percent", "markup_max_percent", "products_found",
-        "ebay_searches", "sellers_found", "sellers_new", "sightings", "requests", "retries",
+        "resume_at", "requested_action", "preset", "category_list", "run_options",
+        "products_found", "ebay_searches_done", "sellers_found", "sellers_new", "sightings", "requests", "retries",
         "failed_tasks", "skipped_records", "stats", "estimate", "estimate_vs_actual",
         "event_seq", "started_by",
         "rerun_of", "schedule", "created_at", "started_at", "finished_at", "heartbeat_at",
@@ -393,6 +492,20 @@ class CollectionRunAdmin(admin.ModelAdmin):
 
     def has_control_permission(self, request):
         return self.has_change_permission(request)
+
+    # Django capitalizes read-only labels ("Ebay pages"): the options are one line instead.
+    @admin.display(description="options")
+    def run_options(self, obj):
+        return (
+            f"{obj.workers} workers · Amazon pages: {obj.amazon_pages} · eBay pages: "
+            f"{obj.ebay_pages} (200 listings each) · eBay queries: {obj.ebay_queries} · "
+            f"markup {obj.markup_min_percent.normalize():f}–"
+            f"{obj.markup_max_percent.normalize():f} %"
+        )
+
+    @admin.display(description="searches on eBay", ordering="ebay_searches")
+    def ebay_searches_done(self, obj):
+        return obj.ebay_searches
 
     @admin.display(description="tasks done")
     def progress(self, obj):
@@ -426,8 +539,10 @@ class CollectionRunAdmin(admin.ModelAdmin):
 
     # Actions: one service call per selected run, one message per outcome.
 
-    def _control(self, request, queryset, op):
+    def _control(self, request, queryset, op) -> list[CollectionRun]:
+        """One service call per run, one message per outcome; the runs it produced."""
         service, verb = RUN_CONTROLS[op]
+        done = []
         for run_id in queryset.order_by("pk").values_list("pk", flat=True):
             try:
                 run = service(run_id, request.user)
@@ -435,6 +550,23 @@ class CollectionRunAdmin(admin.ModelAdmin):
                 self.message_user(request, f"Could not {verb} run {run_id}: {exc}", messages.ERROR)
             else:
                 self.message_user(request, _control_message(op, run_id, run), messages.SUCCESS)
+                done.append(run)
+        return done
+
+    def _cancel_confirmation(self, request, runs, *, action: str = ""):
+        """The page that asks before a cancel (a cancelled run cannot be resumed)."""
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Cancel " + ("this run" if len(runs) == 1 else f"{len(runs)} runs") + "?",
+            "opts": self.model._meta,
+            "runs": runs,
+            "action": action,
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+            "single": runs[0] if not action else None,
+        }
+        return TemplateResponse(
+            request, "admin/collection/collectionrun/cancel_confirmation.html", context
+        )
 
     @admin.action(description="Re-run with the same options", permissions=["start_run"])
     def rerun_runs(self, request, queryset):
@@ -448,9 +580,14 @@ class CollectionRunAdmin(admin.ModelAdmin):
     def resume_runs(self, request, queryset):
         self._control(request, queryset, "resume")
 
-    @admin.action(description="Cancel", permissions=["control"])
+    @admin.action(description="Cancel…", permissions=["control"])
     def cancel_runs(self, request, queryset):
+        runs = list(queryset.order_by("pk"))
+        # Ask when something would stop for good; finished runs get the service's answer.
+        if request.POST.get("confirm") != "yes" and any(not r.is_finished for r in runs):
+            return self._cancel_confirmation(request, runs, action="cancel_runs")
         self._control(request, queryset, "cancel")
+        return None
 
     @admin.action(description="Add a worker process to the run", permissions=["control"])
     def add_worker_to_runs(self, request, queryset):
@@ -499,18 +636,27 @@ class CollectionRunAdmin(admin.ModelAdmin):
         return TemplateResponse(request, "admin/collection/collectionrun/outcome.html", context)
 
     def control_view(self, request, run_id: int, op: str):
-        if request.method != "POST":
-            return HttpResponseNotAllowed(["POST"])
         if op not in RUN_CONTROLS:
             raise Http404("No such action.")
+        # Only a cancel has a page of its own (the confirmation); every control is a POST.
+        if request.method != "POST" and not (op == "cancel" and request.method == "GET"):
+            return HttpResponseNotAllowed(["POST"])
         allowed = (
             self.has_start_run_permission(request) if op == "rerun"
             else self.has_control_permission(request)
         )
         if not allowed:
             raise PermissionDenied
-        get_object_or_404(CollectionRun, pk=run_id)
-        self._control(request, CollectionRun.objects.filter(pk=run_id), op)
+        run = get_object_or_404(CollectionRun, pk=run_id)
+        if op == "cancel" and request.POST.get("confirm") != "yes" and not run.is_finished:
+            return self._cancel_confirmation(request, [run])
+        if request.method != "POST":  # a finished run's cancel link: nothing to ask
+            return HttpResponseRedirect(
+                reverse("admin:collection_collectionrun_change", args=[run_id])
+            )
+        done = self._control(request, CollectionRun.objects.filter(pk=run_id), op)
+        if op == "rerun" and done:  # like "Start the run": on to the new run's live page
+            return HttpResponseRedirect(run_live_url(done[0].pk))
         return HttpResponseRedirect(reverse("admin:collection_collectionrun_change", args=[run_id]))
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
@@ -531,6 +677,24 @@ class CollectionRunAdmin(admin.ModelAdmin):
         return super().changelist_view(request, extra_context)
 
 
+# --- Links out (fixed https URLs; a scraped id is quoted into the path) ------------------
+
+EBAY_ITEM_URL = "https://www.ebay.com/itm/{}"
+AMAZON_PRODUCT_URL = "https://www.amazon.com/dp/{}"
+EBAY_STORE_URL = "https://www.ebay.com/str/{}"
+EBAY_FEEDBACK_URL = "https://www.ebay.com/fdbk/feedback_profile/{}"
+
+
+def _outbound(template: str, value: str) -> str:
+    """A fixed https URL with ``value`` quoted into its path ('' when there is no value)."""
+    return template.format(quote(value, safe="")) if value else ""
+
+
+def _http_url(url: str) -> str:
+    """``url`` when it is an http(s) URL, else '' (a scraped javascript: URL is dropped)."""
+    return url if urlsplit(url or "").scheme.lower() in ("http", "https") else ""
+
+
 # --- Products -----------------------------------------------------------------------------
 
 
@@ -539,32 +703,104 @@ class ProductCategoryInline(admin.TabularInline):
     fields = ["category", "rank", "run", "updated_at"]
     readonly_fields = fields
     extra = 0
+    max_num = 0
     can_delete = False
+    verbose_name = "product category"
+    verbose_name_plural = "Product categories (best-seller rank, latest seen)"
 
 
 @admin.register(Product)
 class ProductAdmin(admin.ModelAdmin):
+    """Products come from runs: what was scraped is shown, never edited."""
+
     list_display = ["asin", "short_title", "price", "currency", "rating", "ratings_count"]
     search_fields = ["asin", "title"]
     list_filter = ["categories__department"]
-    readonly_fields = ["first_seen_run", "created_at", "updated_at"]
+    fields = [
+        "asin", "amazon_link", "title", "price", "currency", "rating", "ratings_count", "url",
+        "price_run", "first_seen_run", "created_at", "updated_at",
+    ]
+    readonly_fields = fields
     inlines = [ProductCategoryInline]
+
+    def has_add_permission(self, request):
+        return False  # products come from runs
 
     @admin.display(description="title", ordering="title")
     def short_title(self, obj):
         return obj.title[:100]  # escaped by the admin: plain text
 
+    @admin.display(description="on Amazon")
+    def amazon_link(self, obj):
+        url = _outbound(AMAZON_PRODUCT_URL, obj.asin)
+        return format_html(
+            '<a href="{}" rel="noopener noreferrer" target="_blank">{}</a>', url, url
+        ) if url else "—"
+
 
 # --- Sellers ------------------------------------------------------------------------------
 
 
-class SellerSightingInline(admin.TabularInline):
-    model = SellerSighting
-    fields = ["run", "product", "listing_price", "currency", "item_id", "created_at"]
-    readonly_fields = fields
-    extra = 0
-    can_delete = False
-    max_num = 0
+# The evidence on the seller page is a paged table under the form, not an inline: a
+# read-only inline still posts two hidden fields per row, and a top seller's ~640 sightings
+# made the rename a 400 (TooManyFieldsSent), besides ~1 MB of HTML per load.
+EVIDENCE_PER_PAGE = 25
+EVIDENCE_PAGE_PARAM = "evidence"
+def _money(amount: Decimal | None, currency: str) -> str:
+    if amount is None:
+        return "—"
+    return f"${amount:,.2f}" if currency in ("", "USD") else f"{currency} {amount:,.2f}"
+
+
+@dataclass(frozen=True, slots=True)
+class EvidenceRow:
+    """One sighting as the seller page shows it (every text is escaped by the template)."""
+
+    sighting: SellerSighting
+    ebay_url: str
+    amazon_url: str
+    listing_price: str
+    amazon_price: str
+    markup: str
+    match_score: str
+    shipping: str
+
+    @classmethod
+    def of(cls, sighting: SellerSighting) -> EvidenceRow:
+        product = sighting.product
+        ratio = sighting.price_ratio
+        if ratio is None and sighting.listing_price and product.price and (
+            sighting.currency in ("", "USD") and product.currency in ("", "USD")
+        ):
+            ratio = float(sighting.listing_price / product.price)
+        shipping = sighting.shipping_cost
+        return cls(
+            sighting=sighting,
+            ebay_url=_outbound(EBAY_ITEM_URL, sighting.item_id) or _http_url(sighting.item_url),
+            amazon_url=_outbound(AMAZON_PRODUCT_URL, product.asin),
+            listing_price=_money(sighting.listing_price, sighting.currency),
+            amazon_price=_money(product.price, product.currency),
+            markup="—" if ratio is None else f"{(ratio - 1) * 100:+.0f} %",
+            match_score="—" if sighting.match_score is None else f"{sighting.match_score:.0f}",
+            shipping="—" if shipping is None else "Free" if shipping == 0 else _money(
+                shipping, sighting.currency
+            ),
+        )
+
+
+def seller_evidence_page(*, seller_id: int, page: str | int | None):
+    """One page of a seller's sightings, newest first (a bad or past-the-end page number
+    shows the first or last page)."""
+    # A plain paged queryset, kept here: new seller reads in collection/selectors.py belong
+    # to the operator pages (the "ui" room), whose seller page may replace this one.
+    sightings = (
+        SellerSighting.objects.filter(seller_id=seller_id)
+        .select_related("product", "run")
+        .order_by("-created_at", "-id")
+    )
+    page_obj = Paginator(sightings, EVIDENCE_PER_PAGE).get_page(page)
+    page_obj.rows = [EvidenceRow.of(s) for s in page_obj.object_list]
+    return page_obj
 
 
 class NewInRunFilter(admin.SimpleListFilter):
@@ -651,13 +887,14 @@ class SellerAdmin(admin.ModelAdmin):
         "products_matched", "runs_seen", "score", "flagged", "first_seen_at", "last_seen_at",
     ]
     fields = [
-        "username", "display_name", "normalized", "score", "products_matched", "runs_seen",
+        "username", "display_name", "normalized", "user_id_on_ebay", "why", "score",
+        "products_matched", "median_markup", "copy_share_shown", "runs_seen",
         "times_seen", "feedback_score", "feedback_percent", "flagged", "deleted_at",
         "first_seen_run", "last_seen_run", "first_seen_at", "last_seen_at", "created_at",
         "updated_at",
     ]
     readonly_fields = [f for f in fields if f != "display_name"]
-    inlines = [SellerSightingInline]
+    change_form_template = "admin/collection/seller/change_form.html"
     actions = [
         "flag_sellers", "unflag_sellers", "delete_sellers", "restore_sellers",
         "export_csv", "export_json",
@@ -673,6 +910,42 @@ class SellerAdmin(admin.ModelAdmin):
     @admin.display(description="active", boolean=True, ordering="deleted_at")
     def is_active(self, obj):
         return obj.deleted_at is None
+
+    @admin.display(description="user id on eBay")  # not "Ebay user id" (capitalized field name)
+    def user_id_on_ebay(self, obj):
+        return obj.ebay_user_id or "—"
+
+    @admin.display(description="why")
+    def why(self, obj):
+        return seller_why(
+            products_matched=obj.products_matched, median_price_ratio=obj.median_price_ratio,
+            copy_share=obj.copy_share,
+        )
+
+    @admin.display(description="median markup")
+    def median_markup(self, obj):
+        markup = markup_percent(obj.median_price_ratio)
+        return "—" if markup is None else f"{markup:+.0f} %"
+
+    @admin.display(description="copy share")
+    def copy_share_shown(self, obj):
+        share = share_percent(obj.copy_share)
+        return "—" if share is None else f"{share:.0f} % of their listings copy a best seller"
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        extra_context = dict(extra_context or {})
+        if str(object_id).isdigit() and self.has_view_permission(request):
+            seller = Seller.objects.filter(pk=object_id).only("username").first()
+            if seller is not None:
+                extra_context.update(
+                    evidence=seller_evidence_page(
+                        seller_id=seller.pk, page=request.GET.get(EVIDENCE_PAGE_PARAM)
+                    ),
+                    evidence_param=EVIDENCE_PAGE_PARAM,
+                    ebay_store_url=_outbound(EBAY_STORE_URL, seller.username),
+                    ebay_feedback_url=_outbound(EBAY_FEEDBACK_URL, seller.username),
+                )
+        return super().change_view(request, object_id, form_url, extra_context)
 
     def save_model(self, request, obj, form, change):
         # Only the display name is editable, and it changes through the service (logged).
@@ -709,7 +982,9 @@ class SellerAdmin(admin.ModelAdmin):
             filters["selected"] = True
         try:
             export = sellers_export(
-                fmt=fmt, sellers=queryset, actor=request.user, filters=filters
+                fmt=fmt, sellers=queryset, actor=request.user, filters=filters,
+                # Like the command's --include-deleted: only when the list was filtered so.
+                include_deleted=request.GET.get(DeletedFilter.parameter_name) == "yes",
             )
         except ExportError as exc:
             self.message_user(request, str(exc), messages.ERROR)
@@ -767,15 +1042,7 @@ class SellerAdmin(admin.ModelAdmin):
                 context["diff"] = diff
                 context["diff_lists"] = [
                     (title, qs.count(), qs.order_by("normalized")[:HISTORY_LIMIT])
-                    for title, qs in [
-                        (
-                            "Added (in the list at the later run, not at the earlier one)",
-                            diff.added,
-                        ),
-                        ("Removed (soft-deleted in between)", diff.removed),
-                        ("Newly seen (sighted by the later run only)", diff.newly_seen),
-                        ("No longer seen (sighted by the earlier run only)", diff.no_longer_seen),
-                    ]
+                    for title, qs in diff.sections
                 ]
         return TemplateResponse(request, "admin/collection/seller/history.html", context)
 
@@ -800,6 +1067,18 @@ class SellerSnapshotAdmin(ReadOnlyAdmin):
     date_hierarchy = "created_at"
 
 
+@admin.register(RunTask)
+class RunTaskAdmin(ReadOnlyAdmin):
+    list_display = [
+        "run", "key", "phase", "status", "attempts", "result_count", "error_type", "finished_at"
+    ]
+    list_filter = ["status", "phase", "error_type"]
+    search_fields = ["key", "query"]
+    list_select_related = ["run"]
+    raw_id_fields = ["run", "category", "product"]
+    show_full_result_count = False  # a big run has 100k tasks: no second COUNT(*)
+
+
 # Quota hook (collection.quotas): requests sent per provider and window; the current
 # windows' used / left / reset time are shown above the list.
 @admin.register(ProviderUsage)
@@ -820,18 +1099,37 @@ class ProviderUsageAdmin(ReadOnlyAdmin):
 
 
 class ScheduleForm(forms.ModelForm):
+    confirm_frequent = forms.BooleanField(
+        required=False, label="Yes, run this often",
+        help_text="Needed when the cron starts a run more often than hourly.",
+    )
+
     class Meta:
         model = Schedule
         fields = [
-            "name", "preset", "cron", "enabled", "workers", "amazon_pages", "ebay_pages",
-            "markup_min_percent", "markup_max_percent",
+            "name", "preset", "cron", "confirm_frequent", "enabled", "workers", "amazon_pages",
+            "ebay_pages", "ebay_queries", "markup_min_percent", "markup_max_percent",
         ]
+        labels = {
+            "ebay_pages": "eBay pages", "ebay_queries": "eBay queries",
+            "amazon_pages": "Amazon pages", "markup_min_percent": "Markup min %",
+            "markup_max_percent": "Markup max %",
+        }
         help_texts = {
             "cron": (
                 "Five fields: minute hour day-of-month month day-of-week, e.g. '0 3 * * *' for "
                 f"03:00 every day ({settings.TIME_ZONE}), or @daily / @hourly."
             ),
+            "ebay_pages": "Result pages of 200 listings per eBay query, at most (1–50).",
+            "ebay_queries": "eBay searches per product, at most (1–5).",
         }
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        queries = self.fields["ebay_queries"]
+        queries.required = False  # empty: the default, as on the start form
+        if self.instance.pk is None:
+            queries.initial = settings.COLLECTION_EBAY_QUERIES
 
     def clean_cron(self):
         try:
@@ -840,7 +1138,20 @@ class ScheduleForm(forms.ModelForm):
             raise ValidationError(str(exc)) from exc
 
     def clean(self):
-        return _run_options_clean(super().clean(), self.errors)
+        data = _run_options_clean(super().clean(), self.errors)
+        if data.get("cron"):
+            try:
+                schedule_frequency_check(
+                    cron=data["cron"], confirmed=bool(data.get("confirm_frequent"))
+                )
+            except ScheduleError as exc:
+                self.add_error("confirm_frequent", str(exc))
+        if PREVIEW_BUTTON in self.data:  # show the firings, save nothing
+            self.add_error(None, ValidationError("Preview only.", code="preview"))
+        return data
+
+
+PREVIEW_BUTTON = "_preview"
 
 
 @admin.register(Schedule)
@@ -849,6 +1160,7 @@ class ScheduleAdmin(admin.ModelAdmin):
     list_display = ["name", "preset", "cron", "enabled", "last_run_at", "next_run_at", "last_run"]
     list_filter = ["enabled"]
     readonly_fields = ["last_run_at", "next_run_at", "last_run"]
+    change_form_template = "admin/collection/schedule/change_form.html"
 
     @admin.display(description="last run")
     def last_run(self, obj):
@@ -861,3 +1173,41 @@ class ScheduleAdmin(admin.ModelAdmin):
     def save_model(self, request, obj, form, change):
         schedule_save(schedule=obj)
 
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        form = context["adminform"].form
+        if form.is_bound:
+            values = getattr(form, "cleaned_data", {})
+        elif obj is not None:
+            values = {name: getattr(obj, name) for name in ScheduleForm.Meta.fields
+                      if name != "confirm_frequent"}
+        else:
+            values = {}
+        preview_only = form.is_bound and [e.code for e in form.non_field_errors().as_data()] == [
+            "preview"
+        ]
+        if preview_only and not [name for name in form.errors if name != "__all__"]:
+            context["errors"] = []  # nothing to correct: the operator asked for a preview
+        context.update(
+            preview=_schedule_preview(values), preview_only=preview_only,
+            preview_button=PREVIEW_BUTTON,
+        )
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
+
+def _schedule_preview(values: dict) -> dict | None:
+    """The next firings of the values in the form, or why there are none to show."""
+    needed = ("cron", "preset", "amazon_pages", "ebay_pages", "markup_min_percent",
+              "markup_max_percent")
+    if any(values.get(name) in (None, "") for name in needed):
+        return None
+    try:
+        firings = schedule_preview(
+            cron=values["cron"], categories=list(values["preset"].categories.all()),
+            amazon_pages=values["amazon_pages"], ebay_pages=values["ebay_pages"],
+            markup_min_percent=values["markup_min_percent"],
+            markup_max_percent=values["markup_max_percent"],
+            ebay_queries=values.get("ebay_queries"),
+        )
+    except (ScheduleError, run_services.RunError) as exc:
+        return {"error": str(exc), "firings": []}
+    return {"error": "", "firings": firings, "frequent": cron_is_frequent(cron=values["cron"])}

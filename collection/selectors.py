@@ -168,11 +168,14 @@ def run_sellers_seen_again(*, run_id: int) -> QuerySet[Seller]:
 
 @dataclass(slots=True)
 class RunDiff:
-    """How the seller list changed from one run to a later one.
+    """How the seller list differs between two runs, in the direction asked for.
 
-    ``added`` / ``removed``: in the list at ``to`` and not at ``from`` (new in the runs in
-    between, or restored) / the reverse (soft-deleted in between). ``newly_seen`` /
-    ``no_longer_seen``: sighted by one run and not by the other — the evidence view.
+    ``added`` / ``removed``: in the list at ``to`` and not at ``from`` / the reverse.
+    ``newly_seen`` / ``no_longer_seen``: sighted by ``to`` and not by ``from`` / the reverse
+    — the evidence view. What those sets *mean* depends on the direction: from an earlier
+    run to a later one, ``removed`` are sellers soft-deleted in between; asked the other
+    way (``forward`` False, e.g. run 6 → run 1), ``removed`` are the sellers that came
+    after the earlier run. ``sections`` names each set accordingly, for the history page.
     """
 
     from_run_id: int
@@ -183,6 +186,29 @@ class RunDiff:
     removed: QuerySet
     newly_seen: QuerySet
     no_longer_seen: QuerySet
+    forward: bool = True
+    sections: list[tuple[str, QuerySet]] = field(default_factory=list)
+
+
+def _diff_sections(diff: RunDiff) -> list[tuple[str, QuerySet]]:
+    a, b = diff.from_run_id, diff.to_run_id
+    if diff.forward:
+        added = f"Added (in the list at run {b}, not at run {a}: new or restored in between)"
+        removed = f"Removed (in the list at run {a}, not at run {b}: soft-deleted in between)"
+    else:  # going back in time: the earlier list still had what was deleted since
+        added = (
+            f"Only in the earlier list (at run {b}, not at run {a}: soft-deleted after run {b})"
+        )
+        removed = (
+            f"Not yet in the earlier list (at run {a}, not at run {b}: new or restored "
+            f"after run {b})"
+        )
+    return [
+        (added, diff.added),
+        (removed, diff.removed),
+        (f"Sighted by run {b} only (not by run {a})", diff.newly_seen),
+        (f"Sighted by run {a} only (not by run {b})", diff.no_longer_seen),
+    ]
 
 
 def runs_diff(*, from_run_id: int, to_run_id: int) -> RunDiff:
@@ -192,7 +218,7 @@ def runs_diff(*, from_run_id: int, to_run_id: int) -> RunDiff:
     after = sellers_as_of(at=to_at).values("pk")
     seen_before = SellerSighting.objects.filter(run_id=from_run_id, seller=OuterRef("pk"))
     seen_after = SellerSighting.objects.filter(run_id=to_run_id, seller=OuterRef("pk"))
-    return RunDiff(
+    diff = RunDiff(
         from_run_id=from_run_id,
         to_run_id=to_run_id,
         from_at=from_at,
@@ -201,7 +227,11 @@ def runs_diff(*, from_run_id: int, to_run_id: int) -> RunDiff:
         removed=Seller.objects.filter(pk__in=before).exclude(pk__in=after),
         newly_seen=Seller.objects.filter(Exists(seen_after)).exclude(Exists(seen_before)),
         no_longer_seen=Seller.objects.filter(Exists(seen_before)).exclude(Exists(seen_after)),
+        # By the moments the lists were taken, not by id: a later id can finish first.
+        forward=(from_at, from_run_id) <= (to_at, to_run_id),
     )
+    diff.sections = _diff_sections(diff)
+    return diff
 
 
 @dataclass(slots=True)

@@ -15,6 +15,13 @@ class PresetError(Exception):
     """A preset change that cannot be made, with a message fit for an operator."""
 
 
+def preset_categories_check(*, categories) -> None:
+    """A preset is a selection to start runs from: an empty one would start nothing (a run
+    or a schedule firing from it is refused), so it cannot be saved empty."""
+    if not list(categories):
+        raise PresetError("A preset needs at least one category.")
+
+
 def presets_delete(*, preset_ids) -> int:
     """Delete presets; the built-in ones ("All departments") are refused, all or nothing."""
     with transaction.atomic():

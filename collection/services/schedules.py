@@ -22,6 +22,8 @@ from django.db import close_old_connections, transaction
 from django.utils import timezone
 
 from collection.models import Schedule
+from collection.quotas import quota_usage_get, quotas_configured
+from collection.services.estimates import run_estimate_from_options
 from collection.services.runs import (
     RecoveryReport,
     RunError,
@@ -78,6 +80,7 @@ def schedule_save(*, schedule: Schedule, now: dt.datetime | None = None) -> Sche
             ebay_pages=schedule.ebay_pages,
             markup_min_percent=schedule.markup_min_percent,
             markup_max_percent=schedule.markup_max_percent,
+            ebay_queries=schedule.ebay_queries,
         )
     except RunError as exc:
         raise ScheduleError(str(exc)) from exc
@@ -97,6 +100,113 @@ def schedule_save(*, schedule: Schedule, now: dt.datetime | None = None) -> Sche
         schedule.next_run_at = schedule_next_run(cron=schedule.cron, after=now)
     schedule.save()
     return schedule
+
+
+# --- How often, and at what cost: what the schedule form shows before saving --------------
+
+FREQUENT = dt.timedelta(hours=1)  # firing more often than this needs an explicit yes
+FREQUENCY_SAMPLE = 48  # consecutive firings looked at (two days of an hourly cron)
+
+
+def cron_shortest_gap(*, cron: str, now: dt.datetime | None = None) -> dt.timedelta:
+    """The shortest time between two consecutive firings of ``cron`` over the next
+    ``FREQUENCY_SAMPLE`` ones ("*/30 3 * * *" fires at 03:00 and 03:30: 30 minutes)."""
+    moments = schedule_firings(cron=cron, count=FREQUENCY_SAMPLE, now=now)
+    return min((b - a for a, b in zip(moments, moments[1:])), default=dt.timedelta.max)
+
+
+def cron_is_frequent(*, cron: str, now: dt.datetime | None = None) -> bool:
+    """Fires more often than hourly (an hourly cron itself is not)."""
+    return cron_shortest_gap(cron=cron, now=now) < FREQUENT
+
+
+def schedule_frequency_check(*, cron: str, confirmed: bool, now: dt.datetime | None = None) -> None:
+    """Refuse a cron that fires more often than hourly unless the operator said yes: each
+    firing is a whole run, and its requests count against the providers' quotas."""
+    if confirmed:
+        return
+    gap = cron_shortest_gap(cron=cron, now=now)
+    if gap < FREQUENT:
+        minutes = max(1, round(gap.total_seconds() / 60))
+        raise ScheduleError(
+            f"{cron!r} starts a run as often as every {minutes} minute"
+            f"{'s' if minutes != 1 else ''}: more often than hourly. Each firing is a whole "
+            "run; confirm that you mean it."
+        )
+
+
+def schedule_firings(*, cron: str, count: int, now: dt.datetime | None = None) -> list[dt.datetime]:
+    """The next ``count`` slots after ``now`` (UTC-aware), read in ``settings.TIME_ZONE``."""
+    moment = now or timezone.now()
+    moments = []
+    for _ in range(count):
+        moment = schedule_next_run(cron=cron, after=moment)
+        moments.append(moment)
+    return moments
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class FiringPreview:
+    """One coming firing: when, what its run would send, and the quota that would use."""
+
+    at: dt.datetime
+    requests: dict[str, int]
+    quota: list[str]  # one line per metered provider
+
+
+def schedule_preview(
+    *,
+    cron: str,
+    categories,
+    amazon_pages: int,
+    ebay_pages: int,
+    markup_min_percent,
+    markup_max_percent,
+    ebay_queries: int | None = None,
+    count: int = 3,
+    now: dt.datetime | None = None,
+) -> list[FiringPreview]:
+    """The next ``count`` firings with their estimated requests and quota use.
+
+    Firings that fall in the same quota window add up (with what is already used when
+    that window is the current one), so three runs a day against a daily quota show
+    the third one running out. Raises RunError for bad options, ScheduleError for a bad cron.
+    """
+    now = now or timezone.now()
+    cron = cron_validate(cron)
+    estimate = run_estimate_from_options(
+        categories=categories, amazon_pages=amazon_pages, ebay_pages=ebay_pages,
+        markup_min_percent=markup_min_percent, markup_max_percent=markup_max_percent,
+        ebay_queries=ebay_queries,
+    )
+    requests = estimate.requests
+    quotas = quotas_configured()
+    usage = quota_usage_get(now=now) if set(quotas) & set(requests) else {}
+    spent: dict[tuple[str, dt.datetime], int] = {}
+    previews = []
+    for at in schedule_firings(cron=cron, count=count, now=now):
+        lines = []
+        for provider, needed in sorted(requests.items()):
+            quota = quotas.get(provider)
+            if quota is None:
+                continue
+            window = quota.window_at(at)
+            key = (provider, window.start)
+            if key not in spent:
+                current = provider in usage and window.start <= now < window.end
+                spent[key] = usage[provider]["used"] if current else 0
+            spent[key] += needed
+            used = spent[key]
+            line = (
+                f"{provider}: about {needed:,} requests; {used:,} of {quota.limit:,} per "
+                f"{quota.period_label} used by then (window resets "
+                f"{window.end.astimezone(dt.UTC):%Y-%m-%d %H:%M} UTC)"
+            )
+            if used > quota.limit:
+                line += " — over the quota: the run pauses until the reset"
+            lines.append(line)
+        previews.append(FiringPreview(at=at, requests=dict(requests), quota=lines))
+    return previews
 
 
 @dataclasses.dataclass(slots=True)
@@ -148,6 +258,7 @@ def schedules_run_due(*, now: dt.datetime | None = None) -> list[Firing]:
                         workers=schedule.workers,
                         amazon_pages=schedule.amazon_pages,
                         ebay_pages=schedule.ebay_pages,
+                        ebay_queries=schedule.ebay_queries,
                         markup_min_percent=schedule.markup_min_percent,
                         markup_max_percent=schedule.markup_max_percent,
                         schedule=schedule,

@@ -37,7 +37,7 @@ CHANGELIST = {
     "seller": reverse("admin:collection_seller_changelist"),
 }
 OPTIONS = {
-    "workers": "12", "amazon_pages": "2", "ebay_pages": "4",
+    "workers": "12", "amazon_pages": "2", "ebay_pages": "4", "ebay_queries": "3",
     "markup_min_percent": "50", "markup_max_percent": "90",
 }
 
@@ -85,8 +85,9 @@ def test_start_a_run_from_selected_categories(
         response = client.post(CHANGELIST["category"], {**selection, **OPTIONS, "apply": "1"})
     run = CollectionRun.objects.get()
     assert response.status_code == 302
-    assert response["Location"] == reverse("admin:collection_collectionrun_change", args=[run.pk])
+    assert response["Location"] == f"/runs/{run.pk}/"  # lands on the run's live page
     assert (run.status, run.workers, run.amazon_pages, run.ebay_pages) == (Status.QUEUED, 12, 2, 4)
+    assert run.ebay_queries == 3
     assert (run.markup_min_percent, run.markup_max_percent) == (Decimal(50), Decimal(90))
     assert run.started_by == admin_user and run.preset is None
     assert set(run.categories.all()) == set(categories)
@@ -200,9 +201,59 @@ def test_run_actions_pause_resume_cancel_rerun(client, django_capture_on_commit_
     act("add_worker_to_runs", queued)
     assert _enqueued().count(queued.pk) == 2
 
-    act("cancel_runs", queued)
+    act("cancel_runs", queued)  # asks first
+    queued.refresh_from_db()
+    assert queued.status == Status.QUEUED
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(
+            CHANGELIST["run"],
+            {"action": "cancel_runs", "_selected_action": [queued.pk], "confirm": "yes"},
+        )
     queued.refresh_from_db()
     assert queued.status == Status.CANCELLED
+
+
+def test_cancel_asks_for_confirmation_first(client):
+    """Issue 14: one click on "Cancel the run" ended a run for good."""
+    run = run_create(categories=_departments(1))
+    url = reverse("admin:collection_collectionrun_control", args=[run.pk, "cancel"])
+    page = client.get(reverse("admin:collection_collectionrun_change", args=[run.pk]))
+    assert f'href="{url}"'.encode() in page.content  # a link to the question, not a POST
+
+    question = client.get(url)
+    assert question.status_code == 200
+    assert b"cannot be resumed" in question.content and b'name="confirm" value="yes"' in question.content
+    client.post(url)  # a bare POST (the old button) still only asks
+    run.refresh_from_db()
+    assert run.status == Status.QUEUED
+
+    response = client.post(url, {"confirm": "yes"})
+    run.refresh_from_db()
+    assert run.status == Status.CANCELLED and response.status_code == 302
+
+    other = run_create(categories=_departments(1))
+    question = client.post(
+        CHANGELIST["run"], {"action": "cancel_runs", "_selected_action": [other.pk]}
+    )
+    assert question.status_code == 200 and b"Yes, cancel the run" in question.content
+    other.refresh_from_db()
+    assert other.status == Status.QUEUED
+
+
+def test_rerun_from_the_run_page_lands_on_the_new_runs_live_page(
+    client, django_capture_on_commit_callbacks
+):
+    finished = run_create(categories=_departments(1), ebay_pages=3)
+    run_cancel(run_id=finished.pk)
+    page = client.get(reverse("admin:collection_collectionrun_change", args=[finished.pk]))
+    assert b"Re-run with the same options" in page.content
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            reverse("admin:collection_collectionrun_control", args=[finished.pk, "rerun"])
+        )
+    rerun = CollectionRun.objects.get(rerun_of=finished)
+    assert response.status_code == 302 and response["Location"] == f"/runs/{rerun.pk}/"
+    assert rerun.ebay_pages == 3 and _enqueued() == [rerun.pk]
 
 
 def test_a_running_run_gets_a_pause_request(client):
@@ -253,19 +304,12 @@ def test_seller_actions_and_rename_write_changes(client, admin_user):
     assert {c.actor_id for c in SellerChange.objects.all()} == {admin_user.pk}
 
     change_url = reverse("admin:collection_seller_change", args=[ids[0]])
-    response = client.post(change_url, {"display_name": "Gadget Hub", **_empty_inline()})
+    response = client.post(change_url, {"display_name": "Gadget Hub"})
     assert response.status_code == 302, response.content[:2000]
     renamed = SellerChange.objects.get(action="renamed")
     assert renamed.details == {"from": "", "to": "Gadget Hub"} and renamed.actor == admin_user
     # No hard delete: history must survive.
     assert client.get(reverse("admin:collection_seller_delete", args=[ids[0]])).status_code == 403
-
-
-def _empty_inline():
-    return {
-        "sightings-TOTAL_FORMS": "0", "sightings-INITIAL_FORMS": "0",
-        "sightings-MIN_NUM_FORMS": "0", "sightings-MAX_NUM_FORMS": "0",
-    }
 
 
 def test_sellers_sort_by_score(client):
@@ -364,8 +408,12 @@ def test_history_page_shows_as_of_and_diff(client):
     response = client.get(url, {"from_run": run1.pk, "to_run": run2.pk, "as_of_run": run2.pk})
     body = response.content.decode()
     assert response.status_code == 200
-    assert "Added (in the list at the later run, not at the earlier one): 1" in body
+    assert f"Added (in the list at run {run2.pk}, not at run {run1.pk}: new or restored in between): 1" in body
     assert f"as of run {run2.pk}" in body and "alpha" in body
+    back = client.get(url, {"from_run": run2.pk, "to_run": run1.pk}).content.decode()
+    assert "this diff goes back in time" in back
+    assert "soft-deleted in between" not in back
+    assert f"Not yet in the earlier list (at run {run2.pk}, not at run {run1.pk}: new or restored after run {run1.pk}): 1" in back
     bad = client.get(url, {"from_run": 999999})
     assert b"A diff needs both runs" in bad.content or b"does not exist" in bad.content
 
@@ -385,3 +433,61 @@ def test_a_sellers_object_history_is_still_djangos(client):
     url = reverse("admin:collection_seller_history", args=[seller.pk])
     assert client.get(url).status_code == 200
     assert client.get(reverse("admin:collection_seller_list_history")).status_code == 200
+
+
+def _schedule_form(preset, **extra):
+    return {
+        "name": "often", "preset": preset.pk, "enabled": "on", "workers": "5",
+        "amazon_pages": "1", "ebay_pages": "2", "ebay_queries": "3",
+        "markup_min_percent": "80", "markup_max_percent": "120", **extra,
+    }
+
+
+def test_a_schedule_more_often_than_hourly_needs_a_yes(client):
+    """Issue 14: "*/5 * * * *" saved silently, a run every five minutes."""
+    preset = CategoryPreset.objects.create(name="Often")
+    preset.categories.set(_departments(1))
+    url = reverse("admin:collection_schedule_add")
+    response = client.post(url, _schedule_form(preset, cron="*/5 * * * *"))
+    assert response.status_code == 200 and not Schedule.objects.exists()
+    assert b"more often than hourly" in response.content
+    assert b"Yes, run this often" in response.content
+    # The form shows what it would do: the next 3 firings and their requests.
+    assert response.content.count(b"UTC</strong>") == 3
+    assert b"request" in response.content
+
+    response = client.post(url, _schedule_form(preset, cron="*/5 * * * *", confirm_frequent="on"))
+    assert response.status_code == 302
+    schedule = Schedule.objects.get()
+    assert (schedule.cron, schedule.ebay_queries, schedule.ebay_pages) == ("*/5 * * * *", 3, 2)
+    # Hourly is not "more often than hourly".
+    response = client.post(url, _schedule_form(preset, name="hourly", cron="0 * * * *"))
+    assert response.status_code == 302
+
+
+def test_the_schedule_form_previews_without_saving(client, settings):
+    settings.COLLECTION_QUOTAS = {"ebay": {"per_day": 50}}
+    preset = CategoryPreset.objects.create(name="Nightly")
+    preset.categories.set(_departments(1))
+    url = reverse("admin:collection_schedule_add")
+    response = client.post(url, _schedule_form(preset, cron="0 3 * * *", _preview="1"))
+    body = response.content.decode()
+    assert response.status_code == 200 and not Schedule.objects.exists()
+    assert "preview: nothing is saved yet" in body and "Please correct" not in body
+    assert body.count("UTC</strong>") == 3 and "of 50 per day used by then" in body
+    saved = client.post(url, _schedule_form(preset, cron="0 3 * * *"))
+    assert saved.status_code == 302
+    page = client.get(reverse("admin:collection_schedule_change", args=[Schedule.objects.get().pk]))
+    assert page.content.count(b"UTC</strong>") == 3
+
+
+def test_a_preset_needs_categories(client):
+    url = reverse("admin:collection_categorypreset_add")
+    response = client.post(url, {"name": "Empty", "description": ""})
+    assert response.status_code == 200 and b"at least one category" in response.content
+    assert not CategoryPreset.objects.filter(name="Empty").exists()
+    response = client.post(
+        url, {"name": "Two", "description": "", "categories": [c.pk for c in _departments(2)]}
+    )
+    assert response.status_code == 302
+    assert CategoryPreset.objects.get(name="Two").categories.count() == 2

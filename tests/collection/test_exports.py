@@ -148,3 +148,52 @@ def test_export_command_bad_input_exits_2(tmp_path):
     )
     assert result.returncode == 2, result.stderr
     assert "--since 'last tuesday' is not a date" in result.stderr
+
+
+def test_admin_and_command_exports_agree_on_rows_and_columns(sellers, tmp_path):
+    """Issue 14: the admin exported soft-deleted sellers, with no column saying so."""
+    from django.contrib.auth import get_user_model
+    from django.test import Client
+    from django.urls import reverse
+
+    Seller.objects.filter(normalized="plain").update(
+        median_price_ratio=1.96, copy_share=0.88, products_matched=14, score=77.5
+    )
+    user = get_user_model().objects.create_superuser("exp", "exp@example.com", None)
+    client = Client()
+    client.force_login(user)
+    response = client.post(
+        reverse("admin:collection_seller_changelist"),
+        {"action": "export_csv", "_selected_action": [sellers["plain"].pk], "select_across": "1"},
+    )
+    admin_text = b"".join(response.streaming_content).decode()
+    output = tmp_path / "cli.csv"
+    call_command("export_sellers", "--format", "csv", "--output", str(output))
+    cli_text = output.read_text(encoding="utf-8")
+
+    admin_rows = list(csv.DictReader(io.StringIO(admin_text)))
+    cli_rows = list(csv.DictReader(io.StringIO(cli_text)))
+    assert list(admin_rows[0]) == list(cli_rows[0]) == list(COLUMNS)
+    for column in ("deleted_at", "products_matched", "median_markup_percent",
+                   "copy_share_percent", "score", "why"):
+        assert column in COLUMNS
+    assert sorted(r["normalized"] for r in admin_rows) == sorted(
+        r["normalized"] for r in cli_rows
+    )
+    assert "gone" not in {r["normalized"] for r in admin_rows}
+    plain = next(r for r in admin_rows if r["normalized"] == "plain")
+    assert plain["median_markup_percent"] == "96.0" and plain["copy_share_percent"] == "88.0"
+    assert plain["deleted_at"] == "" and plain["score"] == "77.5"
+    assert "14 best sellers" in plain["why"] and "96 %" in plain["why"]
+
+    # Asked for explicitly (the admin's "Deleted" filter, the command's --include-deleted),
+    # both include the soft-deleted sellers, and say when they were deleted.
+    response = client.post(
+        reverse("admin:collection_seller_changelist") + "?deleted=yes",
+        {"action": "export_csv", "_selected_action": [sellers["gone"].pk], "select_across": "1"},
+    )
+    (gone,) = csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode()))
+    assert gone["normalized"] == "gone" and gone["deleted_at"]
+    call_command("export_sellers", "--include-deleted", "--output", str(output))
+    everyone = list(csv.DictReader(io.StringIO(output.read_text(encoding="utf-8"))))
+    assert {r["normalized"]: r["deleted_at"] != "" for r in everyone}["gone"] is True

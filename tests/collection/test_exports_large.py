@@ -29,15 +29,17 @@ def _generate_sellers(n: int) -> None:
             f"""
             WITH RECURSIVE g(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM g WHERE x < {n})
             INSERT INTO collection_seller (
-                username, normalized, display_name, feedback_score, feedback_percent,
-                first_seen_at, last_seen_at, times_seen, products_matched, runs_seen, score,
-                flagged, created_at, updated_at
+                username, normalized, display_name, ebay_user_id, feedback_score,
+                feedback_percent, first_seen_at, last_seen_at, times_seen, products_matched,
+                runs_seen, median_price_ratio, copy_share, score, flagged, created_at,
+                updated_at
             )
             SELECT
                 CASE WHEN x %% {EVIL_EVERY} = 0 THEN '=cmd|'' /C calc''!A' || x
                      ELSE 'seller_' || x END,
-                'seller_' || x, '', x %% 5000, 98.5, %s, %s, x %% 7, x %% 3, 1,
-                (x %% 100) / 10.0, (x %% 10 = 0), %s, %s
+                'seller_' || x, '', '', x %% 5000, 98.5, %s, %s, x %% 7, x %% 3, 1,
+                1.5 + (x %% 10) / 10.0, (x %% 100) / 100.0, (x %% 100) / 10.0, (x %% 10 = 0),
+                %s, %s
             FROM g
             """,
             [now, now, now, now],

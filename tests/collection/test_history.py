@@ -112,6 +112,31 @@ def test_runs_diff_and_as_of_snapshot_are_exact_across_bulk_deletes_and_restores
     assert (_names(back.added), _names(back.removed)) == (["b", "e"], ["d"])
 
 
+def _section(diff, words):
+    (queryset,) = [qs for title, qs in diff.sections if words in title]
+    return _names(queryset)
+
+
+def test_a_diff_asked_backwards_labels_its_sellers_right():
+    """Issue 14: run 6 → run 1 listed the sellers new since run 1 as "soft-deleted"."""
+    run1 = CollectionRun.objects.create()
+    _, gone = _run_sees(run1, ["kept", "gone"])
+    _finish(run1)
+    sellers_delete(seller_ids=[gone.pk])
+    run6 = CollectionRun.objects.create()
+    _run_sees(run6, ["kept", "new1", "new2"])
+    _finish(run6)
+
+    forward = runs_diff(from_run_id=run1.pk, to_run_id=run6.pk)
+    backward = runs_diff(from_run_id=run6.pk, to_run_id=run1.pk)
+    assert forward.forward and not backward.forward
+    for diff in (forward, backward):
+        assert _section(diff, "soft-deleted") == ["gone"]
+        assert _section(diff, "new or restored") == ["new1", "new2"]
+        assert _section(diff, f"Sighted by run {run6.pk} only") == ["new1", "new2"]
+        assert _section(diff, f"Sighted by run {run1.pk} only") == ["gone"]
+
+
 def test_sellers_as_of_a_date():
     run = CollectionRun.objects.create()
     old, recent = _run_sees(run, ["old", "recent"])

@@ -160,3 +160,47 @@ def test_two_schedulers_fire_each_slot_exactly_once(settings):
         assert _runs(schedule) == 3
     assert len({f.run_id for f in all_firings}) == len(all_firings) == 12
     assert DBTaskResult.objects.count() == 12
+
+
+@pytest.mark.parametrize(
+    ("cron", "frequent"),
+    [("0 * * * *", False), ("@hourly", False), ("0 3 * * *", False), ("*/30 * * * *", True),
+     ("*/30 3 * * *", True), ("0,59 * * * *", True), ("* * * * *", True)],
+)
+def test_a_cron_more_often_than_hourly_is_frequent(cron, frequent):
+    from collection.services.schedules import cron_is_frequent, schedule_frequency_check
+
+    assert cron_is_frequent(cron=cron, now=T0) is frequent
+    if frequent:
+        with pytest.raises(ScheduleError, match="more often than hourly"):
+            schedule_frequency_check(cron=cron, confirmed=False, now=T0)
+    schedule_frequency_check(cron=cron, confirmed=True, now=T0)
+
+
+@pytest.mark.django_db
+def test_the_preview_adds_up_firings_in_one_quota_window(settings):
+    from collection.services.schedules import schedule_preview
+
+    settings.COLLECTION_QUOTAS = {"ebay": {"per_day": 100}}
+    settings.COLLECTION_QUOTA_WINDOW_SECONDS = 0
+    categories = list(Category.objects.filter(is_department=True).order_by("node_id")[:1])
+    firings = schedule_preview(
+        cron="0 4,12,20 * * *", categories=categories, amazon_pages=1, ebay_pages=1,
+        markup_min_percent=80, markup_max_percent=120, now=T0,
+    )
+    assert [f.at for f in firings] == [
+        T0 + dt.timedelta(hours=1), T0 + dt.timedelta(hours=9), T0 + dt.timedelta(hours=17)
+    ]  # one day: one quota window
+    ebay = firings[0].requests["ebay"]
+    assert ebay > 0
+    assert f"{ebay:,} of 100 per day" in firings[0].quota[0]
+    assert f"{2 * ebay:,} of 100 per day" in firings[1].quota[0]
+    assert "over the quota" in firings[-1].quota[0]
+
+
+@pytest.mark.django_db
+def test_a_schedule_fires_with_its_ebay_queries(django_capture_on_commit_callbacks):
+    schedule = _schedule(cron="*/5 * * * *", ebay_queries=4)
+    with django_capture_on_commit_callbacks(execute=True):
+        (firing,) = schedules_run_due(now=T0 + dt.timedelta(minutes=1))
+    assert CollectionRun.objects.get(pk=firing.run_id).ebay_queries == 4

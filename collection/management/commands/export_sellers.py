@@ -1,5 +1,5 @@
 """python manage.py export_sellers --format csv|json [--run ID] [--flagged] [--since DATE]
-[--output FILE]"""
+[--include-deleted] [--output FILE]"""
 
 import datetime as dt
 
@@ -38,9 +38,13 @@ class Command(BaseCommand):
         parser.add_argument(
             "--since", metavar="DATE", help="Only sellers first seen on or after DATE (UTC)."
         )
+        parser.add_argument(
+            "--include-deleted", action="store_true",
+            help="Also export soft-deleted sellers (the deleted_at column says which).",
+        )
         parser.add_argument("--output", metavar="FILE", help="Write here instead of stdout.")
 
-    def handle(self, *, fmt, run, flagged, since, output, **options):
+    def handle(self, *, fmt, run, flagged, since, output, include_deleted, **options):
         since = _since(since) if since else None
         handle = None
         if output:
@@ -51,7 +55,7 @@ class Command(BaseCommand):
         try:
             export = sellers_export(
                 fmt=fmt, run_id=run, flagged=True if flagged else None, since=since,
-                source=SellerChange.Source.COMMAND,
+                include_deleted=include_deleted, source=SellerChange.Source.COMMAND,
             )
         except ExportError as exc:
             if handle:
