@@ -528,39 +528,6 @@ def quota_usage_lines(*, now: dt.datetime | None = None) -> list[str]:
     ]
 
 
-def runs_resume_due(*, now: dt.datetime | None = None) -> list[int]:
-    """Queue again (and enqueue for a task worker) the runs paused at a quota whose reset
-    time has passed. The scheduler loop calls this; several schedulers at once are safe
-    (each run is re-checked under a row lock taken with SKIP LOCKED)."""
-    from collection.services.runs import run_enqueue, run_transition
-
-    now = now or timezone.now()
-    due = CollectionRun.objects.filter(
-        status=CollectionRun.Status.PAUSED,
-        pause_reason=CollectionRun.PauseReason.QUOTA,
-        resume_at__lte=now,
-    )
-    resumed = []
-    for run_id in list(due.values_list("pk", flat=True)):
-        with transaction.atomic():
-            run = (
-                CollectionRun.objects.select_for_update(skip_locked=True).filter(pk=run_id).first()
-            )
-            if (
-                run is None
-                or run.status != CollectionRun.Status.PAUSED
-                or run.pause_reason != CollectionRun.PauseReason.QUOTA
-                or run.resume_at is None
-                or run.resume_at > now
-            ):
-                continue
-            run_transition(run_id=run_id, to=CollectionRun.Status.QUEUED)
-            run_enqueue(run_id=run_id)
-        resumed.append(run_id)
-        logger.info("run %s: provider quota reset; queued for resume", run_id)
-    return resumed
-
-
 def run_quota_wait(
     *,
     run_id: int,

@@ -255,38 +255,6 @@ def run_estimate(
     )
 
 
-def run_estimate_from_options(
-    *,
-    categories: int | Iterable,
-    amazon_pages: int | None = None,
-    ebay_pages: int | None = None,
-    markup_min_percent=None,
-    markup_max_percent=None,
-    ebay_queries: int | None = None,
-) -> Estimate:
-    """The estimate for run options as an interface receives them (None = the default);
-    bad options raise ``RunOptionsError`` like ``run_create`` does."""
-    from collection.services.runs import run_options_validate
-
-    amazon_pages = settings.COLLECTION_AMAZON_PAGES if amazon_pages is None else amazon_pages
-    ebay_pages = settings.COLLECTION_EBAY_PAGES if ebay_pages is None else ebay_pages
-    low, high = run_options_validate(
-        workers=1, amazon_pages=amazon_pages, ebay_pages=ebay_pages,
-        markup_min_percent=(
-            settings.COLLECTION_MARKUP_MIN_PERCENT if markup_min_percent is None
-            else markup_min_percent
-        ),
-        markup_max_percent=(
-            settings.COLLECTION_MARKUP_MAX_PERCENT if markup_max_percent is None
-            else markup_max_percent
-        ),
-    )
-    return run_estimate(
-        categories=categories, amazon_pages=amazon_pages, ebay_pages=ebay_pages,
-        markup_min_percent=low, markup_max_percent=high, ebay_queries=ebay_queries,
-    )
-
-
 def run_estimate_for(*, run: CollectionRun) -> Estimate:
     """The estimate for an existing run's selection and options."""
     return run_estimate(

@@ -14,7 +14,7 @@ from django.test import Client
 
 from activity.events import Action, EventRecorder
 from collection.models import Category
-from collection.services.runs import run_create
+from collection.services.lifecycle import run_create
 
 PASSWORD = "correct-horse-battery-staple"
 

@@ -12,7 +12,7 @@ from activity.access import CLOSE_FORBIDDEN, CLOSE_NOT_FOUND, CLOSE_UNAUTHENTICA
 from activity.events import Action, frame_message, run_group
 from activity.selectors import RESYNC_CHUNK
 from collection.models import CollectionRun
-from collection.services.runs import run_transition
+from collection.services.lifecycle import run_transition
 
 from .conftest import adb, new_run, record_events, session_cookie
 

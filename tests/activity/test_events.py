@@ -14,7 +14,7 @@ from django.db import connections, transaction
 from activity.events import RUNS_GROUP, Action, EventRecorder, run_group
 from activity.models import RunEvent
 from collection.models import CollectionRun
-from collection.services.runs import run_transition
+from collection.services.lifecycle import run_transition
 
 from .conftest import new_run
 

@@ -418,8 +418,8 @@ def test_runs_resume_due_queues_only_quota_paused_runs_whose_reset_passed(
     from django_tasks_db.models import DBTaskResult
 
     from collection.models import Category, CollectionRun
-    from collection.quotas import runs_resume_due
-    from collection.services.runs import run_create
+    from collection.services.dispatch import runs_resume_due
+    from collection.services.lifecycle import run_create
 
     categories = list(Category.objects.order_by("node_id")[:1])
     now = at(2026, 3, 10, 12)

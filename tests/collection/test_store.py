@@ -22,7 +22,7 @@ from collection.models import (
 )
 from collection.matching import search_queries
 from collection.normalize import seller_key
-from collection.services.runs import InvalidTransition
+from collection.services.lifecycle import InvalidTransition
 from collection.store import (
     TaskOutcome,
     phase_remaining,

@@ -32,12 +32,16 @@ from collection.selectors import (
 from collection.services.estimates import (
     run_estimate_compare,
     run_estimate_compare_line,
-    run_estimate_from_options,
     run_estimate_lines,
     run_quota_warning,
     run_quota_warning_for,
 )
-from collection.services.runs import RunError, categories_resolve, run_create
+from collection.services.lifecycle import (
+    RunError,
+    categories_resolve,
+    run_create,
+    run_estimate_from_options,
+)
 
 USAGE = 2  # exit status for bad input
 STOPPED = 1  # exit status for a run that did not complete
