@@ -23,6 +23,8 @@ from collection.models import (
 class RunProgress:
     """Where a run stands: task counts per phase and the run's counters.
 
+    The one progress read: the engine's progress display, the status messages and the
+    live pages all start from it (``phases()`` is the shape the pages carry).
     ``requests_per_s``, ``elapsed_s`` and ``busy_workers`` are filled in by the engine of
     the process that reports it (they are not stored).
     """
@@ -32,8 +34,10 @@ class RunProgress:
     phase: str
     amazon_total: int = 0
     amazon_finished: int = 0
+    amazon_failed: int = 0
     ebay_total: int = 0
     ebay_finished: int = 0
+    ebay_failed: int = 0
     failed_tasks: int = 0
     products: int = 0
     ebay_searches: int = 0
@@ -47,32 +51,61 @@ class RunProgress:
     busy_workers: int = 0
     extra: dict = field(default_factory=dict)
 
+    def phases(self) -> dict[str, dict[str, int]]:
+        """Tasks per phase: total, finished (done/failed/skipped) and failed (plain JSON)."""
+        return {
+            RunTask.Phase.AMAZON.value: {
+                "total": self.amazon_total, "finished": self.amazon_finished,
+                "failed": self.amazon_failed,
+            },
+            RunTask.Phase.EBAY.value: {
+                "total": self.ebay_total, "finished": self.ebay_finished,
+                "failed": self.ebay_failed,
+            },
+        }
 
-def run_progress_get(*, run_id: int) -> RunProgress:
-    run = CollectionRun.objects.get(pk=run_id)
+
+def _progress_of(run: CollectionRun, counts) -> RunProgress:
     progress = RunProgress(
         run_id=run.pk, status=run.status, phase=run.phase, products=run.products_found,
         ebay_searches=run.ebay_searches, sellers_found=run.sellers_found,
         sellers_new=run.sellers_new, sightings=run.sightings, requests=run.requests,
         retries=run.retries,
     )
-    rows = (
-        RunTask.objects.filter(run_id=run_id)
-        .values_list("phase", "status")
-        .annotate(n=Count("id"))
-        .order_by()
-    )
-    for phase, status, n in rows:
+    for phase, status, n in counts:
         finished = n if status in RunTask.FINISHED_STATUSES else 0
+        failed = n if status == RunTask.Status.FAILED else 0
         if phase == RunTask.Phase.AMAZON:
             progress.amazon_total += n
             progress.amazon_finished += finished
+            progress.amazon_failed += failed
         else:
             progress.ebay_total += n
             progress.ebay_finished += finished
-        if status == RunTask.Status.FAILED:
-            progress.failed_tasks += n
+            progress.ebay_failed += failed
+        progress.failed_tasks += failed
     return progress
+
+
+def runs_progress_get(*, runs: list[CollectionRun]) -> dict[int, RunProgress]:
+    """``run_progress_get`` for several runs in one query, keyed by run id."""
+    counts: dict[int, list[tuple[str, str, int]]] = {run.pk: [] for run in runs}
+    rows = (
+        RunTask.objects.filter(run_id__in=list(counts))
+        .values_list("run_id", "phase", "status")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    for run_id, phase, status, n in rows:
+        counts[run_id].append((phase, status, n))
+    return {run.pk: _progress_of(run, counts[run.pk]) for run in runs}
+
+
+def run_progress_get(*, run_id: int, run: CollectionRun | None = None) -> RunProgress:
+    """Where a run stands (``run``: the row, when the caller has just read it)."""
+    if run is None:
+        run = CollectionRun.objects.get(pk=run_id)
+    return runs_progress_get(runs=[run])[run.pk]
 
 
 def run_control_get(*, run_id: int) -> tuple[str, str]:

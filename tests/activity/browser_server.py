@@ -160,7 +160,8 @@ async def drive_script(run_id: int) -> None:
 
     from asgiref.sync import sync_to_async
 
-    from activity.events import Action, EventRecorder
+    from activity.events import EventRecorder
+    from activity.payloads import Action
     from collection.models import CollectionRun, RunTask
     from collection.services.lifecycle import run_transition
 

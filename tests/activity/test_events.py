@@ -11,7 +11,8 @@ from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
 from django.db import connections, transaction
 
-from activity.events import RUNS_GROUP, Action, EventRecorder, run_group
+from activity.events import EventRecorder
+from activity.payloads import RUNS_GROUP, Action, run_group
 from activity.models import RunEvent
 from collection.models import CollectionRun
 from collection.services.lifecycle import run_transition

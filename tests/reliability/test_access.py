@@ -21,7 +21,8 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
 
-from activity.events import Action, EventRecorder
+from activity.events import EventRecorder
+from activity.payloads import Action
 from collection.models import (
     Category,
     CategoryPreset,
