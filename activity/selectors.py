@@ -19,8 +19,12 @@ from django.db.models.functions import TruncSecond
 from activity.models import RunEvent
 from activity.payloads import Action, event_as_json, run_summary
 from collection.models import CollectionRun
-from collection.quotas import quota_usage_get
-from collection.selectors import run_progress_get, run_top_sellers_get, runs_progress_get
+from collection.selectors import (
+    quota_usage_get,
+    run_progress_get,
+    run_top_sellers_get,
+    runs_progress_get,
+)
 
 RESYNC_CHUNK = 500  # events per websocket message when answering from the database
 FEED_LIMIT = 200  # rows the live feed keeps

@@ -54,18 +54,18 @@ from collection.models import (
 from collection.services.control import CONTROL_ACTIONS, run_control
 from collection.services.dispatch import run_start
 from collection.services.estimates import run_estimate_compare_line, run_estimate_lines
-from collection.services.lifecycle import (
-    RunError,
-    RunOptionsError,
-    run_estimate_from_options,
-    run_options_validate,
-)
 from collection.services.exports import (
     ExportError,
     markup_percent,
     seller_why,
     sellers_export,
     share_percent,
+)
+from collection.services.lifecycle import (
+    RunError,
+    RunOptionsError,
+    run_estimate_from_options,
+    run_options_validate,
 )
 from collection.services.presets import PresetError, preset_categories_check, presets_delete
 from collection.services.schedules import (
@@ -1053,8 +1053,8 @@ class RunTaskAdmin(ReadOnlyAdmin):
     show_full_result_count = False  # a big run has 100k tasks: no second COUNT(*)
 
 
-# Quota hook (collection.quotas): requests sent per provider and window; the current
-# windows' used / left / reset time are shown above the list.
+# Requests sent per provider and window (collection.store.usage); the current windows'
+# used / left / reset time are shown above the list.
 @admin.register(ProviderUsage)
 class ProviderUsageAdmin(ReadOnlyAdmin):
     list_display = ["provider", "window_start", "requests", "updated_at"]
@@ -1062,9 +1062,7 @@ class ProviderUsageAdmin(ReadOnlyAdmin):
     ordering = ["-window_start", "provider"]
 
     def changelist_view(self, request, extra_context=None):
-        from collection.quotas import quota_usage_lines
-
-        for line in quota_usage_lines():
+        for line in selectors.quota_usage_lines():
             messages.info(request, line)
         return super().changelist_view(request, extra_context)
 

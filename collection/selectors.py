@@ -11,12 +11,17 @@ from django.utils import timezone as _timezone
 from collection.matching.score import dropshipper_why
 from collection.models import (
     CollectionRun,
+    Product,
+    ProviderUsage,
     RunTask,
     Seller,
     SellerChange,
     SellerSighting,
     SellerSnapshot,
 )
+from collection.normalize import seller_key
+from collection.quota_windows import Window as QuotaWindow
+from collection.quota_windows import quotas_configured
 
 
 @dataclass(slots=True)
@@ -115,6 +120,11 @@ def run_control_get(*, run_id: int) -> tuple[str, str]:
     )
 
 
+def run_get(*, run_id: int) -> CollectionRun:
+    """One run (``CollectionRun.DoesNotExist`` when there is none)."""
+    return CollectionRun.objects.get(pk=run_id)
+
+
 def run_resumable_get(*, run_id: int) -> CollectionRun:
     """The run to resume, or ``LookupError`` with a message for an operator."""
     run = CollectionRun.objects.filter(pk=run_id).first()
@@ -126,6 +136,58 @@ def run_resumable_get(*, run_id: int) -> CollectionRun:
             "queued or interrupted run can be resumed."
         )
     return run
+
+
+# --- Provider quota usage ------------------------------------------------------------
+
+
+def quota_usage_get(*, now: dt.datetime | None = None) -> dict[str, dict]:
+    """Per metered provider: limit, used, left, window start and reset time (plain JSON).
+
+    ``used`` counts requests sent plus those a running process has reserved and not sent
+    yet (at most ``COLLECTION_QUOTA_BLOCK`` per process).
+    """
+    now = now or _timezone.now()
+    usage = {}
+    for provider, quota in quotas_configured().items():
+        window = quota.window_at(now)
+        rows = ProviderUsage.objects.filter(provider=provider)
+        if quota.period == "month":
+            row = rows.filter(window_start=window.start).first()
+        else:
+            # A day may be aligned on the provider's own reset time (``align``): take the
+            # latest window of that length that covers now.
+            length = window.end - window.start
+            row = (
+                rows.filter(window_start__lte=now, window_start__gt=now - length)
+                .order_by("-window_start")
+                .first()
+            )
+            if row is not None:
+                window = QuotaWindow(row.window_start, row.window_start + length)
+        used = row.requests if row else 0
+        usage[provider] = {
+            "provider": provider,
+            "limit": quota.limit,
+            "period": quota.period_label,
+            "used": used,
+            "left": max(0, quota.limit - used),
+            "window_start": window.start.isoformat(),
+            "resets_at": window.end.isoformat(),
+        }
+    return usage
+
+
+def quota_usage_lines(*, now: dt.datetime | None = None) -> list[str]:
+    """``quota_usage_get`` as sentences (the admin's usage page, command output)."""
+    usage = quota_usage_get(now=now)
+    if not usage:
+        return ["No provider quota is configured (COLLECTION_QUOTAS): nothing is metered."]
+    return [
+        f"{u['provider']}: {u['used']:,} used, {u['left']:,} left of {u['limit']:,} per "
+        f"{u['period']}; resets at {u['resets_at']}."
+        for u in usage.values()
+    ]
 
 
 # --- Seller history, per-run reports and exports (operations) ---------------------------
@@ -468,9 +530,6 @@ def seller_leaderboard_queryset(*, filters: LeaderboardFilters) -> QuerySet[Sell
     """
     # Imports of this appended section stay local: the module head belongs to the history
     # reads above, edited in parallel.
-    from collection.models import Product
-    from collection.normalize import seller_key
-
     sellers = Seller.objects.filter(deleted_at__isnull=True)
     f = filters
     if f.search.strip():
@@ -581,8 +640,6 @@ def seller_samples_get(
     """
     from django.db import connection
 
-    from collection.models import Product
-
     if not seller_ids:
         return {}, {}
     sighting = SellerSighting._meta.db_table
@@ -692,8 +749,6 @@ def product_resellers_get(*, asin: str, limit: int = 200) -> tuple[object, list[
     """
     from django.db.models import F, Window
     from django.db.models.functions import RowNumber
-
-    from collection.models import Product
 
     product = Product.objects.filter(asin=asin).first()
     if product is None:

@@ -32,6 +32,8 @@ from django.db.models import Count, Sum
 from django.utils import timezone
 
 from collection.models import CollectionRun, RunTask
+from collection.quota_windows import quotas_configured
+from collection.selectors import quota_usage_get
 
 logger = logging.getLogger(__name__)
 
@@ -305,8 +307,6 @@ def run_quota_forecast(
     ``estimate``: an Estimate, its ``as_json()`` (kept on the run), or ``{"requests": {…}}``
     (e.g. what a resumed run still needs).
     """
-    from collection.quotas import quota_usage_get, quotas_configured
-
     now = now or timezone.now()
     usage = quota_usage_get(now=now) if usage is None else usage
     quotas = quotas_configured()
@@ -417,8 +417,6 @@ def run_quota_warning_for(*, run: CollectionRun, now: dt.datetime | None = None)
 
 def run_estimate_lines(*, estimate: Estimate, now: dt.datetime | None = None) -> list[str]:
     """What ``run_collection --estimate`` and the admin start form show."""
-    from collection.quotas import quotas_configured
-
     if not set(estimate.requests) & set(quotas_configured()):
         return [estimate.describe(), "No quota is configured for these providers (COLLECTION_QUOTAS)."]
     warning = run_quota_warning(estimate=estimate, now=now)

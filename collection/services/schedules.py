@@ -22,7 +22,8 @@ from django.db import close_old_connections, transaction
 from django.utils import timezone
 
 from collection.models import Schedule
-from collection.quotas import quota_usage_get, quotas_configured
+from collection.quota_windows import quotas_configured
+from collection.selectors import quota_usage_get
 from collection.services.dispatch import RecoveryReport, run_start, runs_recover
 from collection.services.lifecycle import (
     RunError,
