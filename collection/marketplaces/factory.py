@@ -201,8 +201,9 @@ async def marketplace_open(
     extra: dict = {"sandbox_app": None}
 
     if config.mode == "sandbox":
-        from .sandbox import SandboxApp, SandboxConfig, SandboxTransport
-        from .sandbox import config as sandbox_defaults
+        # Imported here: the emulator (its catalogue and word lists) loads only in sandbox
+        # mode, never in a process that talks to the real marketplaces.
+        from .sandbox import SandboxApp, SandboxConfig, SandboxTransport, config as sandbox_defaults
 
         if sandbox_app is None:
             sandbox_app = SandboxApp(sandbox_config or SandboxConfig.from_settings())

@@ -32,6 +32,7 @@ from .clean import (
     SightingRow,
     TaskRow,
 )
+from ._postgres import SELLERS_LOCK
 
 CHUNK = 500  # ids per IN (…) (SQLite caps bound parameters per statement)
 
@@ -246,8 +247,6 @@ def _pairs_by_seller(pairs: Iterable[tuple[int, int]]) -> dict[int, list[int]]:
 
 def store_sellers(*, run_id: int, batch: PreparedBatch, now) -> dict:
     if _on_postgres():
-        from ._postgres import SELLERS_LOCK
-
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [SELLERS_LOCK])
 

@@ -23,7 +23,7 @@ from collection.store import (
     seller_scores_settle,
     tasks_claim,
 )
-from collection.store.testing import (
+from .builders import (
     best_seller,
     best_seller_page,
     claim_all,
