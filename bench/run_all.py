@@ -10,6 +10,7 @@ Figures (one script each; every script prints its own table and a last JSON line
     2      bench/ingest.py   seller + sighting ingest through the store (store's script)
     3      bench/fanout.py   websocket fan-out through daphne + channels-redis
     4      bench/memory.py   peak RSS at 1× and 10× the products
+    6      bench/matching.py recall and precision against the sandbox's ground truth, 3 seeds
 
 Needs PostgreSQL (``BENCH_DATABASE_URL``, default postgres://postgres@127.0.0.1:5432/
 scout_bench, created and migrated on first use, wiped by every figure; never the dev
@@ -43,6 +44,7 @@ FIGURES = {
     "ingest": ("bench/ingest.py", [], 600),
     "fanout": ("bench/fanout.py", [], 400),
     "memory": ("bench/memory.py", [], 400),
+    "matching": ("bench/matching.py", [], 900),
 }
 
 
@@ -150,6 +152,24 @@ def summarize(results: dict[str, dict | None]) -> list[list]:
     if memory:
         row("4 memory", "peak RSS 10× ÷ 1×", f"{memory['ratio']:.3f}",
             f"≤ {memory['target_ratio']}", memory["target_met"])
+    matching = results.get("matching")
+    if matching:
+        for result in matching["results"]:
+            ours, original = result["ours"], result["original"]
+            for name, target in (
+                ("dropshipper_recall", 0.95), ("precision_at_20", 0.95),
+                ("precision_at_50", 0.95), ("copy_recall", 0.90), ("sighting_precision", 0.95),
+            ):
+                value = ours[name]
+                where = f"seed {result['seed']}, {result['categories']} categories"
+                row("6 matching", f"{where}: {name} (original {original[name]})",
+                    value, f"≥ {target}", value is not None and value >= target)
+            ratio = (ours["calls_per_dropshipper"] / original["calls_per_dropshipper"]
+                     if ours["calls_per_dropshipper"] and original["calls_per_dropshipper"]
+                     else None)
+            row("6 matching", f"{where}: calls per dropshipper ÷ original",
+                "-" if ratio is None else f"{ratio:.3f}", "≤ 0.5",
+                ratio is not None and ratio <= 0.5)
     return rows
 
 

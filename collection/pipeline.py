@@ -33,6 +33,7 @@ from collection.matching import (
     MATCH_THRESHOLD,
     TOO_LITTLE,
     listing_match,
+    page_context,
     product_terms,
     search_queries,
 )
@@ -128,7 +129,11 @@ def outcome_done(
             task_id=task.id, status=RunTask.Status.DONE, attempts=attempts, best_sellers=result
         )
     terms = product_terms(task.title or "")
-    scores = tuple(listing_match(terms, listing.title) for listing in result.listings)
+    # The page is a sample of the product's kind: words many other products' listings on
+    # it share are no evidence that a listing copies this one.
+    titles = [listing.title for listing in result.listings]
+    context = page_context(terms, titles)
+    scores = tuple(listing_match(terms, title, context=context) for title in titles)
     query = task_search_query(task, options)
     follow_up = ""
     index = ebay_task_query_index(task.key)

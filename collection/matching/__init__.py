@@ -3,17 +3,26 @@
 Pure Python + rapidfuzz; no Django, so the pipeline, bench and tests use it directly.
 """
 
-from .match import MATCH_THRESHOLD, ProductTerms, listing_match, product_terms
+from .match import (
+    MATCH_THRESHOLD,
+    PageContext,
+    ProductTerms,
+    listing_match,
+    page_context,
+    product_terms,
+)
 from .queries import TOO_LITTLE, search_queries
 from .score import dropshipper_score, dropshipper_why
 
 __all__ = [
     "MATCH_THRESHOLD",
     "TOO_LITTLE",
+    "PageContext",
     "ProductTerms",
     "dropshipper_score",
     "dropshipper_why",
     "listing_match",
+    "page_context",
     "product_terms",
     "search_queries",
 ]

@@ -18,6 +18,19 @@ their own brand, model code and figures; ordinary sellers write short titles of 
             − 30 if another model code is there
             − 15 if the listing leads with a brand-like word the Amazon title doesn't have
             − 50 if it names another variant (pack, size, capacity, colour)
+            − 30 per jump back in the Amazon word order beyond the first (a copy keeps
+              the order; moving one phrase is one jump)
+            × fill / 0.6 when its words fill under 60 % of a copy's room (own short titles)
+    Coverage weighs a word by its *reach*: 1 within the room, fading over the next 30
+    characters to 0.15 — a copy cut at 80 holds the head of the title, a sibling of the
+    kind shares phrases from anywhere in it.
+
+With the search page's context (page_context, once per page): the listings on the page
+that bring another product's words are a sample of the product's kind; a word of this
+title that many of them hold ("bedroom living room", and the query words, which every
+result holds) is no evidence of *this* product. A listing holding no word rare among
+them (1 − share ≥ 0.9) and not the model code loses 15 (30 when its best word is held by
+half of them or more). Without a context (tests, other callers) that step is skipped.
 
 Variants: a listing that says "4 Pack" where the Amazon title says "2 Pack" (or another
 colour, size or capacity) is *not* a copy of this ASIN: a dropshipper copies one ASIN's
@@ -25,8 +38,9 @@ title, and the "4 Pack" title is the copy of the sibling ASIN, which is searched
 counted on its own. It scores below the threshold and is kept as a look-alike.
 A missing figure (cut off at 80 characters) is no evidence either way.
 
-Cost: about 20 µs per listing_match on a quiet core (193 corpus pairs, timeit), up to
-~70 µs with the machine fully loaded; product_terms ~0.1 ms once per product.
+Cost: about 23 µs per listing_match without context, 27 µs per listing with
+page_context included (22,449 listings of 282 seed-3 search pages, best of 3, quiet
+core); product_terms ~0.1 ms once per product.
 """
 
 from __future__ import annotations
@@ -74,6 +88,18 @@ OTHER_CODE_PENALTY = 30.0
 OTHER_BRAND_PENALTY = 15.0
 VARIANT_PENALTY = 50.0
 
+JUMP_PENALTY = 30.0   # per jump back in the Amazon order beyond the first (one moved phrase)
+SHORT_FILL = 0.6      # a listing filling less of a copy's room than this is scaled down
+REACH_DECAY = 30.0    # characters past the room over which a word's coverage weight fades
+REACH_FLOOR = 0.15    # ... down to this share
+
+# Page context: evidence must come from a word rare among the kind's other listings.
+RARE = 0.9            # 1 - share at or above this: a product-specific word
+RARE_PENALTY = 15.0   # when the listing holds no product-specific word (nor the code)
+COMMON = 0.5          # 1 - share below this: a word most of the kind's listings hold (×2)
+OTHER_PRODUCT = 1.0
+SMOOTHING = 2         # pseudo-listings: a word held by 1 of 2 others is not yet generic
+
 _stem_cache: dict[str, str] = {}
 
 
@@ -113,6 +139,11 @@ class ProductTerms:
     product_segment: int = 0                   # the segment that names the product
     code_words: frozenset[str] = frozenset()   # the pieces of the model codes ("xr", "200")
     sure_brand: frozenset[str] = frozenset()   # brand words left out of coverage
+    room_words: tuple[str, ...] = ()           # the words room_weight sums
+    positions: dict[str, tuple[int, ...]] = field(default_factory=dict, repr=False)
+    room_chars: int = 0                        # characters a copy's words fill (brand aside)
+    reach: dict[str, float] = field(default_factory=dict, repr=False)  # word → how likely
+    # a copy cut at 80 still holds it (1 within the room, less the further it stands)
 
     @property
     def usable(self) -> bool:
@@ -206,6 +237,8 @@ def product_terms(title: str, *, brand: str | None = None) -> ProductTerms:
     weights: dict[str, float] = {}
     sequence: list[str] = []
     room_weight = 0.0
+    room_words: list[str] = []
+    reach: dict[str, float] = {}
     used = 0
     for tok in tokens:
         w = tok.word
@@ -219,8 +252,10 @@ def product_terms(title: str, *, brand: str | None = None) -> ProductTerms:
             weights[w] = weight
             if w not in sure_brand and tok.compound not in code_pieces:
                 used += len(tok.text) + 1
+                reach[w] = max(REACH_FLOOR, 1.0 - max(0, used - _COPY_ROOM) / REACH_DECAY)
                 if used <= _COPY_ROOM:
                     room_weight += weight
+                    room_words.append(w)
     words = set(t.word for t in tokens) | {t.compound for t in tokens}
     return ProductTerms(
         title=text,
@@ -238,7 +273,38 @@ def product_terms(title: str, *, brand: str | None = None) -> ProductTerms:
         product_segment=seg,
         code_words=frozenset(t.word for t in tokens if t.compound in code_pieces),
         sure_brand=sure_brand,
+        room_words=tuple(room_words),
+        positions=_positions(sequence),
+        reach=reach,
+        room_chars=min(used, _COPY_ROOM),
     )
+
+
+def _positions(sequence: list[str]) -> dict[str, tuple[int, ...]]:
+    found: dict[str, list[int]] = {}
+    for i, w in enumerate(sequence):
+        found.setdefault(w, []).append(i)
+    return {w: tuple(p) for w, p in found.items()}
+
+
+def _breaks(terms: ProductTerms, shared: list[str]) -> int:
+    """How often the listing's Amazon words jump back in the Amazon title's order.
+
+    A copy keeps the title's order; moving one phrase (to the front or the end) is one
+    jump. A title assembled from the same kind's phrases in another order jumps often.
+    """
+    positions = terms.positions
+    jumps = 0
+    at = -1
+    for w in shared:
+        ps = positions[w]
+        nxt = next((p for p in ps if p > at), None)
+        if nxt is None:
+            jumps += 1
+            at = ps[0]
+        else:
+            at = nxt
+    return jumps
 
 
 def _listing_weight(word: str) -> float:
@@ -267,22 +333,78 @@ def _variant_conflict(terms: ProductTerms, text: str, words: set[str]) -> bool:
     return False
 
 
-def listing_match(terms: ProductTerms, listing_title: str) -> float:
+def _content(terms: ProductTerms, listing_title: str) -> tuple[str, list[str]]:
+    """A listing's cleaned text and its content words (stemmed; filler and decoration gone)."""
+    text = clean(listing_title)[:_LISTING_CHARS]
+    known = terms.words
+    content = [
+        w for w in map(_stem, _PART.findall(text))
+        if w not in _FILLER_STEMS and (w in known or w not in _DECORATION_STEMS)
+    ]
+    return text, content
+
+
+def _foreign_weight(terms: ProductTerms, content: list[str]) -> float:
+    known = terms.words
+    return sum(_listing_weight(w) for w in set(content) if w not in known)
+
+
+@dataclass(frozen=True, eq=False)
+class PageContext:
+    """One search page seen from one product: how generic each of its words is on the page.
+
+    The listings that bring words of another product (look-alikes, sibling best sellers'
+    copies, other products) are a sample of the product's kind: a word of this product
+    that many of them hold ("bedroom living room", and the query words, which every
+    result holds) tells nothing about which product a listing is.
+    """
+
+    listings: int
+    others: int                                 # listings holding another product's words
+    share: dict[str, float] = field(repr=False)  # product word → its share among others
+    parsed: dict[str, tuple[str, list[str]]] = field(repr=False)  # title → _content
+
+
+def page_context(terms: ProductTerms, listing_titles) -> PageContext:
+    """Computed once per search page (the titles it returned), for listing_match."""
+    parsed: dict[str, tuple[str, list[str]]] = {}
+    counts: dict[str, int] = {}
+    others = 0
+    weights = terms.weights
+    listings = 0
+    for title in listing_titles:
+        if not isinstance(title, str):
+            title = ""
+        listings += 1
+        got = parsed.get(title)
+        if got is None:
+            got = parsed[title] = _content(terms, title)
+        content = got[1]
+        if OTHER_PRODUCT and _foreign_weight(terms, content) < OTHER_PRODUCT:
+            continue
+        others += 1
+        for w in set(content):
+            if w in weights:
+                counts[w] = counts.get(w, 0) + 1
+    share = {w: n / (others + SMOOTHING) for w, n in counts.items()}
+    return PageContext(listings=listings, others=others, share=share, parsed=parsed)
+
+
+def listing_match(terms: ProductTerms, listing_title: str, *,
+                  context: PageContext | None = None) -> float:
     """0–100: how surely this eBay listing title is a copy of the Amazon title."""
     if not terms.sequence:
         return 0.0
-    text = clean(listing_title)[:_LISTING_CHARS]
-    raw = [_stem(w) for w in _PART.findall(text)]
+    got = context.parsed.get(listing_title) if context is not None else None
+    text, content = got if got is not None else _content(terms, listing_title)
     known = terms.words
-    content = [
-        w for w in raw
-        if w not in _FILLER_STEMS and (w in known or w not in _DECORATION_STEMS)
-    ]
     if not content:
         return 0.0
     weights = terms.weights
     code_words = terms.code_words
     sure_brand = terms.sure_brand
+    reach = terms.reach
+    share = context.share if context is not None else None
 
     seen: set[str] = set()
     mine = theirs = covered = 0.0
@@ -294,7 +416,7 @@ def listing_match(terms: ProductTerms, listing_title: str) -> float:
             weight = weights[w]
             mine += weight
             if w not in code_words and w not in sure_brand:
-                covered += weight
+                covered += weight * reach.get(w, 1.0)
         elif w in known:  # an Amazon word with no weight (filler kept by the seller)
             continue
         else:
@@ -302,13 +424,31 @@ def listing_match(terms: ProductTerms, listing_title: str) -> float:
     if mine <= 0:
         return 0.0
     precision = mine / (mine + FOREIGN * theirs)
-    coverage = min(1.0, covered / terms.room_weight) if terms.room_weight else 1.0
+    room = terms.room_weight
+    coverage = min(1.0, covered / room) if room else 1.0
     shared = [w for w in content if w in weights]
     order = LCSseq.similarity(shared, terms.sequence) / len(shared)
     score = 100.0 * coverage * precision * (0.8 + 0.2 * order)
-
+    if terms.room_chars:
+        body = sum(len(w) + 1 for w in seen if w not in sure_brand and w not in code_words)
+        fill = body / terms.room_chars
+        if fill < SHORT_FILL:
+            score *= fill / SHORT_FILL
     compounds = [c if c.isalnum() else squash(c) for c in _COMPOUND.findall(text)]
-    if terms.codes and coverage >= 0.5 and not terms.codes.isdisjoint(compounds):
+    has_code = bool(terms.codes) and not terms.codes.isdisjoint(compounds)
+    if share is not None and not has_code:
+        best = max((1.0 - share.get(w, 0.0) for w in seen
+                    if w in weights and w not in sure_brand and w not in code_words),
+                   default=0.0)
+        if best < RARE:
+            # Nothing but the kind's common words: the more common, the surer not a copy.
+            score -= RARE_PENALTY * (2.0 if best < COMMON else 1.0)
+    unique = list(dict.fromkeys(shared))
+    jumps = _breaks(terms, unique)
+    if jumps > 1:
+        score -= JUMP_PENALTY * (jumps - 1)
+
+    if has_code and coverage >= 0.5:
         score = min(100.0, score + CODE_BONUS)  # a short own title with the code is not a copy
     if _other_code(terms, compounds):
         score -= OTHER_CODE_PENALTY
@@ -337,4 +477,5 @@ def _other_code(terms: ProductTerms, compounds: list[str]) -> bool:
     return False
 
 
-__all__ = ["MATCH_THRESHOLD", "ProductTerms", "listing_match", "product_terms"]
+__all__ = ["MATCH_THRESHOLD", "PageContext", "ProductTerms", "listing_match", "page_context",
+           "product_terms"]

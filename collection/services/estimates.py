@@ -60,19 +60,19 @@ class Rates:
         return sum(survival)
 
 
-# Measured on the sandbox's default catalogue (seed 1), "Sampler" with the default options
-# (short queries, 200 listings a call on Browse, 240 on the eBay site): see
-# DEFAULT_FOLLOW_UP_SHARE and the page survival below (``run_collection --estimate`` after
-# a first run prints the learned values instead).
-DEFAULT_FOLLOW_UP_SHARE = 0.33
+# Measured on the sandbox's default catalogue (seed 1) with the default options (short
+# queries, 200 listings a call), "All departments" / "Sampler": 49.8 / 49.5 best sellers a
+# page, 92.1 % / 89.6 % of them distinct with a usable price, no second page of 200 in either,
+# and a fallback query for 28 % / 24 % of the products searched.
+DEFAULT_FOLLOW_UP_SHARE = 0.26
 DEFAULTS = Rates(
-    items_per_page=49.6, usable_share=0.923, page_survival=(1.0, 0.07, 0.01),
+    items_per_page=49.6, usable_share=0.92, page_survival=(1.0, 0.005, 0.0),
     follow_up_share=DEFAULT_FOLLOW_UP_SHARE,
 )
 DEFAULTS_BY_EBAY_PROVIDER = {
     "ebay": DEFAULTS,
-    "oxylabs": Rates(
-        items_per_page=49.6, usable_share=0.923, page_survival=(1.0, 0.05, 0.01),
+    "oxylabs": Rates(  # pages of 240 on the eBay site
+        items_per_page=49.6, usable_share=0.92, page_survival=(1.0, 0.005, 0.0),
         follow_up_share=DEFAULT_FOLLOW_UP_SHARE,
     ),
 }

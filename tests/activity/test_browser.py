@@ -334,6 +334,27 @@ async def test_live_run_in_chromium(scout_server):
             await assert_inert(page)
             await screenshot(page, "engine-run")
 
+            # The run's top dropshippers appeared on its page; the top one's seller page
+            # shows its evidence, and the operator renames it in the admin.
+            top = page.locator("#run-top tbody tr[data-seller-id]")
+            await expect(top.first).to_be_visible()
+            top_name = (await top.first.locator(".seller-link").inner_text()).strip()
+            await top.first.locator(".seller-link").click()
+            await page.wait_for_url("**/sellers/*/")
+            seller_id = int(page.url.rstrip("/").rsplit("/", 1)[1])
+            await expect(page.locator("#seller-name")).to_contain_text(top_name)
+            await expect(page.locator("#evidence tbody tr").first).to_be_visible()
+            listing_href = await page.locator("#evidence a.listing").first.get_attribute("href")
+            assert listing_href.startswith("https://www.ebay.com/itm/"), listing_href
+            await page.goto(f"{base}/admin/collection/seller/{seller_id}/change/")
+            await page.fill("#id_display_name", "Top reseller (renamed)")
+            await page.click("input[name=_continue]")
+            await expect(page.locator(".messagelist")).to_contain_text("changed successfully")
+            await page.goto(f"{base}/sellers/{seller_id}/")
+            await expect(page.locator("#seller-name")).to_contain_text("Top reseller (renamed)")
+            await page.goto(f"{base}/runs/{run_id}/")
+            step("top seller followed and renamed")
+
             # The second tab got every event too; the run list followed the run live.
             await expect(second.locator("body")).to_have_attribute("data-last-seq", last_seq)
             assert (await page_state(second))["feedRows"] == final["feedRows"]

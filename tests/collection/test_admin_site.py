@@ -29,6 +29,8 @@ def test_the_admin_carries_the_products_name_and_favicon(client):
         assert "Django administration" not in body and "Django site admin" not in body
         assert ">Seller Scout</a>" in body and "| Seller Scout</title>" in body
         assert '<link rel="icon" href="/static/favicon.svg" type="image/svg+xml">' in body
+        # The operator pages are one click away from every admin page.
+        assert f'href="{reverse("activity:leaderboard")}">Dropshipper leaderboard</a>' in body
     login = Client().get(reverse("admin:login")).content.decode()
     assert "Django administration" not in login and "favicon.svg" in login
     icon = Path(settings.BASE_DIR, "static", "favicon.svg")

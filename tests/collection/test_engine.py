@@ -10,7 +10,7 @@ from asgiref.sync import sync_to_async
 
 from activity.models import RunEvent
 from collection.engine import arun_execute, run_execute
-from collection.engine.runner import _connection_reset
+from collection.engine.db import connection_reset as _connection_reset
 from collection.models import CollectionRun, RunTask
 from collection.services.lifecycle import InvalidTransition, run_cancel, run_pause
 
