@@ -37,7 +37,7 @@ from activity.payloads import (
     status_messages,
 )
 from activity.publish import apublish_many, hand_over, publish_on_commit
-from activity.selectors import run_summary_get
+from activity.selectors import run_summary_for, run_summary_get
 from collection.models import CollectionRun
 
 __all__ = ["Action", "EventRecorder", "run_status_publish"]
@@ -325,4 +325,4 @@ def run_status_publish(*, run: CollectionRun) -> None:
     Called by the lifecycle inside its transaction: the summary (with task progress) is
     read now and published only if the transaction commits.
     """
-    publish_on_commit(status_messages(run_summary_get(run_id=run.pk, run=run)))
+    publish_on_commit(status_messages(run_summary_for(run=run)))

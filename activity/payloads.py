@@ -45,6 +45,7 @@ class Action:
 
 Messages = list[tuple[str, dict]]  # (group, message), sent in this order
 
+
 def event_as_json(event) -> dict[str, Any]:
     """The wire form of a stored RunEvent (plain JSON)."""
     return {

@@ -47,14 +47,16 @@ def run_events_after(*, run_id: int, after: int, limit: int = RESYNC_CHUNK) -> l
     return [event_as_json(row) for row in rows]
 
 
-def run_summary_get(*, run_id: int, run: CollectionRun | None = None) -> dict[str, Any] | None:
-    """The run's summary with task progress, or None when there is no such run (``run``:
-    the row, when the caller has just read it). The recorder's status messages carry it."""
-    if run is None:
-        run = CollectionRun.objects.filter(pk=run_id).first()
-        if run is None:
-            return None
-    return run_summary(run, progress=run_progress_get(run_id=run_id, run=run).phases())
+def run_summary_for(*, run: CollectionRun) -> dict[str, Any]:
+    """The summary of a run just read, with its task progress (the one progress read).
+    The recorder's status messages carry it; the pages start from it."""
+    return run_summary(run, progress=run_progress_get(run_id=run.pk, run=run).phases())
+
+
+def run_summary_get(*, run_id: int) -> dict[str, Any] | None:
+    """The run's summary with task progress, or None when there is no such run."""
+    run = CollectionRun.objects.filter(pk=run_id).first()
+    return None if run is None else run_summary_for(run=run)
 
 
 def run_list_get(*, limit: int = RUN_LIST_LIMIT) -> list[dict[str, Any]]:
@@ -128,7 +130,7 @@ def run_live_state_get(*, run_id: int, feed_limit: int = FEED_LIMIT) -> dict[str
     feed = [event_as_json(row) for row in events.order_by("-seq")[:feed_limit]]
     feed.reverse()
 
-    summary = run_summary_get(run_id=run_id, run=run)
+    summary = run_summary_for(run=run)
     estimated_tasks = run_estimated_tasks(run.estimate)
     return {
         "run": summary,

@@ -99,11 +99,16 @@ def quotas_configured(
     quotas = {}
     for provider, rule in config.items():
         if "per_day" in rule:
-            quota = Quota(provider, int(rule["per_day"]), "day",
-                          reset_hour_utc=int(rule.get("reset_hour_utc", 0)))
+            quota = Quota(
+                provider,
+                int(rule["per_day"]),
+                "day",
+                reset_hour_utc=int(rule.get("reset_hour_utc", 0)),
+            )
         elif "per_month" in rule:
-            quota = Quota(provider, int(rule["per_month"]), "month",
-                          reset_day=int(rule.get("reset_day", 1)))
+            quota = Quota(
+                provider, int(rule["per_month"]), "month", reset_day=int(rule.get("reset_day", 1))
+            )
         else:
             raise ValueError(f"quota for {provider!r} needs per_day or per_month: {rule!r}")
         if window_seconds and window_seconds > 0:

@@ -141,7 +141,7 @@ def run_resumable_get(*, run_id: int) -> CollectionRun:
 # --- Provider quota usage ------------------------------------------------------------
 
 
-def quota_usage_get(*, now: dt.datetime | None = None) -> dict[str, dict]:
+def quota_usage_get(*, now: _dt.datetime | None = None) -> dict[str, dict]:
     """Per metered provider: limit, used, left, window start and reset time (plain JSON).
 
     ``used`` counts requests sent plus those a running process has reserved and not sent
@@ -178,7 +178,7 @@ def quota_usage_get(*, now: dt.datetime | None = None) -> dict[str, dict]:
     return usage
 
 
-def quota_usage_lines(*, now: dt.datetime | None = None) -> list[str]:
+def quota_usage_lines(*, now: _dt.datetime | None = None) -> list[str]:
     """``quota_usage_get`` as sentences (the admin's usage page, command output)."""
     usage = quota_usage_get(now=now)
     if not usage:

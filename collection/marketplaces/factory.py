@@ -203,7 +203,8 @@ async def marketplace_open(
     if config.mode == "sandbox":
         # Imported here: the emulator (its catalogue and word lists) loads only in sandbox
         # mode, never in a process that talks to the real marketplaces.
-        from .sandbox import SandboxApp, SandboxConfig, SandboxTransport, config as sandbox_defaults
+        from .sandbox import SandboxApp, SandboxConfig, SandboxTransport
+        from .sandbox import config as sandbox_defaults
 
         if sandbox_app is None:
             sandbox_app = SandboxApp(sandbox_config or SandboxConfig.from_settings())

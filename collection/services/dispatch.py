@@ -174,7 +174,6 @@ def run_worker_add(*, run_id: int) -> CollectionRun:
 # --- Recovery: orphaned, stranded and quota-paused runs --------------------------------
 
 
-
 @dataclasses.dataclass(slots=True)
 class RecoveryReport:
     """Run ids the recovery pass acted on (plain data for logs and the scheduler)."""
@@ -283,8 +282,10 @@ def runs_recover(*, now: dt.datetime | None = None) -> RecoveryReport:
                     "automatically again. Check the worker logs, then resume it."
                 )
                 run_transition(
-                    run_id=run_id, to=Status.PAUSED,
-                    pause_reason=CollectionRun.PauseReason.ORPHANED, status_message=message,
+                    run_id=run_id,
+                    to=Status.PAUSED,
+                    pause_reason=CollectionRun.PauseReason.ORPHANED,
+                    status_message=message,
                 )
                 _record_event(run_id, "paused", reason="orphaned_gave_up", message=message)
                 report.orphaned_given_up.append(run_id)
@@ -296,8 +297,10 @@ def runs_recover(*, now: dt.datetime | None = None) -> RecoveryReport:
                 "queued for resume."
             )
             run_transition(
-                run_id=run_id, to=Status.PAUSED,
-                pause_reason=CollectionRun.PauseReason.ORPHANED, status_message=message,
+                run_id=run_id,
+                to=Status.PAUSED,
+                pause_reason=CollectionRun.PauseReason.ORPHANED,
+                status_message=message,
             )
             # Queued keeps pause_reason and status_message, so the reason stays visible
             # until a worker takes the run.

@@ -47,9 +47,14 @@ def run_foreground_create(
     with transaction.atomic():
         run_active_limit_check()
         return run_create(
-            categories=categories, preset=preset, workers=workers,
-            amazon_pages=amazon_pages, ebay_pages=ebay_pages, ebay_queries=ebay_queries,
-            markup_min_percent=markup_min_percent, markup_max_percent=markup_max_percent,
+            categories=categories,
+            preset=preset,
+            workers=workers,
+            amazon_pages=amazon_pages,
+            ebay_pages=ebay_pages,
+            ebay_queries=ebay_queries,
+            markup_min_percent=markup_min_percent,
+            markup_max_percent=markup_max_percent,
         )
 
 

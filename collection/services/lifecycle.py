@@ -25,15 +25,13 @@ Domain errors (each with a message fit to show an operator)::
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
-import json
 import logging
 from collections.abc import Iterable
 from decimal import Decimal, InvalidOperation
 
 from django.conf import settings
-from django.db import models, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from activity.events import run_status_publish
@@ -125,7 +123,9 @@ def run_options_validate(
     return low, high
 
 
-def categories_resolve(*, node_ids: Iterable[str] = (), preset_names: Iterable[str] = ()) -> list[Category]:
+def categories_resolve(
+    *, node_ids: Iterable[str] = (), preset_names: Iterable[str] = ()
+) -> list[Category]:
     """Categories for a selection of node ids and preset names; unknown ones raise."""
     node_ids = [str(n).strip() for n in node_ids if str(n).strip()]
     preset_names = [p.strip() for p in preset_names if p.strip()]
@@ -158,11 +158,13 @@ def _options_with_defaults(
             settings.COLLECTION_EBAY_QUERIES if ebay_queries is None else ebay_queries
         ),
         "markup_min_percent": (
-            settings.COLLECTION_MARKUP_MIN_PERCENT if markup_min_percent is None
+            settings.COLLECTION_MARKUP_MIN_PERCENT
+            if markup_min_percent is None
             else markup_min_percent
         ),
         "markup_max_percent": (
-            settings.COLLECTION_MARKUP_MAX_PERCENT if markup_max_percent is None
+            settings.COLLECTION_MARKUP_MAX_PERCENT
+            if markup_max_percent is None
             else markup_max_percent
         ),
     }
@@ -180,13 +182,19 @@ def run_estimate_from_options(
     """The estimate for run options as an interface receives them (None = the default);
     bad options raise ``RunOptionsError`` like ``run_create`` does."""
     options = _options_with_defaults(
-        amazon_pages=amazon_pages, ebay_pages=ebay_pages, ebay_queries=ebay_queries,
-        markup_min_percent=markup_min_percent, markup_max_percent=markup_max_percent,
+        amazon_pages=amazon_pages,
+        ebay_pages=ebay_pages,
+        ebay_queries=ebay_queries,
+        markup_min_percent=markup_min_percent,
+        markup_max_percent=markup_max_percent,
     )
     low, high = run_options_validate(workers=1, **options)
     return run_estimate(
-        categories=categories, amazon_pages=options["amazon_pages"],
-        ebay_pages=options["ebay_pages"], markup_min_percent=low, markup_max_percent=high,
+        categories=categories,
+        amazon_pages=options["amazon_pages"],
+        ebay_pages=options["ebay_pages"],
+        markup_min_percent=low,
+        markup_max_percent=high,
         ebay_queries=ebay_queries,
     )
 
@@ -215,14 +223,20 @@ def run_create(
         raise RunOptionsError("Choose at least one category or a preset that has categories.")
     workers = settings.COLLECTION_WORKERS if workers is None else workers
     options = _options_with_defaults(
-        amazon_pages=amazon_pages, ebay_pages=ebay_pages, ebay_queries=ebay_queries,
-        markup_min_percent=markup_min_percent, markup_max_percent=markup_max_percent,
+        amazon_pages=amazon_pages,
+        ebay_pages=ebay_pages,
+        ebay_queries=ebay_queries,
+        markup_min_percent=markup_min_percent,
+        markup_max_percent=markup_max_percent,
     )
     low, high = run_options_validate(workers=workers, **options)
     # What the run will cost per provider, kept on the run (the quota forecasts read it).
     estimate = run_estimate(
-        categories=len(categories), amazon_pages=options["amazon_pages"],
-        ebay_pages=options["ebay_pages"], markup_min_percent=low, markup_max_percent=high,
+        categories=len(categories),
+        amazon_pages=options["amazon_pages"],
+        ebay_pages=options["ebay_pages"],
+        markup_min_percent=low,
+        markup_max_percent=high,
         ebay_queries=options["ebay_queries"],
     ).as_json()
     with transaction.atomic():
@@ -278,7 +292,9 @@ def run_transition(
     return run
 
 
-def run_pause(*, run_id: int, reason: str = CollectionRun.PauseReason.OPERATOR, message: str = "") -> CollectionRun:
+def run_pause(
+    *, run_id: int, reason: str = CollectionRun.PauseReason.OPERATOR, message: str = ""
+) -> CollectionRun:
     """Pause a run: at once when nobody executes it, else ask its executor to."""
     with transaction.atomic():
         run = CollectionRun.objects.select_for_update().get(pk=run_id)
@@ -292,7 +308,9 @@ def run_pause(*, run_id: int, reason: str = CollectionRun.PauseReason.OPERATOR, 
                 "running run can be paused."
             )
     return run_transition(
-        run_id=run_id, to=Status.PAUSED, pause_reason=reason,
+        run_id=run_id,
+        to=Status.PAUSED,
+        pause_reason=reason,
         status_message=message or CollectionRun.PauseReason(reason).label,
     )
 
@@ -317,7 +335,9 @@ def run_mark_queued_for_resume(*, run_id: int) -> CollectionRun:
     run = CollectionRun.objects.get(pk=run_id)
     if run.status == Status.RUNNING and run_is_orphaned(run):
         return run_transition(
-            run_id=run_id, to=Status.PAUSED, pause_reason=CollectionRun.PauseReason.ORPHANED,
+            run_id=run_id,
+            to=Status.PAUSED,
+            pause_reason=CollectionRun.PauseReason.ORPHANED,
             status_message="Its process stopped responding; queued for resume.",
         ) and run_transition(run_id=run_id, to=Status.QUEUED)
     return run_transition(run_id=run_id, to=Status.QUEUED, expect=[Status.PAUSED, Status.FAILED])

@@ -45,8 +45,11 @@ def _pause_if_never_started(*, run_id: int, exc: Exception) -> None:
     )
     try:
         run_transition(
-            run_id=run_id, to=Status.PAUSED, expect=[Status.QUEUED],
-            pause_reason=CollectionRun.PauseReason.INTERRUPTED, status_message=message[:2000],
+            run_id=run_id,
+            to=Status.PAUSED,
+            expect=[Status.QUEUED],
+            pause_reason=CollectionRun.PauseReason.INTERRUPTED,
+            status_message=message[:2000],
         )
     except InvalidTransition:
         return  # the engine got it running: its own failure handling applies

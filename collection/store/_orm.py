@@ -24,6 +24,7 @@ from collection.models import (
     SellerSighting,
 )
 
+from ._postgres import SELLERS_LOCK
 from .clean import (
     FEEDBACK_PERCENT_NONE,
     FEEDBACK_SCORE_NONE,
@@ -32,7 +33,6 @@ from .clean import (
     SightingRow,
     TaskRow,
 )
-from ._postgres import SELLERS_LOCK
 
 CHUNK = 500  # ids per IN (…) (SQLite caps bound parameters per statement)
 

@@ -12,8 +12,8 @@ from channels.layers import get_channel_layer
 from django.db import connections, transaction
 
 from activity.events import EventRecorder
-from activity.payloads import RUNS_GROUP, Action, run_group
 from activity.models import RunEvent
+from activity.payloads import RUNS_GROUP, Action, run_group
 from collection.models import CollectionRun
 from collection.services.lifecycle import run_transition
 

@@ -10,7 +10,6 @@ from decimal import Decimal
 
 from collection.marketplaces.base import BestSeller, BestSellerPage, Listing, ListingPage
 from collection.models import RunTask
-
 from collection.store.tasks import tasks_claim
 from collection.store.types import TaskOutcome
 

@@ -23,6 +23,7 @@ from collection.models import (
     SellerSnapshot,
 )
 from collection.store import results_store, run_plan, seller_scores_settle, tasks_claim
+
 from .builders import (
     best_seller,
     best_seller_page,

@@ -19,8 +19,10 @@ def test_the_pages_progress_is_the_engines_progress_per_phase():
     progress = run_progress_get(run_id=run.pk)
     assert (progress.amazon_total, progress.amazon_finished, progress.amazon_failed) == (4, 3, 1)
     assert (progress.ebay_total, progress.ebay_finished, progress.failed_tasks) == (1, 1, 2)
-    phases = {"amazon": {"total": 4, "finished": 3, "failed": 1},
-              "ebay": {"total": 1, "finished": 1, "failed": 1}}
+    phases = {
+        "amazon": {"total": 4, "finished": 3, "failed": 1},
+        "ebay": {"total": 1, "finished": 1, "failed": 1},
+    }
     assert progress.phases() == phases
     assert run_summary_get(run_id=run.pk)["progress"] == phases
     assert run_list_get()[0]["progress"] == phases

@@ -23,6 +23,7 @@ from collection.store import (
     seller_scores_settle,
     tasks_claim,
 )
+
 from .builders import (
     best_seller,
     best_seller_page,
@@ -31,7 +32,6 @@ from .builders import (
     listing,
     listing_page,
 )
-
 from .store_scenario import new_run
 
 pytestmark = [pytest.mark.postgres_only, pytest.mark.django_db(transaction=True)]

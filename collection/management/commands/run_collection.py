@@ -145,13 +145,14 @@ class Command(BaseCommand):
                 )
             if options["estimate"]:  # what it was estimated at, and sent so far
                 try:
-                    raise _EstimateOnly(None, run=run_resumable_get(run_id=run_id))
+                    run = run_resumable_get(run_id=run_id)
                 except LookupError as exc:
-                    raise CommandError(str(exc), returncode=USAGE)
+                    raise CommandError(str(exc), returncode=USAGE) from None
+                raise _EstimateOnly(None, run=run)
             try:
                 run = run_foreground_resume(run_id=run_id)
             except RunError as exc:
-                raise CommandError(str(exc), returncode=USAGE)
+                raise CommandError(str(exc), returncode=USAGE) from None
             return run.pk, workers
 
         if not node_ids and not presets:
