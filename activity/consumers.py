@@ -36,7 +36,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from activity.access import CLOSE_NOT_FOUND, websocket_refusal
-from activity.events import RUNS_GROUP, run_group
+from activity.payloads import RUNS_GROUP, run_group
 from activity.selectors import (
     RESYNC_CHUNK,
     RUN_LIST_LIMIT,
@@ -153,7 +153,7 @@ class RunConsumer(_JsonConsumer):
     # Channel layer handlers (type "run.frame" → run_frame, "run.status" → run_status).
 
     async def run_frame(self, message):
-        """Forward a frame's text as published (``activity.events.frame_message``): it was
+        """Forward a frame's text as published (``activity.payloads.frame_message``): it was
         encoded once for every page; only a frame that overlaps what a replay already sent
         is decoded and trimmed."""
         first, last = message["first"], message["last"]

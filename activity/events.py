@@ -1,173 +1,48 @@
-"""The event vocabulary of a run, and how events are stored and published.
+"""How a run's events are stored and published: the recorder, and the status change.
 
 A worker step calls ``EventRecorder.emit`` (cheap: it appends to a buffer). Every
 ``ACTIVITY_FRAME_SECONDS``, or sooner once ``ACTIVITY_FRAME_EVENTS`` are buffered
 (``frame_due``), the engine calls ``aflush``: the buffered events get their
 ``seq`` numbers from ``CollectionRun.event_seq`` and are inserted as ``RunEvent`` rows in
 one transaction; only after it commits is one *frame* (the list of those events) sent to
-the run's Channels group. Delivery through the channel layer is at most once; pages
-detect a gap in ``seq`` and ask the consumer to replay from the database.
+the run's Channels group (``activity.publish``). Delivery through the channel layer is at
+most once; pages detect a gap in ``seq`` and ask the consumer to replay from the database.
 
-With a Redis layer, frames and statuses leave through the process's ``_Publisher`` (a
-thread with an event loop of its own), handed over by the thread that committed them: a
-run's event loop is CPU-bound, and a frame that waited for it at each of the layer's round
-trips reached the pages hundreds of milliseconds late (bench/fanout.py).
+A status message carries the run's summary with its task progress
+(``activity.selectors.run_summary_get``, on the one progress selector
+``collection.selectors.run_progress_get``): the pages start from the same read.
 """
 
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import json
 import logging
-import os
 import threading
 import time
 from typing import Any
 
-from asgiref.sync import async_to_sync, sync_to_async
-from channels.layers import get_channel_layer
+from asgiref.sync import sync_to_async
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from activity.models import RunEvent
+from activity.payloads import (
+    Action,  # re-exported for collection.engine until it imports activity.payloads (issue 15)
+    Messages,
+    frame_message,
+    run_group,
+    status_messages,
+)
+from activity.publish import apublish_many, hand_over, publish_on_commit
+from activity.selectors import run_summary_for, run_summary_get
+from collection.models import CollectionRun
+
+__all__ = ["Action", "EventRecorder", "run_status_publish"]
+
 logger = logging.getLogger(__name__)
-
-RUNS_GROUP = "runs"
-
-
-def run_group(run_id: int) -> str:
-    return f"run.{run_id}"
-
-
-class Action:
-    """Event actions. Worker events come from worker ids ≥ 1; system events from 0."""
-
-    # Worker events.
-    FETCHING = "fetching"  # a request is about to be sent
-    FOUND = "found"  # a page was fetched and parsed: counts of what it held
-    RATE_LIMITED = "rate_limited"  # the provider said 429 / we wait for Retry-After
-    RETRYING = "retrying"  # a retry is scheduled after a delay
-    ERROR = "error"  # a task failed for good
-    # System events (worker 0).
-    STORED = "stored"  # a batch of task results committed
-    DEDUPED = "deduped"  # sellers in a batch matched existing ones
-    INSERTED = "inserted"  # new sellers inserted
-    RUN_STARTED = "run_started"
-    PHASE_STARTED = "phase_started"
-    PHASE_FINISHED = "phase_finished"
-    PAUSED = "paused"
-    RESUMED = "resumed"
-    CANCELLED = "cancelled"
-    COMPLETED = "completed"
-    FAILED = "failed"
-    STATUS = "status"  # run status/counters changed (run list)
-
-    WORKER = frozenset({FETCHING, FOUND, RATE_LIMITED, RETRYING, ERROR})
-
-
-Messages = list[tuple[str, dict]]  # (group, message), sent in this order
-
-# A sync caller (a service's on_commit) waits at most this long for its messages to leave.
-PUBLISH_WAIT_SECONDS = 30.0
-
-
-class _Publisher:
-    """One thread per process whose event loop only sends to the channel layer, in order.
-
-    Used with the Redis layers, which keep one connection per event loop, so this loop has
-    its own. ``submit`` may be called from any thread; messages leave in the order they
-    were submitted (one FIFO lock). A failed send is logged and skipped, as everywhere
-    here: the layer is a best-effort accelerator over the stored events.
-    """
-
-    def __init__(self) -> None:
-        self.pid = os.getpid()
-        self.loop = asyncio.new_event_loop()
-        self._order = asyncio.Lock()
-        self.thread = threading.Thread(
-            target=self.loop.run_forever, name="activity-publisher", daemon=True
-        )
-        self.thread.start()
-
-    def submit(self, messages: Messages) -> concurrent.futures.Future:
-        return asyncio.run_coroutine_threadsafe(self._send(messages), self.loop)
-
-    async def _send(self, messages: Messages) -> None:
-        async with self._order:
-            for group, message in messages:
-                await _apublish(group, message)
-
-
-_publisher: _Publisher | None = None
-_publisher_lock = threading.Lock()
-
-
-def _publisher_for(layer) -> _Publisher | None:
-    """The process's publisher for a Redis layer; None for the in-memory layer, whose
-    queues belong to the consumers' loop (sends stay on the caller's loop, see
-    ``collection.management.commands.serve.LoopBoundLayer``)."""
-    global _publisher
-    if layer is None or not type(layer).__module__.startswith("channels_redis."):
-        return None
-    publisher = _publisher
-    if publisher is None or publisher.pid != os.getpid():  # first use, or a forked child
-        with _publisher_lock:
-            if _publisher is None or _publisher.pid != os.getpid():
-                _publisher = _Publisher()
-            publisher = _publisher
-    return publisher
-
-
-def _publish_many(messages: Messages) -> None:
-    """Send to the channel layer (sync callers); a broken layer never breaks a run."""
-    layer = get_channel_layer()
-    if layer is None or not messages:
-        return
-    publisher = _publisher_for(layer)
-    if publisher is not None:
-        try:
-            publisher.submit(messages).result(timeout=PUBLISH_WAIT_SECONDS)
-        except Exception:  # a timeout: Redis hangs; the events are stored
-            logger.warning("could not publish to %s", messages[0][0], exc_info=True)
-        return
-    for group, message in messages:
-        try:
-            async_to_sync(layer.group_send)(group, message)
-        except Exception:  # the layer is a best-effort accelerator over the stored events
-            logger.warning("could not publish to %s", group, exc_info=True)
-
-
-def _hand_over(messages: Messages) -> concurrent.futures.Future | None:
-    """Start sending through the publisher at once, from any thread; None when the layer
-    has none (the caller then sends on its own loop with ``_apublish_many``)."""
-    publisher = _publisher_for(get_channel_layer())
-    if publisher is None or not messages:
-        return None
-    return publisher.submit(messages)
-
-
-async def _apublish_many(messages: Messages, handed: concurrent.futures.Future | None = None):
-    """Wait until ``messages`` are sent: through the publisher (``handed`` if they were
-    already handed over) or on this loop (in-memory layer)."""
-    if handed is None:
-        handed = _hand_over(messages)
-    if handed is not None:
-        await asyncio.wrap_future(handed)
-        return
-    for group, message in messages:
-        await _apublish(group, message)
-
-
-async def _apublish(group: str, message: dict) -> None:
-    layer = get_channel_layer()
-    if layer is None:
-        return
-    try:
-        await layer.group_send(group, message)
-    except Exception:  # see _publish_many
-        logger.warning("could not publish to %s", group, exc_info=True)
 
 
 def _store_postgres(run_id: int, buffer: list[tuple]) -> int:
@@ -175,11 +50,6 @@ def _store_postgres(run_id: int, buffer: list[tuple]) -> int:
     transaction): bump the run's ``event_seq`` and insert the events numbered from it.
     Returns the last seq. A frame's store used to take four round trips, each waiting for
     the GIL behind the run's busy loop, and a model instance per event."""
-    from django.db import connection
-
-    from activity.models import RunEvent
-    from collection.models import CollectionRun
-
     with connection.cursor() as cursor:
         cursor.execute(
             f"""
@@ -218,39 +88,6 @@ def _store_postgres(run_id: int, buffer: list[tuple]) -> int:
 def _resolve(future: asyncio.Future) -> None:
     if not future.done():
         future.set_result(None)
-
-
-def event_as_json(event) -> dict[str, Any]:
-    """The wire form of a stored RunEvent (plain JSON)."""
-    return {
-        "run": event.run_id,
-        "seq": event.seq,
-        "ts": event.ts.isoformat(),
-        "worker": event.worker,
-        "phase": event.phase,
-        "action": event.action,
-        "data": event.data,
-    }
-
-
-def frame_message(run_id: int, events: list[dict[str, Any]]) -> dict[str, Any]:
-    """The channel-layer message of one frame: its seq range and its websocket text.
-
-    The text is what every page receives (``{"type": "events", ...}``), encoded once here
-    rather than by every consumer: the layer then carries one string, which a receiving
-    process unpacks in microseconds however many pages it serves (the pub/sub layer
-    unpacks a message once per consumer). ``first``/``last`` let a consumer check the
-    frame against what it sent without decoding it.
-    """
-    return {
-        "type": "run.frame",
-        "run": run_id,
-        "first": events[0]["seq"],
-        "last": events[-1]["seq"],
-        "text": json.dumps(
-            {"type": "events", "events": events, "replay": False}, separators=(",", ":")
-        ),
-    }
 
 
 class EventRecorder:
@@ -339,8 +176,6 @@ class EventRecorder:
         return True
 
     def _summary(self) -> dict[str, Any] | None:
-        from activity.selectors import run_summary_get
-
         return run_summary_get(run_id=self.run_id)
 
     def _owe_status(self) -> None:
@@ -367,7 +202,7 @@ class EventRecorder:
             self._status_owed = False
             summary = await sync_to_async(self._summary)()
             if summary is not None:
-                await _apublish_many(_status_messages(summary))
+                await apublish_many(status_messages(summary))
         except Exception:  # like a failed publish: the stored state is what counts
             logger.warning("run %s: could not publish its status", self.run_id, exc_info=True)
         finally:
@@ -387,8 +222,6 @@ class EventRecorder:
 
     def _store(self, buffer: list[tuple]) -> list[dict[str, Any]]:
         """Hand out the next seq numbers and insert the events, atomically; the frame."""
-        from django.db import connection
-
         if connection.vendor == "postgresql":
             last = _store_postgres(self.run_id, buffer)
         else:
@@ -401,9 +234,6 @@ class EventRecorder:
         ]
 
     def _store_orm(self, buffer: list[tuple]) -> int:
-        from activity.models import RunEvent
-        from collection.models import CollectionRun
-
         with transaction.atomic():
             CollectionRun.objects.filter(pk=self.run_id).update(
                 event_seq=F("event_seq") + len(buffer)
@@ -424,7 +254,7 @@ class EventRecorder:
     def _messages(self, frame: list[dict], summary: dict | None) -> Messages:
         messages = [(run_group(self.run_id), frame_message(self.run_id, frame))]
         if summary is not None:
-            messages += _status_messages(summary)
+            messages += status_messages(summary)
         return messages
 
     def flush(self) -> int:
@@ -433,8 +263,7 @@ class EventRecorder:
         if not buffer:
             return 0
         frame, summary = self._persist(buffer, with_status=self._status_wanted())
-        messages = self._messages(frame, summary)
-        transaction.on_commit(lambda: _publish_many(messages))
+        publish_on_commit(self._messages(frame, summary))
         return len(frame)
 
     def _persist_and_hand_over(self, buffer: list[tuple], *, with_status: bool):
@@ -446,13 +275,13 @@ class EventRecorder:
         """
         frame = self._store(buffer)  # committed: aflush runs outside any transaction
         messages = self._messages(frame, None)
-        handed = _hand_over(messages)  # the publisher reads this list from now on
+        handed = hand_over(messages)  # the publisher reads this list from now on
         summary = self._summary() if with_status else None
         if summary is not None:
-            status = _status_messages(summary)
+            status = status_messages(summary)
             messages = messages + status  # a new list: never extend one handed over
             if handed is not None:
-                handed = _hand_over(status)
+                handed = hand_over(status)
         return messages, summary, handed
 
     async def aflush(self) -> int:
@@ -468,7 +297,7 @@ class EventRecorder:
         messages, summary, handed = await sync_to_async(self._persist_and_hand_over)(
             buffer, with_status=with_status
         )
-        await _apublish_many(messages, handed)
+        await apublish_many(messages, handed)
         if summary is not None:
             self._status_owed = False
         else:
@@ -487,56 +316,13 @@ class EventRecorder:
             self._status_owed = False
             summary = await sync_to_async(self._summary)()
             if summary is not None:
-                await _apublish_many(_status_messages(summary))
+                await apublish_many(status_messages(summary))
 
 
-def run_summary(run, *, progress: dict | None = None) -> dict[str, Any]:
-    """Status and counters of a run, as plain JSON (run list and run page headers).
-
-    ``event_seq`` is the last event stored: a page that has less asks for the rest.
-    ``progress`` (tasks per phase, see ``activity.selectors.run_progress_get``) is included
-    when the caller computed it.
-    """
-    summary = {
-        "id": run.pk,
-        "status": run.status,
-        "status_label": run.get_status_display(),
-        "phase": run.phase,
-        "pause_reason": run.pause_reason,
-        "status_message": run.status_message,
-        "workers": run.workers,
-        "products_found": run.products_found,
-        "ebay_searches": run.ebay_searches,
-        "sellers_found": run.sellers_found,
-        "sellers_new": run.sellers_new,
-        "sightings": run.sightings,
-        "requests": run.requests,
-        "retries": run.retries,
-        "failed_tasks": run.failed_tasks,
-        "skipped_records": run.skipped_records,
-        "event_seq": run.event_seq,
-        "created_at": run.created_at.isoformat() if run.created_at else None,
-        "started_at": run.started_at.isoformat() if run.started_at else None,
-        "finished_at": run.finished_at.isoformat() if run.finished_at else None,
-    }
-    if progress is not None:
-        summary["progress"] = progress
-    return summary
-
-
-def _status_messages(summary: dict) -> Messages:
-    """A run's status goes to the run list and to the run's page."""
-    message = {"type": "run.status", "run": summary}
-    return [(RUNS_GROUP, message), (run_group(summary["id"]), message)]
-
-
-def run_status_publish(*, run) -> None:
+def run_status_publish(*, run: CollectionRun) -> None:
     """After commit, tell the run list and the run's page that its status/counters changed.
 
-    Called by the run services inside their transaction: the summary (with task progress)
-    is read now, published only if the transaction commits.
+    Called by the lifecycle inside its transaction: the summary (with task progress) is
+    read now and published only if the transaction commits.
     """
-    from activity.selectors import run_progress_get
-
-    summary = run_summary(run, progress=run_progress_get(run_id=run.pk))
-    transaction.on_commit(lambda: _publish_many(_status_messages(summary)))
+    publish_on_commit(status_messages(run_summary_for(run=run)))

@@ -11,14 +11,20 @@ import math
 import time
 from typing import Any
 
+from django.core.cache import cache
 from django.db.models import Count, Max
 from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import TruncSecond
 
-from activity.events import Action, event_as_json, run_summary
 from activity.models import RunEvent
-from collection.models import CollectionRun, RunTask
-from collection.quotas import quota_usage_get
+from activity.payloads import Action, event_as_json, run_summary
+from collection.models import CollectionRun
+from collection.selectors import (
+    quota_usage_get,
+    run_progress_get,
+    run_top_sellers_get,
+    runs_progress_get,
+)
 
 RESYNC_CHUNK = 500  # events per websocket message when answering from the database
 FEED_LIMIT = 200  # rows the live feed keeps
@@ -41,64 +47,23 @@ def run_events_after(*, run_id: int, after: int, limit: int = RESYNC_CHUNK) -> l
     return [event_as_json(row) for row in rows]
 
 
-def run_progress_get(*, run_id: int) -> dict[str, dict[str, int]]:
-    """Tasks per phase: total, finished (done/failed/skipped) and failed."""
-    progress = {
-        phase: {"total": 0, "finished": 0, "failed": 0} for phase in RunTask.Phase.values
-    }
-    rows = (
-        RunTask.objects.filter(run_id=run_id)
-        .values("phase", "status")
-        .annotate(n=Count("id"))
-        .order_by()
-    )
-    for row in rows:
-        phase = progress.setdefault(row["phase"], {"total": 0, "finished": 0, "failed": 0})
-        phase["total"] += row["n"]
-        if row["status"] in RunTask.FINISHED_STATUSES:
-            phase["finished"] += row["n"]
-        if row["status"] == RunTask.Status.FAILED:
-            phase["failed"] += row["n"]
-    return progress
-
-
-def run_progress_many(*, run_ids: list[int]) -> dict[int, dict[str, dict[str, int]]]:
-    """``run_progress_get`` for several runs in one query."""
-    result = {
-        run_id: {p: {"total": 0, "finished": 0, "failed": 0} for p in RunTask.Phase.values}
-        for run_id in run_ids
-    }
-    rows = (
-        RunTask.objects.filter(run_id__in=run_ids)
-        .values("run_id", "phase", "status")
-        .annotate(n=Count("id"))
-        .order_by()
-    )
-    for row in rows:
-        phase = result[row["run_id"]].setdefault(
-            row["phase"], {"total": 0, "finished": 0, "failed": 0}
-        )
-        phase["total"] += row["n"]
-        if row["status"] in RunTask.FINISHED_STATUSES:
-            phase["finished"] += row["n"]
-        if row["status"] == RunTask.Status.FAILED:
-            phase["failed"] += row["n"]
-    return result
+def run_summary_for(*, run: CollectionRun) -> dict[str, Any]:
+    """The summary of a run just read, with its task progress (the one progress read).
+    The recorder's status messages carry it; the pages start from it."""
+    return run_summary(run, progress=run_progress_get(run_id=run.pk, run=run).phases())
 
 
 def run_summary_get(*, run_id: int) -> dict[str, Any] | None:
     """The run's summary with task progress, or None when there is no such run."""
     run = CollectionRun.objects.filter(pk=run_id).first()
-    if run is None:
-        return None
-    return run_summary(run, progress=run_progress_get(run_id=run_id))
+    return None if run is None else run_summary_for(run=run)
 
 
 def run_list_get(*, limit: int = RUN_LIST_LIMIT) -> list[dict[str, Any]]:
     """The most recent runs, newest first, as summaries with progress."""
     runs = list(CollectionRun.objects.order_by("-created_at", "-id")[:limit])
-    progress = run_progress_many(run_ids=[run.pk for run in runs])
-    return [run_summary(run, progress=progress[run.pk]) for run in runs]
+    progress = runs_progress_get(runs=runs)
+    return [run_summary(run, progress=progress[run.pk].phases()) for run in runs]
 
 
 def run_live_state_get(*, run_id: int, feed_limit: int = FEED_LIMIT) -> dict[str, Any] | None:
@@ -165,7 +130,7 @@ def run_live_state_get(*, run_id: int, feed_limit: int = FEED_LIMIT) -> dict[str
     feed = [event_as_json(row) for row in events.order_by("-seq")[:feed_limit]]
     feed.reverse()
 
-    summary = run_summary(run, progress=run_progress_get(run_id=run_id))
+    summary = run_summary_for(run=run)
     estimated_tasks = run_estimated_tasks(run.estimate)
     return {
         "run": summary,
@@ -177,7 +142,7 @@ def run_live_state_get(*, run_id: int, feed_limit: int = FEED_LIMIT) -> dict[str
         "errors_by_type": errors_by_type,
         "rate_limited": events.filter(action=Action.RATE_LIMITED).count(),
         "feed": feed,
-        "quotas": quota_usage_get(),  # quota hook: used / left / resets at, per provider
+        "quotas": quota_usage_get(),  # used / left / resets at, per provider
     }
 
 
@@ -319,10 +284,6 @@ RUN_SELLERS_CACHE_SECONDS_FINISHED = 600
 
 def run_sellers_board_get(*, run_id: int, finished: bool) -> dict[str, Any]:
     """``{"top": [...], "new": [...]}`` of a run (``collection.selectors.run_top_sellers_get``)."""
-    from django.core.cache import cache
-
-    from collection.selectors import run_top_sellers_get
-
     key = f"activity:run-sellers:{run_id}"
     board = cache.get(key)
     if board is not None:

@@ -30,7 +30,6 @@ from activity.selectors import (
     run_result_text,
     run_sellers_board_get,
 )
-from activity.services import CONTROL_ACTIONS, run_control_apply
 from collection.models import CollectionRun
 from collection.selectors import (
     EVIDENCE_PAGE_SIZE,
@@ -44,7 +43,7 @@ from collection.selectors import (
     seller_score_why,
     seller_snapshots_chart_get,
 )
-from collection.services.runs import RunError
+from collection.services import control
 
 
 def staff_can_view_runs(view):
@@ -106,22 +105,15 @@ def run_detail(request, run_id: int):
 @staff_can_view_runs
 def run_control(request, run_id: int, action: str):
     """POST /runs/<id>/<pause|resume|cancel>/ (CSRF-checked by the middleware)."""
-    if action not in CONTROL_ACTIONS:
+    if action not in control.LIVE_PAGE_ACTIONS:
         raise Http404("No such action.")
     if not user_can_control_runs(request.user):
         raise PermissionDenied("You may not change collection runs.")
     try:
-        run = run_control_apply(run_id=run_id, action=action)
-    except RunError as exc:
-        messages.error(request, str(exc))
+        result = control.run_control(run_id=run_id, action=action, user=request.user)
     except CollectionRun.DoesNotExist:
         raise Http404("No such run.") from None
-    else:
-        if run.requested_action:
-            text = f"Run {run_id}: {run.requested_action} requested; its worker stops shortly."
-        else:
-            text = f"Run {run_id} is now {run.get_status_display().lower()}."
-        messages.success(request, text)
+    (messages.success if result.ok else messages.error)(request, result.message)
     return redirect("activity:run_detail", run_id=run_id)
 
 

@@ -159,7 +159,7 @@ def bench_categories(count: int) -> list[str]:
 
 def run_create_for_bench(*, categories: int, workers: int, amazon_pages: int = 2,
                          ebay_pages: int = 1):
-    from collection.services.runs import categories_resolve, run_create
+    from collection.services.lifecycle import categories_resolve, run_create
 
     return run_create(
         categories=categories_resolve(node_ids=bench_categories(categories)),

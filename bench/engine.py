@@ -186,7 +186,7 @@ def child_baseline(args) -> dict:
     from collection.marketplaces.ebay_browse import EbayAppTokens, EbayBrowseSearch
     from collection.marketplaces.oxylabs import OxylabsAmazonBestSellers
     from collection.models import CollectionRun
-    from collection.services.runs import run_transition
+    from collection.services.lifecycle import run_transition
 
     run = run_create_for_bench(categories=args.categories, workers=args.workers,
                                ebay_pages=1)

@@ -201,7 +201,7 @@ def build_outcomes(tasks, names: list[str], *, per_page: int, rng: random.Random
     upserted once: the shape of "upsert 50,000 sellers").
     """
     from collection.marketplaces.base import Listing
-    from collection.store.testing import done, listing_page
+    from tests.collection.builders import done, listing_page
 
     permutation = list(range(len(names)))
     rng.shuffle(permutation)
@@ -318,13 +318,13 @@ def copy_baseline(outcomes) -> tuple[float, int]:
     """Raw COPY of the same rows (sellers + sightings) into unindexed temp tables."""
     from django.db import connection, transaction
 
-    from collection.store.clean import fast_seller_key
+    from collection.normalize import seller_key
 
     sellers: dict[str, tuple] = {}
     sightings = []
     for outcome in outcomes:
         for item in outcome.listings.listings:
-            key = fast_seller_key(item.seller_username)
+            key = seller_key(item.seller_username)
             sellers.setdefault(
                 key, (item.seller_username, key, item.seller_feedback_score,
                       item.seller_feedback_percent)

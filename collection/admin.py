@@ -51,13 +51,21 @@ from collection.models import (
     SellerSighting,
     SellerSnapshot,
 )
-from collection.services import runs as run_services
+from collection.services.control import CONTROL_ACTIONS, run_control
+from collection.services.dispatch import run_start
+from collection.services.estimates import run_estimate_compare_line, run_estimate_lines
 from collection.services.exports import (
     ExportError,
     markup_percent,
     seller_why,
     sellers_export,
     share_percent,
+)
+from collection.services.lifecycle import (
+    RunError,
+    RunOptionsError,
+    run_estimate_from_options,
+    run_options_validate,
 )
 from collection.services.presets import PresetError, preset_categories_check, presets_delete
 from collection.services.schedules import (
@@ -171,13 +179,13 @@ def _run_options_clean(data: dict, errors) -> dict:
         data["ebay_queries"] = settings.COLLECTION_EBAY_QUERIES
     if not errors:
         try:
-            run_services.run_options_validate(
+            run_options_validate(
                 workers=data["workers"], amazon_pages=data["amazon_pages"],
                 ebay_pages=data["ebay_pages"], markup_min_percent=data["markup_min_percent"],
                 markup_max_percent=data["markup_max_percent"],
                 ebay_queries=data["ebay_queries"],
             )
-        except run_services.RunOptionsError as exc:
+        except RunOptionsError as exc:
             raise ValidationError(str(exc)) from exc
     return data
 
@@ -247,11 +255,7 @@ class StartRunForm(RunOptionsForm):
 
 
 def _estimate_lines(*, categories: list[Category], options: dict) -> list[str]:
-    """The request estimate (issue 9) when that service is installed; else nothing."""
-    try:
-        from collection.services.estimates import run_estimate_from_options, run_estimate_lines
-    except ImportError:
-        return []
+    """The request estimate, or nothing for options the form refuses anyway."""
     try:
         estimate = run_estimate_from_options(
             categories=categories, amazon_pages=options["amazon_pages"],
@@ -259,7 +263,7 @@ def _estimate_lines(*, categories: list[Category], options: dict) -> list[str]:
             markup_max_percent=options["markup_max_percent"],
             ebay_queries=options.get("ebay_queries"),
         )
-    except run_services.RunOptionsError:
+    except RunOptionsError:
         return []
     return run_estimate_lines(estimate=estimate)
 
@@ -284,10 +288,10 @@ def start_run_response(modeladmin, request, *, form, categories, preset, context
             )
         options = {k: form.cleaned_data[k] for k in RunOptionsForm.base_fields}
         try:
-            run = run_services.run_start(
+            run = run_start(
                 categories=categories, preset=preset, started_by=request.user, **options
             )
-        except run_services.RunError as exc:
+        except RunError as exc:
             modeladmin.message_user(request, str(exc), messages.ERROR)
         else:
             modeladmin.message_user(
@@ -427,34 +431,6 @@ class RunTaskInline(admin.TabularInline):
         return super().get_queryset(request).filter(status=RunTask.Status.FAILED)
 
 
-RUN_CONTROLS = {
-    # op: (service call, what the operator is told)
-    "pause": (lambda run_id, user: run_services.run_pause(run_id=run_id), "pause"),
-    "resume": (lambda run_id, user: run_services.run_resume(run_id=run_id), "resume"),
-    "cancel": (lambda run_id, user: run_services.run_cancel(run_id=run_id), "cancel"),
-    "rerun": (
-        lambda run_id, user: run_services.run_rerun(run_id=run_id, started_by=user), "re-run"
-    ),
-    "add_worker": (
-        lambda run_id, user: run_services.run_worker_add(run_id=run_id), "add a worker to"
-    ),
-}
-
-
-def _control_message(op: str, source_id: int, run: CollectionRun) -> str:
-    if op == "rerun":
-        return run_link_message(run, f"Run {run.pk} queued as a re-run of run {source_id}.")
-    if op == "resume":
-        return run_link_message(run, f"Run {run.pk} queued for resume; a task worker picks it up.")
-    if op == "add_worker":
-        return run_link_message(run, f"Another worker process will join run {run.pk}.")
-    if run.requested_action:
-        return run_link_message(
-            run, f"Run {run.pk}: {run.requested_action} requested; its worker stops shortly."
-        )
-    return run_link_message(run, f"Run {run.pk} is now {run.get_status_display().lower()}.")
-
-
 @admin.register(CollectionRun)
 class CollectionRunAdmin(admin.ModelAdmin):
     list_display = [
@@ -526,9 +502,7 @@ class CollectionRunAdmin(admin.ModelAdmin):
         return format_html('<a href="{}">what this run added and saw</a>', url)
 
     @admin.display(description="requests: estimated / sent")
-    def estimate_vs_actual(self, obj):  # quota hook (services.estimates)
-        from collection.services.estimates import run_estimate_compare_line
-
+    def estimate_vs_actual(self, obj):
         return run_estimate_compare_line(run=obj).removeprefix("Requests: ") or "—"
 
     @admin.display(description="categories")
@@ -541,16 +515,16 @@ class CollectionRunAdmin(admin.ModelAdmin):
 
     def _control(self, request, queryset, op) -> list[CollectionRun]:
         """One service call per run, one message per outcome; the runs it produced."""
-        service, verb = RUN_CONTROLS[op]
         done = []
         for run_id in queryset.order_by("pk").values_list("pk", flat=True):
-            try:
-                run = service(run_id, request.user)
-            except run_services.RunError as exc:
-                self.message_user(request, f"Could not {verb} run {run_id}: {exc}", messages.ERROR)
+            result = run_control(run_id=run_id, action=op, user=request.user)
+            if result.ok:
+                self.message_user(
+                    request, run_link_message(result.run, result.message), messages.SUCCESS
+                )
+                done.append(result.run)
             else:
-                self.message_user(request, _control_message(op, run_id, run), messages.SUCCESS)
-                done.append(run)
+                self.message_user(request, result.message, messages.ERROR)
         return done
 
     def _cancel_confirmation(self, request, runs, *, action: str = ""):
@@ -636,7 +610,7 @@ class CollectionRunAdmin(admin.ModelAdmin):
         return TemplateResponse(request, "admin/collection/collectionrun/outcome.html", context)
 
     def control_view(self, request, run_id: int, op: str):
-        if op not in RUN_CONTROLS:
+        if op not in CONTROL_ACTIONS:
             raise Http404("No such action.")
         # Only a cancel has a page of its own (the confirmation); every control is a POST.
         if request.method != "POST" and not (op == "cancel" and request.method == "GET"):
@@ -1079,8 +1053,8 @@ class RunTaskAdmin(ReadOnlyAdmin):
     show_full_result_count = False  # a big run has 100k tasks: no second COUNT(*)
 
 
-# Quota hook (collection.quotas): requests sent per provider and window; the current
-# windows' used / left / reset time are shown above the list.
+# Requests sent per provider and window (collection.store.usage); the current windows'
+# used / left / reset time are shown above the list.
 @admin.register(ProviderUsage)
 class ProviderUsageAdmin(ReadOnlyAdmin):
     list_display = ["provider", "window_start", "requests", "updated_at"]
@@ -1088,9 +1062,7 @@ class ProviderUsageAdmin(ReadOnlyAdmin):
     ordering = ["-window_start", "provider"]
 
     def changelist_view(self, request, extra_context=None):
-        from collection.quotas import quota_usage_lines
-
-        for line in quota_usage_lines():
+        for line in selectors.quota_usage_lines():
             messages.info(request, line)
         return super().changelist_view(request, extra_context)
 
@@ -1208,6 +1180,6 @@ def _schedule_preview(values: dict) -> dict | None:
             markup_max_percent=values["markup_max_percent"],
             ebay_queries=values.get("ebay_queries"),
         )
-    except (ScheduleError, run_services.RunError) as exc:
+    except (ScheduleError, RunError) as exc:
         return {"error": str(exc), "firings": []}
     return {"error": "", "firings": firings, "frequent": cron_is_frequent(cron=values["cron"])}

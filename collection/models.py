@@ -55,7 +55,7 @@ class CategoryPreset(models.Model):
 class CollectionRun(models.Model):
     """One collection: the Amazon phase, then the eBay phase, over chosen categories.
 
-    Lifecycle (transitions only through ``collection.services.runs``)::
+    Lifecycle (transitions only through ``collection.services.lifecycle``)::
 
         queued ──► running ──► completed
                      │  ▲

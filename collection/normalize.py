@@ -23,7 +23,18 @@ def seller_key(username: str) -> str:
     username and PostgreSQL rejects NUL in text. Invisible (default-ignorable) characters
     are dropped too. Letters of other scripts that merely look alike (Cyrillic а for a
     Latin a) are kept: that is another account.
+
+    The store calls this for every name of a batch: printable ASCII (most names) takes a
+    fast path with the same result (NFKC is the identity there, casefold is lower(), and
+    there are no controls or invisible characters; a test checks the equivalence).
     """
+    if username.isascii() and username.isprintable():
+        return " ".join(username.lower().split())
+    return seller_key_unicode(username)
+
+
+def seller_key_unicode(username: str) -> str:
+    """``seller_key`` without its ASCII fast path (every name could take this one)."""
     text = unicodedata.normalize("NFKC", username)
     text = "".join(ch for ch in text if unicodedata.category(ch) != "Cc" or ch.isspace())
     text = unicodedata.normalize("NFKC", _IGNORABLE.sub("", text).casefold())

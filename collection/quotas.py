@@ -1,11 +1,6 @@
-"""Provider quotas: windows, the shared usage counter, and the tracker the engine asks.
+"""The quota tracker the engine asks before every request (an engine component).
 
-A provider meters us per window (eBay Browse: calls per day, reset at a fixed hour;
-Oxylabs: results per month). ``COLLECTION_QUOTAS`` says how many requests each provider
-allows per window; ``COLLECTION_QUOTA_WINDOW_SECONDS`` replaces every window by an
-epoch-aligned interval of that many seconds (a fast emulated day). Requests per second are
-a different limit, paced by the engine's ``ProviderGate`` (``COLLECTION_RATE_LIMITS``).
-
+The windows are ``collection.quota_windows``; the counter is ``collection.store.usage``.
 Usage lives in ``ProviderUsage`` rows, one per (provider, window start), shared by every
 process. A ``QuotaTracker`` (one per run execution) takes requests from that counter in
 blocks::
@@ -29,10 +24,9 @@ Blocks are reserved *ahead*: when half of the current block is left, the next on
 reserved in the background, so a request waits for the database only when a whole block
 ran out first. A block is ``COLLECTION_QUOTA_BLOCK`` requests, or about
 ``RESERVE_AHEAD_SECONDS`` of requests at the rate this tracker is sending, whichever is
-larger, but never more than 1 % of the window's limit. (Measured in bench/engine.py: with
-fixed blocks of 16 reserved on demand, 50 workers spent 69 % of their time waiting in
-``acquire`` — every 16th request held the provider's lock across a database round trip
-queued behind claims and event frames.) In live mode the eBay counter is aligned at run start
+larger, but never more than 1 % of the window's limit: a block reserved on demand held the
+provider's lock across a database round trip, and the workers queued behind it. In live
+mode the eBay counter is aligned at run start
 with what eBay's Developer Analytics ``rate_limit`` endpoint reports (other apps may share
 the keyset; eBay's reset time wins).
 """
@@ -40,7 +34,6 @@ the keyset; eBay's reset time wins).
 from __future__ import annotations
 
 import asyncio
-import calendar
 import dataclasses
 import datetime as dt
 import logging
@@ -50,165 +43,21 @@ from dataclasses import dataclass
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
-from django.db import DatabaseError, transaction
-from django.db.models import F
-from django.utils import timezone
+from django.db import DatabaseError
 
-from collection.marketplaces.base import MarketplaceError, QuotaExhausted
-from collection.models import CollectionRun, ProviderUsage
+from collection.marketplaces.base import MarketplaceError
+from collection.quota_windows import (
+    Quota,
+    Window,
+    quota_exhausted_error,
+    quota_guard_seconds,
+    quotas_configured,
+)
+from collection.store.usage import usage_raise_to, usage_release, usage_reserve
 
 logger = logging.getLogger(__name__)
 
-EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 RESERVE_AHEAD_SECONDS = 2.0  # a block lasts about this long at the current request rate
-_US = dt.timedelta(microseconds=1)
-
-
-@dataclass(frozen=True, slots=True)
-class Window:
-    """One metering window, ``[start, end)``, UTC."""
-
-    start: dt.datetime
-    end: dt.datetime
-
-    @property
-    def seconds(self) -> float:
-        return (self.end - self.start).total_seconds()
-
-
-@dataclass(frozen=True, slots=True)
-class Quota:
-    """What one provider allows per window.
-
-    ``period`` is ``day`` (resets daily at ``reset_hour_utc``), ``month`` (resets on
-    ``reset_day`` of each month, 00:00 UTC) or ``window`` (fixed ``window_seconds`` intervals
-    counted from ``anchor``: the fast emulated day, or a day aligned on the provider's own
-    reset time).
-    """
-
-    provider: str
-    limit: int
-    period: str = "day"
-    reset_hour_utc: int = 0
-    reset_day: int = 1
-    window_seconds: float = 0.0
-    anchor: dt.datetime = EPOCH
-
-    @property
-    def period_label(self) -> str:
-        if self.period == "window":
-            return "day" if self.window_seconds == 86400 else f"{self.window_seconds:g} s window"
-        return self.period
-
-    def window_at(self, when: dt.datetime) -> Window:
-        when = when.astimezone(dt.UTC)
-        if self.period == "window":
-            length_us = max(1, round(self.window_seconds * 1_000_000))
-            since_us = (when - self.anchor) // _US
-            start = self.anchor + (since_us // length_us) * length_us * _US
-            return Window(start, start + length_us * _US)
-        if self.period == "month":
-            start = when.replace(day=self.reset_day, hour=0, minute=0, second=0, microsecond=0)
-            if start > when:
-                start = _add_months(start, -1)
-            return Window(start, _add_months(start, 1))
-        start = when.replace(hour=self.reset_hour_utc, minute=0, second=0, microsecond=0)
-        if start > when:
-            start -= dt.timedelta(days=1)
-        return Window(start, start + dt.timedelta(days=1))
-
-
-def _add_months(moment: dt.datetime, months: int) -> dt.datetime:
-    index = moment.year * 12 + moment.month - 1 + months
-    year, month = divmod(index, 12)
-    day = min(moment.day, calendar.monthrange(year, month + 1)[1])
-    return moment.replace(year=year, month=month + 1, day=day)
-
-
-def quotas_configured(
-    config: Mapping[str, Mapping[str, int]] | None = None,
-    *,
-    window_seconds: float | None = None,
-) -> dict[str, Quota]:
-    """The quotas of ``COLLECTION_QUOTAS`` (or ``config``), keyed by provider."""
-    config = settings.COLLECTION_QUOTAS if config is None else config
-    if window_seconds is None:
-        window_seconds = settings.COLLECTION_QUOTA_WINDOW_SECONDS
-    quotas = {}
-    for provider, rule in config.items():
-        if "per_day" in rule:
-            quota = Quota(provider, int(rule["per_day"]), "day",
-                          reset_hour_utc=int(rule.get("reset_hour_utc", 0)))
-        elif "per_month" in rule:
-            quota = Quota(provider, int(rule["per_month"]), "month",
-                          reset_day=int(rule.get("reset_day", 1)))
-        else:
-            raise ValueError(f"quota for {provider!r} needs per_day or per_month: {rule!r}")
-        if window_seconds and window_seconds > 0:
-            quota = dataclasses.replace(quota, period="window", window_seconds=window_seconds)
-        quotas[provider] = quota
-    return quotas
-
-
-def _guard_seconds(window: Window) -> float:
-    """No request starts this close to a window's end: it could reach the provider in the
-    next window and be counted there, on top of that window's full quota."""
-    return min(2.0, 0.05 * window.seconds)
-
-
-def _exhausted_error(quota: Quota, window: Window) -> QuotaExhausted:
-    return QuotaExhausted(
-        f"The {quota.provider} quota of {quota.limit} requests per {quota.period_label} is "
-        f"spent; it resets at {window.end.isoformat(timespec='seconds')}",
-        reset_at=window.end,
-        provider=quota.provider,
-    )
-
-
-# --- The shared counter (sync; the tracker calls these through sync_to_async) ----------
-
-
-def usage_reserve(*, provider: str, window_start: dt.datetime, limit: int, block: int) -> int:
-    """Add up to ``block`` requests to the window's counter without passing ``limit``.
-
-    Returns how many were reserved (0 = the window is spent). One conditional UPDATE does
-    the check and the increment, so concurrent reservers can never pass the limit.
-    """
-    ProviderUsage.objects.bulk_create(
-        [ProviderUsage(provider=provider, window_start=window_start)], ignore_conflicts=True
-    )
-    rows = ProviderUsage.objects.filter(provider=provider, window_start=window_start)
-    while True:
-        used = rows.values_list("requests", flat=True).get()
-        n = min(block, limit - used)
-        if n <= 0:
-            return 0
-        if rows.filter(requests__lte=limit - n).update(
-            requests=F("requests") + n, updated_at=timezone.now()
-        ):
-            return n
-        # Another process reserved in between: read again (each miss is its progress).
-
-
-def usage_release(*, provider: str, window_start: dt.datetime, count: int) -> None:
-    """Give back ``count`` reserved but unsent requests."""
-    if count > 0:
-        ProviderUsage.objects.filter(
-            provider=provider, window_start=window_start, requests__gte=count
-        ).update(requests=F("requests") - count, updated_at=timezone.now())
-
-
-def usage_raise_to(*, provider: str, window_start: dt.datetime, used: int) -> None:
-    """Make the counter at least ``used`` (the provider knows of more usage than we do)."""
-    ProviderUsage.objects.bulk_create(
-        [ProviderUsage(provider=provider, window_start=window_start)], ignore_conflicts=True
-    )
-    ProviderUsage.objects.filter(
-        provider=provider, window_start=window_start, requests__lt=used
-    ).update(requests=used, updated_at=timezone.now())
-
-
-# --- The tracker ---------------------------------------------------------------------
 
 
 @dataclass(slots=True)
@@ -277,7 +126,7 @@ class QuotaTracker:
                 now = self._now()
                 window = quota.window_at(now)
                 to_end = (window.end - now).total_seconds()
-                if to_end < _guard_seconds(window):
+                if to_end < quota_guard_seconds(window):
                     await asyncio.sleep(to_end)
                     continue
                 if state.window != window:
@@ -296,7 +145,7 @@ class QuotaTracker:
                     if state.left > 0:
                         continue
                 if await self._reserve(provider, quota, window, state) == 0:
-                    raise _exhausted_error(quota, window)
+                    raise quota_exhausted_error(quota, window)
 
     def _block_size(self, quota: Quota, state: _ProviderState) -> int:
         """About RESERVE_AHEAD_SECONDS of requests at the recent rate (at least the
@@ -474,129 +323,3 @@ class QuotaTracker:
 
     async def __aexit__(self, *exc) -> None:
         await self.aclose()
-
-
-# --- Reads and services --------------------------------------------------------------
-
-
-def quota_usage_get(*, now: dt.datetime | None = None) -> dict[str, dict]:
-    """Per metered provider: limit, used, left, window start and reset time (plain JSON).
-
-    ``used`` counts requests sent plus those a running process has reserved and not sent
-    yet (at most ``COLLECTION_QUOTA_BLOCK`` per process).
-    """
-    now = now or timezone.now()
-    usage = {}
-    for provider, quota in quotas_configured().items():
-        window = quota.window_at(now)
-        rows = ProviderUsage.objects.filter(provider=provider)
-        if quota.period == "month":
-            row = rows.filter(window_start=window.start).first()
-        else:
-            # A day may be aligned on the provider's own reset time (``align``): take the
-            # latest window of that length that covers now.
-            length = window.end - window.start
-            row = (
-                rows.filter(window_start__lte=now, window_start__gt=now - length)
-                .order_by("-window_start")
-                .first()
-            )
-            if row is not None:
-                window = Window(row.window_start, row.window_start + length)
-        used = row.requests if row else 0
-        usage[provider] = {
-            "provider": provider,
-            "limit": quota.limit,
-            "period": quota.period_label,
-            "used": used,
-            "left": max(0, quota.limit - used),
-            "window_start": window.start.isoformat(),
-            "resets_at": window.end.isoformat(),
-        }
-    return usage
-
-
-def quota_usage_lines(*, now: dt.datetime | None = None) -> list[str]:
-    """``quota_usage_get`` as sentences (the admin's usage page, command output)."""
-    usage = quota_usage_get(now=now)
-    if not usage:
-        return ["No provider quota is configured (COLLECTION_QUOTAS): nothing is metered."]
-    return [
-        f"{u['provider']}: {u['used']:,} used, {u['left']:,} left of {u['limit']:,} per "
-        f"{u['period']}; resets at {u['resets_at']}."
-        for u in usage.values()
-    ]
-
-
-def runs_resume_due(*, now: dt.datetime | None = None) -> list[int]:
-    """Queue again (and enqueue for a task worker) the runs paused at a quota whose reset
-    time has passed. The scheduler loop calls this; several schedulers at once are safe
-    (each run is re-checked under a row lock taken with SKIP LOCKED)."""
-    from collection.services.runs import run_enqueue, run_transition
-
-    now = now or timezone.now()
-    due = CollectionRun.objects.filter(
-        status=CollectionRun.Status.PAUSED,
-        pause_reason=CollectionRun.PauseReason.QUOTA,
-        resume_at__lte=now,
-    )
-    resumed = []
-    for run_id in list(due.values_list("pk", flat=True)):
-        with transaction.atomic():
-            run = (
-                CollectionRun.objects.select_for_update(skip_locked=True).filter(pk=run_id).first()
-            )
-            if (
-                run is None
-                or run.status != CollectionRun.Status.PAUSED
-                or run.pause_reason != CollectionRun.PauseReason.QUOTA
-                or run.resume_at is None
-                or run.resume_at > now
-            ):
-                continue
-            run_transition(run_id=run_id, to=CollectionRun.Status.QUEUED)
-            run_enqueue(run_id=run_id)
-        resumed.append(run_id)
-        logger.info("run %s: provider quota reset; queued for resume", run_id)
-    return resumed
-
-
-def run_quota_wait(
-    *,
-    run_id: int,
-    write: Callable[[str], None],
-    sleep: Callable[[float], None] = time.sleep,
-    poll_seconds: float = 30.0,
-) -> bool:
-    """Foreground runs (``run_collection``): wait while the run is paused at a quota.
-
-    True: go on executing it (its reset time passed, or another process resumed it).
-    False: stop waiting (Ctrl-C, or an operator cancelled or paused it meanwhile); the run
-    stays as it is, and a task worker's scheduler resumes a quota pause by itself.
-    """
-    run = CollectionRun.objects.get(pk=run_id)
-    if run.resume_at is not None:
-        write(
-            f"Run {run_id} paused: {run.status_message} Waiting for the reset at "
-            f"{run.resume_at.isoformat(timespec='seconds')}, then it continues "
-            "(Ctrl-C stops waiting; the run stays paused)."
-        )
-    try:
-        while True:
-            if run.status in CollectionRun.ACTIVE_STATUSES:
-                return True  # resumed by another process: join it
-            if (
-                run.status != CollectionRun.Status.PAUSED
-                or run.pause_reason != CollectionRun.PauseReason.QUOTA
-                or run.resume_at is None
-            ):
-                return False
-            left = (run.resume_at - timezone.now()).total_seconds()
-            if left <= 0:
-                write(f"Run {run_id}: quota reset; continuing.")
-                return True
-            sleep(min(left, poll_seconds))
-            run.refresh_from_db(fields=["status", "pause_reason", "resume_at"])
-    except KeyboardInterrupt:
-        write(f"Stopped waiting; run {run_id} stays paused until its quota resets.")
-        return False

@@ -11,18 +11,25 @@ from django.utils import timezone as _timezone
 from collection.matching.score import dropshipper_why
 from collection.models import (
     CollectionRun,
+    Product,
+    ProviderUsage,
     RunTask,
     Seller,
     SellerChange,
     SellerSighting,
     SellerSnapshot,
 )
+from collection.normalize import seller_key
+from collection.quota_windows import Window as QuotaWindow
+from collection.quota_windows import quotas_configured
 
 
 @dataclass(slots=True)
 class RunProgress:
     """Where a run stands: task counts per phase and the run's counters.
 
+    The one progress read: the engine's progress display, the status messages and the
+    live pages all start from it (``phases()`` is the shape the pages carry).
     ``requests_per_s``, ``elapsed_s`` and ``busy_workers`` are filled in by the engine of
     the process that reports it (they are not stored).
     """
@@ -32,8 +39,10 @@ class RunProgress:
     phase: str
     amazon_total: int = 0
     amazon_finished: int = 0
+    amazon_failed: int = 0
     ebay_total: int = 0
     ebay_finished: int = 0
+    ebay_failed: int = 0
     failed_tasks: int = 0
     products: int = 0
     ebay_searches: int = 0
@@ -47,32 +56,61 @@ class RunProgress:
     busy_workers: int = 0
     extra: dict = field(default_factory=dict)
 
+    def phases(self) -> dict[str, dict[str, int]]:
+        """Tasks per phase: total, finished (done/failed/skipped) and failed (plain JSON)."""
+        return {
+            RunTask.Phase.AMAZON.value: {
+                "total": self.amazon_total, "finished": self.amazon_finished,
+                "failed": self.amazon_failed,
+            },
+            RunTask.Phase.EBAY.value: {
+                "total": self.ebay_total, "finished": self.ebay_finished,
+                "failed": self.ebay_failed,
+            },
+        }
 
-def run_progress_get(*, run_id: int) -> RunProgress:
-    run = CollectionRun.objects.get(pk=run_id)
+
+def _progress_of(run: CollectionRun, counts) -> RunProgress:
     progress = RunProgress(
         run_id=run.pk, status=run.status, phase=run.phase, products=run.products_found,
         ebay_searches=run.ebay_searches, sellers_found=run.sellers_found,
         sellers_new=run.sellers_new, sightings=run.sightings, requests=run.requests,
         retries=run.retries,
     )
-    rows = (
-        RunTask.objects.filter(run_id=run_id)
-        .values_list("phase", "status")
-        .annotate(n=Count("id"))
-        .order_by()
-    )
-    for phase, status, n in rows:
+    for phase, status, n in counts:
         finished = n if status in RunTask.FINISHED_STATUSES else 0
+        failed = n if status == RunTask.Status.FAILED else 0
         if phase == RunTask.Phase.AMAZON:
             progress.amazon_total += n
             progress.amazon_finished += finished
+            progress.amazon_failed += failed
         else:
             progress.ebay_total += n
             progress.ebay_finished += finished
-        if status == RunTask.Status.FAILED:
-            progress.failed_tasks += n
+            progress.ebay_failed += failed
+        progress.failed_tasks += failed
     return progress
+
+
+def runs_progress_get(*, runs: list[CollectionRun]) -> dict[int, RunProgress]:
+    """``run_progress_get`` for several runs in one query, keyed by run id."""
+    counts: dict[int, list[tuple[str, str, int]]] = {run.pk: [] for run in runs}
+    rows = (
+        RunTask.objects.filter(run_id__in=list(counts))
+        .values_list("run_id", "phase", "status")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    for run_id, phase, status, n in rows:
+        counts[run_id].append((phase, status, n))
+    return {run.pk: _progress_of(run, counts[run.pk]) for run in runs}
+
+
+def run_progress_get(*, run_id: int, run: CollectionRun | None = None) -> RunProgress:
+    """Where a run stands (``run``: the row, when the caller has just read it)."""
+    if run is None:
+        run = CollectionRun.objects.get(pk=run_id)
+    return runs_progress_get(runs=[run])[run.pk]
 
 
 def run_control_get(*, run_id: int) -> tuple[str, str]:
@@ -80,6 +118,11 @@ def run_control_get(*, run_id: int) -> tuple[str, str]:
     return tuple(
         CollectionRun.objects.values_list("status", "requested_action").get(pk=run_id)
     )
+
+
+def run_get(*, run_id: int) -> CollectionRun:
+    """One run (``CollectionRun.DoesNotExist`` when there is none)."""
+    return CollectionRun.objects.get(pk=run_id)
 
 
 def run_resumable_get(*, run_id: int) -> CollectionRun:
@@ -93,6 +136,58 @@ def run_resumable_get(*, run_id: int) -> CollectionRun:
             "queued or interrupted run can be resumed."
         )
     return run
+
+
+# --- Provider quota usage ------------------------------------------------------------
+
+
+def quota_usage_get(*, now: _dt.datetime | None = None) -> dict[str, dict]:
+    """Per metered provider: limit, used, left, window start and reset time (plain JSON).
+
+    ``used`` counts requests sent plus those a running process has reserved and not sent
+    yet (at most ``COLLECTION_QUOTA_BLOCK`` per process).
+    """
+    now = now or _timezone.now()
+    usage = {}
+    for provider, quota in quotas_configured().items():
+        window = quota.window_at(now)
+        rows = ProviderUsage.objects.filter(provider=provider)
+        if quota.period == "month":
+            row = rows.filter(window_start=window.start).first()
+        else:
+            # A day may be aligned on the provider's own reset time (``align``): take the
+            # latest window of that length that covers now.
+            length = window.end - window.start
+            row = (
+                rows.filter(window_start__lte=now, window_start__gt=now - length)
+                .order_by("-window_start")
+                .first()
+            )
+            if row is not None:
+                window = QuotaWindow(row.window_start, row.window_start + length)
+        used = row.requests if row else 0
+        usage[provider] = {
+            "provider": provider,
+            "limit": quota.limit,
+            "period": quota.period_label,
+            "used": used,
+            "left": max(0, quota.limit - used),
+            "window_start": window.start.isoformat(),
+            "resets_at": window.end.isoformat(),
+        }
+    return usage
+
+
+def quota_usage_lines(*, now: _dt.datetime | None = None) -> list[str]:
+    """``quota_usage_get`` as sentences (the admin's usage page, command output)."""
+    usage = quota_usage_get(now=now)
+    if not usage:
+        return ["No provider quota is configured (COLLECTION_QUOTAS): nothing is metered."]
+    return [
+        f"{u['provider']}: {u['used']:,} used, {u['left']:,} left of {u['limit']:,} per "
+        f"{u['period']}; resets at {u['resets_at']}."
+        for u in usage.values()
+    ]
 
 
 # --- Seller history, per-run reports and exports (operations) ---------------------------
@@ -435,9 +530,6 @@ def seller_leaderboard_queryset(*, filters: LeaderboardFilters) -> QuerySet[Sell
     """
     # Imports of this appended section stay local: the module head belongs to the history
     # reads above, edited in parallel.
-    from collection.models import Product
-    from collection.normalize import seller_key
-
     sellers = Seller.objects.filter(deleted_at__isnull=True)
     f = filters
     if f.search.strip():
@@ -548,8 +640,6 @@ def seller_samples_get(
     """
     from django.db import connection
 
-    from collection.models import Product
-
     if not seller_ids:
         return {}, {}
     sighting = SellerSighting._meta.db_table
@@ -659,8 +749,6 @@ def product_resellers_get(*, asin: str, limit: int = 200) -> tuple[object, list[
     """
     from django.db.models import F, Window
     from django.db.models.functions import RowNumber
-
-    from collection.models import Product
 
     product = Product.objects.filter(asin=asin).first()
     if product is None:

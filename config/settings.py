@@ -257,7 +257,7 @@ ACTIVITY_STATUS_SECONDS = env.float("ACTIVITY_STATUS_SECONDS", default=0.5)
 
 # --- Quotas -----------------------------------------------------------------------------
 # Requests each provider allows per window, counted from the requests actually sent
-# (collection.quotas). Syntax: "provider=LIMIT/day[@RESET_HOUR_UTC]" or
+# (collection.quota_windows). Syntax: "provider=LIMIT/day[@RESET_HOUR_UTC]" or
 # "provider=LIMIT/month[@RESET_DAY]", comma-separated, e.g. "ebay=5000/day@0,oxylabs=98000/month@1"
 # (eBay Browse: 5,000 calls/day by default; Oxylabs Micro: 98,000 results/month). Requests per
 # second are COLLECTION_RATE_LIMITS. The sandbox is not metered unless this is set.

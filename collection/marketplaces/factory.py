@@ -201,6 +201,8 @@ async def marketplace_open(
     extra: dict = {"sandbox_app": None}
 
     if config.mode == "sandbox":
+        # Imported here: the emulator (its catalogue and word lists) loads only in sandbox
+        # mode, never in a process that talks to the real marketplaces.
         from .sandbox import SandboxApp, SandboxConfig, SandboxTransport
         from .sandbox import config as sandbox_defaults
 

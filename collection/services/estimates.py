@@ -32,6 +32,8 @@ from django.db.models import Count, Sum
 from django.utils import timezone
 
 from collection.models import CollectionRun, RunTask
+from collection.quota_windows import quotas_configured
+from collection.selectors import quota_usage_get
 
 logger = logging.getLogger(__name__)
 
@@ -255,38 +257,6 @@ def run_estimate(
     )
 
 
-def run_estimate_from_options(
-    *,
-    categories: int | Iterable,
-    amazon_pages: int | None = None,
-    ebay_pages: int | None = None,
-    markup_min_percent=None,
-    markup_max_percent=None,
-    ebay_queries: int | None = None,
-) -> Estimate:
-    """The estimate for run options as an interface receives them (None = the default);
-    bad options raise ``RunOptionsError`` like ``run_create`` does."""
-    from collection.services.runs import run_options_validate
-
-    amazon_pages = settings.COLLECTION_AMAZON_PAGES if amazon_pages is None else amazon_pages
-    ebay_pages = settings.COLLECTION_EBAY_PAGES if ebay_pages is None else ebay_pages
-    low, high = run_options_validate(
-        workers=1, amazon_pages=amazon_pages, ebay_pages=ebay_pages,
-        markup_min_percent=(
-            settings.COLLECTION_MARKUP_MIN_PERCENT if markup_min_percent is None
-            else markup_min_percent
-        ),
-        markup_max_percent=(
-            settings.COLLECTION_MARKUP_MAX_PERCENT if markup_max_percent is None
-            else markup_max_percent
-        ),
-    )
-    return run_estimate(
-        categories=categories, amazon_pages=amazon_pages, ebay_pages=ebay_pages,
-        markup_min_percent=low, markup_max_percent=high, ebay_queries=ebay_queries,
-    )
-
-
 def run_estimate_for(*, run: CollectionRun) -> Estimate:
     """The estimate for an existing run's selection and options."""
     return run_estimate(
@@ -337,8 +307,6 @@ def run_quota_forecast(
     ``estimate``: an Estimate, its ``as_json()`` (kept on the run), or ``{"requests": {…}}``
     (e.g. what a resumed run still needs).
     """
-    from collection.quotas import quota_usage_get, quotas_configured
-
     now = now or timezone.now()
     usage = quota_usage_get(now=now) if usage is None else usage
     quotas = quotas_configured()
@@ -449,8 +417,6 @@ def run_quota_warning_for(*, run: CollectionRun, now: dt.datetime | None = None)
 
 def run_estimate_lines(*, estimate: Estimate, now: dt.datetime | None = None) -> list[str]:
     """What ``run_collection --estimate`` and the admin start form show."""
-    from collection.quotas import quotas_configured
-
     if not set(estimate.requests) & set(quotas_configured()):
         return [estimate.describe(), "No quota is configured for these providers (COLLECTION_QUOTAS)."]
     warning = run_quota_warning(estimate=estimate, now=now)

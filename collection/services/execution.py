@@ -12,7 +12,7 @@ run::
                                                            work; status untouched)
     completed / cancelled        ──► InvalidTransition
 
-Status changes still go through ``runs.run_transition`` (the state machine).
+Status changes still go through ``lifecycle.run_transition`` (the state machine).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from collection.models import CollectionRun
-from collection.services.runs import InvalidTransition, run_is_orphaned, run_transition
+from collection.services.lifecycle import InvalidTransition, run_is_orphaned, run_transition
 
 logger = logging.getLogger(__name__)
 

@@ -32,6 +32,7 @@ from django.utils import timezone
 
 from collection.matching.score import dropshipper_why
 from collection.models import CollectionRun, Seller, SellerChange
+from collection.selectors import sellers_export_queryset
 
 logger = logging.getLogger(__name__)
 
@@ -234,8 +235,6 @@ def sellers_export(
     describes a given ``sellers`` selection for the change log (e.g. the admin's changelist
     filters); the keyword filters are recorded as they are.
     """
-    from collection.selectors import sellers_export_queryset
-
     fmt = (fmt or "").lower()
     if fmt not in FORMATS:
         raise ExportError(f"Unknown export format {fmt!r}; use csv or json.")

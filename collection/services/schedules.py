@@ -22,14 +22,13 @@ from django.db import close_old_connections, transaction
 from django.utils import timezone
 
 from collection.models import Schedule
-from collection.quotas import quota_usage_get, quotas_configured
-from collection.services.estimates import run_estimate_from_options
-from collection.services.runs import (
-    RecoveryReport,
+from collection.quota_windows import quotas_configured
+from collection.selectors import quota_usage_get
+from collection.services.dispatch import RecoveryReport, run_start, runs_recover
+from collection.services.lifecycle import (
     RunError,
+    run_estimate_from_options,
     run_options_validate,
-    run_start,
-    runs_recover,
 )
 
 logger = logging.getLogger(__name__)

@@ -1,7 +1,6 @@
 """Batched, idempotent persistence of a run's work (the engine's only way to the database).
 
-Sync functions; the async engine calls them through ``sync_to_async``. The interface is
-fixed by ``notes/CONTRACT.md`` (``collection/store.py`` section):
+Sync functions; the async engine calls them through ``sync_to_async``:
 
 - ``run_plan``, ``tasks_claim``, ``tasks_release``, ``tasks_extend_lease``,
   ``phase_remaining``, ``run_heartbeat``, ``run_phase_advance``, ``run_finish``,

@@ -24,6 +24,7 @@ from collection.models import (
     SellerSighting,
 )
 
+from ._postgres import SELLERS_LOCK
 from .clean import (
     FEEDBACK_PERCENT_NONE,
     FEEDBACK_SCORE_NONE,
@@ -246,8 +247,6 @@ def _pairs_by_seller(pairs: Iterable[tuple[int, int]]) -> dict[int, list[int]]:
 
 def store_sellers(*, run_id: int, batch: PreparedBatch, now) -> dict:
     if _on_postgres():
-        from ._postgres import SELLERS_LOCK
-
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [SELLERS_LOCK])
 

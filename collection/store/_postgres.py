@@ -2,7 +2,7 @@
 
 Django's ``bulk_create`` spends ~26 µs of client CPU per row building model instances;
 ``INSERT … SELECT FROM unnest(%s::type[], …) ON CONFLICT …`` moves the same rows at
-~50k rows/s (``shared/reference/baselines.md``). All statements run inside the caller's
+~50k rows/s (``bench/ingest.py`` measures it). All statements run inside the caller's
 transaction (``results_store``).
 
 Locking, in the order a transaction takes it (no cycle, so no deadlock):
@@ -68,7 +68,7 @@ T_ACTIVE_COUNT = "collection_seller_active_count"  # not a model: see migration 
 # 10k-element string costs the client ~0.1 µs per element, where psycopg's list dumper
 # costs ~1.2 µs (it is pure Python and escapes every element), and the server splits it
 # faster than it parses an array literal. Scraped strings are cleaned of both control
-# characters (``clean.clean_text``); a value that still contains the separator makes that
+# characters (``clean.column_text``); a value that still contains the separator makes that
 # parameter fall back to a real array. A leading separator keeps [''] apart from [].
 _SEP, _NULL = "\x1f", "\x1e"
 _ARRAY_PLACEHOLDER = re.compile(r"(%\((\w+)\)s)::(\w+)\[\]")

@@ -63,8 +63,13 @@ FEEDBACK_SCORE_NONE = INT_MIN
 FEEDBACK_PERCENT_NONE = Decimal(-1)
 
 
-def clean_text(value, limit: int) -> str:
-    """A string that PostgreSQL and SQLite accept, at most ``limit`` characters."""
+def column_text(value, limit: int) -> str:
+    """A string that PostgreSQL and SQLite accept, at most ``limit`` characters.
+
+    Unlike ``marketplaces.values.clean_text`` (which the adapters apply to scraped text),
+    whitespace and other characters are kept as they are: only what a column cannot hold
+    (NUL, the SQL path's array separators, lone surrogates, the excess length) goes.
+    """
     if value is None:
         return ""
     if not isinstance(value, str):
@@ -110,17 +115,6 @@ def clean_int(value, *, low: int, high: int) -> int | None:
     return number if low <= number <= high else None
 
 
-def fast_seller_key(username: str) -> str:
-    """``normalize.seller_key`` with a fast path for plain ASCII names.
-
-    For printable ASCII, NFKC is the identity, casefold is lower() and there are no
-    control characters, so the result is the same (tests check the equivalence).
-    """
-    if username.isascii() and username.isprintable():
-        return " ".join(username.lower().split())
-    return seller_key(username)
-
-
 @dataclass(slots=True)
 class MarkRow:
     """How a task row is finished (cleaned from a TaskOutcome)."""
@@ -149,8 +143,8 @@ def mark_from_outcome(outcome) -> MarkRow:
     return MarkRow(
         status=status,
         attempts=max(0, min(int(outcome.attempts or 0), SMALLINT_MAX)),
-        error_type=clean_text(outcome.error_type, ERROR_TYPE_MAX),
-        error_message=clean_text(outcome.error_message, ERROR_MESSAGE_MAX),
+        error_type=column_text(outcome.error_type, ERROR_TYPE_MAX),
+        error_message=column_text(outcome.error_message, ERROR_MESSAGE_MAX),
         result_count=result_count,
     )
 
@@ -276,7 +270,7 @@ def _prepare_best_sellers(batch: PreparedBatch, task: TaskRow, page) -> None:
     batch.skipped += max(int(page.skipped or 0), 0)
     for record in page.products:
         try:
-            asin = clean_text(record.asin, 64).strip().upper()
+            asin = column_text(record.asin, 64).strip().upper()
             if not asin or len(asin) > ASIN_MAX:
                 batch.skipped += 1
                 continue
@@ -285,12 +279,12 @@ def _prepare_best_sellers(batch: PreparedBatch, task: TaskRow, page) -> None:
             if row is None:
                 row = ProductRow(
                     asin=asin,
-                    title=clean_text(record.title, TITLE_MAX).strip(),
+                    title=column_text(record.title, TITLE_MAX).strip(),
                     price=price,
-                    currency=clean_text(record.currency, CURRENCY_MAX).strip().upper(),
+                    currency=column_text(record.currency, CURRENCY_MAX).strip().upper(),
                     rating=clean_decimal(record.rating, limit=_RATING_LIMIT),
                     ratings_count=clean_int(record.ratings_count, low=0, high=INT_MAX),
-                    url=clean_text(record.url, URL_MAX).strip(),
+                    url=column_text(record.url, URL_MAX).strip(),
                 )
                 batch.products[asin] = row
             if price is not None and price > 0:
@@ -331,7 +325,7 @@ def _prepare_listings(
         return
     asin = ebay_task_asin(task.key)
     index = ebay_task_query_index(task.key)
-    query = clean_text(outcome.query or task.query, QUERY_MAX)
+    query = column_text(outcome.query or task.query, QUERY_MAX)
     if page.has_next and task.page < ebay_pages:
         batch.next_tasks.append(
             NextTask(
@@ -339,7 +333,7 @@ def _prepare_listings(
                 page=task.page + 1, query=query,
             )
         )
-    follow_up = clean_text(outcome.follow_up_query, QUERY_MAX).strip()
+    follow_up = column_text(outcome.follow_up_query, QUERY_MAX).strip()
     if follow_up and task.page == 1:
         batch.next_tasks.append(
             NextTask(
@@ -370,14 +364,14 @@ def _prepare_listings(
                     raw.__class__ is str and len(raw) <= USERNAME_MAX
                     and raw.isascii() and raw.isprintable()
                 ):
-                    # What clean_text and fast_seller_key do to a short printable ASCII
-                    # name, without the calls (most names; each is new to its batch).
+                    # What column_text does to a short printable ASCII name, without
+                    # the call (most names; each is new to its batch).
                     username = raw.strip()
-                    cleaned = (username, " ".join(username.lower().split()))
+                    cleaned = (username, seller_key(username))
                 else:
-                    username = clean_text(raw, USERNAME_MAX).strip()
+                    username = column_text(raw, USERNAME_MAX).strip()
                     cleaned = (
-                        username, fast_seller_key(username)[:USERNAME_MAX] if username else ""
+                        username, seller_key(username)[:USERNAME_MAX] if username else ""
                     )
                 if raw.__class__ is str:
                     names[raw] = cleaned
@@ -394,7 +388,7 @@ def _prepare_listings(
             percent = _memo_decimal(percents, listing.seller_feedback_percent, _PERCENT_LIMIT)
             user_id = listing.seller_user_id
             if user_id:
-                user_id = clean_text(user_id, USER_ID_MAX).strip()
+                user_id = column_text(user_id, USER_ID_MAX).strip()
             seller = sellers.get(key)
             if seller is None:
                 sellers[key] = SellerRow(key, username, feedback, percent, user_id)
@@ -413,12 +407,12 @@ def _prepare_listings(
             if raw.__class__ is str and len(raw) <= ITEM_ID_MAX and raw.isprintable():
                 item_id = raw.strip()
             else:
-                item_id = clean_text(raw, ITEM_ID_MAX).strip()
+                item_id = column_text(raw, ITEM_ID_MAX).strip()
             price = _memo_decimal(prices, listing.price, _PRICE_LIMIT)
             raw = listing.currency
             currency = currencies.get(raw)
             if currency is None:
-                currency = currencies[raw] = clean_text(raw, CURRENCY_MAX).strip().upper()
+                currency = currencies[raw] = column_text(raw, CURRENCY_MAX).strip().upper()
             is_match = score is not None and score >= threshold
             row = SightingRow(
                 key, product_id, item_id, price, currency, query=query,
@@ -440,10 +434,10 @@ _USD = ("USD", "")
 
 def _listing_evidence(row: SightingRow, listing, reference: Decimal | None) -> None:
     """Fill what the listing was (only for the sighting that wins its (seller, product))."""
-    row.title = clean_text(listing.title, LISTING_TITLE_MAX * 4).strip()[:LISTING_TITLE_MAX]
-    url = clean_text(listing.url, ITEM_URL_MAX).strip()
+    row.title = column_text(listing.title, LISTING_TITLE_MAX * 4).strip()[:LISTING_TITLE_MAX]
+    url = column_text(listing.url, ITEM_URL_MAX).strip()
     row.url = url if url.startswith(("https://", "http://")) else ""
     row.shipping_cost = clean_decimal(listing.shipping_cost, limit=_PRICE_LIMIT)
-    row.location = clean_text(listing.location, LOCATION_MAX).strip()
+    row.location = column_text(listing.location, LOCATION_MAX).strip()
     if reference is not None and row.price is not None and row.currency in _USD:
         row.price_ratio = round(float(row.price / reference), 4)

@@ -39,7 +39,7 @@ from collection.models import CollectionRun, RunTask
 from collection.matching import search_queries
 
 from . import _orm, _postgres
-from .clean import QUERY_MAX, clean_text, mark_from_outcome, prepare_batch
+from .clean import QUERY_MAX, column_text, mark_from_outcome, prepare_batch
 from .types import BatchResult, TaskOutcome, ebay_task_key
 
 logger = logging.getLogger(__name__)
@@ -62,7 +62,7 @@ def _first_query(title: str) -> str:
     """The query a product's first eBay task sends ('' when none can be built: the task is
     then skipped as not fetchable)."""
     queries = search_queries(title, limit=1)
-    return clean_text(queries[0], QUERY_MAX) if queries else ""
+    return column_text(queries[0], QUERY_MAX) if queries else ""
 
 
 def _backend():

@@ -25,7 +25,7 @@ from collection.models import (
     SellerChange,
     SellerSnapshot,
 )
-from collection.services.runs import run_transition
+from collection.services.lifecycle import run_transition
 
 from .results import RUN_COUNTER_FIELDS
 from .scores import seller_scores_settle

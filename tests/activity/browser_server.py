@@ -65,7 +65,7 @@ def prepare() -> dict:
     from django.core.management import call_command
 
     from collection.models import Category
-    from collection.services.runs import run_create
+    from collection.services.lifecycle import run_create
 
     # A test server: a cheap hasher saves seconds of PBKDF2 at creation and at login.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
@@ -160,9 +160,10 @@ async def drive_script(run_id: int) -> None:
 
     from asgiref.sync import sync_to_async
 
-    from activity.events import Action, EventRecorder
+    from activity.events import EventRecorder
+    from activity.payloads import Action
     from collection.models import CollectionRun, RunTask
-    from collection.services.runs import run_transition
+    from collection.services.lifecycle import run_transition
 
     Status = CollectionRun.Status
     recorder = EventRecorder(run_id)

@@ -12,9 +12,10 @@ from django.conf import settings
 from django.contrib.auth.models import Permission, User
 from django.test import Client
 
-from activity.events import Action, EventRecorder
+from activity.events import EventRecorder
+from activity.payloads import Action
 from collection.models import Category
-from collection.services.runs import run_create
+from collection.services.lifecycle import run_create
 
 PASSWORD = "correct-horse-battery-staple"
 

@@ -17,7 +17,7 @@ from collection.models import (
     SellerSighting,
 )
 from collection.normalize import seller_key
-from collection.services.runs import run_create
+from collection.services.lifecycle import run_create
 
 HOSTILE_SELLER = '<script>alert("seller")</script>deal"><img src=x onerror=alert(2)>'
 HOSTILE_TITLE = "Lamp <img src=x onerror=alert(1)> <script>window.__pwned=1</script>"

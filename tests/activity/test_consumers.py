@@ -9,10 +9,10 @@ import pytest
 from channels.layers import get_channel_layer
 
 from activity.access import CLOSE_FORBIDDEN, CLOSE_NOT_FOUND, CLOSE_UNAUTHENTICATED
-from activity.events import Action, frame_message, run_group
+from activity.payloads import Action, frame_message, run_group
 from activity.selectors import RESYNC_CHUNK
 from collection.models import CollectionRun
-from collection.services.runs import run_transition
+from collection.services.lifecycle import run_transition
 
 from .conftest import adb, new_run, record_events, session_cookie
 

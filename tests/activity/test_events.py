@@ -11,10 +11,11 @@ from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
 from django.db import connections, transaction
 
-from activity.events import RUNS_GROUP, Action, EventRecorder, run_group
+from activity.events import EventRecorder
 from activity.models import RunEvent
+from activity.payloads import RUNS_GROUP, Action, run_group
 from collection.models import CollectionRun
-from collection.services.runs import run_transition
+from collection.services.lifecycle import run_transition
 
 from .conftest import new_run
 

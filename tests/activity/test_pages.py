@@ -9,10 +9,11 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from activity.events import Action, EventRecorder
+from activity.events import EventRecorder
+from activity.payloads import Action
 from activity.selectors import run_live_state_get
 from collection.models import CollectionRun, RunTask
-from collection.services.runs import run_transition
+from collection.services.lifecycle import run_transition
 
 from .conftest import new_run
 

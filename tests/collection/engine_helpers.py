@@ -19,7 +19,7 @@ from collection.models import (
     SellerSighting,
     SellerSnapshot,
 )
-from collection.services.runs import categories_resolve, run_create
+from collection.services.lifecycle import categories_resolve, run_create
 
 ROOT = Path(__file__).resolve().parents[2]
 

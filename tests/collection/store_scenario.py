@@ -23,7 +23,8 @@ from collection.models import (
     SellerSnapshot,
 )
 from collection.store import results_store, run_plan, seller_scores_settle, tasks_claim
-from collection.store.testing import (
+
+from .builders import (
     best_seller,
     best_seller_page,
     done,

@@ -25,7 +25,7 @@ from collection.models import (
     SellerChange,
     SellerSighting,
 )
-from collection.services.runs import run_cancel, run_create, run_pause
+from collection.services.lifecycle import run_cancel, run_create, run_pause
 
 pytestmark = pytest.mark.django_db
 

@@ -12,7 +12,7 @@ from activity.models import RunEvent
 from collection.engine import arun_execute, run_execute
 from collection.engine.db import connection_reset as _connection_reset
 from collection.models import CollectionRun, RunTask
-from collection.services.runs import InvalidTransition, run_cancel, run_pause
+from collection.services.lifecycle import InvalidTransition, run_cancel, run_pause
 
 from .engine_helpers import fast_settings, forget_results, make_run, produced, sandbox
 

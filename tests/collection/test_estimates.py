@@ -182,7 +182,7 @@ def test_the_finish_time_counts_the_rate_limit(settings):
 
 
 def test_a_new_run_keeps_its_estimate(settings):
-    from collection.services.runs import run_create
+    from collection.services.lifecycle import run_create
 
     settings.EBAY_PROVIDER = "browse"
     categories = list(Category.objects.order_by("node_id")[:3])

@@ -1,6 +1,9 @@
+import random
+import string
+
 import pytest
 
-from collection.normalize import seller_key
+from collection.normalize import seller_key, seller_key_unicode
 
 
 @pytest.mark.parametrize(
@@ -38,3 +41,16 @@ def test_seller_key_keeps_distinct_names_distinct(a, b):
 def test_seller_key_is_idempotent():
     for name in ["ＤＸＢ＿Shop", "  A  b ", "straße", "ǅemal"]:
         assert seller_key(seller_key(name)) == seller_key(name)
+
+
+def test_the_ascii_fast_path_gives_the_same_key_as_the_unicode_path():
+    """The store keys every name of a batch with ``seller_key``: its fast path for printable
+    ASCII must agree with the full normalization on every input."""
+    rng = random.Random(7)
+    alphabet = string.printable + "ßẞｄＡ\u00a0\u3000é́ﬁ\x00\x7f"
+    samples = [
+        "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 20))) for _ in range(3000)
+    ]
+    samples += ["DxbDxb", " dxbDXB ", "Carol   Shop", "  a  b  ", "A\tB", "x\ny", "İstanbul"]
+    for sample in samples:
+        assert seller_key(sample) == seller_key_unicode(sample), repr(sample)

@@ -13,12 +13,9 @@ from django.db import connection
 
 from collection.marketplaces.base import QuotaExhausted
 from collection.models import ProviderUsage
-from collection.quotas import (
-    Quota,
-    QuotaTracker,
-    quota_usage_get,
-    quotas_configured,
-)
+from collection.quota_windows import Quota, quotas_configured
+from collection.quotas import QuotaTracker
+from collection.selectors import quota_usage_get
 from config.settings import _quotas_parse
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -344,7 +341,6 @@ WORKER = textwrap.dedent(
     os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings"
     django.setup()
     from collection.marketplaces.base import QuotaExhausted
-    from collection.quotas import Quota, QuotaTracker
 
     print("ready", flush=True)  # then wait for the others: all start at once
     while not os.path.exists(sys.argv[3]):
@@ -418,8 +414,8 @@ def test_runs_resume_due_queues_only_quota_paused_runs_whose_reset_passed(
     from django_tasks_db.models import DBTaskResult
 
     from collection.models import Category, CollectionRun
-    from collection.quotas import runs_resume_due
-    from collection.services.runs import run_create
+    from collection.services.dispatch import runs_resume_due
+    from collection.services.lifecycle import run_create
 
     categories = list(Category.objects.order_by("node_id")[:1])
     now = at(2026, 3, 10, 12)
@@ -448,7 +444,7 @@ def test_run_quota_wait_sleeps_until_the_reset_and_stops_on_cancel_or_ctrl_c():
     from django.utils import timezone
 
     from collection.models import CollectionRun
-    from collection.quotas import run_quota_wait
+    from collection.services.foreground import run_quota_wait
 
     resume_at = timezone.now() + dt.timedelta(seconds=90)
     run = CollectionRun.objects.create(
@@ -483,7 +479,6 @@ def test_run_quota_wait_sleeps_until_the_reset_and_stops_on_cancel_or_ctrl_c():
 def test_the_admin_shows_usage_left_and_reset(settings, admin_client):
     from django.utils import timezone
 
-    from collection.quotas import quotas_configured
 
     settings.COLLECTION_QUOTAS = {"ebay": {"per_day": 5000, "reset_hour_utc": 0}}
     settings.COLLECTION_QUOTA_WINDOW_SECONDS = 0
@@ -504,7 +499,6 @@ def test_the_live_page_shows_the_quotas(settings, admin_client):
     from django.utils import timezone
 
     from collection.models import CollectionRun
-    from collection.quotas import quotas_configured
 
     settings.COLLECTION_QUOTAS = {"ebay": {"per_day": 5000, "reset_hour_utc": 0}}
     settings.COLLECTION_QUOTA_WINDOW_SECONDS = 0

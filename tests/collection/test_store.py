@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import random
-import string
 from decimal import Decimal
 
 import pytest
@@ -22,7 +20,7 @@ from collection.models import (
 )
 from collection.matching import search_queries
 from collection.normalize import seller_key
-from collection.services.runs import InvalidTransition
+from collection.services.lifecycle import InvalidTransition
 from collection.store import (
     TaskOutcome,
     phase_remaining,
@@ -38,8 +36,7 @@ from collection.store import (
     tasks_extend_lease,
     tasks_release,
 )
-from collection.store.clean import fast_seller_key
-from collection.store.testing import (
+from .builders import (
     best_seller,
     best_seller_page,
     claim_all,
@@ -691,17 +688,6 @@ def test_run_finish_refuses_a_run_that_is_not_running():
 
 
 # --- pure functions -----------------------------------------------------------------------
-
-
-def test_fast_seller_key_matches_seller_key():
-    rng = random.Random(7)
-    alphabet = string.printable + "ßẞｄＡ\u00a0\u3000é́ﬁ\x00\x7f"
-    samples = [
-        "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 20))) for _ in range(3000)
-    ]
-    samples += TRICKY + ["  a  b  ", "A\tB", "x\ny", "İstanbul"]
-    for sample in samples:
-        assert fast_seller_key(sample) == seller_key(sample), repr(sample)
 
 
 @pytest.mark.postgres_only

@@ -23,7 +23,8 @@ from collection.store import (
     seller_scores_settle,
     tasks_claim,
 )
-from collection.store.testing import (
+
+from .builders import (
     best_seller,
     best_seller_page,
     claim_all,
@@ -31,7 +32,6 @@ from collection.store.testing import (
     listing,
     listing_page,
 )
-
 from .store_scenario import new_run
 
 pytestmark = [pytest.mark.postgres_only, pytest.mark.django_db(transaction=True)]

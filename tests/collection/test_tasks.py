@@ -9,19 +9,21 @@ from django_tasks_db.models import DBTaskResult
 
 from activity.models import RunEvent
 from collection.models import Category, CategoryPreset, CollectionRun
-from collection.services.runs import (
+from collection.services.dispatch import (
+    run_rerun,
+    run_resume,
+    run_start,
+    run_worker_add,
+    runs_recover,
+)
+from collection.services.lifecycle import (
     InvalidTransition,
     RunLimitReached,
     run_cancel,
     run_create,
     run_pause,
-    run_rerun,
-    run_resume,
-    run_start,
-    run_worker_add,
-    run_worker_execute,
-    runs_recover,
 )
+from collection.services.worker import run_worker_execute
 from collection.tasks import run_collection_task
 
 pytestmark = pytest.mark.django_db

@@ -25,7 +25,7 @@ from django.contrib.auth.models import User
 from django.contrib.sessions.backends.db import SessionStore
 from django.contrib.auth import HASH_SESSION_KEY, SESSION_KEY, BACKEND_SESSION_KEY
 from collection.models import Category
-from collection.services.runs import run_create
+from collection.services.lifecycle import run_create
 user = User.objects.create_superuser("op", "op@example.com", None)
 session = SessionStore()
 session[SESSION_KEY] = str(user.pk)

@@ -26,7 +26,8 @@ from collection.models import (
     SellerSighting,
     SellerSnapshot,
 )
-from collection.services.runs import run_create, run_start
+from collection.services.dispatch import run_start
+from collection.services.lifecycle import run_create
 
 ROOT = Path(__file__).resolve().parents[2]
 SMALL_CATEGORY = "3741261"  # 50 best sellers on one page
@@ -221,7 +222,7 @@ def _ready(process) -> None:
 
 def test_one_run_spreads_over_two_worker_processes():
     """"Add a worker process" enqueues a second task: two db_workers share one run."""
-    from collection.services.runs import run_worker_add
+    from collection.services.dispatch import run_worker_add
 
     # A process prefetches up to COLLECTION_BATCH_SIZE tasks: keep it below the run's size
     # so there is work left for the second process to claim.

@@ -21,9 +21,8 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
 
-from activity.events import Action, EventRecorder
-from activity.services import CONTROL_ACTIONS
-from collection.admin import RUN_CONTROLS
+from activity.events import EventRecorder
+from activity.payloads import Action
 from collection.models import (
     Category,
     CategoryPreset,
@@ -37,7 +36,8 @@ from collection.models import (
     SellerSighting,
     SellerSnapshot,
 )
-from collection.services.runs import run_create
+from collection.services.control import CONTROL_ACTIONS, LIVE_PAGE_ACTIONS
+from collection.services.lifecycle import run_create
 
 from .conftest import db_state
 
@@ -139,9 +139,9 @@ def concrete_urls(objects, superuser) -> list[tuple[str, str]]:
             if name == "run_id":
                 values[name] = [run_id, str(objects["finished"].pk)]
             elif name == "op":
-                values[name] = [*RUN_CONTROLS, "bogus"]
-            elif name == "action":
                 values[name] = [*CONTROL_ACTIONS, "bogus"]
+            elif name == "action":
+                values[name] = [*LIVE_PAGE_ACTIONS, "bogus"]
             elif name in ("object_id", "id"):
                 pk = _pk_for(route, objects, superuser)
                 values[name] = [pk] if pk else []

@@ -20,7 +20,7 @@ from django.test import Client
 from django.urls import reverse
 
 from collection.models import Category, CategoryPreset, CollectionRun, Schedule
-from collection.services import runs as run_services
+from collection.services import dispatch, lifecycle, worker
 from collection.services.execution import run_execution_begin
 from collection.services.schedules import ScheduleError, schedule_save
 
@@ -51,7 +51,7 @@ def finished_runs():
     category = Category.objects.get(node_id=NODE)
     runs = {}
     for status in ("completed", "cancelled", "queued"):
-        run = run_services.run_create(categories=[category], workers=2)
+        run = lifecycle.run_create(categories=[category], workers=2)
         CollectionRun.objects.filter(pk=run.pk).update(status=status)
         runs[status] = CollectionRun.objects.get(pk=run.pk)
     return runs
@@ -139,26 +139,26 @@ def test_run_collection_will_not_resume_a_finished_run(finished_runs, status):
 def test_run_services_refuse_bad_options(options):
     category = Category.objects.get(node_id=NODE)
     before = db_state()
-    with pytest.raises(run_services.RunOptionsError) as caught:
-        run_services.run_start(categories=[category], **options)
+    with pytest.raises(lifecycle.RunOptionsError) as caught:
+        dispatch.run_start(categories=[category], **options)
     assert str(caught.value) and "\n" not in str(caught.value)
-    with pytest.raises(run_services.RunOptionsError):
-        run_services.run_create(categories=[category], **options)
+    with pytest.raises(lifecycle.RunOptionsError):
+        lifecycle.run_create(categories=[category], **options)
     assert db_state() == before
 
 
 def test_run_services_refuse_unknown_selections():
     before = db_state()
-    with pytest.raises(run_services.RunOptionsError, match="Unknown category"):
-        run_services.categories_resolve(node_ids=["1", NODE, "<b>"])
-    with pytest.raises(run_services.RunOptionsError, match="Unknown preset"):
-        run_services.categories_resolve(preset_names=["No such"])
-    with pytest.raises(run_services.RunOptionsError, match="at least one category"):
-        run_services.run_start(categories=[])
+    with pytest.raises(lifecycle.RunOptionsError, match="Unknown category"):
+        lifecycle.categories_resolve(node_ids=["1", NODE, "<b>"])
+    with pytest.raises(lifecycle.RunOptionsError, match="Unknown preset"):
+        lifecycle.categories_resolve(preset_names=["No such"])
+    with pytest.raises(lifecycle.RunOptionsError, match="at least one category"):
+        dispatch.run_start(categories=[])
     empty = CategoryPreset.objects.create(name="Empty")
     before = db_state()
-    with pytest.raises(run_services.RunOptionsError, match="at least one category"):
-        run_services.run_start(categories=empty.categories.all(), preset=empty)
+    with pytest.raises(lifecycle.RunOptionsError, match="at least one category"):
+        dispatch.run_start(categories=empty.categories.all(), preset=empty)
     assert db_state() == before
 
 
@@ -166,24 +166,24 @@ def test_run_services_refuse_unknown_selections():
 def test_finished_runs_cannot_be_resumed_paused_cancelled_or_executed(finished_runs, status):
     run = finished_runs[status]
     before = db_state()
-    for service in (run_services.run_resume, run_services.run_pause, run_services.run_cancel,
-                    run_services.run_worker_add, run_services.run_mark_queued_for_resume):
-        with pytest.raises(run_services.InvalidTransition, match=f"is {status}"):
+    for service in (dispatch.run_resume, lifecycle.run_pause, lifecycle.run_cancel,
+                    dispatch.run_worker_add, lifecycle.run_mark_queued_for_resume):
+        with pytest.raises(lifecycle.InvalidTransition, match=f"is {status}"):
             service(run_id=run.pk)
-    with pytest.raises(run_services.InvalidTransition, match=f"is {status}"):
+    with pytest.raises(lifecycle.InvalidTransition, match=f"is {status}"):
         run_execution_begin(run_id=run.pk, executor="test")  # what run_execute does first
     assert db_state() == before
 
 
 def test_unknown_runs_are_refused_by_the_execution_entry_points():
     before = db_state()
-    with pytest.raises(run_services.InvalidTransition, match="Run 424242 does not exist"):
+    with pytest.raises(lifecycle.InvalidTransition, match="Run 424242 does not exist"):
         run_execution_begin(run_id=424242, executor="test")
-    assert run_services.run_worker_execute(run_id=424242) == {
+    assert worker.run_worker_execute(run_id=424242) == {
         "run_id": 424242, "status": "missing", "skipped": True,
     }
-    with pytest.raises(run_services.InvalidTransition):
-        run_services.run_rerun(run_id=CollectionRun.objects.create().pk)  # queued: not finished
+    with pytest.raises(lifecycle.InvalidTransition):
+        dispatch.run_rerun(run_id=CollectionRun.objects.create().pk)  # queued: not finished
     assert CollectionRun.objects.count() == 1
     CollectionRun.objects.all().delete()
     assert db_state() == before

@@ -21,10 +21,11 @@ from decimal import Decimal, InvalidOperation
 from django.core.management.base import BaseCommand, CommandError
 from django.db import DatabaseError
 
-from collection.engine import RunReport, run_execute
-from collection.quotas import run_quota_wait
+from collection.engine import RunReport
+from collection.marketplaces.factory import marketplace_check_config
 from collection.selectors import (
     RunProgress,
+    run_get,
     run_resumable_get,
     run_sightings_split_get,
     run_top_sellers_get,
@@ -32,12 +33,16 @@ from collection.selectors import (
 from collection.services.estimates import (
     run_estimate_compare,
     run_estimate_compare_line,
-    run_estimate_from_options,
     run_estimate_lines,
     run_quota_warning,
     run_quota_warning_for,
 )
-from collection.services.runs import RunError, categories_resolve, run_create
+from collection.services.foreground import (
+    run_foreground_create,
+    run_foreground_execute,
+    run_foreground_resume,
+)
+from collection.services.lifecycle import RunError, categories_resolve, run_estimate_from_options
 
 USAGE = 2  # exit status for bad input
 STOPPED = 1  # exit status for a run that did not complete
@@ -102,7 +107,7 @@ class Command(BaseCommand):
             "--json", action="store_true",
             help="Print the result as one JSON object (the last line of output).",
         )
-        parser.add_argument(  # quota hook
+        parser.add_argument(
             "--estimate", action="store_true",
             help="Print the requests the run would send per provider, and exit without running.",
         )
@@ -138,12 +143,16 @@ class Command(BaseCommand):
                     f"--resume continues a run with its own selection and options; "
                     f"drop {', '.join(fixed)} (only --workers may change).", returncode=USAGE,
                 )
-            try:
-                run = run_resumable_get(run_id=run_id)
-            except LookupError as exc:
-                raise CommandError(str(exc), returncode=USAGE)
-            if options["estimate"]:  # quota hook: what it was estimated at, and sent so far
+            if options["estimate"]:  # what it was estimated at, and sent so far
+                try:
+                    run = run_resumable_get(run_id=run_id)
+                except LookupError as exc:
+                    raise CommandError(str(exc), returncode=USAGE) from None
                 raise _EstimateOnly(None, run=run)
+            try:
+                run = run_foreground_resume(run_id=run_id)
+            except RunError as exc:
+                raise CommandError(str(exc), returncode=USAGE) from None
             return run.pk, workers
 
         if not node_ids and not presets:
@@ -151,7 +160,7 @@ class Command(BaseCommand):
                 "Choose what to collect: --categories NODE_ID[,NODE_ID…] and/or --preset NAME "
                 "(or --resume RUN_ID).", returncode=USAGE,
             )
-        if options["estimate"]:  # quota hook: print the estimate, create nothing
+        if options["estimate"]:  # print the estimate, create nothing
             try:
                 estimate = run_estimate_from_options(
                     categories=categories_resolve(node_ids=node_ids, preset_names=presets),
@@ -163,14 +172,8 @@ class Command(BaseCommand):
             raise _EstimateOnly(estimate)
         self._check_marketplace()
         try:
-            categories = categories_resolve(node_ids=node_ids, preset_names=presets)
-            preset = None
-            if len(presets) == 1 and not node_ids:
-                from collection.models import CategoryPreset
-
-                preset = CategoryPreset.objects.get(name=presets[0].strip())
-            run = run_create(
-                categories=categories, preset=preset, workers=workers,
+            run = run_foreground_create(
+                node_ids=node_ids, preset_names=presets, workers=workers,
                 amazon_pages=amazon_pages, ebay_pages=ebay_pages, ebay_queries=ebay_queries,
                 markup_min_percent=markup_min, markup_max_percent=markup_max,
             )
@@ -179,8 +182,6 @@ class Command(BaseCommand):
         return run.pk, workers
 
     def _check_marketplace(self) -> None:
-        from collection.marketplaces.factory import marketplace_check_config
-
         try:
             marketplace_check_config()
         except Exception as exc:  # configuration problems of any kind: one clear line
@@ -199,28 +200,19 @@ class Command(BaseCommand):
         as_json = options["json"]
         try:
             run_id, workers = self._run_to_execute(options)
-        except _EstimateOnly as only:  # quota hook: --estimate
+        except _EstimateOnly as only:  # --estimate
             return self._print_estimate(only, as_json=as_json)
         # Progress and the summary go to stderr with --json, so stdout ends with the JSON.
         display_stream = sys.stderr if as_json else getattr(self.stdout, "_out", self.stdout)
         display = ProgressDisplay(display_stream, run_id=run_id)
-        self._warn_quota(run_id, display)  # quota hook
+        self._warn_quota(run_id, display)
         display.start()
         try:
-            report = run_execute(
-                run_id=run_id, workers=workers, install_signal_handlers=True,
-                progress=display.update,
+            report = run_foreground_execute(
+                run_id=run_id, workers=workers, progress=display.update,
+                write=display.console.print,
+                waiting=lambda waiting: display.stop() if waiting else display.start(),
             )
-            # Quota hook: paused at a provider quota → wait for the reset, then go on.
-            while report.status == "paused" and report.pause_reason == "quota":
-                display.stop()
-                if not run_quota_wait(run_id=run_id, write=display.console.print):
-                    break
-                display.start()
-                report = run_execute(
-                    run_id=run_id, workers=workers, install_signal_handlers=True,
-                    progress=display.update,
-                )
         except RunError as exc:  # completed/cancelled meanwhile, or gone
             display.stop()
             raise CommandError(str(exc), returncode=USAGE)
@@ -233,13 +225,13 @@ class Command(BaseCommand):
         display.stop()
         evidence = run_evidence_get(run_id=run_id)
         display.summary(report, evidence=evidence)
-        self._compare_estimate(run_id, display)  # quota hook
+        self._compare_estimate(run_id, display)
         if as_json:
             self.stdout.write(json.dumps(report_as_json(report) | evidence, default=str))
         if report.status != "completed":
             raise CommandError(stopped_message(report), returncode=STOPPED)
 
-    # --- quotas (collection.quotas, services.estimates) ----------------------------------
+    # --- quotas (services.estimates) ----------------------------------------------------
 
     def _print_estimate(self, only: _EstimateOnly, *, as_json: bool) -> None:
         if only.run is not None:
@@ -264,17 +256,13 @@ class Command(BaseCommand):
             self.stdout.write(line)
 
     def _warn_quota(self, run_id: int, display: ProgressDisplay) -> None:
-        from collection.models import CollectionRun
-
-        warning = run_quota_warning_for(run=CollectionRun.objects.get(pk=run_id))
+        warning = run_quota_warning_for(run=run_get(run_id=run_id))
         if warning:
             display.console.print(f"Warning: {warning}", markup=False)
 
     def _compare_estimate(self, run_id: int, display: ProgressDisplay) -> None:
-        from collection.models import CollectionRun
-
         try:
-            line = run_estimate_compare_line(run=CollectionRun.objects.get(pk=run_id))
+            line = run_estimate_compare_line(run=run_get(run_id=run_id))
         except DatabaseError:
             # A run paused because the database went away: the reason matters, not this.
             logging.getLogger(__name__).debug("estimate comparison skipped", exc_info=True)

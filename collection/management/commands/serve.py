@@ -30,6 +30,8 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.utils.crypto import get_random_string
 
+from collection.services.schedules import scheduler_loop
+
 logger = logging.getLogger("collection.serve")
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -179,8 +181,6 @@ class Command(BaseCommand):
         stop = threading.Event()
 
         if in_process:
-            from collection.services.schedules import scheduler_loop
-
             threads += [WorkerThread(i + 1, interval=1.0) for i in range(task_workers)]
             if not no_scheduler:
                 threads.append(threading.Thread(

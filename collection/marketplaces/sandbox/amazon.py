@@ -25,6 +25,7 @@ from typing import NamedTuple
 
 from . import titles, words
 from .catalogue import CatalogueParams, h64, rng
+from .tokens import tokens
 
 SHARED_PRODUCT_RATE = 0.04
 POOL_SIZE = 400
@@ -221,8 +222,6 @@ def _hostile_record(record: dict, r) -> object:
 
 
 def _slug(title: str) -> str:
-    from .tokens import tokens
-
     return "-".join(tokens(title[:200])[:7]) or "product"
 
 

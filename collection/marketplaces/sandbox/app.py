@@ -135,7 +135,7 @@ class SandboxApp:
         self._buckets: dict[str, _TokenBucket] = {}
         self._token_key = hashlib.sha256(f"sandbox-token-key:{self.config.seed}".encode()).digest()
         self._token_generation = 0
-        self._quota_epoch = (  # quota hook: see SandboxConfig.quota_epoch
+        self._quota_epoch = (  # see SandboxConfig.quota_epoch
             time.time() if self.config.quota_epoch is None else self.config.quota_epoch
         )
         self._quota_used: dict[int, int] = {}

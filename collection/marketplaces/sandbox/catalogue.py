@@ -10,7 +10,7 @@ any process. The data itself is built in the provider modules:
 - ``sellers``: the recurring dropshippers, ordinary retailers and one-off sellers;
 - ``truth``: the ground truth for benchmarks and tests (never imported by the app).
 
-``best_sellers_page`` and ``search`` are kept here as the stable entry points.
+This module imports none of them (they all import it).
 """
 
 from __future__ import annotations
@@ -137,15 +137,3 @@ class ListingFilter:
         if self.price_max_cents is not None and listing.price_cents > self.price_max_cents:
             return False
         return True
-
-
-def best_sellers_page(params: CatalogueParams, node_id: str, page: int) -> list | None:
-    from . import amazon
-
-    return amazon.best_sellers_page(params, node_id, page)
-
-
-def search(params: CatalogueParams, query: str, listing_filter: ListingFilter):
-    from . import universe
-
-    return universe.search(params, query, listing_filter)

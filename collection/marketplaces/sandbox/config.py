@@ -42,8 +42,8 @@ class SandboxConfig:
     # tests): past it, 429 errorId 2001 without Retry-After.
     daily_quota: int = 0
     day_seconds: float = 86400.0
-    # Quota hook: where day 0 starts, in epoch seconds. None: when the app starts; 0.0: days
-    # aligned on the Unix epoch, like COLLECTION_QUOTA_WINDOW_SECONDS (collection.quotas).
+    # Where day 0 starts, in epoch seconds. None: when the app starts; 0.0: days
+    # aligned on the Unix epoch, like COLLECTION_QUOTA_WINDOW_SECONDS (collection.quota_windows).
     quota_epoch: float | None = None
     token_ttl_s: int = 7200
     # Catalogue sizes (small values keep tests fast).
@@ -75,7 +75,7 @@ class SandboxConfig:
             # Not (yet) in config/settings.py: read when present.
             "daily_quota": getattr(settings, "SANDBOX_DAILY_QUOTA", 0),
             "day_seconds": getattr(settings, "SANDBOX_DAY_SECONDS", 86400.0),
-            "quota_epoch": 0.0,  # quota hook: days on the epoch, like the quota windows
+            "quota_epoch": 0.0,  # days on the epoch, like the quota windows
             "timeout_sleep_s": getattr(settings, "SANDBOX_TIMEOUT_SLEEP_S", 200.0),
         }
         values.update(overrides)

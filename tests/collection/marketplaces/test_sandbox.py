@@ -558,7 +558,7 @@ def test_catalogue_realism(small_config):
     prices = Counter()
     for node in nodes:
         for page in (1, 2):
-            for record in catalogue.best_sellers_page(params, node, page):
+            for record in amazon.best_sellers_page(params, node, page):
                 if isinstance(record, dict) and "asin" in record:
                     categories_by_asin.setdefault(record["asin"], set()).add(node)
                     value = record.get("price", "missing")

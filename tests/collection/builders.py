@@ -1,4 +1,4 @@
-"""Builders of marketplace pages and task outcomes, for tests and benchmarks.
+"""Builders of marketplace pages and task outcomes, for tests (and bench/ingest.py).
 
 Plain constructors over ``collection.marketplaces.base`` dataclasses; nothing here
 touches the database except ``claim_all``.
@@ -10,8 +10,8 @@ from decimal import Decimal
 
 from collection.marketplaces.base import BestSeller, BestSellerPage, Listing, ListingPage
 from collection.models import RunTask
-
-from .types import TaskOutcome
+from collection.store.tasks import tasks_claim
+from collection.store.types import TaskOutcome
 
 
 def best_seller(asin: str, *, rank: int = 1, price="19.99", title: str | None = None,
@@ -85,7 +85,5 @@ def failed(task_id: int, *, error_type: str = "http_5xx", message: str = "boom",
 
 def claim_all(run_id: int, phase: str, *, executor: str = "test:1", lease_seconds: int = 60):
     """Claim every claimable task of a phase (in id order)."""
-    from .tasks import tasks_claim
-
     return tasks_claim(run_id=run_id, phase=phase, executor=executor, limit=100_000,
                        lease_seconds=lease_seconds)
