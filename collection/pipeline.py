@@ -27,7 +27,6 @@ from collection.marketplaces.base import (
     ListingPage,
     ListingQuery,
     Marketplace,
-    MarketplaceError,
 )
 from collection.matching import (
     MATCH_THRESHOLD,

@@ -13,8 +13,7 @@ import logging
 from django.utils import timezone
 
 from activity.events import Action, EventRecorder
-from collection import selectors
-from collection import store
+from collection import selectors, store
 from collection.engine.db import EngineDatabase
 from collection.engine.state import RunState
 from collection.engine.stats import EngineStats

@@ -19,8 +19,7 @@ import time
 from django.db import DatabaseError
 from django.utils import timezone
 
-from collection import selectors
-from collection import store
+from collection import selectors, store
 from collection.engine.config import EngineConfig
 from collection.engine.db import EngineDatabase, connection_reset
 from collection.engine.state import RunState, StopRequest, cancel

@@ -37,9 +37,7 @@ import time
 from collections.abc import Callable
 
 from activity.events import EventRecorder
-from collection import pipeline
-from collection import selectors
-from collection import store
+from collection import pipeline, selectors, store
 from collection.engine.broadcast import EventFrames, ProgressFeed
 from collection.engine.claimer import Claimer
 from collection.engine.config import EngineConfig

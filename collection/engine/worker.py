@@ -16,8 +16,7 @@ import time
 from collections.abc import Awaitable, Callable
 
 from activity.events import Action, EventRecorder
-from collection import pipeline
-from collection import store
+from collection import pipeline, store
 from collection.engine.config import EngineConfig
 from collection.engine.limiter import ProviderGates
 from collection.engine.retry import Action as RetryAction

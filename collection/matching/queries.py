@@ -29,7 +29,7 @@ edits. Rules, in order of how reliably a word survives:
 from __future__ import annotations
 
 from ._text import Token
-from ._words import COLOURS, DECORATION, FILLER, GENERIC, SIZE_WORDS, UNITS
+from ._words import COLOURS, DECORATION, FILLER, SIZE_WORDS, UNITS
 from .match import _GENERIC_STEMS, ProductTerms, product_terms
 
 # Measured on bench/matching.py (seed 3, 16 categories): of the fallback queries sent after

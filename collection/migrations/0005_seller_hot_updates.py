@@ -22,7 +22,6 @@
 import django.db.models.deletion
 from django.db import migrations, models
 
-
 # Percent of each seller page filled by inserts; the rest is for HOT updates. A batch updates
 # every seller of a page that it inserted earlier in the run, so the room is sized for one
 # new version of most rows of a page (old versions are pruned by the next visit).

@@ -34,9 +34,8 @@ from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from collection.models import CollectionRun, RunTask
-
 from collection.matching import search_queries
+from collection.models import CollectionRun, RunTask
 
 from . import _orm, _postgres
 from .clean import QUERY_MAX, column_text, mark_from_outcome, prepare_batch

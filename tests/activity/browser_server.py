@@ -259,9 +259,8 @@ async def drive_script(run_id: int) -> None:
 
 
 def serve(port: int) -> None:
-    from daphne.server import twisted_loop  # installs the asyncio reactor before Twisted
-
     import django
+    from daphne.server import twisted_loop  # installs the asyncio reactor before Twisted
 
     django.setup()
     from django.core.management import call_command

@@ -8,6 +8,7 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
+from collection.matching import search_queries
 from collection.models import (
     CollectionRun,
     Product,
@@ -18,7 +19,6 @@ from collection.models import (
     SellerSighting,
     SellerSnapshot,
 )
-from collection.matching import search_queries
 from collection.normalize import seller_key
 from collection.services.lifecycle import InvalidTransition
 from collection.store import (
@@ -36,6 +36,7 @@ from collection.store import (
     tasks_extend_lease,
     tasks_release,
 )
+
 from .builders import (
     best_seller,
     best_seller_page,
@@ -45,7 +46,6 @@ from .builders import (
     listing,
     listing_page,
 )
-
 from .store_scenario import new_run
 
 pytestmark = pytest.mark.django_db

@@ -12,9 +12,8 @@ from functools import lru_cache
 from urllib.parse import parse_qsl, urlsplit
 
 from . import amazon, ebay_pages, universe
-from .responses import Response
-from .tokens import tokens
 from .catalogue import CatalogueParams, ListingFilter, h64
+from .tokens import tokens
 
 _FAKE_TIME = dt.datetime(2026, 11, 2, 9, 0, tzinfo=dt.UTC)
 

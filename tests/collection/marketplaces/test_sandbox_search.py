@@ -11,8 +11,15 @@ import pytest
 
 from collection.marketplaces.base import ListingQuery
 from collection.marketplaces.oxylabs import ebay_search_url
-from collection.marketplaces.sandbox import SandboxApp, SandboxConfig, SandboxTransport
-from collection.marketplaces.sandbox import amazon, titles, truth, universe
+from collection.marketplaces.sandbox import (
+    SandboxApp,
+    SandboxConfig,
+    SandboxTransport,
+    amazon,
+    titles,
+    truth,
+    universe,
+)
 from collection.marketplaces.sandbox.catalogue import CatalogueParams, ListingFilter
 from collection.marketplaces.sandbox.oxylabs import _ebay_page_body, _parse_ebay_url
 from collection.marketplaces.sandbox.title_words import FILLER_WORDS

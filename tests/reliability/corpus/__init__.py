@@ -30,8 +30,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
-from collection.matching import search_queries
 from collection.marketplaces.sandbox import SandboxApp, SandboxConfig
+from collection.matching import search_queries
 
 HERE = Path(__file__).resolve().parent
 FIXTURES = HERE.parents[1] / "collection" / "marketplaces" / "fixtures"
