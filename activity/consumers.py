@@ -47,6 +47,7 @@ from activity.selectors import (
 
 logger = logging.getLogger(__name__)
 
+
 def _non_negative_int(value) -> int | None:
     if isinstance(value, bool):
         return None

@@ -228,8 +228,15 @@ class EventRecorder:
             last = self._store_orm(buffer)
         first = last - len(buffer) + 1
         return [
-            {"run": self.run_id, "seq": first + i, "ts": ts.isoformat(), "worker": worker,
-             "phase": phase, "action": action, "data": data}
+            {
+                "run": self.run_id,
+                "seq": first + i,
+                "ts": ts.isoformat(),
+                "worker": worker,
+                "phase": phase,
+                "action": action,
+                "data": data,
+            }
             for i, (ts, worker, phase, action, data) in enumerate(buffer)
         ]
 
@@ -238,14 +245,17 @@ class EventRecorder:
             CollectionRun.objects.filter(pk=self.run_id).update(
                 event_seq=F("event_seq") + len(buffer)
             )
-            last = CollectionRun.objects.values_list("event_seq", flat=True).get(
-                pk=self.run_id
-            )
+            last = CollectionRun.objects.values_list("event_seq", flat=True).get(pk=self.run_id)
             first = last - len(buffer) + 1
             RunEvent.objects.bulk_create(
                 RunEvent(
-                    run_id=self.run_id, seq=first + i, ts=ts, worker=worker, phase=phase,
-                    action=action, data=data,
+                    run_id=self.run_id,
+                    seq=first + i,
+                    ts=ts,
+                    worker=worker,
+                    phase=phase,
+                    action=action,
+                    data=data,
                 )
                 for i, (ts, worker, phase, action, data) in enumerate(buffer)
             )

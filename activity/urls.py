@@ -11,7 +11,5 @@ urlpatterns = [
     path("runs/", views.run_list, name="run_list"),
     path("runs/<int:run_id>/", views.run_detail, name="run_detail"),
     path("runs/<int:run_id>/top.json", views.run_top_sellers, name="run_top_sellers"),
-    path(
-        "runs/<int:run_id>/<str:action>/", views.run_control, name="run_control"
-    ),
+    path("runs/<int:run_id>/<str:action>/", views.run_control, name="run_control"),
 ]

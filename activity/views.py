@@ -92,7 +92,8 @@ def run_detail(request, run_id: int):
             "can_view_sellers": can_view_sellers,
             "sellers": (
                 run_sellers_board_get(run_id=run_id, finished=finished)
-                if can_view_sellers else {"top": [], "new": []}
+                if can_view_sellers
+                else {"top": [], "new": []}
             ),
             "top_url": reverse("activity:run_top_sellers", args=[run_id]),
             "admin_url": reverse("admin:collection_collectionrun_change", args=[run_id]),
@@ -173,9 +174,7 @@ def seller_detail(request, seller_id: int):
         raise Http404("No such seller.")
     evidence = Paginator(seller_evidence_queryset(seller_id=seller_id), EVIDENCE_PAGE_SIZE)
     page = evidence.get_page(request.GET.get("page"))
-    rows = [
-        {"sighting": s, "markup_percent": markup_percent(s.price_ratio)} for s in page
-    ]
+    rows = [{"sighting": s, "markup_percent": markup_percent(s.price_ratio)} for s in page]
     return render(
         request,
         "activity/seller_detail.html",
@@ -221,7 +220,5 @@ def run_top_sellers(request, run_id: int):
     status = CollectionRun.objects.filter(pk=run_id).values_list("status", flat=True).first()
     if status is None:
         raise Http404("No such run.")
-    board = run_sellers_board_get(
-        run_id=run_id, finished=status in CollectionRun.FINISHED_STATUSES
-    )
+    board = run_sellers_board_get(run_id=run_id, finished=status in CollectionRun.FINISHED_STATUSES)
     return JsonResponse({"run": run_id, **board})

@@ -102,13 +102,19 @@ def sandbox_request_counts(base_url: str) -> dict[str, int]:
     return counts
 
 
-def run_child(script: Path, args: list[str], *, env: dict[str, str],
-              timeout: float = CHILD_TIMEOUT_S) -> dict:
+def run_child(
+    script: Path, args: list[str], *, env: dict[str, str], timeout: float = CHILD_TIMEOUT_S
+) -> dict:
     """Run ``script --child args`` in a fresh interpreter; return its last JSON line."""
     command = [sys.executable, str(script), "--child", *args]
     completed = subprocess.run(
-        command, cwd=ROOT, env={**os.environ, **env}, stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE, text=True, timeout=timeout,
+        command,
+        cwd=ROOT,
+        env={**os.environ, **env},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        timeout=timeout,
     )
     lines = [line for line in completed.stdout.splitlines() if line.startswith("{")]
     if completed.returncode != 0 or not lines:
@@ -121,9 +127,15 @@ def run_child(script: Path, args: list[str], *, env: dict[str, str],
 
 # Everything a run writes (the catalogue of categories and presets stays).
 RUN_TABLES = [
-    "activity_runevent", "collection_sellerchange", "collection_sellersighting",
-    "collection_sellersnapshot", "collection_seller", "collection_productcategory",
-    "collection_runtask", "collection_product", "collection_collectionrun",
+    "activity_runevent",
+    "collection_sellerchange",
+    "collection_sellersighting",
+    "collection_sellersnapshot",
+    "collection_seller",
+    "collection_productcategory",
+    "collection_runtask",
+    "collection_product",
+    "collection_collectionrun",
     "collection_providerusage",
 ]
 
@@ -133,9 +145,7 @@ def reset_run_tables() -> None:
     from django.db import connection
 
     with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT tablename FROM pg_tables WHERE schemaname = current_schema()"
-        )
+        cursor.execute("SELECT tablename FROM pg_tables WHERE schemaname = current_schema()")
         present = {row[0] for row in cursor.fetchall()}
         tables = [t for t in RUN_TABLES if t in present]
         cursor.execute(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE")
@@ -146,24 +156,29 @@ def bench_categories(count: int) -> list[str]:
     from collection.models import Category
 
     node_ids = list(
-        Category.objects.filter(is_department=False).order_by("node_id")
+        Category.objects.filter(is_department=False)
+        .order_by("node_id")
         .values_list("node_id", flat=True)[:count]
     )
     if len(node_ids) < count:
         node_ids += list(
-            Category.objects.filter(is_department=True).order_by("node_id")
+            Category.objects.filter(is_department=True)
+            .order_by("node_id")
             .values_list("node_id", flat=True)[: count - len(node_ids)]
         )
     return node_ids
 
 
-def run_create_for_bench(*, categories: int, workers: int, amazon_pages: int = 2,
-                         ebay_pages: int = 1):
+def run_create_for_bench(
+    *, categories: int, workers: int, amazon_pages: int = 2, ebay_pages: int = 1
+):
     from collection.services.lifecycle import categories_resolve, run_create
 
     return run_create(
         categories=categories_resolve(node_ids=bench_categories(categories)),
-        workers=workers, amazon_pages=amazon_pages, ebay_pages=ebay_pages,
+        workers=workers,
+        amazon_pages=amazon_pages,
+        ebay_pages=ebay_pages,
     )
 
 
@@ -202,9 +217,12 @@ def table(rows: list[list], headers: list[str]) -> str:
     widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
     lines = []
     for n, row in enumerate(cells):
-        lines.append("  " + "  ".join(
-            (c.ljust(w) if i == 0 else c.rjust(w)) for i, (c, w) in enumerate(zip(row, widths))
-        ))
+        lines.append(
+            "  "
+            + "  ".join(
+                (c.ljust(w) if i == 0 else c.rjust(w)) for i, (c, w) in enumerate(zip(row, widths))
+            )
+        )
         if n == 0:
             lines.append("  " + "  ".join("-" * w for w in widths))
     return "\n".join(lines)

@@ -122,8 +122,9 @@ def child_ours(args) -> dict:
     from collection.models import CollectionRun
 
     if not args.join:
-        run_id = run_create_for_bench(categories=args.categories, workers=args.run_workers,
-                                      ebay_pages=1).pk
+        run_id = run_create_for_bench(
+            categories=args.categories, workers=args.run_workers, ebay_pages=1
+        ).pk
         if args.handshake:
             Path(args.handshake).write_text(str(run_id))
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
@@ -132,8 +133,14 @@ def child_ours(args) -> dict:
         report = run_execute(run_id=run_id, workers=args.workers)
     ended_at = time.time()
     if args.join:
-        return {"kind": "joiner", "workers": args.workers, "cpu_s": watch.cpu,
-                "started_at": started_at, "ended_at": ended_at, "status": report.status}
+        return {
+            "kind": "joiner",
+            "workers": args.workers,
+            "cpu_s": watch.cpu,
+            "started_at": started_at,
+            "ended_at": ended_at,
+            "status": report.status,
+        }
     run = CollectionRun.objects.get(pk=run_id)
     phases = _phase_times(run.pk)
     ebay_s = None
@@ -188,20 +195,26 @@ def child_baseline(args) -> dict:
     from collection.models import CollectionRun
     from collection.services.lifecycle import run_transition
 
-    run = run_create_for_bench(categories=args.categories, workers=args.workers,
-                               ebay_pages=1)
-    run_transition(run_id=run.pk, to=CollectionRun.Status.RUNNING,
-                   expect=[CollectionRun.Status.QUEUED], executor="baseline")
+    run = run_create_for_bench(categories=args.categories, workers=args.workers, ebay_pages=1)
+    run_transition(
+        run_id=run.pk,
+        to=CollectionRun.Status.RUNNING,
+        expect=[CollectionRun.Status.QUEUED],
+        executor="baseline",
+    )
     options = pipeline.RunOptions(
-        markup_min_percent=run.markup_min_percent, markup_max_percent=run.markup_max_percent,
+        markup_min_percent=run.markup_min_percent,
+        markup_max_percent=run.markup_max_percent,
     )
     timeout = httpx.Timeout(30.0)
 
     async def amazon_fetch(task):
         async with httpx.AsyncClient(timeout=timeout) as client:
             amazon = OxylabsAmazonBestSellers(
-                client=client, base_url=settings.OXYLABS_BASE_URL,
-                username=settings.OXYLABS_USERNAME, password=settings.OXYLABS_PASSWORD,
+                client=client,
+                base_url=settings.OXYLABS_BASE_URL,
+                username=settings.OXYLABS_USERNAME,
+                password=settings.OXYLABS_PASSWORD,
                 timeout=timeout,
             )
             page = await amazon.best_sellers(node_id=task.node_id, page=task.page)
@@ -209,20 +222,25 @@ def child_baseline(args) -> dict:
 
     # The Amazon phase and the token are set-up, not measured.
     store.run_plan(run_id=run.pk)
-    amazon_tasks = store.tasks_claim(run_id=run.pk, phase="amazon", executor="baseline",
-                                     limit=10_000, lease_seconds=3600)
-    outcomes = asyncio.run(_baseline_fetch_all(amazon_tasks, workers=args.workers,
-                                               fetch=amazon_fetch))
+    amazon_tasks = store.tasks_claim(
+        run_id=run.pk, phase="amazon", executor="baseline", limit=10_000, lease_seconds=3600
+    )
+    outcomes = asyncio.run(
+        _baseline_fetch_all(amazon_tasks, workers=args.workers, fetch=amazon_fetch)
+    )
     store.results_store(run_id=run.pk, outcomes=outcomes)
     store.run_phase_advance(run_id=run.pk, phase="amazon")
-    ebay_tasks = store.tasks_claim(run_id=run.pk, phase="ebay", executor="baseline",
-                                   limit=100_000, lease_seconds=3600)
+    ebay_tasks = store.tasks_claim(
+        run_id=run.pk, phase="ebay", executor="baseline", limit=100_000, lease_seconds=3600
+    )
 
     async def ebay_phase():
         async with httpx.AsyncClient(timeout=timeout) as token_client:
             tokens = EbayAppTokens(
-                client=token_client, base_url=settings.EBAY_API_BASE_URL,
-                client_id=settings.EBAY_CLIENT_ID, client_secret=settings.EBAY_CLIENT_SECRET,
+                client=token_client,
+                base_url=settings.EBAY_API_BASE_URL,
+                client_id=settings.EBAY_CLIENT_ID,
+                client_secret=settings.EBAY_CLIENT_SECRET,
             )
             await tokens.get()  # minted once, like a global in a script: not measured
 
@@ -232,20 +250,25 @@ def child_baseline(args) -> dict:
                 except pipeline.NotFetchable as exc:  # as the engine: skipped, no request
                     return pipeline.outcome_skipped(task, reason=str(exc))
                 async with httpx.AsyncClient(timeout=timeout) as client:
-                    ebay = EbayBrowseSearch(client=client, base_url=settings.EBAY_API_BASE_URL,
-                                            tokens=tokens)
+                    ebay = EbayBrowseSearch(
+                        client=client, base_url=settings.EBAY_API_BASE_URL, tokens=tokens
+                    )
                     page = await ebay.search_listings(query)
                 return pipeline.outcome_done(task, page, attempts=1, options=options)
 
             with Stopwatch() as fetching:
-                results = await _baseline_fetch_all(ebay_tasks, workers=args.workers,
-                                                    fetch=ebay_fetch)
+                results = await _baseline_fetch_all(
+                    ebay_tasks, workers=args.workers, fetch=ebay_fetch
+                )
         return results, fetching
 
     results, fetching = asyncio.run(ebay_phase())
     with Stopwatch() as storing:
-        store.results_store(run_id=run.pk, outcomes=list(results),
-                            counters={"requests": sum(1 for r in results if r.listings is not None)})
+        store.results_store(
+            run_id=run.pk,
+            outcomes=list(results),
+            counters={"requests": sum(1 for r in results if r.listings is not None)},
+        )
     run = CollectionRun.objects.get(pk=run.pk)
     return {
         "kind": "baseline",
@@ -276,8 +299,9 @@ def _run_processes(child_args: list[str], workers: int, processes: int, env: dic
     workers, the others (already running, waiting) join it; one result for the run."""
     import tempfile
 
-    shares = [workers // processes + (1 if i < workers % processes else 0)
-              for i in range(processes)]
+    shares = [
+        workers // processes + (1 if i < workers % processes else 0) for i in range(processes)
+    ]
     with tempfile.TemporaryDirectory() as tmp:
         handshake = Path(tmp) / "run-id"
         base = list(child_args)
@@ -288,9 +312,14 @@ def _run_processes(child_args: list[str], workers: int, processes: int, env: dic
             joiner[joiner.index("--workers") + 1] = str(share)
             commands.append([*joiner, "--join", str(handshake)])
         children = [
-            subprocess.Popen([sys.executable, str(SCRIPT), "--child", *command],
-                             cwd=SCRIPT.parent.parent, env={**os.environ, **env},
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            subprocess.Popen(
+                [sys.executable, str(SCRIPT), "--child", *command],
+                cwd=SCRIPT.parent.parent,
+                env={**os.environ, **env},
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
             for command in reversed(commands)  # joiners first: ready when the run starts
         ]
         outputs = []
@@ -310,8 +339,9 @@ def _run_processes(child_args: list[str], workers: int, processes: int, env: dic
     return result
 
 
-def measure(kind: str, workers: int, *, base_url: str, args, profile_dir: Path | None,
-            processes: int = 1) -> dict:
+def measure(
+    kind: str, workers: int, *, base_url: str, args, profile_dir: Path | None, processes: int = 1
+) -> dict:
     logged_before = len(sandbox_requests(base_url))
     sandbox_cpu_before = sandbox_cpu_seconds(base_url)
     child_args = [kind, "--workers", str(workers), "--categories", str(args.categories)]
@@ -324,11 +354,24 @@ def measure(kind: str, workers: int, *, base_url: str, args, profile_dir: Path |
         profile_dir.mkdir(parents=True, exist_ok=True)
         out = profile_dir / f"engine-{workers}w.collapsed.txt"
         command = [
-            _py_spy(), "record", "--rate", "200", "--gil", "--output", str(out),
-            "--format", "raw", "--", sys.executable, str(SCRIPT), "--child", *child_args,
+            _py_spy(),
+            "record",
+            "--rate",
+            "200",
+            "--gil",
+            "--output",
+            str(out),
+            "--format",
+            "raw",
+            "--",
+            sys.executable,
+            str(SCRIPT),
+            "--child",
+            *child_args,
         ]
-        completed = subprocess.run(command, env={**os.environ, **env}, stdout=subprocess.PIPE,
-                                   text=True, timeout=600)
+        completed = subprocess.run(
+            command, env={**os.environ, **env}, stdout=subprocess.PIPE, text=True, timeout=600
+        )
         result = json.loads([x for x in completed.stdout.splitlines() if x.startswith("{")][-1])
         result["profile"] = str(out)
     else:
@@ -350,20 +393,29 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--child", choices=["ours", "baseline"])
     parser.add_argument("--workers", default="5,50,200")
-    parser.add_argument("--baseline-workers", default="50",
-                        help="worker counts of the figure-5 baseline (comma-separated; '' for "
-                             "none). A fresh httpx client costs ~40-70 ms of CPU here (its SSL "
-                             "context), so each baseline run takes minutes.")
+    parser.add_argument(
+        "--baseline-workers",
+        default="50",
+        help="worker counts of the figure-5 baseline (comma-separated; '' for "
+        "none). A fresh httpx client costs ~40-70 ms of CPU here (its SSL "
+        "context), so each baseline run takes minutes.",
+    )
     parser.add_argument("--categories", type=int, default=22)
     parser.add_argument("--latency-ms", type=float, default=50.0)
-    parser.add_argument("--no-quotas", action="store_true",
-                        help="do not meter provider quotas (they are metered by default, "
-                             "as in production, with limits no bench reaches)")
-    parser.add_argument("--processes", default="1",
-                        help="run each measured run in 1 and/or more processes (comma-"
-                             "separated): the first starts the run with its share of the "
-                             "workers, the others join it (an operator's 'add a worker "
-                             "process'); e.g. 1,2")
+    parser.add_argument(
+        "--no-quotas",
+        action="store_true",
+        help="do not meter provider quotas (they are metered by default, "
+        "as in production, with limits no bench reaches)",
+    )
+    parser.add_argument(
+        "--processes",
+        default="1",
+        help="run each measured run in 1 and/or more processes (comma-"
+        "separated): the first starts the run with its share of the "
+        "workers, the others join it (an operator's 'add a worker "
+        "process'); e.g. 1,2",
+    )
     parser.add_argument("--profile", type=Path, default=None, metavar="DIR")
     parser.add_argument("--run-workers", type=int, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--handshake", default=None, help=argparse.SUPPRESS)
@@ -391,16 +443,23 @@ def main() -> int:
                 if processes > workers:
                     continue
                 key = workers if processes == 1 else f"{workers}/{processes}p"
-                ours[key] = measure("ours", workers, base_url=base_url, args=args,
-                                    profile_dir=args.profile if processes == 1 else None,
-                                    processes=processes)
+                ours[key] = measure(
+                    "ours",
+                    workers,
+                    base_url=base_url,
+                    args=args,
+                    profile_dir=args.profile if processes == 1 else None,
+                    processes=processes,
+                )
             if workers in baseline_counts:
-                baseline[workers] = measure("baseline", workers, base_url=base_url, args=args,
-                                            profile_dir=None)
+                baseline[workers] = measure(
+                    "baseline", workers, base_url=base_url, args=args, profile_dir=None
+                )
         for workers in baseline_counts:
             if workers not in baseline:
-                baseline[workers] = measure("baseline", workers, base_url=base_url,
-                                            args=args, profile_dir=None)
+                baseline[workers] = measure(
+                    "baseline", workers, base_url=base_url, args=args, profile_dir=None
+                )
     load = os.getloadavg()
 
     ok = True
@@ -408,8 +467,9 @@ def main() -> int:
     for key, r in ours.items():
         workers = r["workers"]
         sandbox = r["sandbox"]
-        api_requests = (sandbox.get(OXYLABS_PATH, 0) + sandbox.get(SEARCH_PATH, 0)
-                        + sandbox.get(TOKEN_PATH, 0))
+        api_requests = (
+            sandbox.get(OXYLABS_PATH, 0) + sandbox.get(SEARCH_PATH, 0) + sandbox.get(TOKEN_PATH, 0)
+        )
         r["R"] = api_requests
         r["ideal_s"] = api_requests * latency / workers
         r["efficiency"] = r["ideal_s"] / r["wall_s"]
@@ -420,40 +480,74 @@ def main() -> int:
             r["ebay_phase_efficiency"] = (ebay_requests * latency / workers) / r["ebay_phase_s"]
         if r.get("served_ms_mean"):
             # The same ratio with the latency the sandbox actually served (diagnostic).
-            r["served_efficiency"] = (api_requests * r["served_ms_mean"] / 1000 / workers
-                                      / r["wall_s"])
+            r["served_efficiency"] = (
+                api_requests * r["served_ms_mean"] / 1000 / workers / r["wall_s"]
+            )
         target = TARGETS.get(key)
         r["target"] = target
         r["target_met"] = None if target is None else r["efficiency"] >= target
         r["cpu_target_met"] = r["cpu_ms_per_request"] <= CPU_TARGET_MS
         if r["status"] != "completed" or r["ebay_searches"] < 2000:
             ok = False
-        rows.append([
-            key if isinstance(key, int) else f"{workers} in {r['processes']} processes", r["R"], f"{r['ideal_s']:.2f}", f"{r['wall_s']:.2f}",
-            f"{r['efficiency']:.3f}", f"≥ {target:.2f}" if target else "report",
-            f"{r.get('ebay_phase_efficiency', 0):.3f}",
-            f"{r['served_ms_mean']:.1f}" if r.get("served_ms_mean") else "-",
-            f"{r.get('served_efficiency', 0):.3f}",
-            f"{r['cpu_ms_per_request']:.3f}", f"{r['sandbox_cpu_ms_per_request']:.3f}",
-            r["status"],
-        ])
+        rows.append(
+            [
+                key if isinstance(key, int) else f"{workers} in {r['processes']} processes",
+                r["R"],
+                f"{r['ideal_s']:.2f}",
+                f"{r['wall_s']:.2f}",
+                f"{r['efficiency']:.3f}",
+                f"≥ {target:.2f}" if target else "report",
+                f"{r.get('ebay_phase_efficiency', 0):.3f}",
+                f"{r['served_ms_mean']:.1f}" if r.get("served_ms_mean") else "-",
+                f"{r.get('served_efficiency', 0):.3f}",
+                f"{r['cpu_ms_per_request']:.3f}",
+                f"{r['sandbox_cpu_ms_per_request']:.3f}",
+                r["status"],
+            ]
+        )
 
     print()
-    print("Figure 1 — engine efficiency (live clients → loopback sandbox, "
-          f"{args.latency_ms:g} ms latency, rate limits off)")
-    print(f"  run: {args.categories} categories × 2 Amazon pages, 1 eBay page per product; "
-          "R = Amazon pages + eBay searches + token mint (sandbox log)")
-    print(table(rows, ["workers", "R", "ideal s", "actual s", "efficiency", "target",
-                       "eBay-phase eff.", "served ms", "eff. at served", "CPU ms/req",
-                       "sandbox CPU ms/req", "status"]))
-    print("  served ms: mean time the sandbox took per API request (50 ms + what the "
-          "machine's load added server-side); eff. at served = ideal with it ÷ actual")
-    print("  sandbox CPU: the emulator's own process (not ours, but on the same two cores; "
-          "it memoizes pages, so runs after the first repeat cheaper requests)")
+    print(
+        "Figure 1 — engine efficiency (live clients → loopback sandbox, "
+        f"{args.latency_ms:g} ms latency, rate limits off)"
+    )
+    print(
+        f"  run: {args.categories} categories × 2 Amazon pages, 1 eBay page per product; "
+        "R = Amazon pages + eBay searches + token mint (sandbox log)"
+    )
+    print(
+        table(
+            rows,
+            [
+                "workers",
+                "R",
+                "ideal s",
+                "actual s",
+                "efficiency",
+                "target",
+                "eBay-phase eff.",
+                "served ms",
+                "eff. at served",
+                "CPU ms/req",
+                "sandbox CPU ms/req",
+                "status",
+            ],
+        )
+    )
+    print(
+        "  served ms: mean time the sandbox took per API request (50 ms + what the "
+        "machine's load added server-side); eff. at served = ideal with it ÷ actual"
+    )
+    print(
+        "  sandbox CPU: the emulator's own process (not ours, but on the same two cores; "
+        "it memoizes pages, so runs after the first repeat cheaper requests)"
+    )
     sample = next(iter(ours.values()))
-    print(f"  products {sample['products']}, eBay searches {sample['ebay_searches']}, "
-          f"sellers found {sample['sellers_found']}, sightings {sample['sightings']}, "
-          f"events {sample['events']}; CPU target ≤ {CPU_TARGET_MS} ms/request")
+    print(
+        f"  products {sample['products']}, eBay searches {sample['ebay_searches']}, "
+        f"sellers found {sample['sellers_found']}, sightings {sample['sightings']}, "
+        f"events {sample['events']}; CPU target ≤ {CPU_TARGET_MS} ms/request"
+    )
 
     rows5 = []
     for workers, b in baseline.items():
@@ -461,33 +555,61 @@ def main() -> int:
         ours_r = ours.get(workers)
         if ours_r and ours_r.get("ebay_phase_s"):
             b["ratio_wall"] = b["ebay_phase_s"] / ours_r["ebay_phase_s"]
-        rows5.append([
-            workers, b["ebay_searches"], f"{b['fetch_wall_s']:.2f}", f"{b['store_wall_s']:.2f}",
-            f"{b['ebay_phase_s']:.2f}",
-            f"{ours_r['ebay_phase_s']:.2f}" if ours_r and ours_r.get("ebay_phase_s") else "-",
-            f"{b.get('ratio_wall', 0):.2f}×", f"{b['cpu_ms_per_request']:.3f}",
-        ])
+        rows5.append(
+            [
+                workers,
+                b["ebay_searches"],
+                f"{b['fetch_wall_s']:.2f}",
+                f"{b['store_wall_s']:.2f}",
+                f"{b['ebay_phase_s']:.2f}",
+                f"{ours_r['ebay_phase_s']:.2f}" if ours_r and ours_r.get("ebay_phase_s") else "-",
+                f"{b.get('ratio_wall', 0):.2f}×",
+                f"{b['cpu_ms_per_request']:.3f}",
+            ]
+        )
     print()
-    print("Figure 5 — original-style baseline (fresh httpx client per request, persistence "
-          "deferred to the end), same eBay phase")
-    print(table(rows5, ["workers", "searches", "fetch s", "store s", "eBay phase s",
-                        "ours eBay phase s", "baseline/ours", "CPU ms/req"]))
-    print(f"  load average after: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}; "
-          f"bench took {time.monotonic() - started:.0f} s")
+    print(
+        "Figure 5 — original-style baseline (fresh httpx client per request, persistence "
+        "deferred to the end), same eBay phase"
+    )
+    print(
+        table(
+            rows5,
+            [
+                "workers",
+                "searches",
+                "fetch s",
+                "store s",
+                "eBay phase s",
+                "ours eBay phase s",
+                "baseline/ours",
+                "CPU ms/req",
+            ],
+        )
+    )
+    print(
+        f"  load average after: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}; "
+        f"bench took {time.monotonic() - started:.0f} s"
+    )
     print()
-    print(json.dumps({
-        "figure": "engine",
-        "ok": ok,
-        "latency_ms": args.latency_ms,
-        "categories": args.categories,
-        "ours": {str(k): v for k, v in ours.items()},
-        "baseline": {str(k): v for k, v in baseline.items()},
-        "targets_efficiency": {str(k): v for k, v in TARGETS.items()},
-        "target_cpu_ms_per_request": CPU_TARGET_MS,
-        "machine": machine(),
-        "loadavg": load,
-        "at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-    }, default=str))
+    print(
+        json.dumps(
+            {
+                "figure": "engine",
+                "ok": ok,
+                "latency_ms": args.latency_ms,
+                "categories": args.categories,
+                "ours": {str(k): v for k, v in ours.items()},
+                "baseline": {str(k): v for k, v in baseline.items()},
+                "targets_efficiency": {str(k): v for k, v in TARGETS.items()},
+                "target_cpu_ms_per_request": CPU_TARGET_MS,
+                "machine": machine(),
+                "loadavg": load,
+                "at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            },
+            default=str,
+        )
+    )
     return 0 if ok else 1
 
 

@@ -119,8 +119,16 @@ class PageClient:
             self.messages.append((first, self.last_seq, now, how))
         return gap
 
-    async def run(self, session, url: str, headers: dict, ready: asyncio.Event,
-                  stop: asyncio.Event, connected: list, expected: int) -> None:
+    async def run(
+        self,
+        session,
+        url: str,
+        headers: dict,
+        ready: asyncio.Event,
+        stop: asyncio.Event,
+        connected: list,
+        expected: int,
+    ) -> None:
         import aiohttp
 
         loop = asyncio.get_running_loop()
@@ -128,8 +136,9 @@ class PageClient:
         for attempt in range(CONNECT_ATTEMPTS):  # as the page: reconnect with backoff
             try:
                 async with CONNECTING:
-                    ws = await session.ws_connect(url, headers=headers, max_msg_size=0,
-                                                  autoping=True, heartbeat=None)
+                    ws = await session.ws_connect(
+                        url, headers=headers, max_msg_size=0, autoping=True, heartbeat=None
+                    )
                 break
             except (aiohttp.ClientError, OSError):
                 self.connect_failures += 1
@@ -151,8 +160,9 @@ class PageClient:
                 data = json.loads(message.data)
                 kind = data.get("type")
                 if kind == "events":
-                    if self.receive_events(data["events"], replay=bool(data.get("replay")),
-                                           now=now):
+                    if self.receive_events(
+                        data["events"], replay=bool(data.get("replay")), now=now
+                    ):
                         await self.request_resync()
                 elif kind == "synced":
                     self.resync_pending = False
@@ -160,9 +170,11 @@ class PageClient:
                 elif kind == "status":
                     expected = data["run"].get("event_seq") or 0
                     if expected > self.last_seq:
+
                         def check(expected=expected):
                             if self.last_seq < expected:
                                 loop.create_task(self.request_resync())
+
                         loop.call_later(STATUS_RESYNC_S, check)
                 if stop.is_set():
                     break
@@ -181,9 +193,12 @@ async def clients_main(args) -> None:
     final_seq = [None]
     connector = aiohttp.TCPConnector(limit=0)
     async with aiohttp.ClientSession(connector=connector) as session:
-        tasks = [asyncio.create_task(c.run(session, args.url, headers, ready, stop, connected,
-                                             args.clients))
-                 for c in clients]
+        tasks = [
+            asyncio.create_task(
+                c.run(session, args.url, headers, ready, stop, connected, args.clients)
+            )
+            for c in clients
+        ]
         try:
             await asyncio.wait_for(ready.wait(), 60)
         except TimeoutError:
@@ -240,9 +255,15 @@ async def clients_main(args) -> None:
         await asyncio.gather(*tasks, return_exceptions=True)
     result = {
         "clients": [
-            {"n": c.n, "last_seq": c.last_seq, "messages": c.messages, "gaps": c.gaps,
-             "resyncs": c.resyncs, "duplicates": c.duplicates,
-             "connect_failures": c.connect_failures}
+            {
+                "n": c.n,
+                "last_seq": c.last_seq,
+                "messages": c.messages,
+                "gaps": c.gaps,
+                "resyncs": c.resyncs,
+                "duplicates": c.duplicates,
+                "connect_failures": c.connect_failures,
+            }
             for c in clients
         ],
         "final_seq": final_seq[0],
@@ -368,9 +389,14 @@ def parent(args) -> int:
     redis_url = os.environ.get("BENCH_REDIS_URL", DEFAULT_REDIS)
     started = time.monotonic()
     with loopback_sandbox(latency_ms=args.latency_ms, seed=1) as base_url:
-        env = live_environment(base_url, REDIS_URL=redis_url, DEBUG="False",
-                               ALLOWED_HOSTS="127.0.0.1,localhost",
-                               SECURE_SSL_REDIRECT="False", SECURE_HSTS_SECONDS="0")
+        env = live_environment(
+            base_url,
+            REDIS_URL=redis_url,
+            DEBUG="False",
+            ALLOWED_HOSTS="127.0.0.1,localhost",
+            SECURE_SSL_REDIRECT="False",
+            SECURE_HSTS_SECONDS="0",
+        )
         os.environ.update(env)
         from bench._common import reset_run_tables, run_create_for_bench
         from bench._django import bench_setup
@@ -380,25 +406,44 @@ def parent(args) -> int:
         reset_run_tables()
         _redis_flush(redis_url)
         cookie = staff_cookie()
-        run = run_create_for_bench(categories=args.categories, workers=args.workers,
-                                   ebay_pages=1)
+        run = run_create_for_bench(categories=args.categories, workers=args.workers, ebay_pages=1)
         port = free_port()
-        daphne = [str(Path(sys.executable).with_name("daphne")), "-b", "127.0.0.1", "-p",
-                  str(port), "config.asgi:application"]
+        daphne = [
+            str(Path(sys.executable).with_name("daphne")),
+            "-b",
+            "127.0.0.1",
+            "-p",
+            str(port),
+            "config.asgi:application",
+        ]
         out = Path(os.environ.get("TMPDIR", "/tmp")) / f"scout-fanout-{os.getpid()}.json"
-        with process(daphne, env=env, stdout=subprocess.DEVNULL,
-                     stderr=subprocess.PIPE, text=True) as server:
+        with process(
+            daphne, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+        ) as server:
             wait_port(port, server)
-            command = [sys.executable, str(SCRIPT), "--child", "--clients", str(args.clients),
-                       "--url", f"ws://127.0.0.1:{port}/ws/runs/{run.pk}/?after=0",
-                       "--cookie", cookie, "--origin", f"http://127.0.0.1:{port}",
-                       "--out", str(out)]
-            with process(command, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                         text=True) as clients:
+            command = [
+                sys.executable,
+                str(SCRIPT),
+                "--child",
+                "--clients",
+                str(args.clients),
+                "--url",
+                f"ws://127.0.0.1:{port}/ws/runs/{run.pk}/?after=0",
+                "--cookie",
+                cookie,
+                "--origin",
+                f"http://127.0.0.1:{port}",
+                "--out",
+                str(out),
+            ]
+            with process(
+                command, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+            ) as clients:
                 line = clients.stdout.readline().strip()
                 if not line.startswith("ready"):
-                    raise RuntimeError(f"clients did not connect: {line!r}; daphne said: "
-                                       f"{_tail(server)}")
+                    raise RuntimeError(
+                        f"clients did not connect: {line!r}; daphne said: {_tail(server)}"
+                    )
                 connected = int(line.split()[1])
                 clock = FrameClock()
                 clock.install()
@@ -411,8 +456,9 @@ def parent(args) -> int:
                 run_cpu = time.process_time()
                 report = run_execute(run_id=run.pk, workers=args.workers)
                 run_s = time.monotonic() - run_started
-                cpu = {name: _delta(process_cpu_s(pid), cpu_before[name])
-                       for name, pid in pids.items()}
+                cpu = {
+                    name: _delta(process_cpu_s(pid), cpu_before[name]) for name, pid in pids.items()
+                }
                 cpu["run"] = time.process_time() - run_cpu
                 final_seq = CollectionRun.objects.get(pk=run.pk).event_seq
                 from activity.models import RunEvent
@@ -430,8 +476,9 @@ def parent(args) -> int:
         data = json.loads(out.read_text())
         out.unlink()
     data["cpu_s"] = cpu
-    return report_figure(args, data, clock, report, run_s, final_seq, connected,
-                         time.monotonic() - started)
+    return report_figure(
+        args, data, clock, report, run_s, final_seq, connected, time.monotonic() - started
+    )
 
 
 def _delta(after: float | None, before: float | None) -> float | None:
@@ -502,36 +549,54 @@ def report_figure(args, data, clock, report, run_s, final_seq, connected, total_
     p50 = percentile(latencies, 50) if latencies else None
     p99 = percentile(latencies, 99) if latencies else None
     pmax = max(latencies) if latencies else None
-    ok = (connected == args.clients and clients_complete == args.clients
-          and report.status == "completed")
-    targets_met = bool(ok and p50 is not None and p50 < 50 and p99 < 250
-                       and events_per_s >= 200)
+    ok = (
+        connected == args.clients
+        and clients_complete == args.clients
+        and report.status == "completed"
+    )
+    targets_met = bool(ok and p50 is not None and p50 < 50 and p99 < 250 and events_per_s >= 200)
 
     print()
-    print(f"Figure 3 — fan-out: a run at {args.workers} workers ({args.latency_ms:g} ms latency) "
-          f"watched by {args.clients} websocket clients through daphne + channels-redis")
+    print(
+        f"Figure 3 — fan-out: a run at {args.workers} workers ({args.latency_ms:g} ms latency) "
+        f"watched by {args.clients} websocket clients through daphne + channels-redis"
+    )
     rows = [
         ["events (run total)", f"{final_seq:,}"],
         ["run wall time (s)", f"{run_s:.1f}"],
         ["events/s (target ≥ 200)", f"{events_per_s:.0f}"],
-        ["frames published", f"{clock.frames:,} (median {percentile(clock.frame_sizes, 50)} "
-                             "events)" if clock.frame_sizes else "0"],
+        [
+            "frames published",
+            f"{clock.frames:,} (median {percentile(clock.frame_sizes, 50)} events)"
+            if clock.frame_sizes
+            else "0",
+        ],
         ["clients connected", f"{connected}/{args.clients}"],
         ["publish→receive p50 ms (< 50)", f"{p50:.1f}" if p50 is not None else "-"],
         ["publish→receive p99 ms (< 250)", f"{p99:.1f}" if p99 is not None else "-"],
         ["publish→receive max ms", f"{pmax:.1f}" if pmax is not None else "-"],
-        ["  of which group_send p50 / p99 ms",
-         f"{percentile(clock.send_ms, 50):.1f} / {percentile(clock.send_ms, 99):.1f}"
-         if clock.send_ms else "-"],
-        ["  per frame: first page p50 / p99 ms",
-         f"{percentile(first_ms, 50):.1f} / {percentile(first_ms, 99):.1f}"
-         if first_ms else "-"],
-        ["  per frame: first→last page p50 / p99 ms",
-         f"{percentile(spread_ms, 50):.1f} / {percentile(spread_ms, 99):.1f}"
-         if spread_ms else "-"],
-        ["emit→receive p50 / p99 ms (context: + buffering, store)",
-         f"{percentile(end_to_end, 50):.1f} / {percentile(end_to_end, 99):.1f}"
-         if end_to_end else "-"],
+        [
+            "  of which group_send p50 / p99 ms",
+            f"{percentile(clock.send_ms, 50):.1f} / {percentile(clock.send_ms, 99):.1f}"
+            if clock.send_ms
+            else "-",
+        ],
+        [
+            "  per frame: first page p50 / p99 ms",
+            f"{percentile(first_ms, 50):.1f} / {percentile(first_ms, 99):.1f}" if first_ms else "-",
+        ],
+        [
+            "  per frame: first→last page p50 / p99 ms",
+            f"{percentile(spread_ms, 50):.1f} / {percentile(spread_ms, 99):.1f}"
+            if spread_ms
+            else "-",
+        ],
+        [
+            "emit→receive p50 / p99 ms (context: + buffering, store)",
+            f"{percentile(end_to_end, 50):.1f} / {percentile(end_to_end, 99):.1f}"
+            if end_to_end
+            else "-",
+        ],
         ["live (client, event) pairs", f"{len(latencies):,}"],
         ["events lost before resync (all clients)", f"{lost_before_resync:,}"],
         ["clients that lost any", f"{sum(1 for x in per_client_lost if x)}"],
@@ -539,62 +604,74 @@ def report_figure(args, data, clock, report, run_s, final_seq, connected, total_
         ["clients with every event at the end", f"{clients_complete}/{args.clients}"],
         ["events missing at the end", f"{missing}"],
         ["catch-up after the run (s)", f"{data['catch_up_s']:.2f}"],
-        ["CPU s during the run: run / daphne / clients / redis",
-         " / ".join("-" if data["cpu_s"].get(k) is None else f"{data['cpu_s'][k]:.1f}"
-                    for k in ("run", "daphne", "clients", "redis"))],
+        [
+            "CPU s during the run: run / daphne / clients / redis",
+            " / ".join(
+                "-" if data["cpu_s"].get(k) is None else f"{data['cpu_s'][k]:.1f}"
+                for k in ("run", "daphne", "clients", "redis")
+            ),
+        ],
     ]
     print(table(rows, ["measure", "value"]))
     load = os.getloadavg()
-    print(f"  load average after: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}; "
-          f"bench took {total_s:.0f} s")
+    print(
+        f"  load average after: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}; "
+        f"bench took {total_s:.0f} s"
+    )
     print()
-    print(json.dumps({
-        "figure": "fanout",
-        "ok": ok,
-        "targets_met": targets_met,
-        "clients": args.clients,
-        "connected": connected,
-        "workers": args.workers,
-        "run_status": report.status,
-        "events": final_seq,
-        "run_s": round(run_s, 3),
-        "events_per_s": round(events_per_s, 1),
-        "frames": clock.frames,
-        "frame_events_p50": percentile(clock.frame_sizes, 50) if clock.frame_sizes else None,
-        "group_send_ms": {
-            "p50": percentile(clock.send_ms, 50) if clock.send_ms else None,
-            "p99": percentile(clock.send_ms, 99) if clock.send_ms else None,
-        },
-        "latency_ms": {"p50": p50, "p99": p99, "max": pmax, "samples": len(latencies)},
-        "emit_to_receive_ms": {
-            "p50": percentile(end_to_end, 50) if end_to_end else None,
-            "p99": percentile(end_to_end, 99) if end_to_end else None,
-        },
-        "frame_first_page_ms": {
-            "p50": percentile(first_ms, 50) if first_ms else None,
-            "p99": percentile(first_ms, 99) if first_ms else None,
-        },
-        "frame_spread_ms": {
-            "p50": percentile(spread_ms, 50) if spread_ms else None,
-            "p99": percentile(spread_ms, 99) if spread_ms else None,
-        },
-        "repaired_latency_ms": {
-            "p50": percentile(repaired_latencies, 50) if repaired_latencies else None,
-            "samples": len(repaired_latencies),
-        },
-        "lost_before_resync": lost_before_resync,
-        "repaired_ranges": sorted(repaired_ranges)[:20],
-        "clients_that_lost": sum(1 for x in per_client_lost if x),
-        "gaps": gaps,
-        "resyncs": resyncs,
-        "clients_complete": clients_complete,
-        "missing_at_end": missing,
-        "catch_up_s": round(data["catch_up_s"], 3),
-        "cpu_s_during_run": data["cpu_s"],
-        "machine": machine(),
-        "loadavg": load,
-        "at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-    }))
+    print(
+        json.dumps(
+            {
+                "figure": "fanout",
+                "ok": ok,
+                "targets_met": targets_met,
+                "clients": args.clients,
+                "connected": connected,
+                "workers": args.workers,
+                "run_status": report.status,
+                "events": final_seq,
+                "run_s": round(run_s, 3),
+                "events_per_s": round(events_per_s, 1),
+                "frames": clock.frames,
+                "frame_events_p50": percentile(clock.frame_sizes, 50)
+                if clock.frame_sizes
+                else None,
+                "group_send_ms": {
+                    "p50": percentile(clock.send_ms, 50) if clock.send_ms else None,
+                    "p99": percentile(clock.send_ms, 99) if clock.send_ms else None,
+                },
+                "latency_ms": {"p50": p50, "p99": p99, "max": pmax, "samples": len(latencies)},
+                "emit_to_receive_ms": {
+                    "p50": percentile(end_to_end, 50) if end_to_end else None,
+                    "p99": percentile(end_to_end, 99) if end_to_end else None,
+                },
+                "frame_first_page_ms": {
+                    "p50": percentile(first_ms, 50) if first_ms else None,
+                    "p99": percentile(first_ms, 99) if first_ms else None,
+                },
+                "frame_spread_ms": {
+                    "p50": percentile(spread_ms, 50) if spread_ms else None,
+                    "p99": percentile(spread_ms, 99) if spread_ms else None,
+                },
+                "repaired_latency_ms": {
+                    "p50": percentile(repaired_latencies, 50) if repaired_latencies else None,
+                    "samples": len(repaired_latencies),
+                },
+                "lost_before_resync": lost_before_resync,
+                "repaired_ranges": sorted(repaired_ranges)[:20],
+                "clients_that_lost": sum(1 for x in per_client_lost if x),
+                "gaps": gaps,
+                "resyncs": resyncs,
+                "clients_complete": clients_complete,
+                "missing_at_end": missing,
+                "catch_up_s": round(data["catch_up_s"], 3),
+                "cpu_s_during_run": data["cpu_s"],
+                "machine": machine(),
+                "loadavg": load,
+                "at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            }
+        )
+    )
     return 0 if ok else 1
 
 

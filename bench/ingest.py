@@ -38,9 +38,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench._django import bench_setup  # noqa: E402
 
 TABLES = [
-    "collection_sellerchange", "collection_sellersighting", "collection_sellersnapshot",
-    "collection_seller", "collection_productcategory", "collection_runtask",
-    "collection_product", "collection_collectionrun",
+    "collection_sellerchange",
+    "collection_sellersighting",
+    "collection_sellersnapshot",
+    "collection_seller",
+    "collection_productcategory",
+    "collection_runtask",
+    "collection_product",
+    "collection_collectionrun",
 ]
 
 
@@ -170,8 +175,9 @@ def prepare_run(*, products: int):
         [RunTask(run=run, phase="ebay", key=f"ebay:{p.asin}:1", product=p) for p in rows],
         batch_size=2000,
     )
-    claimed = tasks_claim(run_id=run.pk, phase="ebay", executor="bench", limit=products,
-                          lease_seconds=3600)
+    claimed = tasks_claim(
+        run_id=run.pk, phase="ebay", executor="bench", limit=products, lease_seconds=3600
+    )
     return run, claimed
 
 
@@ -179,9 +185,7 @@ def seller_names(*, sellers: int, known: int, existing: int, rng: random.Random)
     """Usernames as a marketplace returns them: known ones in other spellings, a few
     non-ASCII names (the slow normalization path)."""
     known_ids = rng.sample(range(1, existing + 1), known)
-    names = [
-        (f"OLD{i:07d}" if n % 2 else f"Old{i:07d}") for n, i in enumerate(known_ids)
-    ]
+    names = [(f"OLD{i:07d}" if n % 2 else f"Old{i:07d}") for n, i in enumerate(known_ids)]
     for n in range(sellers - known):
         name = f"NewSeller_{n:06d}"
         if n % 50 == 0:
@@ -191,8 +195,15 @@ def seller_names(*, sellers: int, known: int, existing: int, rng: random.Random)
     return names
 
 
-def build_outcomes(tasks, names: list[str], *, per_page: int, rng: random.Random,
-                   shape: str = "spread", tasks_per_batch: int = 200):
+def build_outcomes(
+    tasks,
+    names: list[str],
+    *,
+    per_page: int,
+    rng: random.Random,
+    shape: str = "spread",
+    tasks_per_batch: int = 200,
+):
     """Every seller on ``len(tasks) * per_page / len(names)`` distinct product pages.
 
     ``spread``: a seller's pages are anywhere in the run (as in a real run, where a
@@ -256,6 +267,7 @@ def statement_timers(pid: int) -> dict:
                 row[0] += 1
                 row[1] += time.perf_counter() - t0
                 row[2] += backend_cpu_seconds(pid) - cpu0
+
         return wrapper
 
     _postgres._Cursor.execute = timed(_postgres._Cursor.execute)
@@ -326,8 +338,13 @@ def copy_baseline(outcomes) -> tuple[float, int]:
         for item in outcome.listings.listings:
             key = seller_key(item.seller_username)
             sellers.setdefault(
-                key, (item.seller_username, key, item.seller_feedback_score,
-                      item.seller_feedback_percent)
+                key,
+                (
+                    item.seller_username,
+                    key,
+                    item.seller_feedback_score,
+                    item.seller_feedback_percent,
+                ),
             )
             sightings.append((key, outcome.task_id, item.item_id, item.price, item.currency))
     with transaction.atomic(), connection.cursor() as cursor:
@@ -380,24 +397,37 @@ def verify(run, *, existing: int, sellers: int, known: int, sightings: int) -> d
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--existing", type=int, default=1_000_000)
-    parser.add_argument("--history", type=int, default=1_000_000,
-                        help="existing sellers that have one sighting in an earlier run")
+    parser.add_argument(
+        "--history",
+        type=int,
+        default=1_000_000,
+        help="existing sellers that have one sighting in an earlier run",
+    )
     parser.add_argument("--sellers", type=int, default=50_000)
     parser.add_argument("--known-share", type=float, default=0.30)
     parser.add_argument("--sightings", type=int, default=200_000)
     parser.add_argument("--per-page", type=int, default=50)
     parser.add_argument("--tasks-per-batch", type=int, default=200)
     parser.add_argument("--seed", type=int, default=2)
-    parser.add_argument("--shape", choices=["spread", "grouped"], default="spread",
-                        help="spread: a seller's listings anywhere in the run (default); "
-                             "grouped: all in one batch")
+    parser.add_argument(
+        "--shape",
+        choices=["spread", "grouped"],
+        default="spread",
+        help="spread: a seller's listings anywhere in the run (default); grouped: all in one batch",
+    )
     parser.add_argument("--profile", action="store_true", help="cProfile the store calls")
-    parser.add_argument("--statements", action="store_true",
-                        help="time each SQL statement of the store (wall and PostgreSQL CPU); "
-                             "adds a /proc read per statement, so not for the figure")
-    parser.add_argument("--fresh", action="store_true",
-                        help="regenerate the existing sellers even if a previous run left them "
-                             "intact (by default its changes are undone and they are reused)")
+    parser.add_argument(
+        "--statements",
+        action="store_true",
+        help="time each SQL statement of the store (wall and PostgreSQL CPU); "
+        "adds a /proc read per statement, so not for the figure",
+    )
+    parser.add_argument(
+        "--fresh",
+        action="store_true",
+        help="regenerate the existing sellers even if a previous run left them "
+        "intact (by default its changes are undone and they are reused)",
+    )
     args = parser.parse_args()
 
     url = bench_setup()
@@ -417,16 +447,26 @@ def main() -> int:
         prep = prepare_database(existing=args.existing, history=history)
     run, tasks = prepare_run(products=products)
     names = seller_names(sellers=args.sellers, known=known, existing=args.existing, rng=rng)
-    outcomes = build_outcomes(tasks, names, per_page=args.per_page, rng=rng, shape=args.shape,
-                              tasks_per_batch=args.tasks_per_batch)
+    outcomes = build_outcomes(
+        tasks,
+        names,
+        per_page=args.per_page,
+        rng=rng,
+        shape=args.shape,
+        tasks_per_batch=args.tasks_per_batch,
+    )
     calibration = cpu_calibration()
 
     wall, client_cpu, server_cpu, batch_times, totals = store_all(
-        run, outcomes, tasks_per_batch=args.tasks_per_batch, profile=args.profile,
+        run,
+        outcomes,
+        tasks_per_batch=args.tasks_per_batch,
+        profile=args.profile,
         statements=args.statements,
     )
-    checks = verify(run, existing=args.existing, sellers=args.sellers, known=known,
-                    sightings=args.sightings)
+    checks = verify(
+        run, existing=args.existing, sellers=args.sellers, known=known, sightings=args.sightings
+    )
     copy_s, copy_rows = copy_baseline(outcomes)
 
     rows = args.sellers + args.sightings
@@ -442,16 +482,22 @@ def main() -> int:
     print()
     print("Figure 2 — ingest through collection.store.results_store")
     print(f"  database            {url.rsplit('@', 1)[-1]}  (PostgreSQL {server_version})")
-    print(f"  machine             {platform.machine()}, {os.cpu_count()} CPUs, Python "
-          f"{platform.python_version()}")
+    print(
+        f"  machine             {platform.machine()}, {os.cpu_count()} CPUs, Python "
+        f"{platform.python_version()}"
+    )
     made = "reused" if "reused_s" in prep else f"generated in {prep['existing_sellers_s']:.1f} s"
     print(f"  existing sellers    {args.existing:,} ({made}), {history:,} history sightings")
-    print(f"  batches             {len(batch_times)} × {args.tasks_per_batch} tasks ×"
-          f" {args.per_page} listings")
+    print(
+        f"  batches             {len(batch_times)} × {args.tasks_per_batch} tasks ×"
+        f" {args.per_page} listings"
+    )
     print(f"  sellers             {args.sellers:,} ({known:,} known, {args.sellers - known:,} new)")
     print(f"  sightings           {args.sightings:,}  (shape: {args.shape})")
-    print(f"  CPU calibration     {calibration:.2f} s for a 10M-step Python loop"
-          f" (load average {os.getloadavg()[0]:.1f})")
+    print(
+        f"  CPU calibration     {calibration:.2f} s for a 10M-step Python loop"
+        f" (load average {os.getloadavg()[0]:.1f})"
+    )
     print()
     print(f"  {'measure':<34}{'value':>14}")
     print(f"  {'-' * 48}")
@@ -460,13 +506,17 @@ def main() -> int:
         ("sellers/s (target ≥ 20,000)", f"{sellers_per_s:,.0f}"),
         ("sightings/s", f"{args.sightings / wall:,.0f}"),
         ("rows/s (sellers + sightings)", f"{rows_per_s:,.0f}"),
-        ("batch p50 / max (ms)",
-         f"{1000 * batch_times[len(batch_times) // 2]:.0f} / {1000 * batch_times[-1]:.0f}"),
+        (
+            "batch p50 / max (ms)",
+            f"{1000 * batch_times[len(batch_times) // 2]:.0f} / {1000 * batch_times[-1]:.0f}",
+        ),
         ("client CPU (s)", f"{client_cpu:.2f}"),
         ("client CPU per listing (µs)", f"{1e6 * client_cpu / args.sightings:.1f}"),
         ("server CPU (s)", "n/a" if server_cpu is None else f"{server_cpu:.2f}"),
-        ("sellers per CPU-second (both)",
-         "n/a" if server_cpu is None else f"{args.sellers / (client_cpu + server_cpu):,.0f}"),
+        (
+            "sellers per CPU-second (both)",
+            "n/a" if server_cpu is None else f"{args.sellers / (client_cpu + server_cpu):,.0f}",
+        ),
         ("raw COPY, same rows (rows/s)", f"{copy_rows_per_s:,.0f}"),
         ("store / COPY", f"{rows_per_s / copy_rows_per_s:.3f}"),
     ]
@@ -476,32 +526,36 @@ def main() -> int:
     for name, (got, want) in checks.items():
         print(f"  check {name:<28} {got!s:>12} {'ok' if got == want else f'!= {want}'}")
     print()
-    print(json.dumps({
-        "figure": "ingest",
-        "ok": ok,
-        "existing_sellers": args.existing,
-        "sellers": args.sellers,
-        "known_sellers": known,
-        "sightings": args.sightings,
-        "batches": len(batch_times),
-        "tasks_per_batch": args.tasks_per_batch,
-        "shape": args.shape,
-        "cpu_calibration_s": round(calibration, 3),
-        "load_average": round(os.getloadavg()[0], 2),
-        "wall_s": round(wall, 3),
-        "sellers_per_s": round(sellers_per_s),
-        "sightings_per_s": round(args.sightings / wall),
-        "rows_per_s": round(rows_per_s),
-        "client_cpu_s": round(client_cpu, 3),
-        "server_cpu_s": None if server_cpu is None else round(server_cpu, 3),
-        "copy_rows_per_s": round(copy_rows_per_s),
-        "ratio_to_copy": round(rows_per_s / copy_rows_per_s, 4),
-        "target_sellers_per_s": 20_000,
-        "target_met": sellers_per_s >= 20_000,
-        "postgres": server_version,
-        "cpus": os.cpu_count(),
-        "at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-    }))
+    print(
+        json.dumps(
+            {
+                "figure": "ingest",
+                "ok": ok,
+                "existing_sellers": args.existing,
+                "sellers": args.sellers,
+                "known_sellers": known,
+                "sightings": args.sightings,
+                "batches": len(batch_times),
+                "tasks_per_batch": args.tasks_per_batch,
+                "shape": args.shape,
+                "cpu_calibration_s": round(calibration, 3),
+                "load_average": round(os.getloadavg()[0], 2),
+                "wall_s": round(wall, 3),
+                "sellers_per_s": round(sellers_per_s),
+                "sightings_per_s": round(args.sightings / wall),
+                "rows_per_s": round(rows_per_s),
+                "client_cpu_s": round(client_cpu, 3),
+                "server_cpu_s": None if server_cpu is None else round(server_cpu, 3),
+                "copy_rows_per_s": round(copy_rows_per_s),
+                "ratio_to_copy": round(rows_per_s / copy_rows_per_s, 4),
+                "target_sellers_per_s": 20_000,
+                "target_met": sellers_per_s >= 20_000,
+                "postgres": server_version,
+                "cpus": os.cpu_count(),
+                "at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            }
+        )
+    )
     return 0 if ok else 1
 
 

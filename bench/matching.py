@@ -71,8 +71,17 @@ def _precision_at(ranking: list[str], truth: set[str], k: int) -> float | None:
     return round(sum(key in truth for key in top) / len(top), 4) if top else None
 
 
-def figures(*, ranking, matched, sightings_judged, present_pairs, present_sellers,
-            dropshipper_keys, calls, is_copy) -> dict:
+def figures(
+    *,
+    ranking,
+    matched,
+    sightings_judged,
+    present_pairs,
+    present_sellers,
+    dropshipper_keys,
+    calls,
+    is_copy,
+) -> dict:
     """The figures of one strategy. ``matched``: {(seller key, asin)} counted as copies;
     ``sightings_judged``: [(seller key, asin, item number)] counted as matches."""
     found_sellers = {key for key, _ in matched} & present_sellers
@@ -111,22 +120,27 @@ def child(args) -> dict:
     from collection.pipeline import price_band
 
     config = SandboxConfig(seed=args.seed)
-    run = run_create_for_bench(categories=args.categories, workers=args.workers,
-                               amazon_pages=1, ebay_pages=1)
+    run = run_create_for_bench(
+        categories=args.categories, workers=args.workers, amazon_pages=1, ebay_pages=1
+    )
     with Stopwatch() as watch:
         report = run_execute(run_id=run.pk, workers=args.workers)
     run = CollectionRun.objects.get(pk=run.pk)
 
     searched_ids = set(
-        RunTask.objects.filter(run=run, phase="ebay", status="done")
-        .values_list("product_id", flat=True)
+        RunTask.objects.filter(run=run, phase="ebay", status="done").values_list(
+            "product_id", flat=True
+        )
     )
     products = list(
         Product.objects.filter(pk__in=searched_ids).values_list("pk", "asin", "title", "price")
     )
     bands = {
-        asin: price_band(price=price, markup_min_percent=run.markup_min_percent,
-                         markup_max_percent=run.markup_max_percent)
+        asin: price_band(
+            price=price,
+            markup_min_percent=run.markup_min_percent,
+            markup_max_percent=run.markup_max_percent,
+        )
         for _, asin, _, price in products
     }
     dropshipper_keys = {seller_key(name) for name in truth_dropshippers(config)}
@@ -153,16 +167,25 @@ def child(args) -> dict:
     )
     judged = [(key, asin, _item_number(item, url)) for key, asin, item, url, m in rows if m]
     ranking = list(
-        Seller.objects.filter(sightings__run=run, products_matched__gt=0).distinct()
-        .order_by("-score", "normalized").values_list("normalized", flat=True)[:50]
+        Seller.objects.filter(sightings__run=run, products_matched__gt=0)
+        .distinct()
+        .order_by("-score", "normalized")
+        .values_list("normalized", flat=True)[:50]
     )
     ours = figures(
-        ranking=ranking, matched={(k, a) for k, a, _ in judged}, sightings_judged=judged,
-        present_pairs=present_pairs, present_sellers=present_sellers,
-        dropshipper_keys=dropshipper_keys, calls=run.ebay_searches, is_copy=is_copy,
+        ranking=ranking,
+        matched={(k, a) for k, a, _ in judged},
+        sightings_judged=judged,
+        present_pairs=present_pairs,
+        present_sellers=present_sellers,
+        dropshipper_keys=dropshipper_keys,
+        calls=run.ebay_searches,
+        is_copy=is_copy,
     )
     ours.update(
-        status=report.status, products_searched=len(products), wall_s=round(watch.wall, 2),
+        status=report.status,
+        products_searched=len(products),
+        wall_s=round(watch.wall, 2),
         lookalike_sightings=len(rows) - len(judged),
     )
     original = asyncio.run(_original_strategy(products, bands))
@@ -178,10 +201,14 @@ def child(args) -> dict:
         counts, key=lambda k: (-(len(counts[k]) + 0.1 * math.log(1 + listings_per_seller[k])), k)
     )
     theirs = figures(
-        ranking=old_ranking, matched=pairs,
+        ranking=old_ranking,
+        matched=pairs,
         sightings_judged=[(seller_key(n), a, i) for n, a, i in original["listings"]],
-        present_pairs=present_pairs, present_sellers=present_sellers,
-        dropshipper_keys=dropshipper_keys, calls=original["calls"], is_copy=is_copy,
+        present_pairs=present_pairs,
+        present_sellers=present_sellers,
+        dropshipper_keys=dropshipper_keys,
+        calls=original["calls"],
+        is_copy=is_copy,
     )
     return {"seed": args.seed, "ours": ours, "original": theirs}
 
@@ -199,18 +226,24 @@ async def _original_strategy(products, bands) -> dict:
     semaphore = asyncio.Semaphore(20)
     async with httpx.AsyncClient(timeout=httpx.Timeout(30.0)) as client:
         tokens = EbayAppTokens(
-            client=client, base_url=settings.EBAY_API_BASE_URL,
-            client_id=settings.EBAY_CLIENT_ID, client_secret=settings.EBAY_CLIENT_SECRET,
+            client=client,
+            base_url=settings.EBAY_API_BASE_URL,
+            client_id=settings.EBAY_CLIENT_ID,
+            client_secret=settings.EBAY_CLIENT_SECRET,
         )
-        ebay = EbayBrowseSearch(client=client, base_url=settings.EBAY_API_BASE_URL,
-                                tokens=tokens)
+        ebay = EbayBrowseSearch(client=client, base_url=settings.EBAY_API_BASE_URL, tokens=tokens)
 
         async def search(asin: str, title: str) -> None:
             nonlocal calls
             low, high = bands[asin]
             for page in range(1, ORIGINAL_PAGES + 1):
-                query = ListingQuery(keywords=title, price_min=low, price_max=high, page=page,
-                                     page_size=ORIGINAL_PAGE_SIZE)
+                query = ListingQuery(
+                    keywords=title,
+                    price_min=low,
+                    price_max=high,
+                    page=page,
+                    page_size=ORIGINAL_PAGE_SIZE,
+                )
                 async with semaphore:
                     calls += 1
                     try:
@@ -218,9 +251,9 @@ async def _original_strategy(products, bands) -> dict:
                     except MarketplaceError:
                         return
                 for listing in result.listings:
-                    listings.append((
-                        listing.seller_username, asin, _item_number(listing.item_id, listing.url)
-                    ))
+                    listings.append(
+                        (listing.seller_username, asin, _item_number(listing.item_id, listing.url))
+                    )
                 if not result.has_next:
                     return
 
@@ -246,14 +279,26 @@ def main() -> int:
         for seed in [int(s) for s in args.seeds.split(",") if s.strip()]:
             with loopback_sandbox(seed=seed) as base_url:
                 result = run_child(
-                    SCRIPT, ["--seed", str(seed), "--categories", str(size),
-                             "--workers", str(args.workers)],
-                    env=live_environment(base_url, SANDBOX_SEED=str(seed)), timeout=900,
+                    SCRIPT,
+                    [
+                        "--seed",
+                        str(seed),
+                        "--categories",
+                        str(size),
+                        "--workers",
+                        str(args.workers),
+                    ],
+                    env=live_environment(base_url, SANDBOX_SEED=str(seed)),
+                    timeout=900,
                 )
             results.append({"categories": size, **result})
     names = [
-        "dropshipper_recall", "precision_at_20", "precision_at_50", "copy_recall",
-        "sighting_precision", "calls_per_dropshipper",
+        "dropshipper_recall",
+        "precision_at_20",
+        "precision_at_50",
+        "copy_recall",
+        "sighting_precision",
+        "calls_per_dropshipper",
     ]
     rows = []
     met = True
@@ -264,24 +309,41 @@ def main() -> int:
             target = TARGETS.get(name)
             value = ours[name]
             if name == "calls_per_dropshipper":
-                ratio = (
-                    round(value / theirs[name], 3) if value and theirs[name] else None
-                )
+                ratio = round(value / theirs[name], 3) if value and theirs[name] else None
                 ok = ratio is not None and ratio <= CALLS_RATIO_TARGET
-                rows.append([where, name, value, theirs[name],
-                             f"ratio {ratio} (≤ {CALLS_RATIO_TARGET})", "met" if ok else "MISSED"])
+                rows.append(
+                    [
+                        where,
+                        name,
+                        value,
+                        theirs[name],
+                        f"ratio {ratio} (≤ {CALLS_RATIO_TARGET})",
+                        "met" if ok else "MISSED",
+                    ]
+                )
             else:
                 ok = value is not None and value >= target
-                rows.append([where, name, value, theirs[name], f"≥ {target}",
-                             "met" if ok else "MISSED"])
+                rows.append(
+                    [where, name, value, theirs[name], f"≥ {target}", "met" if ok else "MISSED"]
+                )
             met = met and ok
-        rows.append([where, "present dropshippers / copies",
-                     f"{ours['present_dropshippers']} / {ours['present_copies']}",
-                     "", f"{ours['products_searched']} products, {ours['ebay_calls']} calls "
-                     f"(original {theirs['ebay_calls']})", ""])
+        rows.append(
+            [
+                where,
+                "present dropshippers / copies",
+                f"{ours['present_dropshippers']} / {ours['present_copies']}",
+                "",
+                f"{ours['products_searched']} products, {ours['ebay_calls']} calls "
+                f"(original {theirs['ebay_calls']})",
+                "",
+            ]
+        )
     print(table(rows, ["seed / categories", "figure", "ours", "original", "target", ""]))
-    print(json.dumps({"figure": "matching", "ok": True, "machine": machine(),
-                      "results": results, "met": met}))
+    print(
+        json.dumps(
+            {"figure": "matching", "ok": True, "machine": machine(), "results": results, "met": met}
+        )
+    )
     return 0
 
 

@@ -97,7 +97,8 @@ def main() -> int:
         for scale in (1, args.scale):
             categories = args.base_categories * scale
             results[scale] = run_child(
-                SCRIPT, ["--categories", str(categories), "--workers", str(args.workers)],
+                SCRIPT,
+                ["--categories", str(categories), "--workers", str(args.workers)],
                 env=env,
             )
     one, many = results[1], results[args.scale]
@@ -107,33 +108,63 @@ def main() -> int:
     ok = one["status"] == many["status"] == "completed"
     rows = []
     for scale, r in results.items():
-        rows.append([
-            f"{scale}×", r["products"], r["ebay_searches"], r["sightings"], r["events"],
-            f"{r['rss_before_run_kib'] / 1024:.1f}", f"{r['maxrss_kib'] / 1024:.1f}",
-            f"{(r['maxrss_kib'] - r['rss_before_run_kib']) / 1024:.1f}", f"{r['wall_s']:.1f}",
-        ])
+        rows.append(
+            [
+                f"{scale}×",
+                r["products"],
+                r["ebay_searches"],
+                r["sightings"],
+                r["events"],
+                f"{r['rss_before_run_kib'] / 1024:.1f}",
+                f"{r['maxrss_kib'] / 1024:.1f}",
+                f"{(r['maxrss_kib'] - r['rss_before_run_kib']) / 1024:.1f}",
+                f"{r['wall_s']:.1f}",
+            ]
+        )
     print()
-    print(f"Figure 4 — memory: peak RSS of a run's process at 1× and {args.scale}× the products "
-          f"({args.workers} workers, {args.latency_ms:g} ms latency, up to 3 eBay pages)")
-    print(table(rows, ["run", "products", "eBay searches", "sightings", "events",
-                       "RSS before run MiB", "peak RSS MiB", "growth MiB", "wall s"]))
+    print(
+        f"Figure 4 — memory: peak RSS of a run's process at 1× and {args.scale}× the products "
+        f"({args.workers} workers, {args.latency_ms:g} ms latency, up to 3 eBay pages)"
+    )
+    print(
+        table(
+            rows,
+            [
+                "run",
+                "products",
+                "eBay searches",
+                "sightings",
+                "events",
+                "RSS before run MiB",
+                "peak RSS MiB",
+                "growth MiB",
+                "wall s",
+            ],
+        )
+    )
     print(f"  peak {args.scale}× / peak 1× = {ratio:.3f} (target ≤ {TARGET_RATIO})")
     load = os.getloadavg()
-    print(f"  load average after: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}; "
-          f"bench took {time.monotonic() - started:.0f} s")
+    print(
+        f"  load average after: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}; "
+        f"bench took {time.monotonic() - started:.0f} s"
+    )
     print()
-    print(json.dumps({
-        "figure": "memory",
-        "ok": ok,
-        "runs": {f"{k}x": v for k, v in results.items()},
-        "ratio": round(ratio, 4),
-        "growth_kib": {"1x": growth_one, f"{args.scale}x": growth_many},
-        "target_ratio": TARGET_RATIO,
-        "target_met": ratio <= TARGET_RATIO,
-        "machine": machine(),
-        "loadavg": load,
-        "at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-    }))
+    print(
+        json.dumps(
+            {
+                "figure": "memory",
+                "ok": ok,
+                "runs": {f"{k}x": v for k, v in results.items()},
+                "ratio": round(ratio, 4),
+                "growth_kib": {"1x": growth_one, f"{args.scale}x": growth_many},
+                "target_ratio": TARGET_RATIO,
+                "target_met": ratio <= TARGET_RATIO,
+                "machine": machine(),
+                "loadavg": load,
+                "at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            }
+        )
+    )
     return 0 if ok else 1
 
 

@@ -67,8 +67,12 @@ def run_figure(name: str) -> tuple[dict | None, float, int]:
     print(f"\n=== {name}: {script} {' '.join(extra)}".rstrip(), flush=True)
     started = time.monotonic()
     process = subprocess.Popen(
-        [sys.executable, script, *extra], cwd=ROOT, stdout=subprocess.PIPE, text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"}, start_new_session=True,
+        [sys.executable, script, *extra],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        start_new_session=True,
     )
     lines: list[str] = []
 
@@ -112,72 +116,138 @@ def summarize(results: dict[str, dict | None]) -> list[list]:
     if engine:
         for key, r in engine["ours"].items():
             target = engine["targets_efficiency"].get(key)
-            shape = (f"{r['workers']} workers" if r.get("processes", 1) == 1
-                     else f"{r['workers']} workers in {r['processes']} processes")
-            row("1 engine", f"efficiency, {shape}", f"{r['efficiency']:.3f}",
-                f"≥ {target}" if target else "report", r.get("target_met"))
+            shape = (
+                f"{r['workers']} workers"
+                if r.get("processes", 1) == 1
+                else f"{r['workers']} workers in {r['processes']} processes"
+            )
+            row(
+                "1 engine",
+                f"efficiency, {shape}",
+                f"{r['efficiency']:.3f}",
+                f"≥ {target}" if target else "report",
+                r.get("target_met"),
+            )
         # The target is the run's process: single-process runs (two processes each carry a
         # run's fixed work, shown in bench/engine.py's table).
         single = [r for r in engine["ours"].values() if r.get("processes", 1) == 1]
         worst = max(r["cpu_ms_per_request"] for r in single)
-        row("1 engine", "CPU ms/request, one process (worst of runs)", f"{worst:.3f}",
+        row(
+            "1 engine",
+            "CPU ms/request, one process (worst of runs)",
+            f"{worst:.3f}",
             f"≤ {engine['target_cpu_ms_per_request']}",
-            worst <= engine["target_cpu_ms_per_request"])
+            worst <= engine["target_cpu_ms_per_request"],
+        )
         for workers, b in engine["baseline"].items():
             if "ratio_wall" in b:
-                row("5 baseline", f"eBay phase baseline/ours, {workers} workers",
-                    f"{b['ratio_wall']:.2f}×", "report", None)
+                row(
+                    "5 baseline",
+                    f"eBay phase baseline/ours, {workers} workers",
+                    f"{b['ratio_wall']:.2f}×",
+                    "report",
+                    None,
+                )
     ingest = results.get("ingest")
     if ingest:
-        row("2 ingest", "sellers/s", f"{ingest['sellers_per_s']:,}", "≥ 20,000",
-            ingest["target_met"])
+        row(
+            "2 ingest",
+            "sellers/s",
+            f"{ingest['sellers_per_s']:,}",
+            "≥ 20,000",
+            ingest["target_met"],
+        )
         row("2 ingest", "rows/s ÷ raw COPY", f"{ingest['ratio_to_copy']:.3f}", "report", None)
     fanout = results.get("fanout")
     if fanout:
         latency = fanout["latency_ms"]
-        row("3 fan-out", "events/s", f"{fanout['events_per_s']:.0f}", "≥ 200",
-            fanout["events_per_s"] >= 200)
-        row("3 fan-out", "p50 publish→receive ms",
-            "-" if latency["p50"] is None else f"{latency['p50']:.1f}", "< 50",
-            latency["p50"] is not None and latency["p50"] < 50)
-        row("3 fan-out", "p99 publish→receive ms",
-            "-" if latency["p99"] is None else f"{latency['p99']:.1f}", "< 250",
-            latency["p99"] is not None and latency["p99"] < 250)
-        row("3 fan-out", "events lost before resync", f"{fanout['lost_before_resync']}",
-            "report", None)
-        row("3 fan-out", "clients with every event",
-            f"{fanout['clients_complete']}/{fanout['clients']}", "all",
-            fanout["clients_complete"] == fanout["clients"])
+        row(
+            "3 fan-out",
+            "events/s",
+            f"{fanout['events_per_s']:.0f}",
+            "≥ 200",
+            fanout["events_per_s"] >= 200,
+        )
+        row(
+            "3 fan-out",
+            "p50 publish→receive ms",
+            "-" if latency["p50"] is None else f"{latency['p50']:.1f}",
+            "< 50",
+            latency["p50"] is not None and latency["p50"] < 50,
+        )
+        row(
+            "3 fan-out",
+            "p99 publish→receive ms",
+            "-" if latency["p99"] is None else f"{latency['p99']:.1f}",
+            "< 250",
+            latency["p99"] is not None and latency["p99"] < 250,
+        )
+        row(
+            "3 fan-out",
+            "events lost before resync",
+            f"{fanout['lost_before_resync']}",
+            "report",
+            None,
+        )
+        row(
+            "3 fan-out",
+            "clients with every event",
+            f"{fanout['clients_complete']}/{fanout['clients']}",
+            "all",
+            fanout["clients_complete"] == fanout["clients"],
+        )
     memory = results.get("memory")
     if memory:
-        row("4 memory", "peak RSS 10× ÷ 1×", f"{memory['ratio']:.3f}",
-            f"≤ {memory['target_ratio']}", memory["target_met"])
+        row(
+            "4 memory",
+            "peak RSS 10× ÷ 1×",
+            f"{memory['ratio']:.3f}",
+            f"≤ {memory['target_ratio']}",
+            memory["target_met"],
+        )
     matching = results.get("matching")
     if matching:
         for result in matching["results"]:
             ours, original = result["ours"], result["original"]
             for name, target in (
-                ("dropshipper_recall", 0.95), ("precision_at_20", 0.95),
-                ("precision_at_50", 0.95), ("copy_recall", 0.90), ("sighting_precision", 0.95),
+                ("dropshipper_recall", 0.95),
+                ("precision_at_20", 0.95),
+                ("precision_at_50", 0.95),
+                ("copy_recall", 0.90),
+                ("sighting_precision", 0.95),
             ):
                 value = ours[name]
                 where = f"seed {result['seed']}, {result['categories']} categories"
-                row("6 matching", f"{where}: {name} (original {original[name]})",
-                    value, f"≥ {target}", value is not None and value >= target)
-            ratio = (ours["calls_per_dropshipper"] / original["calls_per_dropshipper"]
-                     if ours["calls_per_dropshipper"] and original["calls_per_dropshipper"]
-                     else None)
-            row("6 matching", f"{where}: calls per dropshipper ÷ original",
-                "-" if ratio is None else f"{ratio:.3f}", "≤ 0.5",
-                ratio is not None and ratio <= 0.5)
+                row(
+                    "6 matching",
+                    f"{where}: {name} (original {original[name]})",
+                    value,
+                    f"≥ {target}",
+                    value is not None and value >= target,
+                )
+            ratio = (
+                ours["calls_per_dropshipper"] / original["calls_per_dropshipper"]
+                if ours["calls_per_dropshipper"] and original["calls_per_dropshipper"]
+                else None
+            )
+            row(
+                "6 matching",
+                f"{where}: calls per dropshipper ÷ original",
+                "-" if ratio is None else f"{ratio:.3f}",
+                "≤ 0.5",
+                ratio is not None and ratio <= 0.5,
+            )
     return rows
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", default="", help="comma-separated: " + ",".join(FIGURES))
-    parser.add_argument("--strict", action="store_true",
-                        help="exit 1 when a target is missed (default: only on errors)")
+    parser.add_argument(
+        "--strict",
+        action="store_true",
+        help="exit 1 when a target is missed (default: only on errors)",
+    )
     parser.add_argument("--json-out", type=Path, default=None)
     args = parser.parse_args()
     names = [n for n in args.only.split(",") if n] or list(FIGURES)
@@ -199,9 +269,11 @@ def main() -> int:
     rows = summarize(results)
     info = machine()
     print()
-    print(f"Summary — {info['cpus']} CPUs ({info['cpu_model']}), {info['memory_gib']} GiB, "
-          f"Python {info['python']}; total {time.monotonic() - started:.0f} s "
-          f"({', '.join(f'{k} {v:.0f} s' for k, v in timings.items())})")
+    print(
+        f"Summary — {info['cpus']} CPUs ({info['cpu_model']}), {info['memory_gib']} GiB, "
+        f"Python {info['python']}; total {time.monotonic() - started:.0f} s "
+        f"({', '.join(f'{k} {v:.0f} s' for k, v in timings.items())})"
+    )
     print(table(rows, ["figure", "measure", "value", "target", "met"]))
     if failed:
         print(f"  errors in: {', '.join(failed)}")

@@ -132,11 +132,15 @@ def scout_app_list(request, app_label=None):
     for title, models in (("Seller Scout", operators), ("Internals", internals)):
         if models:
             models.sort(key=lambda m: position.get(m["object_name"], len(position)))
-            sections.append({
-                "name": title, "app_label": "collection", "has_module_perms": True,
-                "app_url": reverse("admin:app_list", kwargs={"app_label": "collection"}),
-                "models": models,
-            })
+            sections.append(
+                {
+                    "name": title,
+                    "app_label": "collection",
+                    "has_module_perms": True,
+                    "app_url": reverse("admin:app_list", kwargs={"app_label": "collection"}),
+                    "models": models,
+                }
+            )
     return sections + others
 
 
@@ -180,8 +184,10 @@ def _run_options_clean(data: dict, errors) -> dict:
     if not errors:
         try:
             run_options_validate(
-                workers=data["workers"], amazon_pages=data["amazon_pages"],
-                ebay_pages=data["ebay_pages"], markup_min_percent=data["markup_min_percent"],
+                workers=data["workers"],
+                amazon_pages=data["amazon_pages"],
+                ebay_pages=data["ebay_pages"],
+                markup_min_percent=data["markup_min_percent"],
                 markup_max_percent=data["markup_max_percent"],
                 ebay_queries=data["ebay_queries"],
             )
@@ -197,24 +203,36 @@ class RunOptionsForm(forms.Form):
         min_value=1, max_value=200, help_text="Concurrent workers (1–200)."
     )
     amazon_pages = forms.TypedChoiceField(
-        choices=[(1, "1 (top 50)"), (2, "2 (top 100)")], coerce=int,
+        choices=[(1, "1 (top 50)"), (2, "2 (top 100)")],
+        coerce=int,
         help_text="Best-seller pages per category.",
     )
     ebay_pages = forms.IntegerField(
-        min_value=1, max_value=50, label="eBay pages",
+        min_value=1,
+        max_value=50,
+        label="eBay pages",
         help_text="Result pages of 200 listings per eBay query, at most (1–50).",
     )
     ebay_queries = forms.IntegerField(
-        min_value=1, max_value=5, label="eBay queries", required=False,
+        min_value=1,
+        max_value=5,
+        label="eBay queries",
+        required=False,
         help_text="eBay searches per product, at most (1–5): the best query first, the "
         "next ones only when it finds too little. Empty: the default.",
     )
     markup_min_percent = forms.DecimalField(
-        min_value=0, max_digits=7, decimal_places=2, label="Markup min %",
+        min_value=0,
+        max_digits=7,
+        decimal_places=2,
+        label="Markup min %",
         help_text="80 % markup = eBay price ≥ 1.8 × the Amazon price.",
     )
     markup_max_percent = forms.DecimalField(
-        min_value=0, max_digits=7, decimal_places=2, label="Markup max %",
+        min_value=0,
+        max_digits=7,
+        decimal_places=2,
+        label="Markup max %",
         help_text="120 % markup = eBay price ≤ 2.2 × the Amazon price.",
     )
 
@@ -237,11 +255,13 @@ class StartRunForm(RunOptionsForm):
     """The stand-alone "Start a run" page: choose presets and/or categories too."""
 
     presets = forms.ModelMultipleChoiceField(
-        queryset=CategoryPreset.objects.all(), required=False,
+        queryset=CategoryPreset.objects.all(),
+        required=False,
         widget=forms.SelectMultiple(attrs={"size": 6}),
     )
     categories = forms.ModelMultipleChoiceField(
-        queryset=Category.objects.all(), required=False,
+        queryset=Category.objects.all(),
+        required=False,
         widget=forms.SelectMultiple(attrs={"size": 15}),
     )
 
@@ -258,8 +278,10 @@ def _estimate_lines(*, categories: list[Category], options: dict) -> list[str]:
     """The request estimate, or nothing for options the form refuses anyway."""
     try:
         estimate = run_estimate_from_options(
-            categories=categories, amazon_pages=options["amazon_pages"],
-            ebay_pages=options["ebay_pages"], markup_min_percent=options["markup_min_percent"],
+            categories=categories,
+            amazon_pages=options["amazon_pages"],
+            ebay_pages=options["ebay_pages"],
+            markup_min_percent=options["markup_min_percent"],
             markup_max_percent=options["markup_max_percent"],
             ebay_queries=options.get("ebay_queries"),
         )
@@ -335,7 +357,11 @@ def _start_run_action(modeladmin, request, queryset, *, categories, preset):
     submitted = "apply" in request.POST or "estimate" in request.POST
     form = RunOptionsForm(request.POST if submitted else None, initial=RunOptionsForm.defaults())
     return start_run_response(
-        modeladmin, request, form=form, categories=categories, preset=preset,
+        modeladmin,
+        request,
+        form=form,
+        categories=categories,
+        preset=preset,
         context={"queryset": queryset, "action": request.POST.get("action")},
     )
 
@@ -434,19 +460,54 @@ class RunTaskInline(admin.TabularInline):
 @admin.register(CollectionRun)
 class CollectionRunAdmin(admin.ModelAdmin):
     list_display = [
-        "id", "status", "phase", "progress", "products_found", "ebay_searches_done",
-        "sellers_found", "sellers_new", "failed_tasks", "created_at", "live_page",
+        "id",
+        "status",
+        "phase",
+        "progress",
+        "products_found",
+        "ebay_searches_done",
+        "sellers_found",
+        "sellers_new",
+        "failed_tasks",
+        "created_at",
+        "live_page",
     ]
     list_filter = ["status", "phase", "created_at"]
     date_hierarchy = "created_at"
     fields = [
-        "live_page", "outcome_page", "status", "phase", "pause_reason", "status_message",
-        "resume_at", "requested_action", "preset", "category_list", "run_options",
-        "products_found", "ebay_searches_done", "sellers_found", "sellers_new", "sightings", "requests", "retries",
-        "failed_tasks", "skipped_records", "stats", "estimate", "estimate_vs_actual",
-        "event_seq", "started_by",
-        "rerun_of", "schedule", "created_at", "started_at", "finished_at", "heartbeat_at",
-        "executor", "failure_reason",
+        "live_page",
+        "outcome_page",
+        "status",
+        "phase",
+        "pause_reason",
+        "status_message",
+        "resume_at",
+        "requested_action",
+        "preset",
+        "category_list",
+        "run_options",
+        "products_found",
+        "ebay_searches_done",
+        "sellers_found",
+        "sellers_new",
+        "sightings",
+        "requests",
+        "retries",
+        "failed_tasks",
+        "skipped_records",
+        "stats",
+        "estimate",
+        "estimate_vs_actual",
+        "event_seq",
+        "started_by",
+        "rerun_of",
+        "schedule",
+        "created_at",
+        "started_at",
+        "finished_at",
+        "heartbeat_at",
+        "executor",
+        "failure_reason",
     ]
     readonly_fields = fields
     inlines = [RunTaskInline]
@@ -455,9 +516,13 @@ class CollectionRunAdmin(admin.ModelAdmin):
     change_list_template = "admin/collection/collectionrun/change_list.html"
 
     def get_queryset(self, request):
-        return super().get_queryset(request).annotate(
-            _tasks=Count("tasks"),
-            _finished=Count("tasks", filter=Q(tasks__status__in=RunTask.FINISHED_STATUSES)),
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                _tasks=Count("tasks"),
+                _finished=Count("tasks", filter=Q(tasks__status__in=RunTask.FINISHED_STATUSES)),
+            )
         )
 
     def has_add_permission(self, request):
@@ -574,11 +639,13 @@ class CollectionRunAdmin(admin.ModelAdmin):
         return [
             path("start/", view(self.start_view), name="collection_collectionrun_start"),
             path(
-                "<int:run_id>/outcome/", view(self.outcome_view),
+                "<int:run_id>/outcome/",
+                view(self.outcome_view),
                 name="collection_collectionrun_outcome",
             ),
             path(
-                "<int:run_id>/control/<str:op>/", view(self.control_view),
+                "<int:run_id>/control/<str:op>/",
+                view(self.control_view),
                 name="collection_collectionrun_control",
             ),
         ] + super().get_urls()
@@ -616,7 +683,8 @@ class CollectionRunAdmin(admin.ModelAdmin):
         if request.method != "POST" and not (op == "cancel" and request.method == "GET"):
             return HttpResponseNotAllowed(["POST"])
         allowed = (
-            self.has_start_run_permission(request) if op == "rerun"
+            self.has_start_run_permission(request)
+            if op == "rerun"
             else self.has_control_permission(request)
         )
         if not allowed:
@@ -636,7 +704,8 @@ class CollectionRunAdmin(admin.ModelAdmin):
     def change_view(self, request, object_id, form_url="", extra_context=None):
         extra_context = {
             **(extra_context or {}),
-            "show_save": False, "show_save_and_continue": False,
+            "show_save": False,
+            "show_save_and_continue": False,
             "show_save_and_add_another": False,
             "can_control": self.has_control_permission(request),
             "can_start": self.has_start_run_permission(request),
@@ -646,7 +715,8 @@ class CollectionRunAdmin(admin.ModelAdmin):
 
     def changelist_view(self, request, extra_context=None):
         extra_context = {
-            **(extra_context or {}), "can_start": self.has_start_run_permission(request)
+            **(extra_context or {}),
+            "can_start": self.has_start_run_permission(request),
         }
         return super().changelist_view(request, extra_context)
 
@@ -691,8 +761,18 @@ class ProductAdmin(admin.ModelAdmin):
     search_fields = ["asin", "title"]
     list_filter = ["categories__department"]
     fields = [
-        "asin", "amazon_link", "title", "price", "currency", "rating", "ratings_count", "url",
-        "price_run", "first_seen_run", "created_at", "updated_at",
+        "asin",
+        "amazon_link",
+        "title",
+        "price",
+        "currency",
+        "rating",
+        "ratings_count",
+        "url",
+        "price_run",
+        "first_seen_run",
+        "created_at",
+        "updated_at",
     ]
     readonly_fields = fields
     inlines = [ProductCategoryInline]
@@ -707,9 +787,11 @@ class ProductAdmin(admin.ModelAdmin):
     @admin.display(description="on Amazon")
     def amazon_link(self, obj):
         url = _outbound(AMAZON_PRODUCT_URL, obj.asin)
-        return format_html(
-            '<a href="{}" rel="noopener noreferrer" target="_blank">{}</a>', url, url
-        ) if url else "—"
+        return (
+            format_html('<a href="{}" rel="noopener noreferrer" target="_blank">{}</a>', url, url)
+            if url
+            else "—"
+        )
 
 
 # --- Sellers ------------------------------------------------------------------------------
@@ -720,6 +802,8 @@ class ProductAdmin(admin.ModelAdmin):
 # made the rename a 400 (TooManyFieldsSent), besides ~1 MB of HTML per load.
 EVIDENCE_PER_PAGE = 25
 EVIDENCE_PAGE_PARAM = "evidence"
+
+
 def _money(amount: Decimal | None, currency: str) -> str:
     if amount is None:
         return "—"
@@ -743,8 +827,11 @@ class EvidenceRow:
     def of(cls, sighting: SellerSighting) -> EvidenceRow:
         product = sighting.product
         ratio = sighting.price_ratio
-        if ratio is None and sighting.listing_price and product.price and (
-            sighting.currency in ("", "USD") and product.currency in ("", "USD")
+        if (
+            ratio is None
+            and sighting.listing_price
+            and product.price
+            and (sighting.currency in ("", "USD") and product.currency in ("", "USD"))
         ):
             ratio = float(sighting.listing_price / product.price)
         shipping = sighting.shipping_cost
@@ -756,9 +843,11 @@ class EvidenceRow:
             amazon_price=_money(product.price, product.currency),
             markup="—" if ratio is None else f"{(ratio - 1) * 100:+.0f} %",
             match_score="—" if sighting.match_score is None else f"{sighting.match_score:.0f}",
-            shipping="—" if shipping is None else "Free" if shipping == 0 else _money(
-                shipping, sighting.currency
-            ),
+            shipping="—"
+            if shipping is None
+            else "Free"
+            if shipping == 0
+            else _money(shipping, sighting.currency),
         )
 
 
@@ -849,29 +938,67 @@ async def _aiter_chunks(chunks):
 class SellerAdmin(admin.ModelAdmin):
     form = SellerForm
     list_display = [
-        "username", "display_name", "feedback_score", "feedback_percent", "times_seen",
-        "products_matched", "runs_seen", "score", "flagged", "is_active", "first_seen_at",
+        "username",
+        "display_name",
+        "feedback_score",
+        "feedback_percent",
+        "times_seen",
+        "products_matched",
+        "runs_seen",
+        "score",
+        "flagged",
+        "is_active",
+        "first_seen_at",
         "last_seen_at",
     ]
     list_filter = ["flagged", DeletedFilter, NewInRunFilter]
     search_fields = ["username", "normalized", "display_name"]
     ordering = ["-score", "normalized"]
     sortable_by = [
-        "username", "display_name", "feedback_score", "feedback_percent", "times_seen",
-        "products_matched", "runs_seen", "score", "flagged", "first_seen_at", "last_seen_at",
+        "username",
+        "display_name",
+        "feedback_score",
+        "feedback_percent",
+        "times_seen",
+        "products_matched",
+        "runs_seen",
+        "score",
+        "flagged",
+        "first_seen_at",
+        "last_seen_at",
     ]
     fields = [
-        "username", "display_name", "normalized", "user_id_on_ebay", "why", "score",
-        "products_matched", "median_markup", "copy_share_shown", "runs_seen",
-        "times_seen", "feedback_score", "feedback_percent", "flagged", "deleted_at",
-        "first_seen_run", "last_seen_run", "first_seen_at", "last_seen_at", "created_at",
+        "username",
+        "display_name",
+        "normalized",
+        "user_id_on_ebay",
+        "why",
+        "score",
+        "products_matched",
+        "median_markup",
+        "copy_share_shown",
+        "runs_seen",
+        "times_seen",
+        "feedback_score",
+        "feedback_percent",
+        "flagged",
+        "deleted_at",
+        "first_seen_run",
+        "last_seen_run",
+        "first_seen_at",
+        "last_seen_at",
+        "created_at",
         "updated_at",
     ]
     readonly_fields = [f for f in fields if f != "display_name"]
     change_form_template = "admin/collection/seller/change_form.html"
     actions = [
-        "flag_sellers", "unflag_sellers", "delete_sellers", "restore_sellers",
-        "export_csv", "export_json",
+        "flag_sellers",
+        "unflag_sellers",
+        "delete_sellers",
+        "restore_sellers",
+        "export_csv",
+        "export_json",
     ]
     change_list_template = "admin/collection/seller/change_list.html"
 
@@ -892,7 +1019,8 @@ class SellerAdmin(admin.ModelAdmin):
     @admin.display(description="why")
     def why(self, obj):
         return seller_why(
-            products_matched=obj.products_matched, median_price_ratio=obj.median_price_ratio,
+            products_matched=obj.products_matched,
+            median_price_ratio=obj.median_price_ratio,
             copy_share=obj.copy_share,
         )
 
@@ -949,14 +1077,15 @@ class SellerAdmin(admin.ModelAdmin):
         self._bulk(request, queryset, sellers_restore, "restored")
 
     def _export(self, request, queryset, fmt):
-        filters = {
-            key: value for key, value in request.GET.items() if key not in ("o", "p")
-        }
+        filters = {key: value for key, value in request.GET.items() if key not in ("o", "p")}
         if request.POST.get("select_across") != "1":
             filters["selected"] = True
         try:
             export = sellers_export(
-                fmt=fmt, sellers=queryset, actor=request.user, filters=filters,
+                fmt=fmt,
+                sellers=queryset,
+                actor=request.user,
+                filters=filters,
                 # Like the command's --include-deleted: only when the list was filtered so.
                 include_deleted=request.GET.get(DeletedFilter.parameter_name) == "yes",
             )
@@ -982,7 +1111,8 @@ class SellerAdmin(admin.ModelAdmin):
         return [
             # Not ``history_view``: that is ModelAdmin's per-object history (<id>/history/).
             path(
-                "history/", view(self.sellers_history_view),
+                "history/",
+                view(self.sellers_history_view),
                 name="collection_seller_list_history",
             ),
         ] + super().get_urls()
@@ -1009,7 +1139,9 @@ class SellerAdmin(admin.ModelAdmin):
                     label = f"as of the end of {at.isoformat()}"
                 sellers = selectors.sellers_as_of(at=at).order_by("normalized")
                 context["as_of"] = {
-                    "label": label, "count": sellers.count(), "sellers": sellers[:HISTORY_LIMIT]
+                    "label": label,
+                    "count": sellers.count(),
+                    "sellers": sellers[:HISTORY_LIMIT],
                 }
             if data.get("from_run") and data.get("to_run"):
                 diff = selectors.runs_diff(from_run_id=data["from_run"], to_run_id=data["to_run"])
@@ -1024,7 +1156,13 @@ class SellerAdmin(admin.ModelAdmin):
 @admin.register(SellerChange)
 class SellerChangeAdmin(ReadOnlyAdmin):
     list_display = [
-        "created_at", "action", "source", "seller", "run", "actor", "seller_count_after"
+        "created_at",
+        "action",
+        "source",
+        "seller",
+        "run",
+        "actor",
+        "seller_count_after",
     ]
     list_filter = ["action", "source", "created_at"]
     search_fields = ["seller__username", "seller__normalized"]
@@ -1035,7 +1173,11 @@ class SellerChangeAdmin(ReadOnlyAdmin):
 @admin.register(SellerSnapshot)
 class SellerSnapshotAdmin(ReadOnlyAdmin):
     list_display = [
-        "run", "created_at", "total_sellers", "new_sellers", "flagged_sellers",
+        "run",
+        "created_at",
+        "total_sellers",
+        "new_sellers",
+        "flagged_sellers",
         "products_searched",
     ]
     date_hierarchy = "created_at"
@@ -1044,7 +1186,14 @@ class SellerSnapshotAdmin(ReadOnlyAdmin):
 @admin.register(RunTask)
 class RunTaskAdmin(ReadOnlyAdmin):
     list_display = [
-        "run", "key", "phase", "status", "attempts", "result_count", "error_type", "finished_at"
+        "run",
+        "key",
+        "phase",
+        "status",
+        "attempts",
+        "result_count",
+        "error_type",
+        "finished_at",
     ]
     list_filter = ["status", "phase", "error_type"]
     search_fields = ["key", "query"]
@@ -1072,19 +1221,31 @@ class ProviderUsageAdmin(ReadOnlyAdmin):
 
 class ScheduleForm(forms.ModelForm):
     confirm_frequent = forms.BooleanField(
-        required=False, label="Yes, run this often",
+        required=False,
+        label="Yes, run this often",
         help_text="Needed when the cron starts a run more often than hourly.",
     )
 
     class Meta:
         model = Schedule
         fields = [
-            "name", "preset", "cron", "confirm_frequent", "enabled", "workers", "amazon_pages",
-            "ebay_pages", "ebay_queries", "markup_min_percent", "markup_max_percent",
+            "name",
+            "preset",
+            "cron",
+            "confirm_frequent",
+            "enabled",
+            "workers",
+            "amazon_pages",
+            "ebay_pages",
+            "ebay_queries",
+            "markup_min_percent",
+            "markup_max_percent",
         ]
         labels = {
-            "ebay_pages": "eBay pages", "ebay_queries": "eBay queries",
-            "amazon_pages": "Amazon pages", "markup_min_percent": "Markup min %",
+            "ebay_pages": "eBay pages",
+            "ebay_queries": "eBay queries",
+            "amazon_pages": "Amazon pages",
+            "markup_min_percent": "Markup min %",
             "markup_max_percent": "Markup max %",
         }
         help_texts = {
@@ -1150,8 +1311,11 @@ class ScheduleAdmin(admin.ModelAdmin):
         if form.is_bound:
             values = getattr(form, "cleaned_data", {})
         elif obj is not None:
-            values = {name: getattr(obj, name) for name in ScheduleForm.Meta.fields
-                      if name != "confirm_frequent"}
+            values = {
+                name: getattr(obj, name)
+                for name in ScheduleForm.Meta.fields
+                if name != "confirm_frequent"
+            }
         else:
             values = {}
         preview_only = form.is_bound and [e.code for e in form.non_field_errors().as_data()] == [
@@ -1160,7 +1324,8 @@ class ScheduleAdmin(admin.ModelAdmin):
         if preview_only and not [name for name in form.errors if name != "__all__"]:
             context["errors"] = []  # nothing to correct: the operator asked for a preview
         context.update(
-            preview=_schedule_preview(values), preview_only=preview_only,
+            preview=_schedule_preview(values),
+            preview_only=preview_only,
             preview_button=PREVIEW_BUTTON,
         )
         return super().render_change_form(request, context, add, change, form_url, obj)
@@ -1168,14 +1333,22 @@ class ScheduleAdmin(admin.ModelAdmin):
 
 def _schedule_preview(values: dict) -> dict | None:
     """The next firings of the values in the form, or why there are none to show."""
-    needed = ("cron", "preset", "amazon_pages", "ebay_pages", "markup_min_percent",
-              "markup_max_percent")
+    needed = (
+        "cron",
+        "preset",
+        "amazon_pages",
+        "ebay_pages",
+        "markup_min_percent",
+        "markup_max_percent",
+    )
     if any(values.get(name) in (None, "") for name in needed):
         return None
     try:
         firings = schedule_preview(
-            cron=values["cron"], categories=list(values["preset"].categories.all()),
-            amazon_pages=values["amazon_pages"], ebay_pages=values["ebay_pages"],
+            cron=values["cron"],
+            categories=list(values["preset"].categories.all()),
+            amazon_pages=values["amazon_pages"],
+            ebay_pages=values["ebay_pages"],
             markup_min_percent=values["markup_min_percent"],
             markup_max_percent=values["markup_max_percent"],
             ebay_queries=values.get("ebay_queries"),

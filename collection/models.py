@@ -123,20 +123,26 @@ class CollectionRun(models.Model):
         default=1, validators=[MinValueValidator(1), MaxValueValidator(2)]
     )
     ebay_pages = models.PositiveSmallIntegerField(
-        default=1, validators=[MinValueValidator(1), MaxValueValidator(50)],
+        default=1,
+        validators=[MinValueValidator(1), MaxValueValidator(50)],
         help_text="Result pages of 200 listings per eBay query.",
     )
     ebay_queries = models.PositiveSmallIntegerField(
-        default=2, validators=[MinValueValidator(1), MaxValueValidator(5)],
+        default=2,
+        validators=[MinValueValidator(1), MaxValueValidator(5)],
         help_text="eBay calls per product page: the first query, then fallbacks only when "
         "it finds too little.",
     )
     markup_min_percent = models.DecimalField(
-        max_digits=7, decimal_places=2, default=Decimal("80.00"),
+        max_digits=7,
+        decimal_places=2,
+        default=Decimal("80.00"),
         validators=[MinValueValidator(Decimal("0"))],
     )
     markup_max_percent = models.DecimalField(
-        max_digits=7, decimal_places=2, default=Decimal("120.00"),
+        max_digits=7,
+        decimal_places=2,
+        default=Decimal("120.00"),
         validators=[MinValueValidator(Decimal("0"))],
     )
 
@@ -158,7 +164,10 @@ class CollectionRun(models.Model):
 
     # Bookkeeping.
     started_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
         related_name="collection_runs",
     )
     rerun_of = models.ForeignKey(
@@ -238,7 +247,10 @@ class RunTask(models.Model):
     )
     page = models.PositiveSmallIntegerField(default=1)
     query = models.CharField(
-        max_length=300, blank=True, default="", db_default="",
+        max_length=300,
+        blank=True,
+        default="",
+        db_default="",
         help_text="The eBay query this task sends (eBay phase).",
     )
     attempts = models.PositiveSmallIntegerField(default=0)
@@ -273,8 +285,13 @@ class Product(models.Model):
     # The run whose records set ``price``: within one run the lowest positive price of all
     # its records wins (whatever order they arrive in), a later run's price replaces it.
     price_run = models.ForeignKey(
-        CollectionRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
-        db_index=False, db_constraint=False,
+        CollectionRun,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
+        db_constraint=False,
     )
     categories = models.ManyToManyField(
         Category, through="ProductCategory", related_name="products"
@@ -305,9 +322,7 @@ class ProductCategory(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(
-                fields=["product", "category"], name="productcategory_unique"
-            ),
+            models.UniqueConstraint(fields=["product", "category"], name="productcategory_unique"),
         ]
 
 
@@ -320,7 +335,10 @@ class Seller(models.Model):
     normalized = models.CharField(max_length=255)
     display_name = models.CharField(max_length=255, blank=True)
     ebay_user_id = models.CharField(
-        max_length=100, blank=True, default="", db_default="",
+        max_length=100,
+        blank=True,
+        default="",
+        db_default="",
         help_text="eBay's immutable user id, where the API sends it.",
     )
     feedback_score = models.IntegerField(null=True, blank=True)
@@ -331,7 +349,11 @@ class Seller(models.Model):
     # No index: the store moves it once per run for every seller seen, which would make that
     # update non-HOT; only deleting a run looks sellers up by it (a scan, rare).
     last_seen_run = models.ForeignKey(
-        CollectionRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+        CollectionRun,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
         db_index=False,
     )
     first_seen_at = models.DateTimeField(null=True, blank=True, db_index=True)
@@ -375,7 +397,9 @@ class Seller(models.Model):
             # seen (settled when the run finishes), not with every batch, so the store's
             # per-batch seller update stays HOT.
             models.Index(
-                models.F("score").desc(), "id", condition=Q(deleted_at__isnull=True),
+                models.F("score").desc(),
+                "id",
+                condition=Q(deleted_at__isnull=True),
                 name="seller_leaderboard_idx",
             ),
         ]
@@ -402,11 +426,17 @@ class SellerSighting(models.Model):
     # it behind (readers join them away). Sellers have no hard delete in the app (soft
     # delete only); runs and products are rarely deleted, never by the store.
     run = models.ForeignKey(
-        CollectionRun, on_delete=models.CASCADE, related_name="seller_sightings", db_index=False,
+        CollectionRun,
+        on_delete=models.CASCADE,
+        related_name="seller_sightings",
+        db_index=False,
         db_constraint=False,
     )
     seller = models.ForeignKey(
-        Seller, on_delete=models.CASCADE, related_name="sightings", db_index=False,
+        Seller,
+        on_delete=models.CASCADE,
+        related_name="sightings",
+        db_index=False,
         db_constraint=False,
     )
     product = models.ForeignKey(
@@ -467,10 +497,17 @@ class SellerChange(models.Model):
         Seller, null=True, blank=True, on_delete=models.SET_NULL, related_name="changes"
     )
     run = models.ForeignKey(
-        CollectionRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="seller_changes"
+        CollectionRun,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="seller_changes",
     )
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
         related_name="+",
     )
     details = models.JSONField(default=dict, blank=True)
@@ -527,8 +564,12 @@ class Schedule(models.Model):
     ebay_queries = models.PositiveSmallIntegerField(
         default=2, validators=[MinValueValidator(1), MaxValueValidator(5)]
     )
-    markup_min_percent = models.DecimalField(max_digits=7, decimal_places=2, default=Decimal("80.00"))
-    markup_max_percent = models.DecimalField(max_digits=7, decimal_places=2, default=Decimal("120.00"))
+    markup_min_percent = models.DecimalField(
+        max_digits=7, decimal_places=2, default=Decimal("80.00")
+    )
+    markup_max_percent = models.DecimalField(
+        max_digits=7, decimal_places=2, default=Decimal("120.00")
+    )
     last_run_at = models.DateTimeField(null=True, blank=True)
     next_run_at = models.DateTimeField(null=True, blank=True, db_index=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -550,5 +591,7 @@ class ProviderUsage(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["provider", "window_start"], name="usage_unique_window"),
+            models.UniqueConstraint(
+                fields=["provider", "window_start"], name="usage_unique_window"
+            ),
         ]

@@ -97,7 +97,9 @@ def listing_query(task: ClaimedTask, options: RunOptions) -> ListingQuery:
         markup_max_percent=options.markup_max_percent,
     )
     return ListingQuery(
-        keywords=task_search_query(task, options), price_min=low, price_max=high,
+        keywords=task_search_query(task, options),
+        price_min=low,
+        price_max=high,
         page=task.page,
     )
 
@@ -120,7 +122,10 @@ async def task_fetch(
 
 
 def outcome_done(
-    task: ClaimedTask, result: BestSellerPage | ListingPage, *, attempts: int,
+    task: ClaimedTask,
+    result: BestSellerPage | ListingPage,
+    *,
+    attempts: int,
     options: RunOptions,
 ) -> TaskOutcome:
     if isinstance(result, BestSellerPage):
@@ -145,9 +150,15 @@ def outcome_done(
         if index + 1 < len(queries):
             follow_up = queries[index + 1]
     return TaskOutcome(
-        task_id=task.id, status=RunTask.Status.DONE, attempts=attempts, listings=result,
-        match_scores=scores, match_threshold=MATCH_THRESHOLD, query=query,
-        reference_price=task.price, follow_up_query=follow_up,
+        task_id=task.id,
+        status=RunTask.Status.DONE,
+        attempts=attempts,
+        listings=result,
+        match_scores=scores,
+        match_threshold=MATCH_THRESHOLD,
+        query=query,
+        reference_price=task.price,
+        follow_up_query=follow_up,
     )
 
 
@@ -155,15 +166,21 @@ def outcome_failed(
     task: ClaimedTask, *, error_type: str, message: str, attempts: int
 ) -> TaskOutcome:
     return TaskOutcome(
-        task_id=task.id, status=RunTask.Status.FAILED, attempts=attempts,
-        error_type=error_type, error_message=message[:2000],
+        task_id=task.id,
+        status=RunTask.Status.FAILED,
+        attempts=attempts,
+        error_type=error_type,
+        error_message=message[:2000],
     )
 
 
 def outcome_skipped(task: ClaimedTask, *, reason: str) -> TaskOutcome:
     return TaskOutcome(
-        task_id=task.id, status=RunTask.Status.SKIPPED, attempts=task.attempts,
-        error_type="not_fetchable", error_message=reason,
+        task_id=task.id,
+        status=RunTask.Status.SKIPPED,
+        attempts=task.attempts,
+        error_type="not_fetchable",
+        error_message=reason,
     )
 
 
@@ -192,7 +209,9 @@ def task_event_fields(task: ClaimedTask, options: RunOptions) -> dict:
         except NotFetchable:
             keywords = ""
         fields["params"] = {
-            "keywords": _short(keywords), "price_min": str(low), "price_max": str(high),
+            "keywords": _short(keywords),
+            "price_min": str(low),
+            "price_max": str(high),
             "page": task.page,
         }
     return fields
@@ -202,10 +221,14 @@ def result_event_fields(result: BestSellerPage | ListingPage) -> dict:
     """Plain-JSON fields for a ``found`` event."""
     if isinstance(result, BestSellerPage):
         return {
-            "count": len(result.products), "skipped": result.skipped, "has_next": None,
+            "count": len(result.products),
+            "skipped": result.skipped,
+            "has_next": None,
             "url": result.request_url,
         }
     return {
-        "count": len(result.listings), "skipped": result.skipped, "has_next": result.has_next,
+        "count": len(result.listings),
+        "skipped": result.skipped,
+        "has_next": result.has_next,
         "url": result.request_url,
     }

@@ -160,12 +160,16 @@ class QuotaTracker:
         wanted = max(int(rate * RESERVE_AHEAD_SECONDS), state.block // 2)
         return max(self.block, min(wanted, quota.limit // 100))
 
-    async def _reserve(self, provider: str, quota: Quota, window: Window,
-                       state: _ProviderState) -> int:
+    async def _reserve(
+        self, provider: str, quota: Quota, window: Window, state: _ProviderState
+    ) -> int:
         block = state.block = self._block_size(quota, state)
         state.reserved_at, state.sent_at_reserve = time.monotonic(), state.sent
         granted = await sync_to_async(usage_reserve)(
-            provider=provider, window_start=window.start, limit=quota.limit, block=block,
+            provider=provider,
+            window_start=window.start,
+            limit=quota.limit,
+            block=block,
         )
         if state.window == window:
             state.left += granted  # += : ``release`` may have returned one meanwhile
@@ -175,8 +179,9 @@ class QuotaTracker:
             )
         return granted
 
-    async def _refill(self, provider: str, quota: Quota, window: Window,
-                      state: _ProviderState) -> None:
+    async def _refill(
+        self, provider: str, quota: Quota, window: Window, state: _ProviderState
+    ) -> None:
         try:
             await self._reserve(provider, quota, window, state)
         finally:
@@ -208,7 +213,9 @@ class QuotaTracker:
             await sync_to_async(usage_raise_to)(
                 provider=provider, window_start=window.start, used=quota.limit
             )
-        logger.warning("%s reports its quota spent; counter of %s marked full", provider, window.start)
+        logger.warning(
+            "%s reports its quota spent; counter of %s marked full", provider, window.start
+        )
         return max(reset_at, window.end) if reset_at else window.end
 
     async def align(
@@ -234,7 +241,9 @@ class QuotaTracker:
             anchor = reset_at.astimezone(dt.UTC)
             if length >= 3600:
                 anchor = dt.datetime.fromtimestamp(round(anchor.timestamp() / 60) * 60, tz=dt.UTC)
-            quota = dataclasses.replace(quota, period="window", window_seconds=length, anchor=anchor)
+            quota = dataclasses.replace(
+                quota, period="window", window_seconds=length, anchor=anchor
+            )
         self.quotas[provider] = quota
         state = self._state(provider)
         async with state.lock:
@@ -245,12 +254,16 @@ class QuotaTracker:
                 state.window = window
             if limit is not None and remaining is not None:
                 await sync_to_async(usage_raise_to)(
-                    provider=provider, window_start=window.start,
+                    provider=provider,
+                    window_start=window.start,
                     used=max(0, limit - remaining) + state.left,
                 )
         logger.info(
             "%s quota aligned with the provider: limit %s, %s remaining, resets at %s",
-            provider, limit, remaining, reset_at.isoformat() if reset_at else "?",
+            provider,
+            limit,
+            remaining,
+            reset_at.isoformat() if reset_at else "?",
         )
 
     async def align_with(self, marketplace) -> None:
@@ -263,7 +276,9 @@ class QuotaTracker:
             status = await report()
             if status is not None:
                 await self.align(
-                    source.provider, limit=status.limit, remaining=status.remaining,
+                    source.provider,
+                    limit=status.limit,
+                    remaining=status.remaining,
                     reset_at=status.reset_at,
                 )
 
@@ -273,9 +288,9 @@ class QuotaTracker:
         token mint and the rate_limit call (two round trips) then overlap the Amazon phase
         instead of delaying the run's first request."""
         providers = frozenset(
-            source.provider for source in (marketplace.amazon, marketplace.ebay)
-            if getattr(source, "rate_limits", None) is not None
-            and self.is_metered(source.provider)
+            source.provider
+            for source in (marketplace.amazon, marketplace.ebay)
+            if getattr(source, "rate_limits", None) is not None and self.is_metered(source.provider)
         )
         if not providers:
             return

@@ -60,11 +60,13 @@ class RunProgress:
         """Tasks per phase: total, finished (done/failed/skipped) and failed (plain JSON)."""
         return {
             RunTask.Phase.AMAZON.value: {
-                "total": self.amazon_total, "finished": self.amazon_finished,
+                "total": self.amazon_total,
+                "finished": self.amazon_finished,
                 "failed": self.amazon_failed,
             },
             RunTask.Phase.EBAY.value: {
-                "total": self.ebay_total, "finished": self.ebay_finished,
+                "total": self.ebay_total,
+                "finished": self.ebay_finished,
                 "failed": self.ebay_failed,
             },
         }
@@ -72,9 +74,15 @@ class RunProgress:
 
 def _progress_of(run: CollectionRun, counts) -> RunProgress:
     progress = RunProgress(
-        run_id=run.pk, status=run.status, phase=run.phase, products=run.products_found,
-        ebay_searches=run.ebay_searches, sellers_found=run.sellers_found,
-        sellers_new=run.sellers_new, sightings=run.sightings, requests=run.requests,
+        run_id=run.pk,
+        status=run.status,
+        phase=run.phase,
+        products=run.products_found,
+        ebay_searches=run.ebay_searches,
+        sellers_found=run.sellers_found,
+        sellers_new=run.sellers_new,
+        sightings=run.sightings,
+        requests=run.requests,
         retries=run.retries,
     )
     for phase, status, n in counts:
@@ -115,9 +123,7 @@ def run_progress_get(*, run_id: int, run: CollectionRun | None = None) -> RunPro
 
 def run_control_get(*, run_id: int) -> tuple[str, str]:
     """(status, requested_action) of a run: what its executors poll for pause/cancel."""
-    return tuple(
-        CollectionRun.objects.values_list("status", "requested_action").get(pk=run_id)
-    )
+    return tuple(CollectionRun.objects.values_list("status", "requested_action").get(pk=run_id))
 
 
 def run_get(*, run_id: int) -> CollectionRun:
@@ -197,6 +203,7 @@ def quota_usage_lines(*, now: _dt.datetime | None = None) -> list[str]:
 # as its ``added`` change), and is in the seller list at a time T unless its last
 # ``deleted``/``restored`` change at or before T is a deletion. Bulk soft-deletes and
 # restores write one change per seller, so they are answered exactly too.
+
 
 def run_point_in_time(*, run_id: int) -> _dt.datetime:
     """When a run's view of the seller list was taken: its snapshot, else its end, else now."""
@@ -291,9 +298,7 @@ def _diff_sections(diff: RunDiff) -> list[tuple[str, QuerySet]]:
         added = f"Added (in the list at run {b}, not at run {a}: new or restored in between)"
         removed = f"Removed (in the list at run {a}, not at run {b}: soft-deleted in between)"
     else:  # going back in time: the earlier list still had what was deleted since
-        added = (
-            f"Only in the earlier list (at run {b}, not at run {a}: soft-deleted after run {b})"
-        )
+        added = f"Only in the earlier list (at run {b}, not at run {a}: soft-deleted after run {b})"
         removed = (
             f"Not yet in the earlier list (at run {a}, not at run {b}: new or restored "
             f"after run {b})"
@@ -679,17 +684,40 @@ def seller_samples_get(
     with connection.cursor() as cursor:
         cursor.execute(sql, [*seller_ids, per_seller])
         for row in cursor.fetchall():
-            (sid, seller_id, item_id, title, item_url, price, currency, shipping, ratio,
-             match_score, asin, product_title, amazon_price, ratio_min, ratio_max, _) = row
+            (
+                sid,
+                seller_id,
+                item_id,
+                title,
+                item_url,
+                price,
+                currency,
+                shipping,
+                ratio,
+                match_score,
+                asin,
+                product_title,
+                amazon_price,
+                ratio_min,
+                ratio_max,
+                _,
+            ) = row
             ranges[seller_id] = (ratio_min, ratio_max)
             samples.setdefault(seller_id, []).append(
                 SampleListing(
-                    sighting_id=sid, item_id=item_id, title=title, item_url=item_url,
-                    listing_price=decimal.to_python(price), currency=currency,
+                    sighting_id=sid,
+                    item_id=item_id,
+                    title=title,
+                    item_url=item_url,
+                    listing_price=decimal.to_python(price),
+                    currency=currency,
                     shipping_cost=decimal.to_python(shipping),
-                    amazon_price=decimal.to_python(amazon_price), asin=asin,
-                    product_title=product_title, markup_percent=markup_percent(ratio),
-                    match_score=match_score, is_match=True,
+                    amazon_price=decimal.to_python(amazon_price),
+                    asin=asin,
+                    product_title=product_title,
+                    markup_percent=markup_percent(ratio),
+                    match_score=match_score,
+                    is_match=True,
                 )
             )
     return samples, ranges
@@ -697,9 +725,11 @@ def seller_samples_get(
 
 def seller_get(*, seller_id: int) -> Seller | None:
     """A seller for its page, soft-deleted ones included (the page says so)."""
-    return Seller.objects.select_related("first_seen_run", "last_seen_run").filter(
-        pk=seller_id
-    ).first()
+    return (
+        Seller.objects.select_related("first_seen_run", "last_seen_run")
+        .filter(pk=seller_id)
+        .first()
+    )
 
 
 def seller_evidence_queryset(*, seller_id: int) -> QuerySet[SellerSighting]:

@@ -110,15 +110,17 @@ if REDIS_URL:
         "default": {
             "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
             "CONFIG": {
-                "hosts": [{
-                    "address": REDIS_URL,
-                    # After a Redis restart the pool's connections are dead; without a retry
-                    # each one fails its next command (a frame not published). Retry on a
-                    # fresh connection instead. (The subscriber reconnects and subscribes
-                    # again by itself: redis-py's PubSub.on_connect.)
-                    "retry": Retry(ExponentialBackoff(cap=1.0, base=0.05), 3),
-                    "retry_on_error": [RedisConnectionError],
-                }],
+                "hosts": [
+                    {
+                        "address": REDIS_URL,
+                        # After a Redis restart the pool's connections are dead; without a retry
+                        # each one fails its next command (a frame not published). Retry on a
+                        # fresh connection instead. (The subscriber reconnects and subscribes
+                        # again by itself: redis-py's PubSub.on_connect.)
+                        "retry": Retry(ExponentialBackoff(cap=1.0, base=0.05), 3),
+                        "retry_on_error": [RedisConnectionError],
+                    }
+                ],
             },
         }
     }

@@ -54,7 +54,11 @@ def _serialize_transactional_rollback(item) -> None:
     serialized one then fails to reload them. So all of them serialize.
     """
     marker = item.get_closest_marker("django_db")
-    if marker is None or not marker.kwargs.get("transaction") or marker.kwargs.get("serialized_rollback"):
+    if (
+        marker is None
+        or not marker.kwargs.get("transaction")
+        or marker.kwargs.get("serialized_rollback")
+    ):
         return
     item.add_marker(
         pytest.mark.django_db(*marker.args, **{**marker.kwargs, "serialized_rollback": True}),

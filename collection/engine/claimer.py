@@ -113,8 +113,12 @@ class Claimer:
                 )
                 continue
             claimed = await db.retry(
-                store.tasks_claim, run_id=state.run_id, phase=phase, executor=state.executor,
-                limit=depth - queue.qsize(), lease_seconds=config.lease_seconds,
+                store.tasks_claim,
+                run_id=state.run_id,
+                phase=phase,
+                executor=state.executor,
+                limit=depth - queue.qsize(),
+                lease_seconds=config.lease_seconds,
                 on_claims=True,
             )
             for task in claimed:

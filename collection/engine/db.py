@@ -89,8 +89,12 @@ class EngineDatabase:
                 return await call(fn, **kwargs)
             except (OperationalError, InterfaceError) as exc:
                 logger.warning(
-                    "run %s: database error in %s (attempt %d/%d): %s", self.run_id,
-                    getattr(fn, "__name__", fn), attempt, DB_RETRIES, exc,
+                    "run %s: database error in %s (attempt %d/%d): %s",
+                    self.run_id,
+                    getattr(fn, "__name__", fn),
+                    attempt,
+                    DB_RETRIES,
+                    exc,
                 )
                 await call(connection_reset)
                 if attempt == DB_RETRIES:

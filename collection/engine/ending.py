@@ -60,9 +60,13 @@ class RunEnding:
         self.recorder.emit(
             Action.COMPLETED,
             summary={
-                "products": run.products_found, "ebay_searches": run.ebay_searches,
-                "sellers_found": run.sellers_found, "sellers_new": run.sellers_new,
-                "sightings": run.sightings, "requests": run.requests, "retries": run.retries,
+                "products": run.products_found,
+                "ebay_searches": run.ebay_searches,
+                "sellers_found": run.sellers_found,
+                "sellers_new": run.sellers_new,
+                "sightings": run.sightings,
+                "requests": run.requests,
+                "retries": run.retries,
                 "failed_tasks": run.failed_tasks,
             },
         )
@@ -88,8 +92,11 @@ class RunEnding:
             fields["failure_reason"] = stop.message
         try:
             await self.db.retry(
-                run_transition, run_id=state.run_id, to=stop.status,
-                expect=[Status.RUNNING], **fields,
+                run_transition,
+                run_id=state.run_id,
+                to=stop.status,
+                expect=[Status.RUNNING],
+                **fields,
             )
         except InvalidTransition as exc:
             logger.info("run %s: %s (another process ended it first)", state.run_id, exc)

@@ -83,8 +83,6 @@ class ProviderGates:
     def __getitem__(self, provider: str) -> ProviderGate:
         gate = self._gates.get(provider)
         if gate is None:
-            gate = ProviderGate(
-                provider, rps=self._rates.get(provider, 0.0), **self._gate_kwargs
-            )
+            gate = ProviderGate(provider, rps=self._rates.get(provider, 0.0), **self._gate_kwargs)
             self._gates[provider] = gate
         return gate

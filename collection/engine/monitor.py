@@ -70,7 +70,9 @@ class Monitor:
                     # With the store's connection: task rows are only ever locked by
                     # one transaction of this process at a time (no lock-order cycles).
                     await db.store_call(
-                        store.tasks_extend_lease, run_id=state.run_id, executor=state.executor,
+                        store.tasks_extend_lease,
+                        run_id=state.run_id,
+                        executor=state.executor,
                         lease_seconds=config.lease_seconds,
                     )
             except DatabaseError as exc:
@@ -87,13 +89,15 @@ class Monitor:
             return
         if status == Status.RUNNING:
             if action == "pause":
-                state.request_stop(StopRequest(
-                    Status.PAUSED, reason=PauseReason.OPERATOR, message="Paused by an operator."
-                ))
+                state.request_stop(
+                    StopRequest(
+                        Status.PAUSED, reason=PauseReason.OPERATOR, message="Paused by an operator."
+                    )
+                )
             elif action == "cancel":
-                state.request_stop(StopRequest(
-                    Status.CANCELLED, message="Cancelled by an operator."
-                ))
+                state.request_stop(
+                    StopRequest(Status.CANCELLED, message="Cancelled by an operator.")
+                )
             return
         # Another process (a peer of this run, or an operator on an orphan) changed it.
         state.request_stop(StopRequest(status, transition=False))
@@ -119,10 +123,14 @@ class Monitor:
             resume_at = timezone.now() + dt.timedelta(seconds=retry_after)
         when = f" until {resume_at.isoformat(timespec='seconds')}" if resume_at else ""
         detail = f": {exc.message}" if exc is not None else ""
-        self.state.request_stop(StopRequest(
-            Status.PAUSED, reason=PauseReason.QUOTA, resume_at=resume_at,
-            message=f"The {provider} quota is exhausted{detail}. Paused{when}.",
-        ))
+        self.state.request_stop(
+            StopRequest(
+                Status.PAUSED,
+                reason=PauseReason.QUOTA,
+                resume_at=resume_at,
+                message=f"The {provider} quota is exhausted{detail}. Paused{when}.",
+            )
+        )
 
 
 class Signals:
@@ -156,9 +164,11 @@ class Signals:
         state = self.state
         name = signal.Signals(sig).name
         if state.stop is None:
-            state.request_stop(StopRequest(
-                Status.PAUSED, reason=PauseReason.INTERRUPTED, message=f"Interrupted ({name})."
-            ))
+            state.request_stop(
+                StopRequest(
+                    Status.PAUSED, reason=PauseReason.INTERRUPTED, message=f"Interrupted ({name})."
+                )
+            )
         else:
             logger.warning("run %s: second %s, abandoning requests in flight", state.run_id, name)
             state.request_stop(StopRequest(state.stop.status, urgent=True))

@@ -59,12 +59,23 @@ async def report_build(
         message = stop.message if stop else f"The database stopped answering ({exc})."
         session = stats.as_dict()
         return RunReport(
-            run_id=run_id, status=status, products=0, ebay_searches=0,
-            sellers_found=0, sellers_new=0, sightings=0,
-            requests=session.get("requests", 0), retries=session.get("retries", 0),
-            failed_tasks=0, duration_s=round(time.monotonic() - started, 3),
-            phase=state.phase, pause_reason=stop.reason if stop else "",
-            message=message, mode=state.mode, executor=state.executor, session=session,
+            run_id=run_id,
+            status=status,
+            products=0,
+            ebay_searches=0,
+            sellers_found=0,
+            sellers_new=0,
+            sightings=0,
+            requests=session.get("requests", 0),
+            retries=session.get("retries", 0),
+            failed_tasks=0,
+            duration_s=round(time.monotonic() - started, 3),
+            phase=state.phase,
+            pause_reason=stop.reason if stop else "",
+            message=message,
+            mode=state.mode,
+            executor=state.executor,
+            session=session,
         )
     message = run.status_message or run.failure_reason
     if not message and stop is not None and run.status == stop.status:

@@ -119,15 +119,23 @@ class Runner:
 
     async def _execute(self, options: pipeline.RunOptions) -> None:
         state, db, config, recorder, stats = (
-            self.state, self.db, self.config, self.recorder, self.stats
+            self.state,
+            self.db,
+            self.config,
+            self.recorder,
+            self.stats,
         )
         writer = self.writer = Writer(
             state=state, config=config, db=db, stats=stats, streak=self.streak, recorder=recorder
         )
         self.ending = RunEnding(state=state, db=db, writer=writer, recorder=recorder, stats=stats)
         logger.info(
-            "run %s: %s by %s with %d workers (phase %s)", self.run_id, state.mode,
-            self.executor, state.workers, state.phase,
+            "run %s: %s by %s with %d workers (phase %s)",
+            self.run_id,
+            state.mode,
+            self.executor,
+            state.workers,
+            state.phase,
         )
         try:
             marketplace_check_config()
@@ -160,10 +168,18 @@ class Runner:
             ) as marketplace:
                 quota.align_start(marketplace)
                 workers = Workers(
-                    state=state, config=config, queue=queue, marketplace=marketplace,
-                    options=options, gates=self.gates, quota=quota,
-                    quota_pause=self.monitor.quota_pause, streak=self.streak, writer=writer,
-                    recorder=recorder, stats=stats,
+                    state=state,
+                    config=config,
+                    queue=queue,
+                    marketplace=marketplace,
+                    options=options,
+                    gates=self.gates,
+                    quota=quota,
+                    quota_pause=self.monitor.quota_pause,
+                    streak=self.streak,
+                    writer=writer,
+                    recorder=recorder,
+                    stats=stats,
                 )
                 workers.start()
                 try:
@@ -172,15 +188,20 @@ class Runner:
                 finally:
                     await workers.stop()
         except DatabaseUnavailable as exc:
-            state.request_stop(StopRequest(
-                Status.PAUSED, reason=PauseReason.DATABASE,
-                message=f"The database stopped answering ({exc}); resume when it is back.",
-            ))
+            state.request_stop(
+                StopRequest(
+                    Status.PAUSED,
+                    reason=PauseReason.DATABASE,
+                    message=f"The database stopped answering ({exc}); resume when it is back.",
+                )
+            )
         except Exception as exc:
             logger.exception("run %s: engine error", self.run_id)
-            state.request_stop(StopRequest(
-                Status.FAILED, message=f"Engine error: {type(exc).__name__}: {exc}"[:2000]
-            ))
+            state.request_stop(
+                StopRequest(
+                    Status.FAILED, message=f"Engine error: {type(exc).__name__}: {exc}"[:2000]
+                )
+            )
         finally:
             await self._shutdown()
 
@@ -224,7 +245,10 @@ async def arun_execute(
     ``sandbox_app`` whose request log they read, or shorter HTTP timeouts).
     """
     runner = Runner(
-        run_id=run_id, workers=workers, config=config, progress=progress,
+        run_id=run_id,
+        workers=workers,
+        config=config,
+        progress=progress,
         install_signal_handlers=install_signal_handlers,
         marketplace_options=marketplace_options,
     )

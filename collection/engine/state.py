@@ -59,8 +59,11 @@ class RunState:
             self.stop = stop
             self.stop_seen_at = time.time()
             logger.info(
-                "run %s: stopping (%s%s) %s", self.run_id, stop.status,
-                f", {stop.reason}" if stop.reason else "", stop.message,
+                "run %s: stopping (%s%s) %s",
+                self.run_id,
+                stop.status,
+                f", {stop.reason}" if stop.reason else "",
+                stop.message,
             )
         elif stop.urgent:
             self.stop.urgent = True

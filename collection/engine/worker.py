@@ -133,8 +133,12 @@ class Workers:
             tries += 1
             self.stats.request(worker)
             recorder.emit(
-                Action.FETCHING, worker=worker, phase=task.phase,
-                attempt=task.attempts + tries, url=self._request_url(task), **fields,
+                Action.FETCHING,
+                worker=worker,
+                phase=task.phase,
+                attempt=task.attempts + tries,
+                url=self._request_url(task),
+                **fields,
             )
             began = time.monotonic()
             try:
@@ -152,11 +156,14 @@ class Workers:
                 elapsed = time.monotonic() - began
                 state.request_seconds = (
                     0.9 * state.request_seconds + 0.1 * elapsed
-                    if state.request_seconds else elapsed
+                    if state.request_seconds
+                    else elapsed
                 )
                 self.stats.request_ok()
                 recorder.emit(
-                    Action.FOUND, worker=worker, phase=task.phase,
+                    Action.FOUND,
+                    worker=worker,
+                    phase=task.phase,
                     duration_ms=round(elapsed * 1000),
                     **pipeline.result_event_fields(result),
                 )
@@ -174,36 +181,51 @@ class Workers:
             else:
                 counted += 1
             decision = policy.decide(
-                error_type, attempts=counted, rate_limited=rate_limited,
-                retry_after=retry_after, rng=self.rng,
+                error_type,
+                attempts=counted,
+                rate_limited=rate_limited,
+                retry_after=retry_after,
+                rng=self.rng,
             )
             if decision.action is RetryAction.RETRY:
                 self.stats.retry(error_type)
                 if decision.gate_provider:
                     gate.defer(decision.delay)
                     recorder.emit(
-                        Action.RATE_LIMITED, worker=worker, phase=task.phase,
-                        retry_after_s=round(decision.delay, 3), provider=gate.provider,
+                        Action.RATE_LIMITED,
+                        worker=worker,
+                        phase=task.phase,
+                        retry_after_s=round(decision.delay, 3),
+                        provider=gate.provider,
                     )
                 recorder.emit(
-                    Action.RETRYING, worker=worker, phase=task.phase,
-                    attempt=task.attempts + tries + 1, delay_s=round(decision.delay, 3),
+                    Action.RETRYING,
+                    worker=worker,
+                    phase=task.phase,
+                    attempt=task.attempts + tries + 1,
+                    delay_s=round(decision.delay, 3),
                     error_type=error_type,
                 )
                 if not decision.gate_provider and decision.delay > 0:
                     await asyncio.sleep(decision.delay)
                 continue
             if decision.action is RetryAction.FAIL_RUN:
-                state.request_stop(StopRequest(
-                    Status.FAILED,
-                    message=(
-                        f"Authentication failed at {gate.provider}: {message} "
-                        "Check the credentials, then resume the run."
-                    ),
-                ))
+                state.request_stop(
+                    StopRequest(
+                        Status.FAILED,
+                        message=(
+                            f"Authentication failed at {gate.provider}: {message} "
+                            "Check the credentials, then resume the run."
+                        ),
+                    )
+                )
                 recorder.emit(
-                    Action.ERROR, worker=worker, phase=task.phase, error_type=error_type,
-                    message=message, task=task.key,
+                    Action.ERROR,
+                    worker=worker,
+                    phase=task.phase,
+                    error_type=error_type,
+                    message=message,
+                    task=task.key,
                 )
                 return None
             if decision.action is RetryAction.PAUSE_QUOTA:
@@ -212,8 +234,12 @@ class Workers:
                 )
                 return None
             recorder.emit(
-                Action.ERROR, worker=worker, phase=task.phase, error_type=error_type,
-                message=message, task=task.key,
+                Action.ERROR,
+                worker=worker,
+                phase=task.phase,
+                error_type=error_type,
+                message=message,
+                task=task.key,
             )
             return pipeline.outcome_failed(
                 task, error_type=error_type, message=message, attempts=task.attempts + tries
@@ -239,13 +265,16 @@ class Workers:
             for item in now:
                 self.writer.deliver(item)
             if tripped and self.state.stop is None:
-                self.state.request_stop(StopRequest(
-                    Status.PAUSED, reason=PauseReason.FAILURES,
-                    message=(
-                        f"{streak.count} tasks failed in a row; the last with "
-                        f"{streak.last_error_type}: {streak.last_error_message}"
-                    )[:2000],
-                ))
+                self.state.request_stop(
+                    StopRequest(
+                        Status.PAUSED,
+                        reason=PauseReason.FAILURES,
+                        message=(
+                            f"{streak.count} tasks failed in a row; the last with "
+                            f"{streak.last_error_type}: {streak.last_error_message}"
+                        )[:2000],
+                    )
+                )
             return
         for item in streak.success():
             self.writer.deliver(item)

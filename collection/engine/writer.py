@@ -90,15 +90,21 @@ class Writer:
         try:
             await self._run()
         except DatabaseUnavailable as exc:
-            self.state.request_stop(StopRequest(
-                Status.PAUSED, reason=PauseReason.DATABASE,
-                message=f"The database stopped answering ({exc}); resume when it is back.",
-            ))
+            self.state.request_stop(
+                StopRequest(
+                    Status.PAUSED,
+                    reason=PauseReason.DATABASE,
+                    message=f"The database stopped answering ({exc}); resume when it is back.",
+                )
+            )
         except Exception as exc:
             logger.exception("run %s: storing results failed", self.state.run_id)
-            self.state.request_stop(StopRequest(
-                Status.FAILED, message=f"Storing results failed: {type(exc).__name__}: {exc}"[:2000]
-            ))
+            self.state.request_stop(
+                StopRequest(
+                    Status.FAILED,
+                    message=f"Storing results failed: {type(exc).__name__}: {exc}"[:2000],
+                )
+            )
 
     async def _run(self) -> None:
         """Store outcomes by size (BATCH_SIZE) or age (FLUSH_SECONDS), counters every 2 s."""
@@ -107,11 +113,7 @@ class Writer:
             now = time.monotonic()
             if self._outcomes:
                 due = self._first_outcome_at + config.flush_seconds
-                if (
-                    len(self._outcomes) >= config.batch_size
-                    or self._flush_requested
-                    or now >= due
-                ):
+                if len(self._outcomes) >= config.batch_size or self._flush_requested or now >= due:
                     await self.flush()
                     continue
                 await wait(self._wakeup, due - now)
@@ -136,8 +138,11 @@ class Writer:
                 return None
             try:
                 result = await self.db.retry(
-                    store.results_store, run_id=state.run_id, outcomes=outcomes,
-                    counters=counters, on_store=True,
+                    store.results_store,
+                    run_id=state.run_id,
+                    outcomes=outcomes,
+                    counters=counters,
+                    on_store=True,
                 )
             except BaseException:
                 # Not stored: the tasks stay leased to us and are released (or expire)
@@ -153,13 +158,18 @@ class Writer:
         emit, phase = self.recorder.emit, self.state.phase
         if result.tasks_done or result.tasks_failed:
             emit(
-                Action.STORED, phase=phase, tasks=result.tasks_done + result.tasks_failed,
-                products=result.products_upserted, sightings=result.sightings_new,
+                Action.STORED,
+                phase=phase,
+                tasks=result.tasks_done + result.tasks_failed,
+                products=result.products_upserted,
+                sightings=result.sightings_new,
             )
         if result.sellers_deduped:
             emit(Action.DEDUPED, phase=phase, sellers=result.sellers_deduped)
         if result.sellers_new:
             emit(
-                Action.INSERTED, phase=phase, sellers=result.sellers_new,
+                Action.INSERTED,
+                phase=phase,
+                sellers=result.sellers_new,
                 names=list(result.new_seller_names),
             )

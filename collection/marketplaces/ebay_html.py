@@ -214,7 +214,7 @@ def shipping_cost(text: str, currency: str) -> object:
 
 @functools.lru_cache(maxsize=1024)
 def location_of(text: str) -> str:
-    """"Located in United States" → "US", "from China" → "CN"; a place we have no code
+    """ "Located in United States" → "US", "from China" → "CN"; a place we have no code
     for keeps its own name ("from Lithuania" → "Lithuania"); "" when it is no location."""
     match = _LOCATION.match(" ".join(text.split()))
     if not match:

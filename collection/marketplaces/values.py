@@ -169,8 +169,11 @@ _MONEY_AMOUNT = (
     r"(?P<{n}post>[A-Z]{{3}}|[$£€¥₩₹])?"
 )
 _MONEY = re.compile(
-    r"^\+?" + _MONEY_AMOUNT.format(n="")
-    + r"(?:\s*(?:-|–|to|bis|à|a|tot)\s*" + _MONEY_AMOUNT.format(n="hi_") + r")?$"
+    r"^\+?"
+    + _MONEY_AMOUNT.format(n="")
+    + r"(?:\s*(?:-|–|to|bis|à|a|tot)\s*"
+    + _MONEY_AMOUNT.format(n="hi_")
+    + r")?$"
 )
 _MONEY_US = re.compile(r"^(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?$")  # 1,299.99 / 59.99
 _MONEY_EU = re.compile(r"^(?:\d{1,3}(?:\.\d{3})+|\d+)(?:,\d{1,2})?$")  # 1.299,99 / 19,75

@@ -66,7 +66,7 @@ def words(text: str) -> list[str]:
 
 
 def squash(compound: str) -> str:
-    """"XR-200" → "xr200" (a compound's letters and digits only)."""
+    """ "XR-200" → "xr200" (a compound's letters and digits only)."""
     return compound.replace("-", "").replace(".", "").replace("/", "")
 
 
@@ -96,13 +96,13 @@ def spec_of(number: str, unit: str) -> tuple[str, str] | None:
 
 
 class Token(NamedTuple):
-    word: str         # cleaned, stemmed
-    text: str         # cleaned, as written (lower case): what a query sends
-    raw: str          # as written (original case), for the brand guess
-    segment: int      # 0 = the product phrase, then each comma-separated feature phrase
-    offset: int       # character offset in the cleaned title
-    clean: bool       # a whole word (not a piece of XR-200 / 5.3 / USB-C): safe in a query
-    compound: str     # squashed compound it belongs to ("xr200"), or the word itself
+    word: str  # cleaned, stemmed
+    text: str  # cleaned, as written (lower case): what a query sends
+    raw: str  # as written (original case), for the brand guess
+    segment: int  # 0 = the product phrase, then each comma-separated feature phrase
+    offset: int  # character offset in the cleaned title
+    clean: bool  # a whole word (not a piece of XR-200 / 5.3 / USB-C): safe in a query
+    compound: str  # squashed compound it belongs to ("xr200"), or the word itself
 
 
 def tokenize(title: object) -> tuple[str, list[Token]]:
@@ -125,10 +125,9 @@ def tokenize(title: object) -> tuple[str, list[Token]]:
             squashed = "".join(p.group(0) for p in parts)
             for p in parts:
                 off = pos + m.start() + p.start()
-                raw = raw_text[off:off + len(p.group(0))] if raw_text else p.group(0)
+                raw = raw_text[off : off + len(p.group(0))] if raw_text else p.group(0)
                 word = p.group(0)
-                tokens.append(Token(stem(word), word, raw, seg, off, len(parts) == 1,
-                                    squashed))
+                tokens.append(Token(stem(word), word, raw, seg, off, len(parts) == 1, squashed))
                 added = True
         if added:
             seg += 1

@@ -79,26 +79,26 @@ _LISTING_CHARS = 200  # eBay titles stop at 80; the rest of a longer text is noi
 
 W_DISTINCT = 1.0
 W_GENERIC = 0.6
-W_WEAK = 0.3     # numbers, colours, units
-W_CODE = 1.5     # a model code, spread over its pieces (XR-200 = xr + 200)
-FOREIGN = 2.0    # a word the Amazon title lacks counts double: copies add only decoration
+W_WEAK = 0.3  # numbers, colours, units
+W_CODE = 1.5  # a model code, spread over its pieces (XR-200 = xr + 200)
+FOREIGN = 2.0  # a word the Amazon title lacks counts double: copies add only decoration
 
 CODE_BONUS = 15.0
 OTHER_CODE_PENALTY = 30.0
 OTHER_BRAND_PENALTY = 15.0
 VARIANT_PENALTY = 50.0
 
-JUMP_PENALTY = 30.0   # per jump back in the Amazon order beyond the first (one moved phrase)
-SHORT_FILL = 0.6      # a listing filling less of a copy's room than this is scaled down
-REACH_DECAY = 30.0    # characters past the room over which a word's coverage weight fades
-REACH_FLOOR = 0.15    # ... down to this share
+JUMP_PENALTY = 30.0  # per jump back in the Amazon order beyond the first (one moved phrase)
+SHORT_FILL = 0.6  # a listing filling less of a copy's room than this is scaled down
+REACH_DECAY = 30.0  # characters past the room over which a word's coverage weight fades
+REACH_FLOOR = 0.15  # ... down to this share
 
 # Page context: evidence must come from a word rare among the kind's other listings.
-RARE = 0.9            # 1 - share at or above this: a product-specific word
-RARE_PENALTY = 15.0   # when the listing holds no product-specific word (nor the code)
-COMMON = 0.5          # 1 - share below this: a word most of the kind's listings hold (×2)
+RARE = 0.9  # 1 - share at or above this: a product-specific word
+RARE_PENALTY = 15.0  # when the listing holds no product-specific word (nor the code)
+COMMON = 0.5  # 1 - share below this: a word most of the kind's listings hold (×2)
 OTHER_PRODUCT = 1.0
-SMOOTHING = 2         # pseudo-listings: a word held by 1 of 2 others is not yet generic
+SMOOTHING = 2  # pseudo-listings: a word held by 1 of 2 others is not yet generic
 
 _stem_cache: dict[str, str] = {}
 
@@ -124,24 +124,24 @@ _COMPAT_STEMS = frozenset(stem(w) for w in COMPAT_MARKERS)
 class ProductTerms:
     """One Amazon title, prepared once for matching many listings against it."""
 
-    title: str                                 # cleaned (lower case) title
-    tokens: tuple[Token, ...]                  # every word, with segment and position
-    brand: tuple[str, ...]                     # brand words (guessed or given), stemmed
-    codes: frozenset[str]                      # the product's own model codes, squashed
-    compat_codes: frozenset[str]               # codes of what it is *for* ("for Dyson V8")
-    words: frozenset[str]                      # every word and squashed compound
+    title: str  # cleaned (lower case) title
+    tokens: tuple[Token, ...]  # every word, with segment and position
+    brand: tuple[str, ...]  # brand words (guessed or given), stemmed
+    codes: frozenset[str]  # the product's own model codes, squashed
+    compat_codes: frozenset[str]  # codes of what it is *for* ("for Dyson V8")
+    words: frozenset[str]  # every word and squashed compound
     weights: dict[str, float] = field(repr=False)  # content word → weight
     sequence: tuple[str, ...] = field(repr=False)  # content words in title order
-    room_weight: float = 0.0                   # weight a copy of ≤ 80 characters can hold
+    room_weight: float = 0.0  # weight a copy of ≤ 80 characters can hold
     specs: frozenset[tuple[str, str]] = frozenset()  # ("pack", "2"), ("oz", "16")
     colours: frozenset[str] = frozenset()
     sizes: frozenset[str] = frozenset()
-    product_segment: int = 0                   # the segment that names the product
-    code_words: frozenset[str] = frozenset()   # the pieces of the model codes ("xr", "200")
-    sure_brand: frozenset[str] = frozenset()   # brand words left out of coverage
-    room_words: tuple[str, ...] = ()           # the words room_weight sums
+    product_segment: int = 0  # the segment that names the product
+    code_words: frozenset[str] = frozenset()  # the pieces of the model codes ("xr", "200")
+    sure_brand: frozenset[str] = frozenset()  # brand words left out of coverage
+    room_words: tuple[str, ...] = ()  # the words room_weight sums
     positions: dict[str, tuple[int, ...]] = field(default_factory=dict, repr=False)
-    room_chars: int = 0                        # characters a copy's words fill (brand aside)
+    room_chars: int = 0  # characters a copy's words fill (brand aside)
     reach: dict[str, float] = field(default_factory=dict, repr=False)  # word → how likely
     # a copy cut at 80 still holds it (1 within the room, less the further it stands)
 
@@ -338,7 +338,8 @@ def _content(terms: ProductTerms, listing_title: str) -> tuple[str, list[str]]:
     text = clean(listing_title)[:_LISTING_CHARS]
     known = terms.words
     content = [
-        w for w in map(_stem, _PART.findall(text))
+        w
+        for w in map(_stem, _PART.findall(text))
         if w not in _FILLER_STEMS and (w in known or w not in _DECORATION_STEMS)
     ]
     return text, content
@@ -360,7 +361,7 @@ class PageContext:
     """
 
     listings: int
-    others: int                                 # listings holding another product's words
+    others: int  # listings holding another product's words
     share: dict[str, float] = field(repr=False)  # product word → its share among others
     parsed: dict[str, tuple[str, list[str]]] = field(repr=False)  # title → _content
 
@@ -390,8 +391,9 @@ def page_context(terms: ProductTerms, listing_titles) -> PageContext:
     return PageContext(listings=listings, others=others, share=share, parsed=parsed)
 
 
-def listing_match(terms: ProductTerms, listing_title: str, *,
-                  context: PageContext | None = None) -> float:
+def listing_match(
+    terms: ProductTerms, listing_title: str, *, context: PageContext | None = None
+) -> float:
     """0–100: how surely this eBay listing title is a copy of the Amazon title."""
     if not terms.sequence:
         return 0.0
@@ -437,9 +439,14 @@ def listing_match(terms: ProductTerms, listing_title: str, *,
     compounds = [c if c.isalnum() else squash(c) for c in _COMPOUND.findall(text)]
     has_code = bool(terms.codes) and not terms.codes.isdisjoint(compounds)
     if share is not None and not has_code:
-        best = max((1.0 - share.get(w, 0.0) for w in seen
-                    if w in weights and w not in sure_brand and w not in code_words),
-                   default=0.0)
+        best = max(
+            (
+                1.0 - share.get(w, 0.0)
+                for w in seen
+                if w in weights and w not in sure_brand and w not in code_words
+            ),
+            default=0.0,
+        )
         if best < RARE:
             # Nothing but the kind's common words: the more common, the surer not a copy.
             score -= RARE_PENALTY * (2.0 if best < COMMON else 1.0)
@@ -477,5 +484,11 @@ def _other_code(terms: ProductTerms, compounds: list[str]) -> bool:
     return False
 
 
-__all__ = ["MATCH_THRESHOLD", "PageContext", "ProductTerms", "listing_match", "page_context",
-           "product_terms"]
+__all__ = [
+    "MATCH_THRESHOLD",
+    "PageContext",
+    "ProductTerms",
+    "listing_match",
+    "page_context",
+    "product_terms",
+]

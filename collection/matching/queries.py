@@ -37,10 +37,10 @@ from .match import _GENERIC_STEMS, ProductTerms, product_terms
 # (137 / 24 / 3 matched listings for 192 / 53 / 33 calls). Two matches are enough.
 TOO_LITTLE: int = 2
 
-MIN_WORDS = 3   # enough when one of them is not generic
-MAX_WORDS = 4   # words of the product phrase at most
+MIN_WORDS = 3  # enough when one of them is not generic
+MAX_WORDS = 4  # words of the product phrase at most
 GROUP_WORDS = 3  # the OR group that narrows a short or generic product phrase
-_HEAD_CHARS = 60    # a word starting after this (brand and filler gone) risks the 80 cut
+_HEAD_CHARS = 60  # a word starting after this (brand and filler gone) risks the 80 cut
 _MAX_WORD_LEN = 24
 
 _RISKY = frozenset(
@@ -68,8 +68,8 @@ def _candidates(terms: ProductTerms) -> list[tuple[tuple[int, int], Token]]:
     brand = set(terms.brand)
     ranked: list[tuple[tuple[int, int], Token]] = []
     seen: set[str] = set()
-    marker: dict[int, str] = {}   # segment → "with" / "for" once seen
-    position = 0                  # characters of the title once brand and filler are gone
+    marker: dict[int, str] = {}  # segment → "with" / "for" once seen
+    position = 0  # characters of the title once brand and filler are gone
     for tok in terms.tokens:
         w = tok.text
         if w in ("with", "featuring", "plus", "including", "includes"):
@@ -123,8 +123,9 @@ def search_queries(title: str, *, limit: int = 2, brand: str | None = None) -> t
         return ()
     terms = product_terms(title, brand=brand)
     ranked = _candidates(terms)
-    brand_words = [t.text for t in terms.tokens if t.word in set(terms.brand) and t.clean
-                   and t.text.isalnum()][: len(terms.brand)]
+    brand_words = [
+        t.text for t in terms.tokens if t.word in set(terms.brand) and t.clean and t.text.isalnum()
+    ][: len(terms.brand)]
     if not ranked:
         # Only a brand (or only figures): the brand words themselves, if any.
         return (" ".join(brand_words[:MAX_WORDS]),) if brand_words else ()
@@ -150,8 +151,14 @@ def search_queries(title: str, *, limit: int = 2, brand: str | None = None) -> t
 
     noun = _product_noun(terms, ranked)
     plain_codes = sorted(
-        (t for t in terms.tokens if t.clean and t.compound in terms.codes
-         and t.text.isalnum() and len(t.text) <= _MAX_WORD_LEN),
+        (
+            t
+            for t in terms.tokens
+            if t.clean
+            and t.compound in terms.codes
+            and t.text.isalnum()
+            and len(t.text) <= _MAX_WORD_LEN
+        ),
         key=lambda t: t.offset,
     )
     code = plain_codes[0].text if plain_codes else ""

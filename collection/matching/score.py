@@ -61,22 +61,26 @@ def _price(ratio: float | None) -> float:
     return max(0.3, 1.0 - 0.7 * (ratio - high) / 1.5)
 
 
-def dropshipper_score(*, products_matched: int, median_price_ratio: float | None,
-                      copy_share: float | None) -> float:
+def dropshipper_score(
+    *, products_matched: int, median_price_ratio: float | None, copy_share: float | None
+) -> float:
     """0–100, rounded to 2 places; monotonic in products_matched."""
     try:
         n = int(products_matched)
     except (TypeError, ValueError):
         n = 0
     share = _share(copy_share)
-    score = 100.0 * _products(n) * (
-        0.4 + 0.3 * _price(_ratio(median_price_ratio)) + 0.3 * (0.5 if share is None else share)
+    score = (
+        100.0
+        * _products(n)
+        * (0.4 + 0.3 * _price(_ratio(median_price_ratio)) + 0.3 * (0.5 if share is None else share))
     )
     return round(min(100.0, max(0.0, score)), 2)
 
 
-def dropshipper_why(*, products_matched: int, median_price_ratio: float | None,
-                    copy_share: float | None) -> str:
+def dropshipper_why(
+    *, products_matched: int, median_price_ratio: float | None, copy_share: float | None
+) -> str:
     """One line for the operator, e.g. "Copies 14 best sellers at a median 96 % markup;
     88 % of their listings copy an Amazon title." """
     try:
@@ -99,6 +103,9 @@ def dropshipper_why(*, products_matched: int, median_price_ratio: float | None,
         tail = "share of copied titles unknown."
     else:
         pct = round(share * 100)
-        tail = (f"{pct:d} % of their listings copy an Amazon title." if pct
-                else "none of their listings copy an Amazon title.")
+        tail = (
+            f"{pct:d} % of their listings copy an Amazon title."
+            if pct
+            else "none of their listings copy an Amazon title."
+        )
     return f"{head}{price}; {tail}"

@@ -9,7 +9,6 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
@@ -18,275 +17,792 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
-            name='Category',
+            name="Category",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('node_id', models.CharField(help_text='Amazon browse node id', max_length=32, unique=True)),
-                ('name', models.CharField(max_length=200)),
-                ('department', models.CharField(blank=True, max_length=200)),
-                ('is_department', models.BooleanField(default=False)),
-                ('parent', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='children', to='collection.category')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "node_id",
+                    models.CharField(help_text="Amazon browse node id", max_length=32, unique=True),
+                ),
+                ("name", models.CharField(max_length=200)),
+                ("department", models.CharField(blank=True, max_length=200)),
+                ("is_department", models.BooleanField(default=False)),
+                (
+                    "parent",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="children",
+                        to="collection.category",
+                    ),
+                ),
             ],
             options={
-                'verbose_name_plural': 'categories',
-                'ordering': ['department', 'name'],
+                "verbose_name_plural": "categories",
+                "ordering": ["department", "name"],
             },
         ),
         migrations.CreateModel(
-            name='CategoryPreset',
+            name="CategoryPreset",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=100, unique=True)),
-                ('description', models.TextField(blank=True)),
-                ('is_builtin', models.BooleanField(default=False, editable=False)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('categories', models.ManyToManyField(blank=True, related_name='presets', to='collection.category')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=100, unique=True)),
+                ("description", models.TextField(blank=True)),
+                ("is_builtin", models.BooleanField(default=False, editable=False)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "categories",
+                    models.ManyToManyField(
+                        blank=True, related_name="presets", to="collection.category"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['name'],
+                "ordering": ["name"],
             },
         ),
         migrations.CreateModel(
-            name='CollectionRun',
+            name="CollectionRun",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('status', models.CharField(choices=[('queued', 'Queued'), ('running', 'Running'), ('paused', 'Paused'), ('completed', 'Completed'), ('failed', 'Failed'), ('cancelled', 'Cancelled')], db_index=True, default='queued', max_length=16)),
-                ('phase', models.CharField(choices=[('amazon', 'Amazon best sellers'), ('ebay', 'eBay search'), ('done', 'Done')], default='amazon', max_length=16)),
-                ('pause_reason', models.CharField(blank=True, choices=[('', '—'), ('operator', 'Paused by an operator'), ('failures', 'Too many consecutive failed tasks'), ('quota', 'Provider quota exhausted'), ('interrupted', 'Interrupted (signal or shutdown)'), ('orphaned', 'Its process stopped responding'), ('database', 'Database unavailable')], default='', max_length=16)),
-                ('status_message', models.TextField(blank=True, help_text='Why the run paused or failed.')),
-                ('resume_at', models.DateTimeField(blank=True, help_text='When a run paused at a quota resumes by itself.', null=True)),
-                ('requested_action', models.CharField(blank=True, default='', help_text="'pause' or 'cancel' requested.", max_length=16)),
-                ('workers', models.PositiveIntegerField(default=5, validators=[django.core.validators.MinValueValidator(1), django.core.validators.MaxValueValidator(200)])),
-                ('amazon_pages', models.PositiveSmallIntegerField(default=1, validators=[django.core.validators.MinValueValidator(1), django.core.validators.MaxValueValidator(2)])),
-                ('ebay_pages', models.PositiveSmallIntegerField(default=3, validators=[django.core.validators.MinValueValidator(1), django.core.validators.MaxValueValidator(200)])),
-                ('markup_min_percent', models.DecimalField(decimal_places=2, default=Decimal('80.00'), max_digits=7, validators=[django.core.validators.MinValueValidator(Decimal('0'))])),
-                ('markup_max_percent', models.DecimalField(decimal_places=2, default=Decimal('120.00'), max_digits=7, validators=[django.core.validators.MinValueValidator(Decimal('0'))])),
-                ('products_found', models.PositiveIntegerField(default=0)),
-                ('ebay_searches', models.PositiveIntegerField(default=0)),
-                ('sellers_found', models.PositiveIntegerField(default=0, help_text='Distinct sellers seen.')),
-                ('sellers_new', models.PositiveIntegerField(default=0)),
-                ('sightings', models.PositiveIntegerField(default=0)),
-                ('requests', models.PositiveIntegerField(default=0)),
-                ('retries', models.PositiveIntegerField(default=0)),
-                ('failed_tasks', models.PositiveIntegerField(default=0)),
-                ('skipped_records', models.PositiveIntegerField(default=0)),
-                ('stats', models.JSONField(blank=True, default=dict, help_text='Namespaced counters.')),
-                ('estimate', models.JSONField(blank=True, default=dict, help_text='Requests per provider.')),
-                ('event_seq', models.PositiveBigIntegerField(default=0)),
-                ('created_at', models.DateTimeField(auto_now_add=True, db_index=True)),
-                ('started_at', models.DateTimeField(blank=True, null=True)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('heartbeat_at', models.DateTimeField(blank=True, null=True)),
-                ('executor', models.CharField(blank=True, help_text='host:pid of the process executing the run.', max_length=200)),
-                ('failure_reason', models.TextField(blank=True)),
-                ('categories', models.ManyToManyField(related_name='runs', to='collection.category')),
-                ('preset', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='runs', to='collection.categorypreset')),
-                ('rerun_of', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='reruns', to='collection.collectionrun')),
-                ('started_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='collection_runs', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("queued", "Queued"),
+                            ("running", "Running"),
+                            ("paused", "Paused"),
+                            ("completed", "Completed"),
+                            ("failed", "Failed"),
+                            ("cancelled", "Cancelled"),
+                        ],
+                        db_index=True,
+                        default="queued",
+                        max_length=16,
+                    ),
+                ),
+                (
+                    "phase",
+                    models.CharField(
+                        choices=[
+                            ("amazon", "Amazon best sellers"),
+                            ("ebay", "eBay search"),
+                            ("done", "Done"),
+                        ],
+                        default="amazon",
+                        max_length=16,
+                    ),
+                ),
+                (
+                    "pause_reason",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("", "—"),
+                            ("operator", "Paused by an operator"),
+                            ("failures", "Too many consecutive failed tasks"),
+                            ("quota", "Provider quota exhausted"),
+                            ("interrupted", "Interrupted (signal or shutdown)"),
+                            ("orphaned", "Its process stopped responding"),
+                            ("database", "Database unavailable"),
+                        ],
+                        default="",
+                        max_length=16,
+                    ),
+                ),
+                (
+                    "status_message",
+                    models.TextField(blank=True, help_text="Why the run paused or failed."),
+                ),
+                (
+                    "resume_at",
+                    models.DateTimeField(
+                        blank=True,
+                        help_text="When a run paused at a quota resumes by itself.",
+                        null=True,
+                    ),
+                ),
+                (
+                    "requested_action",
+                    models.CharField(
+                        blank=True,
+                        default="",
+                        help_text="'pause' or 'cancel' requested.",
+                        max_length=16,
+                    ),
+                ),
+                (
+                    "workers",
+                    models.PositiveIntegerField(
+                        default=5,
+                        validators=[
+                            django.core.validators.MinValueValidator(1),
+                            django.core.validators.MaxValueValidator(200),
+                        ],
+                    ),
+                ),
+                (
+                    "amazon_pages",
+                    models.PositiveSmallIntegerField(
+                        default=1,
+                        validators=[
+                            django.core.validators.MinValueValidator(1),
+                            django.core.validators.MaxValueValidator(2),
+                        ],
+                    ),
+                ),
+                (
+                    "ebay_pages",
+                    models.PositiveSmallIntegerField(
+                        default=3,
+                        validators=[
+                            django.core.validators.MinValueValidator(1),
+                            django.core.validators.MaxValueValidator(200),
+                        ],
+                    ),
+                ),
+                (
+                    "markup_min_percent",
+                    models.DecimalField(
+                        decimal_places=2,
+                        default=Decimal("80.00"),
+                        max_digits=7,
+                        validators=[django.core.validators.MinValueValidator(Decimal("0"))],
+                    ),
+                ),
+                (
+                    "markup_max_percent",
+                    models.DecimalField(
+                        decimal_places=2,
+                        default=Decimal("120.00"),
+                        max_digits=7,
+                        validators=[django.core.validators.MinValueValidator(Decimal("0"))],
+                    ),
+                ),
+                ("products_found", models.PositiveIntegerField(default=0)),
+                ("ebay_searches", models.PositiveIntegerField(default=0)),
+                (
+                    "sellers_found",
+                    models.PositiveIntegerField(default=0, help_text="Distinct sellers seen."),
+                ),
+                ("sellers_new", models.PositiveIntegerField(default=0)),
+                ("sightings", models.PositiveIntegerField(default=0)),
+                ("requests", models.PositiveIntegerField(default=0)),
+                ("retries", models.PositiveIntegerField(default=0)),
+                ("failed_tasks", models.PositiveIntegerField(default=0)),
+                ("skipped_records", models.PositiveIntegerField(default=0)),
+                (
+                    "stats",
+                    models.JSONField(blank=True, default=dict, help_text="Namespaced counters."),
+                ),
+                (
+                    "estimate",
+                    models.JSONField(blank=True, default=dict, help_text="Requests per provider."),
+                ),
+                ("event_seq", models.PositiveBigIntegerField(default=0)),
+                ("created_at", models.DateTimeField(auto_now_add=True, db_index=True)),
+                ("started_at", models.DateTimeField(blank=True, null=True)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                ("heartbeat_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "executor",
+                    models.CharField(
+                        blank=True,
+                        help_text="host:pid of the process executing the run.",
+                        max_length=200,
+                    ),
+                ),
+                ("failure_reason", models.TextField(blank=True)),
+                (
+                    "categories",
+                    models.ManyToManyField(related_name="runs", to="collection.category"),
+                ),
+                (
+                    "preset",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="runs",
+                        to="collection.categorypreset",
+                    ),
+                ),
+                (
+                    "rerun_of",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="reruns",
+                        to="collection.collectionrun",
+                    ),
+                ),
+                (
+                    "started_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="collection_runs",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at'],
+                "ordering": ["-created_at"],
             },
         ),
         migrations.CreateModel(
-            name='Product',
+            name="Product",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('asin', models.CharField(max_length=20, unique=True)),
-                ('title', models.TextField()),
-                ('price', models.DecimalField(blank=True, decimal_places=2, max_digits=12, null=True)),
-                ('currency', models.CharField(blank=True, default='USD', max_length=3)),
-                ('rating', models.DecimalField(blank=True, decimal_places=2, max_digits=3, null=True)),
-                ('ratings_count', models.PositiveIntegerField(blank=True, null=True)),
-                ('url', models.URLField(blank=True, max_length=2000)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('first_seen_run', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='collection.collectionrun')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("asin", models.CharField(max_length=20, unique=True)),
+                ("title", models.TextField()),
+                (
+                    "price",
+                    models.DecimalField(blank=True, decimal_places=2, max_digits=12, null=True),
+                ),
+                ("currency", models.CharField(blank=True, default="USD", max_length=3)),
+                (
+                    "rating",
+                    models.DecimalField(blank=True, decimal_places=2, max_digits=3, null=True),
+                ),
+                ("ratings_count", models.PositiveIntegerField(blank=True, null=True)),
+                ("url", models.URLField(blank=True, max_length=2000)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "first_seen_run",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="collection.collectionrun",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['asin'],
+                "ordering": ["asin"],
             },
         ),
         migrations.CreateModel(
-            name='ProductCategory',
+            name="ProductCategory",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('rank', models.PositiveIntegerField(blank=True, null=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('category', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='rankings', to='collection.category')),
-                ('product', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='rankings', to='collection.product')),
-                ('run', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='collection.collectionrun')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("rank", models.PositiveIntegerField(blank=True, null=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "category",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="rankings",
+                        to="collection.category",
+                    ),
+                ),
+                (
+                    "product",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="rankings",
+                        to="collection.product",
+                    ),
+                ),
+                (
+                    "run",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="collection.collectionrun",
+                    ),
+                ),
             ],
         ),
         migrations.AddField(
-            model_name='product',
-            name='categories',
-            field=models.ManyToManyField(related_name='products', through='collection.ProductCategory', to='collection.category'),
+            model_name="product",
+            name="categories",
+            field=models.ManyToManyField(
+                related_name="products",
+                through="collection.ProductCategory",
+                to="collection.category",
+            ),
         ),
         migrations.CreateModel(
-            name='ProviderUsage',
+            name="ProviderUsage",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('provider', models.CharField(max_length=32)),
-                ('window_start', models.DateTimeField()),
-                ('requests', models.PositiveIntegerField(default=0)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("provider", models.CharField(max_length=32)),
+                ("window_start", models.DateTimeField()),
+                ("requests", models.PositiveIntegerField(default=0)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
             ],
             options={
-                'constraints': [models.UniqueConstraint(fields=('provider', 'window_start'), name='usage_unique_window')],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("provider", "window_start"), name="usage_unique_window"
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='RunTask',
+            name="RunTask",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('phase', models.CharField(choices=[('amazon', 'Amazon'), ('ebay', 'eBay')], max_length=8)),
-                ('key', models.CharField(help_text='e.g. amazon:172282:1, ebay:B0ABC:2', max_length=100)),
-                ('status', models.CharField(choices=[('pending', 'Pending'), ('running', 'Running'), ('done', 'Done'), ('failed', 'Failed'), ('skipped', 'Skipped')], db_index=True, default='pending', max_length=8)),
-                ('page', models.PositiveSmallIntegerField(default=1)),
-                ('attempts', models.PositiveSmallIntegerField(default=0)),
-                ('leased_until', models.DateTimeField(blank=True, null=True)),
-                ('leased_by', models.CharField(blank=True, max_length=200)),
-                ('error_type', models.CharField(blank=True, max_length=32)),
-                ('error_message', models.TextField(blank=True)),
-                ('result_count', models.PositiveIntegerField(default=0)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('category', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='collection.category')),
-                ('product', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='collection.product')),
-                ('run', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='tasks', to='collection.collectionrun')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "phase",
+                    models.CharField(
+                        choices=[("amazon", "Amazon"), ("ebay", "eBay")], max_length=8
+                    ),
+                ),
+                (
+                    "key",
+                    models.CharField(
+                        help_text="e.g. amazon:172282:1, ebay:B0ABC:2", max_length=100
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("pending", "Pending"),
+                            ("running", "Running"),
+                            ("done", "Done"),
+                            ("failed", "Failed"),
+                            ("skipped", "Skipped"),
+                        ],
+                        db_index=True,
+                        default="pending",
+                        max_length=8,
+                    ),
+                ),
+                ("page", models.PositiveSmallIntegerField(default=1)),
+                ("attempts", models.PositiveSmallIntegerField(default=0)),
+                ("leased_until", models.DateTimeField(blank=True, null=True)),
+                ("leased_by", models.CharField(blank=True, max_length=200)),
+                ("error_type", models.CharField(blank=True, max_length=32)),
+                ("error_message", models.TextField(blank=True)),
+                ("result_count", models.PositiveIntegerField(default=0)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "category",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="collection.category",
+                    ),
+                ),
+                (
+                    "product",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="collection.product",
+                    ),
+                ),
+                (
+                    "run",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="tasks",
+                        to="collection.collectionrun",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['id'],
+                "ordering": ["id"],
             },
         ),
         migrations.CreateModel(
-            name='Schedule',
+            name="Schedule",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=100, unique=True)),
-                ('cron', models.CharField(help_text="Cron expression, e.g. '0 3 * * *'.", max_length=100)),
-                ('enabled', models.BooleanField(default=True)),
-                ('workers', models.PositiveIntegerField(default=5, validators=[django.core.validators.MinValueValidator(1), django.core.validators.MaxValueValidator(200)])),
-                ('amazon_pages', models.PositiveSmallIntegerField(default=1, validators=[django.core.validators.MinValueValidator(1), django.core.validators.MaxValueValidator(2)])),
-                ('ebay_pages', models.PositiveSmallIntegerField(default=3, validators=[django.core.validators.MinValueValidator(1), django.core.validators.MaxValueValidator(200)])),
-                ('markup_min_percent', models.DecimalField(decimal_places=2, default=Decimal('80.00'), max_digits=7)),
-                ('markup_max_percent', models.DecimalField(decimal_places=2, default=Decimal('120.00'), max_digits=7)),
-                ('last_run_at', models.DateTimeField(blank=True, null=True)),
-                ('next_run_at', models.DateTimeField(blank=True, db_index=True, null=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('preset', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='schedules', to='collection.categorypreset')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=100, unique=True)),
+                (
+                    "cron",
+                    models.CharField(
+                        help_text="Cron expression, e.g. '0 3 * * *'.", max_length=100
+                    ),
+                ),
+                ("enabled", models.BooleanField(default=True)),
+                (
+                    "workers",
+                    models.PositiveIntegerField(
+                        default=5,
+                        validators=[
+                            django.core.validators.MinValueValidator(1),
+                            django.core.validators.MaxValueValidator(200),
+                        ],
+                    ),
+                ),
+                (
+                    "amazon_pages",
+                    models.PositiveSmallIntegerField(
+                        default=1,
+                        validators=[
+                            django.core.validators.MinValueValidator(1),
+                            django.core.validators.MaxValueValidator(2),
+                        ],
+                    ),
+                ),
+                (
+                    "ebay_pages",
+                    models.PositiveSmallIntegerField(
+                        default=3,
+                        validators=[
+                            django.core.validators.MinValueValidator(1),
+                            django.core.validators.MaxValueValidator(200),
+                        ],
+                    ),
+                ),
+                (
+                    "markup_min_percent",
+                    models.DecimalField(decimal_places=2, default=Decimal("80.00"), max_digits=7),
+                ),
+                (
+                    "markup_max_percent",
+                    models.DecimalField(decimal_places=2, default=Decimal("120.00"), max_digits=7),
+                ),
+                ("last_run_at", models.DateTimeField(blank=True, null=True)),
+                ("next_run_at", models.DateTimeField(blank=True, db_index=True, null=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "preset",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="schedules",
+                        to="collection.categorypreset",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['name'],
+                "ordering": ["name"],
             },
         ),
         migrations.AddField(
-            model_name='collectionrun',
-            name='schedule',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='runs', to='collection.schedule'),
+            model_name="collectionrun",
+            name="schedule",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="runs",
+                to="collection.schedule",
+            ),
         ),
         migrations.CreateModel(
-            name='Seller',
+            name="Seller",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('username', models.CharField(help_text='As first seen (opaque string).', max_length=255)),
-                ('normalized', models.CharField(max_length=255, unique=True)),
-                ('display_name', models.CharField(blank=True, max_length=255)),
-                ('feedback_score', models.IntegerField(blank=True, null=True)),
-                ('feedback_percent', models.DecimalField(blank=True, decimal_places=2, max_digits=5, null=True)),
-                ('first_seen_at', models.DateTimeField(blank=True, db_index=True, null=True)),
-                ('last_seen_at', models.DateTimeField(blank=True, null=True)),
-                ('times_seen', models.PositiveIntegerField(default=0, help_text='Listings seen, all runs.')),
-                ('products_matched', models.PositiveIntegerField(default=0, help_text='Distinct best sellers listed within the markup band.')),
-                ('runs_seen', models.PositiveIntegerField(default=0, help_text='Distinct runs seen in.')),
-                ('score', models.FloatField(db_index=True, default=0.0, help_text='Dropshipper score.')),
-                ('flagged', models.BooleanField(db_index=True, default=False)),
-                ('deleted_at', models.DateTimeField(blank=True, help_text='Soft-deleted at.', null=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('first_seen_run', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='collection.collectionrun')),
-                ('last_seen_run', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='collection.collectionrun')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "username",
+                    models.CharField(help_text="As first seen (opaque string).", max_length=255),
+                ),
+                ("normalized", models.CharField(max_length=255, unique=True)),
+                ("display_name", models.CharField(blank=True, max_length=255)),
+                ("feedback_score", models.IntegerField(blank=True, null=True)),
+                (
+                    "feedback_percent",
+                    models.DecimalField(blank=True, decimal_places=2, max_digits=5, null=True),
+                ),
+                ("first_seen_at", models.DateTimeField(blank=True, db_index=True, null=True)),
+                ("last_seen_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "times_seen",
+                    models.PositiveIntegerField(default=0, help_text="Listings seen, all runs."),
+                ),
+                (
+                    "products_matched",
+                    models.PositiveIntegerField(
+                        default=0, help_text="Distinct best sellers listed within the markup band."
+                    ),
+                ),
+                (
+                    "runs_seen",
+                    models.PositiveIntegerField(default=0, help_text="Distinct runs seen in."),
+                ),
+                (
+                    "score",
+                    models.FloatField(db_index=True, default=0.0, help_text="Dropshipper score."),
+                ),
+                ("flagged", models.BooleanField(db_index=True, default=False)),
+                (
+                    "deleted_at",
+                    models.DateTimeField(blank=True, help_text="Soft-deleted at.", null=True),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "first_seen_run",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="collection.collectionrun",
+                    ),
+                ),
+                (
+                    "last_seen_run",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="collection.collectionrun",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['normalized'],
+                "ordering": ["normalized"],
             },
         ),
         migrations.CreateModel(
-            name='SellerChange',
+            name="SellerChange",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('action', models.CharField(choices=[('added', 'Added'), ('flagged', 'Flagged'), ('unflagged', 'Unflagged'), ('deleted', 'Deleted'), ('restored', 'Restored'), ('renamed', 'Renamed'), ('exported', 'Exported')], db_index=True, max_length=16)),
-                ('source', models.CharField(choices=[('run', 'Collection run'), ('admin', 'Admin'), ('command', 'Management command'), ('system', 'System')], max_length=16)),
-                ('details', models.JSONField(blank=True, default=dict)),
-                ('seller_count_after', models.PositiveIntegerField(blank=True, help_text='Active sellers after this change.', null=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True, db_index=True)),
-                ('actor', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('run', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='seller_changes', to='collection.collectionrun')),
-                ('seller', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='changes', to='collection.seller')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "action",
+                    models.CharField(
+                        choices=[
+                            ("added", "Added"),
+                            ("flagged", "Flagged"),
+                            ("unflagged", "Unflagged"),
+                            ("deleted", "Deleted"),
+                            ("restored", "Restored"),
+                            ("renamed", "Renamed"),
+                            ("exported", "Exported"),
+                        ],
+                        db_index=True,
+                        max_length=16,
+                    ),
+                ),
+                (
+                    "source",
+                    models.CharField(
+                        choices=[
+                            ("run", "Collection run"),
+                            ("admin", "Admin"),
+                            ("command", "Management command"),
+                            ("system", "System"),
+                        ],
+                        max_length=16,
+                    ),
+                ),
+                ("details", models.JSONField(blank=True, default=dict)),
+                (
+                    "seller_count_after",
+                    models.PositiveIntegerField(
+                        blank=True, help_text="Active sellers after this change.", null=True
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True, db_index=True)),
+                (
+                    "actor",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "run",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="seller_changes",
+                        to="collection.collectionrun",
+                    ),
+                ),
+                (
+                    "seller",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="changes",
+                        to="collection.seller",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at', '-id'],
+                "ordering": ["-created_at", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='SellerSighting',
+            name="SellerSighting",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('item_id', models.CharField(blank=True, max_length=100)),
-                ('listing_price', models.DecimalField(blank=True, decimal_places=2, max_digits=12, null=True)),
-                ('currency', models.CharField(blank=True, default='USD', max_length=3)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('product', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='sightings', to='collection.product')),
-                ('run', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='seller_sightings', to='collection.collectionrun')),
-                ('seller', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='sightings', to='collection.seller')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("item_id", models.CharField(blank=True, max_length=100)),
+                (
+                    "listing_price",
+                    models.DecimalField(blank=True, decimal_places=2, max_digits=12, null=True),
+                ),
+                ("currency", models.CharField(blank=True, default="USD", max_length=3)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "product",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="sightings",
+                        to="collection.product",
+                    ),
+                ),
+                (
+                    "run",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="seller_sightings",
+                        to="collection.collectionrun",
+                    ),
+                ),
+                (
+                    "seller",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="sightings",
+                        to="collection.seller",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='SellerSnapshot',
+            name="SellerSnapshot",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('total_sellers', models.PositiveIntegerField()),
-                ('new_sellers', models.PositiveIntegerField()),
-                ('flagged_sellers', models.PositiveIntegerField()),
-                ('products_searched', models.PositiveIntegerField()),
-                ('created_at', models.DateTimeField(auto_now_add=True, db_index=True)),
-                ('run', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='snapshot', to='collection.collectionrun')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("total_sellers", models.PositiveIntegerField()),
+                ("new_sellers", models.PositiveIntegerField()),
+                ("flagged_sellers", models.PositiveIntegerField()),
+                ("products_searched", models.PositiveIntegerField()),
+                ("created_at", models.DateTimeField(auto_now_add=True, db_index=True)),
+                (
+                    "run",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="snapshot",
+                        to="collection.collectionrun",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at'],
+                "ordering": ["-created_at"],
             },
         ),
         migrations.AddConstraint(
-            model_name='productcategory',
-            constraint=models.UniqueConstraint(fields=('product', 'category'), name='productcategory_unique'),
+            model_name="productcategory",
+            constraint=models.UniqueConstraint(
+                fields=("product", "category"), name="productcategory_unique"
+            ),
         ),
         migrations.AddIndex(
-            model_name='runtask',
-            index=models.Index(fields=['run', 'phase', 'status'], name='collection__run_id_f00ece_idx'),
+            model_name="runtask",
+            index=models.Index(
+                fields=["run", "phase", "status"], name="collection__run_id_f00ece_idx"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='runtask',
-            constraint=models.UniqueConstraint(fields=('run', 'key'), name='runtask_unique_key'),
+            model_name="runtask",
+            constraint=models.UniqueConstraint(fields=("run", "key"), name="runtask_unique_key"),
         ),
         migrations.AddIndex(
-            model_name='collectionrun',
-            index=models.Index(fields=['status', 'heartbeat_at'], name='collection__status_802a77_idx'),
+            model_name="collectionrun",
+            index=models.Index(
+                fields=["status", "heartbeat_at"], name="collection__status_802a77_idx"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='collectionrun',
-            constraint=models.CheckConstraint(condition=models.Q(('markup_max_percent__gte', models.F('markup_min_percent'))), name='run_markup_band_ordered'),
+            model_name="collectionrun",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("markup_max_percent__gte", models.F("markup_min_percent"))),
+                name="run_markup_band_ordered",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='sellerchange',
-            constraint=models.UniqueConstraint(condition=models.Q(('action', 'added')), fields=('seller', 'run'), name='sellerchange_added_once_per_run'),
+            model_name="sellerchange",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("action", "added")),
+                fields=("seller", "run"),
+                name="sellerchange_added_once_per_run",
+            ),
         ),
         migrations.AddIndex(
-            model_name='sellersighting',
-            index=models.Index(fields=['seller', 'product'], name='collection__seller__652577_idx'),
+            model_name="sellersighting",
+            index=models.Index(fields=["seller", "product"], name="collection__seller__652577_idx"),
         ),
         migrations.AddConstraint(
-            model_name='sellersighting',
-            constraint=models.UniqueConstraint(fields=('run', 'seller', 'product'), name='sighting_unique_run_seller_product'),
+            model_name="sellersighting",
+            constraint=models.UniqueConstraint(
+                fields=("run", "seller", "product"), name="sighting_unique_run_seller_product"
+            ),
         ),
     ]

@@ -5,20 +5,29 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('collection', '0002_load_categories'),
+        ("collection", "0002_load_categories"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='sellersighting',
-            name='run',
-            field=models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='seller_sightings', to='collection.collectionrun'),
+            model_name="sellersighting",
+            name="run",
+            field=models.ForeignKey(
+                db_index=False,
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="seller_sightings",
+                to="collection.collectionrun",
+            ),
         ),
         migrations.AlterField(
-            model_name='sellersighting',
-            name='seller',
-            field=models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='sightings', to='collection.seller'),
+            model_name="sellersighting",
+            name="seller",
+            field=models.ForeignKey(
+                db_index=False,
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="sightings",
+                to="collection.seller",
+            ),
         ),
     ]

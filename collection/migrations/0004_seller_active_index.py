@@ -4,14 +4,17 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('collection', '0003_sighting_drop_redundant_indexes'),
+        ("collection", "0003_sighting_drop_redundant_indexes"),
     ]
 
     operations = [
         migrations.AddIndex(
-            model_name='seller',
-            index=models.Index(condition=models.Q(('deleted_at__isnull', True)), fields=['id'], name='seller_active_idx'),
+            model_name="seller",
+            index=models.Index(
+                condition=models.Q(("deleted_at__isnull", True)),
+                fields=["id"],
+                name="seller_active_idx",
+            ),
         ),
     ]

@@ -106,9 +106,8 @@ def _on_postgres(sql):
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('collection', '0004_seller_active_index'),
+        ("collection", "0004_seller_active_index"),
     ]
 
     operations = [
@@ -119,47 +118,75 @@ class Migration(migrations.Migration):
             elidable=False,
         ),
         migrations.AlterField(
-            model_name='seller',
-            name='flagged',
+            model_name="seller",
+            name="flagged",
             field=models.BooleanField(default=False),
         ),
         migrations.AlterField(
-            model_name='seller',
-            name='last_seen_run',
-            field=models.ForeignKey(blank=True, db_index=False, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='collection.collectionrun'),
+            model_name="seller",
+            name="last_seen_run",
+            field=models.ForeignKey(
+                blank=True,
+                db_index=False,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="+",
+                to="collection.collectionrun",
+            ),
         ),
         migrations.AlterField(
-            model_name='seller',
-            name='normalized',
+            model_name="seller",
+            name="normalized",
             field=models.CharField(max_length=255),
         ),
         migrations.AlterField(
-            model_name='seller',
-            name='score',
-            field=models.FloatField(default=0.0, help_text='Dropshipper score.'),
+            model_name="seller",
+            name="score",
+            field=models.FloatField(default=0.0, help_text="Dropshipper score."),
         ),
         migrations.AlterField(
-            model_name='sellersighting',
-            name='product',
-            field=models.ForeignKey(db_constraint=False, on_delete=django.db.models.deletion.CASCADE, related_name='sightings', to='collection.product'),
+            model_name="sellersighting",
+            name="product",
+            field=models.ForeignKey(
+                db_constraint=False,
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="sightings",
+                to="collection.product",
+            ),
         ),
         migrations.AlterField(
-            model_name='sellersighting',
-            name='run',
-            field=models.ForeignKey(db_constraint=False, db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='seller_sightings', to='collection.collectionrun'),
+            model_name="sellersighting",
+            name="run",
+            field=models.ForeignKey(
+                db_constraint=False,
+                db_index=False,
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="seller_sightings",
+                to="collection.collectionrun",
+            ),
         ),
         migrations.AlterField(
-            model_name='sellersighting',
-            name='seller',
-            field=models.ForeignKey(db_constraint=False, db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='sightings', to='collection.seller'),
+            model_name="sellersighting",
+            name="seller",
+            field=models.ForeignKey(
+                db_constraint=False,
+                db_index=False,
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="sightings",
+                to="collection.seller",
+            ),
         ),
         migrations.AddIndex(
-            model_name='seller',
-            index=models.Index(condition=models.Q(('flagged', True)), fields=['flagged'], name='seller_flagged_idx'),
+            model_name="seller",
+            index=models.Index(
+                condition=models.Q(("flagged", True)), fields=["flagged"], name="seller_flagged_idx"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='seller',
-            constraint=models.UniqueConstraint(fields=('normalized',), name='seller_normalized_unique'),
+            model_name="seller",
+            constraint=models.UniqueConstraint(
+                fields=("normalized",), name="seller_normalized_unique"
+            ),
         ),
         migrations.RunPython(
             _on_postgres(ACTIVE_COUNT_SQL), _on_postgres(ACTIVE_COUNT_DROP_SQL), elidable=False

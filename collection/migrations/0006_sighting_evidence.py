@@ -8,104 +8,180 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('collection', '0005_seller_hot_updates'),
+        ("collection", "0005_seller_hot_updates"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='collectionrun',
-            name='ebay_queries',
-            field=models.PositiveSmallIntegerField(default=2, help_text='eBay calls per product page: the first query, then fallbacks only when it finds too little.', validators=[django.core.validators.MinValueValidator(1), django.core.validators.MaxValueValidator(5)]),
+            model_name="collectionrun",
+            name="ebay_queries",
+            field=models.PositiveSmallIntegerField(
+                default=2,
+                help_text="eBay calls per product page: the first query, then fallbacks only when it finds too little.",
+                validators=[
+                    django.core.validators.MinValueValidator(1),
+                    django.core.validators.MaxValueValidator(5),
+                ],
+            ),
         ),
         migrations.AddField(
-            model_name='product',
-            name='price_run',
-            field=models.ForeignKey(blank=True, db_constraint=False, db_index=False, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='collection.collectionrun'),
+            model_name="product",
+            name="price_run",
+            field=models.ForeignKey(
+                blank=True,
+                db_constraint=False,
+                db_index=False,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="+",
+                to="collection.collectionrun",
+            ),
         ),
         migrations.AddField(
-            model_name='runtask',
-            name='query',
-            field=models.CharField(blank=True, db_default='', default='', help_text='The eBay query this task sends (eBay phase).', max_length=300),
+            model_name="runtask",
+            name="query",
+            field=models.CharField(
+                blank=True,
+                db_default="",
+                default="",
+                help_text="The eBay query this task sends (eBay phase).",
+                max_length=300,
+            ),
         ),
         migrations.AddField(
-            model_name='schedule',
-            name='ebay_queries',
-            field=models.PositiveSmallIntegerField(default=2, validators=[django.core.validators.MinValueValidator(1), django.core.validators.MaxValueValidator(5)]),
+            model_name="schedule",
+            name="ebay_queries",
+            field=models.PositiveSmallIntegerField(
+                default=2,
+                validators=[
+                    django.core.validators.MinValueValidator(1),
+                    django.core.validators.MaxValueValidator(5),
+                ],
+            ),
         ),
         migrations.AddField(
-            model_name='seller',
-            name='copy_share',
-            field=models.FloatField(blank=True, help_text='Share of the products listed whose title is copied.', null=True),
+            model_name="seller",
+            name="copy_share",
+            field=models.FloatField(
+                blank=True,
+                help_text="Share of the products listed whose title is copied.",
+                null=True,
+            ),
         ),
         migrations.AddField(
-            model_name='seller',
-            name='ebay_user_id',
-            field=models.CharField(blank=True, db_default='', default='', help_text="eBay's immutable user id, where the API sends it.", max_length=100),
+            model_name="seller",
+            name="ebay_user_id",
+            field=models.CharField(
+                blank=True,
+                db_default="",
+                default="",
+                help_text="eBay's immutable user id, where the API sends it.",
+                max_length=100,
+            ),
         ),
         migrations.AddField(
-            model_name='seller',
-            name='median_price_ratio',
-            field=models.FloatField(blank=True, help_text='Median eBay price ÷ Amazon price of matched listings.', null=True),
+            model_name="seller",
+            name="median_price_ratio",
+            field=models.FloatField(
+                blank=True,
+                help_text="Median eBay price ÷ Amazon price of matched listings.",
+                null=True,
+            ),
         ),
         migrations.AddField(
-            model_name='sellersighting',
-            name='is_match',
-            field=models.BooleanField(default=False, help_text='A copy of the product (counts); otherwise a look-alike.'),
+            model_name="sellersighting",
+            name="is_match",
+            field=models.BooleanField(
+                default=False, help_text="A copy of the product (counts); otherwise a look-alike."
+            ),
         ),
         migrations.AddField(
-            model_name='sellersighting',
-            name='item_url',
+            model_name="sellersighting",
+            name="item_url",
             field=models.URLField(blank=True, max_length=500),
         ),
         migrations.AddField(
-            model_name='sellersighting',
-            name='location',
+            model_name="sellersighting",
+            name="location",
             field=models.CharField(blank=True, max_length=64),
         ),
         migrations.AddField(
-            model_name='sellersighting',
-            name='match_score',
-            field=models.FloatField(blank=True, help_text="0–100: how closely the title copies the product's.", null=True),
+            model_name="sellersighting",
+            name="match_score",
+            field=models.FloatField(
+                blank=True,
+                help_text="0–100: how closely the title copies the product's.",
+                null=True,
+            ),
         ),
         migrations.AddField(
-            model_name='sellersighting',
-            name='price_ratio',
-            field=models.FloatField(blank=True, help_text='Listing price ÷ Amazon price (USD listings only).', null=True),
+            model_name="sellersighting",
+            name="price_ratio",
+            field=models.FloatField(
+                blank=True, help_text="Listing price ÷ Amazon price (USD listings only).", null=True
+            ),
         ),
         migrations.AddField(
-            model_name='sellersighting',
-            name='query',
-            field=models.CharField(blank=True, help_text='The eBay query that found it.', max_length=300),
+            model_name="sellersighting",
+            name="query",
+            field=models.CharField(
+                blank=True, help_text="The eBay query that found it.", max_length=300
+            ),
         ),
         migrations.AddField(
-            model_name='sellersighting',
-            name='shipping_cost',
-            field=models.DecimalField(blank=True, decimal_places=2, help_text='0 = free shipping.', max_digits=10, null=True),
+            model_name="sellersighting",
+            name="shipping_cost",
+            field=models.DecimalField(
+                blank=True,
+                decimal_places=2,
+                help_text="0 = free shipping.",
+                max_digits=10,
+                null=True,
+            ),
         ),
         migrations.AddField(
-            model_name='sellersighting',
-            name='title',
+            model_name="sellersighting",
+            name="title",
             field=models.CharField(blank=True, max_length=300),
         ),
         migrations.AlterField(
-            model_name='collectionrun',
-            name='ebay_pages',
-            field=models.PositiveSmallIntegerField(default=1, help_text='Result pages of 200 listings per eBay query.', validators=[django.core.validators.MinValueValidator(1), django.core.validators.MaxValueValidator(50)]),
+            model_name="collectionrun",
+            name="ebay_pages",
+            field=models.PositiveSmallIntegerField(
+                default=1,
+                help_text="Result pages of 200 listings per eBay query.",
+                validators=[
+                    django.core.validators.MinValueValidator(1),
+                    django.core.validators.MaxValueValidator(50),
+                ],
+            ),
         ),
         migrations.AlterField(
-            model_name='schedule',
-            name='ebay_pages',
-            field=models.PositiveSmallIntegerField(default=1, validators=[django.core.validators.MinValueValidator(1), django.core.validators.MaxValueValidator(50)]),
+            model_name="schedule",
+            name="ebay_pages",
+            field=models.PositiveSmallIntegerField(
+                default=1,
+                validators=[
+                    django.core.validators.MinValueValidator(1),
+                    django.core.validators.MaxValueValidator(50),
+                ],
+            ),
         ),
         migrations.AlterField(
-            model_name='seller',
-            name='products_matched',
-            field=models.PositiveIntegerField(default=0, help_text='Distinct best sellers with a listing that copies their title.'),
+            model_name="seller",
+            name="products_matched",
+            field=models.PositiveIntegerField(
+                default=0, help_text="Distinct best sellers with a listing that copies their title."
+            ),
         ),
         migrations.AddIndex(
-            model_name='seller',
-            index=models.Index(models.OrderBy(models.F('score'), descending=True), models.F('id'), condition=models.Q(('deleted_at__isnull', True)), name='seller_leaderboard_idx'),
+            model_name="seller",
+            index=models.Index(
+                models.OrderBy(models.F("score"), descending=True),
+                models.F("id"),
+                condition=models.Q(("deleted_at__isnull", True)),
+                name="seller_leaderboard_idx",
+            ),
         ),
     ]

@@ -65,13 +65,17 @@ class Rates:
 # and a fallback query for 28 % / 24 % of the products searched.
 DEFAULT_FOLLOW_UP_SHARE = 0.26
 DEFAULTS = Rates(
-    items_per_page=49.6, usable_share=0.92, page_survival=(1.0, 0.005, 0.0),
+    items_per_page=49.6,
+    usable_share=0.92,
+    page_survival=(1.0, 0.005, 0.0),
     follow_up_share=DEFAULT_FOLLOW_UP_SHARE,
 )
 DEFAULTS_BY_EBAY_PROVIDER = {
     "ebay": DEFAULTS,
     "oxylabs": Rates(  # pages of 240 on the eBay site
-        items_per_page=49.6, usable_share=0.92, page_survival=(1.0, 0.005, 0.0),
+        items_per_page=49.6,
+        usable_share=0.92,
+        page_survival=(1.0, 0.005, 0.0),
         follow_up_share=DEFAULT_FOLLOW_UP_SHARE,
     ),
 }
@@ -120,8 +124,13 @@ class Estimate:
         data["requests"] = self.requests
         data["total_requests"] = self.total_requests
         data["basis"] = self.basis
-        for key in ("items_per_page", "usable_share", "ebay_pages_per_product", "retry_share",
-                    "follow_up_share"):
+        for key in (
+            "items_per_page",
+            "usable_share",
+            "ebay_pages_per_product",
+            "retry_share",
+            "follow_up_share",
+        ):
             data[key] = round(data[key], 4)
         return data
 
@@ -135,7 +144,8 @@ class Estimate:
             f"{self.ebay_pages_per_product:.2f} pages each (at most {self.ebay_pages})"
             + (
                 f" + a second query for {self.follow_up_share:.0%} of them"
-                if self.ebay_queries > 1 else ""
+                if self.ebay_queries > 1
+                else ""
             )
             + f" = {self.ebay_requests:,} eBay searches; {self.basis}."
         )
@@ -152,11 +162,14 @@ def _history(
     *, markup_min_percent=None, markup_max_percent=None, ebay_provider: str
 ) -> list[CollectionRun]:
     runs = list(
-        CollectionRun.objects.filter(status=CollectionRun.Status.COMPLETED)
-        .order_by("-finished_at", "-pk")[:HISTORY_RUNS]
+        CollectionRun.objects.filter(status=CollectionRun.Status.COMPLETED).order_by(
+            "-finished_at", "-pk"
+        )[:HISTORY_RUNS]
     )
     # Prefer runs like this one: the same eBay source and markup band page alike.
-    same_source = [r for r in runs if (r.estimate or {}).get("ebay_provider", ebay_provider) == ebay_provider]
+    same_source = [
+        r for r in runs if (r.estimate or {}).get("ebay_provider", ebay_provider) == ebay_provider
+    ]
     runs = same_source or runs
     if markup_min_percent is not None and markup_max_percent is not None:
         band = (Decimal(str(markup_min_percent)), Decimal(str(markup_max_percent)))
@@ -171,8 +184,10 @@ def rates_learn(runs: list[CollectionRun]) -> Rates | None:
         return None
     run_ids = [r.pk for r in runs]
     ebay_pages_of = {r.pk: r.ebay_pages for r in runs}
-    amazon_done = RunTask.objects.filter(run_id__in=run_ids, phase=RunTask.Phase.AMAZON).filter(status=RunTask.Status.DONE).aggregate(
-        tasks=Count("id"), items=Sum("result_count")
+    amazon_done = (
+        RunTask.objects.filter(run_id__in=run_ids, phase=RunTask.Phase.AMAZON)
+        .filter(status=RunTask.Status.DONE)
+        .aggregate(tasks=Count("id"), items=Sum("result_count"))
     )
     pages = defaultdict(int)  # (run, page) -> eBay tasks of the products' first query
     fetched_ebay = RunTask.objects.filter(run_id__in=run_ids, phase=RunTask.Phase.EBAY).exclude(
@@ -335,8 +350,14 @@ def run_quota_forecast(
             window_end, available, resets = window.end, quota.limit, resets + 1
         forecasts.append(
             ProviderForecast(
-                provider=provider, needed=needed, left_now=left, limit=quota.limit,
-                resets_at=resets_at, resets=resets, pauses=pauses, finish_at=moment,
+                provider=provider,
+                needed=needed,
+                left_now=left,
+                limit=quota.limit,
+                resets_at=resets_at,
+                resets=resets,
+                pauses=pauses,
+                finish_at=moment,
             )
         )
     return forecasts
@@ -366,7 +387,8 @@ def run_quota_warning(
         parts.append(text)
     finish = max(f.finish_at for f in late)
     return (
-        "This run cannot finish before the next quota reset: " + "; ".join(parts)
+        "This run cannot finish before the next quota reset: "
+        + "; ".join(parts)
         + f". Expected to finish around {_when(finish)}."
     )
 
@@ -388,9 +410,7 @@ def run_estimate_compare(*, run: CollectionRun) -> dict:
     amazon_provider = estimate.get("amazon_provider") or provider_names()[0]
     ebay_provider = estimate.get("ebay_provider") or provider_names()[1]
     actual: dict[str, int] = defaultdict(int)
-    for row in (
-        RunTask.objects.filter(run=run).values("phase").annotate(attempts=Sum("attempts"))
-    ):
+    for row in RunTask.objects.filter(run=run).values("phase").annotate(attempts=Sum("attempts")):
         provider = amazon_provider if row["phase"] == RunTask.Phase.AMAZON else ebay_provider
         actual[provider] += row["attempts"] or 0
     estimated = estimate.get("requests") or {}
@@ -417,7 +437,10 @@ def run_quota_warning_for(*, run: CollectionRun, now: dt.datetime | None = None)
 def run_estimate_lines(*, estimate: Estimate, now: dt.datetime | None = None) -> list[str]:
     """What ``run_collection --estimate`` and the admin start form show."""
     if not set(estimate.requests) & set(quotas_configured()):
-        return [estimate.describe(), "No quota is configured for these providers (COLLECTION_QUOTAS)."]
+        return [
+            estimate.describe(),
+            "No quota is configured for these providers (COLLECTION_QUOTAS).",
+        ]
     warning = run_quota_warning(estimate=estimate, now=now)
     return [estimate.describe(), warning or "It can finish before the next quota reset."]
 

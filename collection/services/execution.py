@@ -33,6 +33,7 @@ STARTED = "started"
 RESUMED = "resumed"
 JOINED = "joined"
 
+
 def run_execution_begin(*, run_id: int, executor: str) -> tuple[CollectionRun, str]:
     """Take part in executing a run; return it and how ("started", "resumed", "joined")."""
     with transaction.atomic():
@@ -45,7 +46,9 @@ def run_execution_begin(*, run_id: int, executor: str) -> tuple[CollectionRun, s
             if not run_is_orphaned(run, now=now):
                 return run, JOINED
             logger.warning(
-                "run %s: taking over from %s (heartbeat %s)", run_id, run.executor or "?",
+                "run %s: taking over from %s (heartbeat %s)",
+                run_id,
+                run.executor or "?",
                 run.heartbeat_at,
             )
             run.heartbeat_at = now
@@ -59,8 +62,10 @@ def run_execution_begin(*, run_id: int, executor: str) -> tuple[CollectionRun, s
             )
         how = STARTED if run.status == Status.QUEUED and run.started_at is None else RESUMED
         run = run_transition(
-            run_id=run_id, to=Status.RUNNING,
+            run_id=run_id,
+            to=Status.RUNNING,
             expect=[Status.QUEUED, Status.PAUSED, Status.FAILED],
-            executor=executor, failure_reason="",
+            executor=executor,
+            failure_reason="",
         )
     return run, how

@@ -102,7 +102,8 @@ def seller_why(*, products_matched: int, median_price_ratio, copy_share) -> str:
     The one place interfaces get it from (``collection.matching.score.dropshipper_why``).
     """
     return dropshipper_why(
-        products_matched=products_matched or 0, median_price_ratio=median_price_ratio,
+        products_matched=products_matched or 0,
+        median_price_ratio=median_price_ratio,
         copy_share=copy_share,
     )
 
@@ -129,12 +130,19 @@ def _same(value):
 
 # One converter per column (the column types are known: no per-cell type dispatch).
 _CSV_CELLS = {
-    "username": csv_text, "normalized": csv_text, "display_name": csv_text, "why": csv_text,
-    "first_seen_at": _csv_time, "last_seen_at": _csv_time, "deleted_at": _csv_time,
+    "username": csv_text,
+    "normalized": csv_text,
+    "display_name": csv_text,
+    "why": csv_text,
+    "first_seen_at": _csv_time,
+    "last_seen_at": _csv_time,
+    "deleted_at": _csv_time,
     "flagged": lambda value: "true" if value else "false",
 }
 _JSON_VALUES = {
-    "feedback_percent": _json_decimal, "first_seen_at": _json_time, "last_seen_at": _json_time,
+    "feedback_percent": _json_decimal,
+    "first_seen_at": _json_time,
+    "last_seen_at": _json_time,
     "deleted_at": _json_time,
 }
 CSV_CONVERTERS = tuple(_CSV_CELLS.get(name, _csv_number) for name in COLUMNS)
@@ -169,12 +177,14 @@ def _rows(sellers: QuerySet[Seller]) -> Iterator[tuple]:
     stored = sellers.order_by("pk").values_list(*FIELDS).iterator(chunk_size=ROWS_PER_QUERY)
     for row in stored:
         ratio, share = row[_RATIO], row[_SHARE]
-        why = seller_why(
-            products_matched=row[_MATCHED], median_price_ratio=ratio, copy_share=share
-        )
+        why = seller_why(products_matched=row[_MATCHED], median_price_ratio=ratio, copy_share=share)
         yield (
-            *row[:_RATIO], markup_percent(ratio), share_percent(share), row[_SCORE], why,
-            *row[_SCORE + 1:],
+            *row[:_RATIO],
+            markup_percent(ratio),
+            share_percent(share),
+            row[_SCORE],
+            why,
+            *row[_SCORE + 1 :],
         )
 
 
@@ -248,8 +258,11 @@ def sellers_export(
         sellers = sellers.filter(deleted_at__isnull=True)
     recorded = _plain_filters(
         {
-            "run": run_id, "flagged": flagged, "since": since,
-            "include_deleted": include_deleted or None, **(filters or {}),
+            "run": run_id,
+            "flagged": flagged,
+            "since": since,
+            "include_deleted": include_deleted or None,
+            **(filters or {}),
         }
     )
     count = sellers.count()

@@ -42,9 +42,11 @@ def cron_validate(expression: str) -> str:
     """A standard five-field expression (or a macro such as ``@daily``), normalized."""
     expression = " ".join((expression or "").split())
     fields = expression.split(" ")
-    if not expression or not (
-        len(fields) == 5 or (len(fields) == 1 and expression.startswith("@"))
-    ) or not croniter.is_valid(expression):
+    if (
+        not expression
+        or not (len(fields) == 5 or (len(fields) == 1 and expression.startswith("@")))
+        or not croniter.is_valid(expression)
+    ):
         raise ScheduleError(
             f"{expression!r} is not a cron expression: five fields, minute hour day-of-month "
             "month day-of-week, e.g. '0 3 * * *' for 03:00 every day, or @daily / @hourly."
@@ -174,8 +176,11 @@ def schedule_preview(
     now = now or timezone.now()
     cron = cron_validate(cron)
     estimate = run_estimate_from_options(
-        categories=categories, amazon_pages=amazon_pages, ebay_pages=ebay_pages,
-        markup_min_percent=markup_min_percent, markup_max_percent=markup_max_percent,
+        categories=categories,
+        amazon_pages=amazon_pages,
+        ebay_pages=ebay_pages,
+        markup_min_percent=markup_min_percent,
+        markup_max_percent=markup_max_percent,
         ebay_queries=ebay_queries,
     )
     requests = estimate.requests
@@ -246,7 +251,9 @@ def schedules_run_due(*, now: dt.datetime | None = None) -> list[Firing]:
             seen.add(schedule.pk)
             slot = schedule.next_run_at
             firing = Firing(
-                schedule_id=schedule.pk, slot=slot, run_id=None,
+                schedule_id=schedule.pk,
+                slot=slot,
+                run_id=None,
                 next_run_at=schedule_next_run(cron=schedule.cron, after=now),
             )
             try:
@@ -268,15 +275,20 @@ def schedules_run_due(*, now: dt.datetime | None = None) -> list[Firing]:
                 # The slot is spent either way: a refused start is not retried every tick.
                 firing.error = str(exc)
                 logger.warning(
-                    "schedule %r: the slot of %s started no run: %s", schedule.name,
-                    slot.isoformat(), exc,
+                    "schedule %r: the slot of %s started no run: %s",
+                    schedule.name,
+                    slot.isoformat(),
+                    exc,
                 )
             schedule.next_run_at = firing.next_run_at
             schedule.save(update_fields=["last_run_at", "next_run_at"])
         if firing.run_id:
             logger.info(
-                "schedule %r started run %s (slot %s, next %s)", schedule.name, firing.run_id,
-                slot.isoformat(), firing.next_run_at.isoformat(),
+                "schedule %r started run %s (slot %s, next %s)",
+                schedule.name,
+                firing.run_id,
+                slot.isoformat(),
+                firing.next_run_at.isoformat(),
             )
         firings.append(firing)
     return firings

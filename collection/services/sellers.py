@@ -94,15 +94,25 @@ def _sellers_change(
 def sellers_flag(*, seller_ids: Iterable[int], actor=None, source: str = Source.ADMIN) -> int:
     """Flag sellers as dropshippers worth a look."""
     return _sellers_change(
-        seller_ids=seller_ids, action=Action.FLAGGED, needs_change=Q(flagged=False),
-        update={"flagged": True}, count_delta=0, actor=actor, source=source,
+        seller_ids=seller_ids,
+        action=Action.FLAGGED,
+        needs_change=Q(flagged=False),
+        update={"flagged": True},
+        count_delta=0,
+        actor=actor,
+        source=source,
     )
 
 
 def sellers_unflag(*, seller_ids: Iterable[int], actor=None, source: str = Source.ADMIN) -> int:
     return _sellers_change(
-        seller_ids=seller_ids, action=Action.UNFLAGGED, needs_change=Q(flagged=True),
-        update={"flagged": False}, count_delta=0, actor=actor, source=source,
+        seller_ids=seller_ids,
+        action=Action.UNFLAGGED,
+        needs_change=Q(flagged=True),
+        update={"flagged": False},
+        count_delta=0,
+        actor=actor,
+        source=source,
     )
 
 
@@ -111,16 +121,26 @@ def sellers_delete(
 ) -> int:
     """Soft-delete: the seller stays (with its sightings and history) but is not counted."""
     return _sellers_change(
-        seller_ids=seller_ids, action=Action.DELETED, needs_change=Q(deleted_at__isnull=True),
-        update={"deleted_at": timezone.now()}, count_delta=-1, actor=actor, source=source,
+        seller_ids=seller_ids,
+        action=Action.DELETED,
+        needs_change=Q(deleted_at__isnull=True),
+        update={"deleted_at": timezone.now()},
+        count_delta=-1,
+        actor=actor,
+        source=source,
         details={"reason": reason} if reason else None,
     )
 
 
 def sellers_restore(*, seller_ids: Iterable[int], actor=None, source: str = Source.ADMIN) -> int:
     return _sellers_change(
-        seller_ids=seller_ids, action=Action.RESTORED, needs_change=Q(deleted_at__isnull=False),
-        update={"deleted_at": None}, count_delta=+1, actor=actor, source=source,
+        seller_ids=seller_ids,
+        action=Action.RESTORED,
+        needs_change=Q(deleted_at__isnull=False),
+        update={"deleted_at": None},
+        count_delta=+1,
+        actor=actor,
+        source=source,
     )
 
 

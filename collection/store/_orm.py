@@ -118,8 +118,13 @@ def upsert_products(*, run_id: int, batch: PreparedBatch, now) -> tuple[dict[str
         if product is None:
             new.append(
                 Product(
-                    asin=row.asin, title=row.title, price=row.price, currency=row.currency,
-                    rating=row.rating, ratings_count=row.ratings_count, url=row.url,
+                    asin=row.asin,
+                    title=row.title,
+                    price=row.price,
+                    currency=row.currency,
+                    rating=row.rating,
+                    ratings_count=row.ratings_count,
+                    url=row.url,
                     first_seen_run_id=run_id,
                     price_run_id=run_id if row.price is not None else None,
                 )
@@ -145,7 +150,13 @@ def upsert_products(*, run_id: int, batch: PreparedBatch, now) -> tuple[dict[str
         _rows_update(
             changed,
             [
-                "title", "price", "price_run_id", "currency", "rating", "ratings_count", "url",
+                "title",
+                "price",
+                "price_run_id",
+                "currency",
+                "rating",
+                "ratings_count",
+                "url",
                 "updated_at",
             ],
         )
@@ -174,8 +185,9 @@ def upsert_links(*, run_id: int, links: list[tuple[int, int, int | None]], now) 
         link = existing.get((product_id, category_id))
         if link is None:
             new.append(
-                ProductCategory(product_id=product_id, category_id=category_id, rank=rank,
-                                run_id=run_id)
+                ProductCategory(
+                    product_id=product_id, category_id=category_id, rank=rank, run_id=run_id
+                )
             )
             continue
         if link.run_id == run_id:
@@ -202,7 +214,11 @@ def create_tasks(*, run_id: int, tasks: list[tuple[str, int, int, str]]) -> int:
         )
     new = [
         RunTask(
-            run_id=run_id, phase=RunTask.Phase.EBAY, key=key, product_id=product_id, page=page,
+            run_id=run_id,
+            phase=RunTask.Phase.EBAY,
+            key=key,
+            product_id=product_id,
+            page=page,
             query=query,
         )
         for key, product_id, page, query in tasks
@@ -213,21 +229,36 @@ def create_tasks(*, run_id: int, tasks: list[tuple[str, int, int, str]]) -> int:
 
 
 SIGHTING_EVIDENCE_FIELDS = [
-    "item_id", "listing_price", "currency", "title", "item_url", "shipping_cost", "location",
-    "query", "match_score", "is_match", "price_ratio",
+    "item_id",
+    "listing_price",
+    "currency",
+    "title",
+    "item_url",
+    "shipping_cost",
+    "location",
+    "query",
+    "match_score",
+    "is_match",
+    "price_ratio",
 ]
 
 
 def _sighting_fill(sighting: SellerSighting, row: SightingRow) -> None:
     sighting.item_id, sighting.listing_price, sighting.currency = (
-        row.item_id, row.price, row.currency
+        row.item_id,
+        row.price,
+        row.currency,
     )
     sighting.title, sighting.item_url = row.title, row.url
     sighting.shipping_cost, sighting.location, sighting.query = (
-        row.shipping_cost, row.location, row.query
+        row.shipping_cost,
+        row.location,
+        row.query,
     )
     sighting.match_score, sighting.is_match, sighting.price_ratio = (
-        row.match_score, row.is_match, row.price_ratio
+        row.match_score,
+        row.is_match,
+        row.price_ratio,
     )
 
 
@@ -264,10 +295,15 @@ def store_sellers(*, run_id: int, batch: PreparedBatch, now) -> dict:
         if seller is None:
             new.append(
                 Seller(
-                    username=row.username, normalized=row.key, ebay_user_id=row.user_id,
-                    feedback_score=row.feedback_score, feedback_percent=row.feedback_percent,
-                    first_seen_run_id=run_id, last_seen_run_id=run_id,
-                    first_seen_at=now, last_seen_at=now,
+                    username=row.username,
+                    normalized=row.key,
+                    ebay_user_id=row.user_id,
+                    feedback_score=row.feedback_score,
+                    feedback_percent=row.feedback_percent,
+                    first_seen_run_id=run_id,
+                    last_seen_run_id=run_id,
+                    first_seen_at=now,
+                    last_seen_at=now,
                 )
             )
             continue
@@ -332,7 +368,10 @@ def store_sellers(*, run_id: int, batch: PreparedBatch, now) -> dict:
             _sighting_fill(sighting, row)
             to_insert.append(sighting)
         elif row.rank() < (
-            not old.is_match, old.listing_price is None, old.listing_price or 0, old.item_id,
+            not old.is_match,
+            old.listing_price is None,
+            old.listing_price or 0,
+            old.item_id,
             old.query,
         ):
             _sighting_fill(old, row)
@@ -368,8 +407,15 @@ def store_sellers(*, run_id: int, batch: PreparedBatch, now) -> dict:
         _rows_update(
             touched,
             [
-                "username", "ebay_user_id", "feedback_score", "feedback_percent",
-                "last_seen_run_id", "last_seen_at", "updated_at", "times_seen", "runs_seen",
+                "username",
+                "ebay_user_id",
+                "feedback_score",
+                "feedback_percent",
+                "last_seen_run_id",
+                "last_seen_at",
+                "updated_at",
+                "times_seen",
+                "runs_seen",
             ],
         )
     return {

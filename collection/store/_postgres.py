@@ -187,9 +187,14 @@ def mark_tasks(*, run_id: int, marks: dict[int, MarkRow], now) -> list[TaskRow]:
         cursor.execute(
             sql,
             {
-                "ids": ids, "statuses": statuses, "attempts": attempts,
-                "error_types": error_types, "error_messages": error_messages,
-                "counts": counts, "run": run_id, "now": now,
+                "ids": ids,
+                "statuses": statuses,
+                "attempts": attempts,
+                "error_types": error_types,
+                "error_messages": error_messages,
+                "counts": counts,
+                "run": run_id,
+                "now": now,
             },
         )
         return [TaskRow(*row) for row in cursor.fetchall()]

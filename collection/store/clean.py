@@ -204,8 +204,11 @@ class SightingRow:
     def rank(self) -> tuple:
         """Smaller wins (see the module docstring)."""
         return (
-            not self.is_match, self.price is None,
-            self.price if self.price is not None else Decimal(0), self.item_id, self.query,
+            not self.is_match,
+            self.price is None,
+            self.price if self.price is not None else Decimal(0),
+            self.item_id,
+            self.query,
         )
 
 
@@ -315,9 +318,7 @@ def _memo_decimal(memo: dict, raw, limit: Decimal) -> Decimal | None:
         return clean_decimal(raw, limit=limit)
 
 
-def _prepare_listings(
-    batch: PreparedBatch, task: TaskRow, outcome, ebay_pages: int
-) -> None:
+def _prepare_listings(batch: PreparedBatch, task: TaskRow, outcome, ebay_pages: int) -> None:
     page = outcome.listings
     batch.skipped += max(int(page.skipped or 0), 0)
     if task.product_id is None:  # the product was deleted since the task was planned
@@ -329,15 +330,19 @@ def _prepare_listings(
     if page.has_next and task.page < ebay_pages:
         batch.next_tasks.append(
             NextTask(
-                key=ebay_task_key(asin, task.page + 1, index), product_id=task.product_id,
-                page=task.page + 1, query=query,
+                key=ebay_task_key(asin, task.page + 1, index),
+                product_id=task.product_id,
+                page=task.page + 1,
+                query=query,
             )
         )
     follow_up = column_text(outcome.follow_up_query, QUERY_MAX).strip()
     if follow_up and task.page == 1:
         batch.next_tasks.append(
             NextTask(
-                key=ebay_task_key(asin, 1, index + 1), product_id=task.product_id, page=1,
+                key=ebay_task_key(asin, 1, index + 1),
+                product_id=task.product_id,
+                page=1,
                 query=follow_up,
             )
         )
@@ -351,7 +356,10 @@ def _prepare_listings(
     product_id = task.product_id
     sellers, sightings = batch.sellers, batch.sightings
     names, prices, percents, currencies = (
-        batch.memo_names, batch.memo_prices, batch.memo_percents, batch.memo_currencies,
+        batch.memo_names,
+        batch.memo_prices,
+        batch.memo_percents,
+        batch.memo_currencies,
     )
     occurrences = 0
     for listing, score in zip(page.listings, scores):
@@ -361,8 +369,10 @@ def _prepare_listings(
             cleaned = names.get(raw) if raw.__class__ is str else None
             if cleaned is None:
                 if (
-                    raw.__class__ is str and len(raw) <= USERNAME_MAX
-                    and raw.isascii() and raw.isprintable()
+                    raw.__class__ is str
+                    and len(raw) <= USERNAME_MAX
+                    and raw.isascii()
+                    and raw.isprintable()
                 ):
                     # What column_text does to a short printable ASCII name, without
                     # the call (most names; each is new to its batch).
@@ -370,9 +380,7 @@ def _prepare_listings(
                     cleaned = (username, seller_key(username))
                 else:
                     username = column_text(raw, USERNAME_MAX).strip()
-                    cleaned = (
-                        username, seller_key(username)[:USERNAME_MAX] if username else ""
-                    )
+                    cleaned = (username, seller_key(username)[:USERNAME_MAX] if username else "")
                 if raw.__class__ is str:
                     names[raw] = cleaned
             username, key = cleaned
@@ -397,10 +405,11 @@ def _prepare_listings(
                     seller.user_id = user_id
                 if username < seller.username:
                     seller.username = username
-                if (feedback is not None or percent is not None) and (
-                    feedback != seller.feedback_score or percent != seller.feedback_percent
-                ) and _feedback_rank(feedback, percent) > _feedback_rank(
-                    seller.feedback_score, seller.feedback_percent
+                if (
+                    (feedback is not None or percent is not None)
+                    and (feedback != seller.feedback_score or percent != seller.feedback_percent)
+                    and _feedback_rank(feedback, percent)
+                    > _feedback_rank(seller.feedback_score, seller.feedback_percent)
                 ):
                     seller.feedback_score, seller.feedback_percent = feedback, percent
             raw = listing.item_id
@@ -415,7 +424,12 @@ def _prepare_listings(
                 currency = currencies[raw] = column_text(raw, CURRENCY_MAX).strip().upper()
             is_match = score is not None and score >= threshold
             row = SightingRow(
-                key, product_id, item_id, price, currency, query=query,
+                key,
+                product_id,
+                item_id,
+                price,
+                currency,
+                query=query,
                 match_score=None if score is None else round(float(score), 2),
                 is_match=is_match,
             )

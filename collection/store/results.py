@@ -152,9 +152,16 @@ def results_store(
     logger.debug(
         "run %s batch: %d done, %d failed, %d ignored, %d products, %d sellers (%d new), "
         "%d sightings, %d skipped, %d tasks created",
-        run_id, result.tasks_done, result.tasks_failed, result.tasks_ignored,
-        result.products_upserted, result.sellers_seen, result.sellers_new,
-        result.sightings_new, result.skipped_records, result.ebay_tasks_created,
+        run_id,
+        result.tasks_done,
+        result.tasks_failed,
+        result.tasks_ignored,
+        result.products_upserted,
+        result.sellers_seen,
+        result.sellers_new,
+        result.sightings_new,
+        result.skipped_records,
+        result.ebay_tasks_created,
     )
     return result
 

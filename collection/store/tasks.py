@@ -90,7 +90,10 @@ def tasks_claim(
         return []
     if connection.vendor == "postgresql":
         return _tasks_claim_sql(
-            run_id=run_id, phase=phase, executor=executor, limit=limit,
+            run_id=run_id,
+            phase=phase,
+            executor=executor,
+            limit=limit,
             lease_seconds=lease_seconds,
         )
     with transaction.atomic():
@@ -110,8 +113,17 @@ def tasks_claim(
             RunTask.objects.filter(pk__in=ids)
             .order_by("id")
             .values_list(
-                "id", "key", "phase", "page", "attempts", "category__node_id",
-                "product_id", "product__asin", "product__title", "product__price", "query",
+                "id",
+                "key",
+                "phase",
+                "page",
+                "attempts",
+                "category__node_id",
+                "product_id",
+                "product__asin",
+                "product__title",
+                "product__price",
+                "query",
             )
         )
         return [ClaimedTask(*row) for row in rows]
@@ -126,7 +138,9 @@ def _tasks_claim_sql(
     worker needs."""
     now = timezone.now()
     task, category, product = (
-        RunTask._meta.db_table, Category._meta.db_table, Product._meta.db_table
+        RunTask._meta.db_table,
+        Category._meta.db_table,
+        Product._meta.db_table,
     )
     sql = f"""
         WITH picked AS (
@@ -151,11 +165,19 @@ def _tasks_claim_sql(
         ORDER BY l.id
     """
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(sql, {
-            "run": run_id, "phase": phase, "pending": RunTask.Status.PENDING.value,
-            "running": RunTask.Status.RUNNING.value, "now": now, "limit": limit,
-            "until": now + dt.timedelta(seconds=lease_seconds), "executor": executor[:200],
-        })
+        cursor.execute(
+            sql,
+            {
+                "run": run_id,
+                "phase": phase,
+                "pending": RunTask.Status.PENDING.value,
+                "running": RunTask.Status.RUNNING.value,
+                "now": now,
+                "limit": limit,
+                "until": now + dt.timedelta(seconds=lease_seconds),
+                "executor": executor[:200],
+            },
+        )
         return [ClaimedTask(*row) for row in cursor.fetchall()]
 
 
@@ -205,9 +227,9 @@ def run_phase_advance(*, run_id: int, phase: str) -> str:
 
 def run_counters_get(*, run_id: int) -> dict:
     """The run's counters, status, phase and stats as plain data (for reports)."""
-    return CollectionRun.objects.values(
-        *RUN_COUNTER_FIELDS, "status", "phase", "stats"
-    ).get(pk=run_id)
+    return CollectionRun.objects.values(*RUN_COUNTER_FIELDS, "status", "phase", "stats").get(
+        pk=run_id
+    )
 
 
 def run_failed_tasks(*, run_id: int, limit: int = 100) -> list[dict]:

@@ -95,7 +95,8 @@ def seed_dropshippers(*, run_id: int, category) -> dict:
     products = []
     for i in range(6):
         product = Product.objects.create(
-            asin=f"B0SEED{i:04d}", title=HOSTILE_TITLE if i == 5 else f"Seeded best seller {i}",
+            asin=f"B0SEED{i:04d}",
+            title=HOSTILE_TITLE if i == 5 else f"Seeded best seller {i}",
             price=Decimal("20.00") + i,
         )
         ProductCategory.objects.create(product=product, category=category, rank=i + 1)
@@ -103,10 +104,19 @@ def seed_dropshippers(*, run_id: int, category) -> dict:
 
     def seller(name: str, score: float, matched: int) -> Seller:
         return Seller.objects.create(
-            username=name, normalized=seller_key(name), score=score, products_matched=matched,
-            median_price_ratio=1.9 if matched else None, copy_share=0.8 if matched else None,
-            feedback_score=1200, feedback_percent=Decimal("99.2"), first_seen_run_id=run_id,
-            last_seen_run_id=run_id, first_seen_at=now, last_seen_at=now, runs_seen=1,
+            username=name,
+            normalized=seller_key(name),
+            score=score,
+            products_matched=matched,
+            median_price_ratio=1.9 if matched else None,
+            copy_share=0.8 if matched else None,
+            feedback_score=1200,
+            feedback_percent=Decimal("99.2"),
+            first_seen_run_id=run_id,
+            last_seen_run_id=run_id,
+            first_seen_at=now,
+            last_seen_at=now,
+            runs_seen=1,
         )
 
     top = seller("top-dropshipper", 95.0, 5)
@@ -114,24 +124,50 @@ def seed_dropshippers(*, run_id: int, category) -> dict:
     tail = [seller(f"small-shop-{i:02d}", 10.0 - i / 10, 0) for i in range(60)]
     rows = [
         SellerSighting(
-            run_id=run_id, seller=top, product=product, item_id=f"11{i:010d}",
-            listing_price=product.price * Decimal("1.9"), currency="USD",
-            title=f"Copy of {product.title}", match_score=95.0, is_match=True, price_ratio=1.9,
-            shipping_cost=Decimal(0), location="US", query="seeded best seller",
+            run_id=run_id,
+            seller=top,
+            product=product,
+            item_id=f"11{i:010d}",
+            listing_price=product.price * Decimal("1.9"),
+            currency="USD",
+            title=f"Copy of {product.title}",
+            match_score=95.0,
+            is_match=True,
+            price_ratio=1.9,
+            shipping_cost=Decimal(0),
+            location="US",
+            query="seeded best seller",
         )
         for i, product in enumerate(products[:5])
     ]
-    rows.append(SellerSighting(
-        run_id=run_id, seller=hostile, product=products[5], item_id="javascript:alert(6)",
-        listing_price=Decimal("50.00"), currency="USD", title=HOSTILE_TITLE,
-        item_url=HOSTILE_URL, match_score=91.0, is_match=True, price_ratio=2.0,
-        query=HOSTILE_TITLE, location=HOSTILE_CATEGORY,
-    ))
+    rows.append(
+        SellerSighting(
+            run_id=run_id,
+            seller=hostile,
+            product=products[5],
+            item_id="javascript:alert(6)",
+            listing_price=Decimal("50.00"),
+            currency="USD",
+            title=HOSTILE_TITLE,
+            item_url=HOSTILE_URL,
+            match_score=91.0,
+            is_match=True,
+            price_ratio=2.0,
+            query=HOSTILE_TITLE,
+            location=HOSTILE_CATEGORY,
+        )
+    )
     rows += [
         SellerSighting(
-            run_id=run_id, seller=small, product=products[0], item_id=f"22{i:010d}",
-            listing_price=Decimal("21.00"), title="Something else entirely", match_score=20.0,
-            is_match=False, price_ratio=1.05,
+            run_id=run_id,
+            seller=small,
+            product=products[0],
+            item_id=f"22{i:010d}",
+            listing_price=Decimal("21.00"),
+            title="Something else entirely",
+            match_score=20.0,
+            is_match=False,
+            price_ratio=1.05,
         )
         for i, small in enumerate(tail)
     ]
@@ -192,8 +228,13 @@ async def drive_script(run_id: int) -> None:
     recorder.emit(Action.RUN_STARTED)
     recorder.emit(Action.PHASE_STARTED, phase="amazon")
     recorder.emit(
-        Action.FETCHING, worker=1, phase="amazon", page=1, category=HOSTILE_CATEGORY,
-        url="https://realtime.oxylabs.io/v1/queries", attempt=1,
+        Action.FETCHING,
+        worker=1,
+        phase="amazon",
+        page=1,
+        category=HOSTILE_CATEGORY,
+        url="https://realtime.oxylabs.io/v1/queries",
+        attempt=1,
     )
     await recorder.aflush()
     await asyncio.sleep(0.3)
@@ -209,7 +250,11 @@ async def drive_script(run_id: int) -> None:
         worker = 1 + i % 3
         title = HOSTILE_TITLE if i == 0 else f"Scripted product {i}"
         recorder.emit(
-            Action.FETCHING, worker=worker, phase="ebay", page=1, product=title,
+            Action.FETCHING,
+            worker=worker,
+            phase="ebay",
+            page=1,
+            product=title,
             url=HOSTILE_URL if i == 1 else f"{EBAY_SEARCH}?q=p{i}",
             attempt=1,
         )
@@ -217,25 +262,47 @@ async def drive_script(run_id: int) -> None:
         await asyncio.sleep(0.25)
         if i == 5:
             recorder.emit(
-                Action.RETRYING, worker=worker, phase="ebay", attempt=2, delay_s=0.1,
+                Action.RETRYING,
+                worker=worker,
+                phase="ebay",
+                attempt=2,
+                delay_s=0.1,
                 error_type="timeout",
             )
             recorder.emit(
-                Action.ERROR, worker=worker, phase="ebay", error_type="timeout",
-                message=HOSTILE_MESSAGE, task=f"ebay:B0SCRIPT{i}:1",
+                Action.ERROR,
+                worker=worker,
+                phase="ebay",
+                error_type="timeout",
+                message=HOSTILE_MESSAGE,
+                task=f"ebay:B0SCRIPT{i}:1",
             )
             await sync_to_async(finish_task)(
-                phase="ebay", key_prefix="ebay", failed=True, requests=2, retries=1,
+                phase="ebay",
+                key_prefix="ebay",
+                failed=True,
+                requests=2,
+                retries=1,
                 failed_tasks=1,
             )
         else:
             recorder.emit(
-                Action.FOUND, worker=worker, phase="ebay", count=3, skipped=0,
-                has_next=False, duration_ms=240,
+                Action.FOUND,
+                worker=worker,
+                phase="ebay",
+                count=3,
+                skipped=0,
+                has_next=False,
+                duration_ms=240,
             )
             await sync_to_async(finish_task)(
-                phase="ebay", key_prefix="ebay", requests=1, ebay_searches=1, sightings=3,
-                sellers_found=2, sellers_new=2 if i == 0 else 0,
+                phase="ebay",
+                key_prefix="ebay",
+                requests=1,
+                ebay_searches=1,
+                sightings=3,
+                sellers_found=2,
+                sellers_new=2 if i == 0 else 0,
             )
         if i == 0:
             recorder.emit(
@@ -286,7 +353,11 @@ def serve(port: int) -> None:
     threading.Thread(target=commands, daemon=True).start()
     say("READY " + json.dumps({**ready, "username": USERNAME, "password": PASSWORD}))
     call_command(
-        "serve", host="127.0.0.1", port=port, task_workers=1, no_scheduler=True,
+        "serve",
+        host="127.0.0.1",
+        port=port,
+        task_workers=1,
+        no_scheduler=True,
     )
 
 

@@ -37,9 +37,7 @@ def viewer(db):
 @pytest.fixture
 def operator(db):
     """Staff who may view and change runs."""
-    return make_user(
-        "operator", staff=True, perms=("view_collectionrun", "change_collectionrun")
-    )
+    return make_user("operator", staff=True, perms=("view_collectionrun", "change_collectionrun"))
 
 
 @pytest.fixture
@@ -76,8 +74,13 @@ def record_events(run_id: int, count: int, *, recorder: EventRecorder | None = N
     recorder = recorder or EventRecorder(run_id)
     for i in range(count):
         recorder.emit(
-            Action.FETCHING, worker=1 + i % 3, phase="ebay", url="https://api.example/x",
-            page=1 + i % 3, product=f"product {i}", attempt=1,
+            Action.FETCHING,
+            worker=1 + i % 3,
+            phase="ebay",
+            url="https://api.example/x",
+            page=1 + i % 3,
+            product=f"product {i}",
+            attempt=1,
         )
     recorder.flush()
     from collection.models import CollectionRun

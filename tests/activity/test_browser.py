@@ -41,8 +41,14 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(150)]
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
 ]
 
 
@@ -59,10 +65,18 @@ class LiveServer:
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST")}
-        env.update({"DEBUG": "True", "DJANGO_SETTINGS_MODULE": "config.settings",
-                    "SANDBOX_HOSTILE": "1", "SANDBOX_LATENCY_MS": "150",
-                    "COLLECTION_FLUSH_SECONDS": "0.2", "ACTIVITY_STATUS_SECONDS": "0.25",
-                    "ACTIVITY_FRAME_SECONDS": "0.1", **(env_extra or {})})
+        env.update(
+            {
+                "DEBUG": "True",
+                "DJANGO_SETTINGS_MODULE": "config.settings",
+                "SANDBOX_HOSTILE": "1",
+                "SANDBOX_LATENCY_MS": "150",
+                "COLLECTION_FLUSH_SECONDS": "0.2",
+                "ACTIVITY_STATUS_SECONDS": "0.25",
+                "ACTIVITY_FRAME_SECONDS": "0.1",
+                **(env_extra or {}),
+            }
+        )
         args = [sys.executable, "-m", "tests.activity.browser_server", "--port", str(self.port)]
         self.postgres_url = None
         if settings.DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
@@ -74,8 +88,14 @@ class LiveServer:
             env["DATABASE_URL"] = f"sqlite:///{tmp_path / 'browser.sqlite3'}"
         self.log = open(tmp_path / "server.log", "w+")  # noqa: SIM115
         self.process = subprocess.Popen(
-            args, cwd=ROOT, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-            stderr=self.log, text=True, bufsize=1,
+            args,
+            cwd=ROOT,
+            env=env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self.log,
+            text=True,
+            bufsize=1,
             start_new_session=True,  # serve's children (db_worker) end with it at teardown
         )
         self.lines: queue.Queue[str] = queue.Queue()
@@ -242,7 +262,14 @@ async def assert_inert(page) -> None:
     )
     assert set(found.pop("feedTags")) <= {"TR", "TD", "DIV", "SPAN", "A"}
     assert set(found.pop("workerTags")) <= {
-        "ARTICLE", "HEADER", "STRONG", "SPAN", "DIV", "B", "TIME", "A"
+        "ARTICLE",
+        "HEADER",
+        "STRONG",
+        "SPAN",
+        "DIV",
+        "B",
+        "TIME",
+        "A",
     }
     assert found == {"handlers": 0, "pwned": False, "javascriptLinks": 0}
 
@@ -405,9 +432,7 @@ async def test_live_run_in_chromium(scout_server):
 
 async def assert_no_sideways_overflow(page) -> None:
     """At phone width the document is no wider than the viewport (tables scroll inside)."""
-    widths = await page.evaluate(
-        "() => [document.documentElement.scrollWidth, window.innerWidth]"
-    )
+    widths = await page.evaluate("() => [document.documentElement.scrollWidth, window.innerWidth]")
     assert widths[0] <= widths[1], widths
 
 

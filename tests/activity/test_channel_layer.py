@@ -15,9 +15,7 @@ async def test_redis_round_trip_through_redis_url():
     try:
         channel = await layer.new_channel()
         await layer.group_add("scout-test-roundtrip", channel)
-        payload = json.loads(
-            json.dumps({"type": "run.frame", "first": 1, "last": 1, "text": "{}"})
-        )
+        payload = json.loads(json.dumps({"type": "run.frame", "first": 1, "last": 1, "text": "{}"}))
         await layer.group_send("scout-test-roundtrip", payload)
         assert await layer.receive(channel) == payload
         await layer.group_discard("scout-test-roundtrip", channel)

@@ -44,8 +44,11 @@ async def test_users_who_may_not_view_runs_are_closed_with_4403(ws, run, refused
 
 
 async def test_foreign_origin_is_rejected_at_the_handshake(ws, run, viewer):
-    client = ws(f"/ws/runs/{run.pk}/", cookie=await adb(session_cookie)(viewer),
-                origin="https://evil.example")
+    client = ws(
+        f"/ws/runs/{run.pk}/",
+        cookie=await adb(session_cookie)(viewer),
+        origin="https://evil.example",
+    )
     connected, _ = await client.connect()
     assert not connected
 
@@ -126,15 +129,27 @@ async def test_a_lost_frame_is_filled_from_the_database(recorders, ws, run, view
 
     # A late duplicate of something already sent is not forwarded again.
     layer = get_channel_layer()
-    await layer.group_send(run_group(run.pk), frame_message(run.pk, [
-        {"run": run.pk, "seq": 4, "ts": "2026-01-01T00:00:00+00:00", "worker": 1,
-         "phase": "amazon", "action": "found", "data": {}}]))
+    await layer.group_send(
+        run_group(run.pk),
+        frame_message(
+            run.pk,
+            [
+                {
+                    "run": run.pk,
+                    "seq": 4,
+                    "ts": "2026-01-01T00:00:00+00:00",
+                    "worker": 1,
+                    "phase": "amazon",
+                    "action": "found",
+                    "data": {},
+                }
+            ],
+        ),
+    )
     assert await client.drain_events() == []
 
 
-async def test_frames_during_the_backlog_are_neither_lost_nor_reordered(
-    recorders, ws, run, viewer
-):
+async def test_frames_during_the_backlog_are_neither_lost_nor_reordered(recorders, ws, run, viewer):
     """Clients connect while a producer keeps flushing: each ends with every event exactly
     in seq order (duplicates, if any, only as overlap the client dedupes)."""
     await adb(record_events)(run.pk, RESYNC_CHUNK + 100)  # a backlog of two chunks
@@ -203,8 +218,13 @@ async def test_run_list_stream_sends_the_listed_runs_then_coalesced_updates(ws, 
     layer = get_channel_layer()
     for i in range(20):
         for run_id in (run.pk, other.pk):
-            await layer.group_send("runs", {"type": "run.status", "run": {
-                "id": run_id, "status": "running", "event_seq": i, "requests": i}})
+            await layer.group_send(
+                "runs",
+                {
+                    "type": "run.status",
+                    "run": {"id": run_id, "status": "running", "event_seq": i, "requests": i},
+                },
+            )
     received = []
     loop = asyncio.get_running_loop()
     start = loop.time()

@@ -114,9 +114,7 @@ async def test_a_committed_flush_publishes_one_frame_and_a_status(listen):
     assert statuses[0]["run"]["event_seq"] == 3
 
 
-async def test_run_status_is_rate_limited_and_the_last_one_always_sent(
-    listen, recorders, settings
-):
+async def test_run_status_is_rate_limited_and_the_last_one_always_sent(listen, recorders, settings):
     interval = settings.ACTIVITY_STATUS_SECONDS = 0.3
     run = await sync_to_async(new_run)()
     listener = await listen(RUNS_GROUP)

@@ -39,13 +39,26 @@ def finished_run_with_history() -> CollectionRun:
     )
     recorder = EventRecorder(run.pk)
     recorder.emit(Action.RUN_STARTED)
-    recorder.emit(Action.FETCHING, worker=1, phase="ebay", page=1, product=HOSTILE_TITLE,
-                  url="https://api.ebay.example/buy/browse/v1/item_summary/search?q=x")
+    recorder.emit(
+        Action.FETCHING,
+        worker=1,
+        phase="ebay",
+        page=1,
+        product=HOSTILE_TITLE,
+        url="https://api.ebay.example/buy/browse/v1/item_summary/search?q=x",
+    )
     recorder.emit(Action.FOUND, worker=1, phase="ebay", count=3, skipped=0, has_next=False)
-    recorder.emit(Action.RETRYING, worker=2, phase="ebay", attempt=2, delay_s=0.5,
-                  error_type="timeout")
-    recorder.emit(Action.ERROR, worker=2, phase="ebay", error_type="timeout",
-                  message="gave up", task="ebay:B0Y:1")
+    recorder.emit(
+        Action.RETRYING, worker=2, phase="ebay", attempt=2, delay_s=0.5, error_type="timeout"
+    )
+    recorder.emit(
+        Action.ERROR,
+        worker=2,
+        phase="ebay",
+        error_type="timeout",
+        message="gave up",
+        task="ebay:B0Y:1",
+    )
     recorder.emit(Action.INSERTED, phase="ebay", sellers=1, names=[HOSTILE_SELLER])
     recorder.emit(Action.COMPLETED, summary={"sellers_new": 1})
     recorder.flush()
@@ -56,7 +69,8 @@ def finished_run_with_history() -> CollectionRun:
 
 def page_state(response) -> dict:
     match = re.search(
-        rb'<script id="run-state" type="application/json">(.*?)</script>', response.content,
+        rb'<script id="run-state" type="application/json">(.*?)</script>',
+        response.content,
         re.S,
     )
     assert match, "the page carries its initial state as a JSON data block"
@@ -89,7 +103,13 @@ def test_finished_run_opened_cold_shows_its_stored_history(viewer):
     assert state["run"]["status"] == "completed"
     assert state["last_seq"] == 7 == state["run"]["event_seq"]
     assert [e["action"] for e in state["feed"]] == [
-        "run_started", "fetching", "found", "retrying", "error", "inserted", "completed"
+        "run_started",
+        "fetching",
+        "found",
+        "retrying",
+        "error",
+        "inserted",
+        "completed",
     ]
     assert state["run"]["progress"]["ebay"] == {"total": 2, "finished": 2, "failed": 1}
     assert state["run"]["progress"]["amazon"] == {"total": 1, "finished": 1, "failed": 0}

@@ -14,9 +14,17 @@ from collection.store.tasks import tasks_claim
 from collection.store.types import TaskOutcome
 
 
-def best_seller(asin: str, *, rank: int = 1, price="19.99", title: str | None = None,
-                currency: str = "USD", rating="4.50", ratings_count: int | None = 100,
-                url: str | None = None) -> BestSeller:
+def best_seller(
+    asin: str,
+    *,
+    rank: int = 1,
+    price="19.99",
+    title: str | None = None,
+    currency: str = "USD",
+    rating="4.50",
+    ratings_count: int | None = 100,
+    url: str | None = None,
+) -> BestSeller:
     return BestSeller(
         asin=asin,
         title=title if title is not None else f"Product {asin}",
@@ -33,10 +41,20 @@ def best_seller_page(node_id: str, products, *, page: int = 1, skipped: int = 0)
     return BestSellerPage(node_id=node_id, page=page, products=tuple(products), skipped=skipped)
 
 
-def listing(seller: str, *, item_id: str = "1", price="39.99", currency: str = "USD",
-            feedback_score: int | None = 100, feedback_percent="99.5",
-            title: str = "listing", url: str = "", shipping_cost="0", location: str = "US",
-            user_id: str = "") -> Listing:
+def listing(
+    seller: str,
+    *,
+    item_id: str = "1",
+    price="39.99",
+    currency: str = "USD",
+    feedback_score: int | None = 100,
+    feedback_percent="99.5",
+    title: str = "listing",
+    url: str = "",
+    shipping_cost="0",
+    location: str = "US",
+    user_id: str = "",
+) -> Listing:
     return Listing(
         item_id=item_id,
         title=title,
@@ -61,29 +79,49 @@ def listing_page(listings, *, has_next: bool = False, skipped: int = 0) -> Listi
 TEST_THRESHOLD = 50.0
 
 
-def done(task_id: int, page, *, attempts: int = 1, scores=None, reference_price=None,
-         query: str = "test query", follow_up_query: str = "") -> TaskOutcome:
+def done(
+    task_id: int,
+    page,
+    *,
+    attempts: int = 1,
+    scores=None,
+    reference_price=None,
+    query: str = "test query",
+    follow_up_query: str = "",
+) -> TaskOutcome:
     """A DONE outcome carrying a BestSellerPage or a ListingPage; listings are judged
     matches (score 100) unless ``scores`` says otherwise (threshold 50)."""
     if isinstance(page, BestSellerPage):
-        return TaskOutcome(task_id=task_id, status=RunTask.Status.DONE, attempts=attempts,
-                           best_sellers=page)
+        return TaskOutcome(
+            task_id=task_id, status=RunTask.Status.DONE, attempts=attempts, best_sellers=page
+        )
     return TaskOutcome(
-        task_id=task_id, status=RunTask.Status.DONE, attempts=attempts, listings=page,
+        task_id=task_id,
+        status=RunTask.Status.DONE,
+        attempts=attempts,
+        listings=page,
         match_scores=tuple(scores) if scores is not None else (100.0,) * len(page.listings),
-        match_threshold=TEST_THRESHOLD, query=query,
+        match_threshold=TEST_THRESHOLD,
+        query=query,
         reference_price=None if reference_price is None else Decimal(str(reference_price)),
         follow_up_query=follow_up_query,
     )
 
 
-def failed(task_id: int, *, error_type: str = "http_5xx", message: str = "boom",
-           attempts: int = 3) -> TaskOutcome:
-    return TaskOutcome(task_id=task_id, status=RunTask.Status.FAILED, attempts=attempts,
-                       error_type=error_type, error_message=message)
+def failed(
+    task_id: int, *, error_type: str = "http_5xx", message: str = "boom", attempts: int = 3
+) -> TaskOutcome:
+    return TaskOutcome(
+        task_id=task_id,
+        status=RunTask.Status.FAILED,
+        attempts=attempts,
+        error_type=error_type,
+        error_message=message,
+    )
 
 
 def claim_all(run_id: int, phase: str, *, executor: str = "test:1", lease_seconds: int = 60):
     """Claim every claimable task of a phase (in id order)."""
-    return tasks_claim(run_id=run_id, phase=phase, executor=executor, limit=100_000,
-                       lease_seconds=lease_seconds)
+    return tasks_claim(
+        run_id=run_id, phase=phase, executor=executor, limit=100_000, lease_seconds=lease_seconds
+    )

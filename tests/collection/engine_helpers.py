@@ -29,8 +29,13 @@ CATEGORIES = ["12097479011", "502394", "284507"]
 SMALL = dict(best_sellers_per_page=10, best_seller_pages=2, max_listings=60, dropshippers=80)
 
 COUNTERS = (
-    "products_found", "ebay_searches", "sellers_found", "sellers_new", "sightings",
-    "failed_tasks", "skipped_records",
+    "products_found",
+    "ebay_searches",
+    "sellers_found",
+    "sellers_new",
+    "sightings",
+    "failed_tasks",
+    "skipped_records",
 )
 
 
@@ -57,17 +62,21 @@ def sandbox(**changes) -> SandboxApp:
 
 def make_run(*, node_ids=CATEGORIES, workers=5, amazon_pages=1, ebay_pages=3) -> CollectionRun:
     return run_create(
-        categories=categories_resolve(node_ids=node_ids), workers=workers,
-        amazon_pages=amazon_pages, ebay_pages=ebay_pages,
+        categories=categories_resolve(node_ids=node_ids),
+        workers=workers,
+        amazon_pages=amazon_pages,
+        ebay_pages=ebay_pages,
     )
 
 
 def produced(run_id: int) -> dict:
     """Everything a run wrote that must not depend on timing, order or interruptions."""
     run = CollectionRun.objects.get(pk=run_id)
-    snapshot = SellerSnapshot.objects.filter(run_id=run_id).values(
-        "total_sellers", "new_sellers", "flagged_sellers", "products_searched"
-    ).first()
+    snapshot = (
+        SellerSnapshot.objects.filter(run_id=run_id)
+        .values("total_sellers", "new_sellers", "flagged_sellers", "products_searched")
+        .first()
+    )
     return {
         "status": run.status,
         "phase": run.phase,
@@ -107,6 +116,11 @@ def manage(*args: str, env_extra: dict | None = None, **kwargs) -> subprocess.Po
     if "REDIS_URL" not in (env_extra or {}):  # a test may hand it a Redis of its own
         env.pop("REDIS_URL", None)  # events stay in the database; no cross-process layer
     return subprocess.Popen(
-        [sys.executable, "manage.py", *args], cwd=ROOT, env=env, stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE, text=True, **kwargs,
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        **kwargs,
     )

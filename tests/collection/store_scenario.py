@@ -35,9 +35,27 @@ from .builders import (
 
 # Seller spellings that must dedupe: full-width, case, ß, spaces, NUL.
 SELLER_POOL = [
-    "DxbDxb", "ｄｘｂｄｘｂ", "dxbDXB", "Straße", "STRASSE", "strasse",
-    "bob", "Bob ", "  BOB", "alice", "Alice", "carol  shop", "Carol Shop",
-    "dave\x00", "DAVE", "eve", "frank", "grace", "heidi", "ivan", "judy",
+    "DxbDxb",
+    "ｄｘｂｄｘｂ",
+    "dxbDXB",
+    "Straße",
+    "STRASSE",
+    "strasse",
+    "bob",
+    "Bob ",
+    "  BOB",
+    "alice",
+    "Alice",
+    "carol  shop",
+    "Carol Shop",
+    "dave\x00",
+    "DAVE",
+    "eve",
+    "frank",
+    "grace",
+    "heidi",
+    "ivan",
+    "judy",
 ]
 
 
@@ -91,8 +109,15 @@ def ebay_page(asin: str, page: int, variant: int):
         for i, name in enumerate(sellers)
     ]
     # The same seller twice on a page at two prices: the lower one is kept.
-    listings.append(listing(sellers[0], item_id=f"{asin}-{page}-dup", price="1.50",
-                            feedback_score=100 + len(sellers[0]), feedback_percent="99.1"))
+    listings.append(
+        listing(
+            sellers[0],
+            item_id=f"{asin}-{page}-dup",
+            price="1.50",
+            feedback_score=100 + len(sellers[0]),
+            feedback_percent="99.1",
+        )
+    )
     return listing_page(listings, has_next=page == 1, skipped=1 if page == 2 else 0)
 
 
@@ -105,12 +130,20 @@ def outcome_for(task, variant: int):
     # Every third listing a look-alike: a match must win its (seller, product) whatever
     # the batch it arrives in.
     scores = [20.0 if i % 3 == 2 else 80.0 + i for i in range(len(page.listings))]
-    return done(task.id, page, scores=scores, reference_price=task.price,
-                query=f"query {task.asin}")
+    return done(
+        task.id, page, scores=scores, reference_price=task.price, query=f"query {task.asin}"
+    )
 
 
-def execute(run: CollectionRun, *, batch_size: int, seed: int | None, variant: int = 0,
-            crash_after: int | None = None, backend=None) -> None:
+def execute(
+    run: CollectionRun,
+    *,
+    batch_size: int,
+    seed: int | None,
+    variant: int = 0,
+    crash_after: int | None = None,
+    backend=None,
+) -> None:
     """Claim and store every task of the run, in batches of ``batch_size``.
 
     ``seed`` shuffles the order outcomes are stored in (None: id order). ``crash_after``
@@ -124,8 +157,9 @@ def execute(run: CollectionRun, *, batch_size: int, seed: int | None, variant: i
     batches_stored = 0
     for phase in (RunTask.Phase.AMAZON, RunTask.Phase.EBAY):
         while True:
-            claimed = tasks_claim(run_id=run.pk, phase=phase, executor="w1", limit=10_000,
-                                  lease_seconds=60)
+            claimed = tasks_claim(
+                run_id=run.pk, phase=phase, executor="w1", limit=10_000, lease_seconds=60
+            )
             if not claimed:
                 break
             outcomes = [outcome_for(task, variant) for task in claimed]
@@ -140,14 +174,19 @@ def execute(run: CollectionRun, *, batch_size: int, seed: int | None, variant: i
                         leased_until=timezone.now() - dt.timedelta(seconds=1)
                     )
                     break
-                results_store(run_id=run.pk, outcomes=chunk, counters={"requests": len(chunk)},
-                              backend=backend)
+                results_store(
+                    run_id=run.pk,
+                    outcomes=chunk,
+                    counters={"requests": len(chunk)},
+                    backend=backend,
+                )
                 batches_stored += 1
     assert crash_after is None or lost, "the scenario is too short to crash there"
     if lost:  # late deliveries from the dead process
         for start in range(0, len(lost), batch_size):
-            result = results_store(run_id=run.pk, outcomes=lost[start : start + batch_size],
-                                   backend=backend)
+            result = results_store(
+                run_id=run.pk, outcomes=lost[start : start + batch_size], backend=backend
+            )
             assert result.tasks_done == result.tasks_failed == 0
     seller_scores_settle(run_id=run.pk)  # as the engine does when the run stops
 
@@ -168,17 +207,35 @@ def state(runs: list[CollectionRun]) -> dict:
     index = {run.pk: i for i, run in enumerate(runs)}
     sellers = sorted(
         Seller.objects.values_list(
-            "normalized", "username", "feedback_score", "feedback_percent", "times_seen",
-            "products_matched", "runs_seen", "score", "median_price_ratio", "copy_share",
-            "first_seen_run_id", "last_seen_run_id",
+            "normalized",
+            "username",
+            "feedback_score",
+            "feedback_percent",
+            "times_seen",
+            "products_matched",
+            "runs_seen",
+            "score",
+            "median_price_ratio",
+            "copy_share",
+            "first_seen_run_id",
+            "last_seen_run_id",
         )
     )
     sellers = [(*s[:10], index.get(s[10]), index.get(s[11])) for s in sellers]
     sightings = sorted(
         (index[row[0]], *row[1:])
         for row in SellerSighting.objects.values_list(
-            "run_id", "seller__normalized", "product__asin", "item_id", "listing_price",
-            "currency", "title", "query", "match_score", "is_match", "price_ratio",
+            "run_id",
+            "seller__normalized",
+            "product__asin",
+            "item_id",
+            "listing_price",
+            "currency",
+            "title",
+            "query",
+            "match_score",
+            "is_match",
+            "price_ratio",
         )
     )
     changes = sorted(
@@ -205,14 +262,24 @@ def state(runs: list[CollectionRun]) -> dict:
     )
     counters = [
         CollectionRun.objects.values(
-            "products_found", "ebay_searches", "sellers_found", "sellers_new", "sightings",
-            "failed_tasks", "skipped_records",
+            "products_found",
+            "ebay_searches",
+            "sellers_found",
+            "sellers_new",
+            "sightings",
+            "failed_tasks",
+            "skipped_records",
         ).get(pk=run.pk)
         for run in runs
     ]
     return {
-        "sellers": sellers, "sightings": sightings, "changes": changes,
-        "counts_after": counts_after, "products": products, "links": links, "tasks": tasks,
+        "sellers": sellers,
+        "sightings": sightings,
+        "changes": changes,
+        "counts_after": counts_after,
+        "products": products,
+        "links": links,
+        "tasks": tasks,
         "counters": counters,
     }
 

@@ -37,8 +37,12 @@ CHANGELIST = {
     "seller": reverse("admin:collection_seller_changelist"),
 }
 OPTIONS = {
-    "workers": "12", "amazon_pages": "2", "ebay_pages": "4", "ebay_queries": "3",
-    "markup_min_percent": "50", "markup_max_percent": "90",
+    "workers": "12",
+    "amazon_pages": "2",
+    "ebay_pages": "4",
+    "ebay_queries": "3",
+    "markup_min_percent": "50",
+    "markup_max_percent": "90",
 }
 
 
@@ -113,8 +117,13 @@ def test_start_from_presets_merges_them(client, django_capture_on_commit_callbac
 def test_bad_options_show_the_form_again(client):
     response = client.post(
         CHANGELIST["category"],
-        {"action": "start_run", "_selected_action": [_departments(1)[0].pk], **OPTIONS,
-         "markup_min_percent": "150", "apply": "1"},
+        {
+            "action": "start_run",
+            "_selected_action": [_departments(1)[0].pk],
+            **OPTIONS,
+            "markup_min_percent": "150",
+            "apply": "1",
+        },
     )
     assert response.status_code == 200
     assert b"is above markup max" in response.content
@@ -127,7 +136,9 @@ def test_the_active_run_limit_is_a_clear_error(client, settings):
     response = client.post(
         CHANGELIST["category"],
         {
-            "action": "start_run", "_selected_action": [_departments(1)[0].pk], **OPTIONS,
+            "action": "start_run",
+            "_selected_action": [_departments(1)[0].pk],
+            **OPTIONS,
             "apply": "1",
         },
         follow=True,
@@ -159,7 +170,9 @@ def test_admin_posts_need_the_csrf_token(admin_user):
     response = client.post(
         CHANGELIST["category"],
         {
-            "action": "start_run", "_selected_action": [_departments(1)[0].pk], **OPTIONS,
+            "action": "start_run",
+            "_selected_action": [_departments(1)[0].pk],
+            **OPTIONS,
             "apply": "1",
         },
     )
@@ -180,7 +193,8 @@ def test_run_actions_pause_resume_cancel_rerun(client, django_capture_on_commit_
     def act(action, *runs):
         with django_capture_on_commit_callbacks(execute=True):
             return client.post(
-                CHANGELIST["run"], {"action": action, "_selected_action": [r.pk for r in runs]},
+                CHANGELIST["run"],
+                {"action": action, "_selected_action": [r.pk for r in runs]},
                 follow=True,
             )
 
@@ -222,7 +236,10 @@ def test_cancel_asks_for_confirmation_first(client):
 
     question = client.get(url)
     assert question.status_code == 200
-    assert b"cannot be resumed" in question.content and b'name="confirm" value="yes"' in question.content
+    assert (
+        b"cannot be resumed" in question.content
+        and b'name="confirm" value="yes"' in question.content
+    )
     client.post(url)  # a bare POST (the old button) still only asks
     run.refresh_from_db()
     assert run.status == Status.QUEUED
@@ -279,7 +296,11 @@ def test_run_outcome_page_escapes_scraped_names(client):
     product = Product.objects.create(asin="B0ADM00001", title="P")
     SellerSighting.objects.create(run=run, seller=seller, product=product)
     RunTask.objects.create(
-        run=run, phase="ebay", key="ebay:B0ADM00001:1", status="failed", error_type="timeout",
+        run=run,
+        phase="ebay",
+        key="ebay:B0ADM00001:1",
+        status="failed",
+        error_type="timeout",
         error_message="<b>read timeout</b>",
     )
     response = client.get(reverse("admin:collection_collectionrun_outcome", args=[run.pk]))
@@ -381,8 +402,13 @@ def test_schedule_admin_validates_cron_and_shows_the_next_run(client):
     preset.categories.set(_departments(1))
     url = reverse("admin:collection_schedule_add")
     data = {
-        "name": "nightly", "preset": preset.pk, "enabled": "on", "workers": "5",
-        "amazon_pages": "1", "ebay_pages": "3", "markup_min_percent": "80",
+        "name": "nightly",
+        "preset": preset.pk,
+        "enabled": "on",
+        "workers": "5",
+        "amazon_pages": "1",
+        "ebay_pages": "3",
+        "markup_min_percent": "80",
         "markup_max_percent": "120",
     }
     response = client.post(url, {**data, "cron": "every night"})
@@ -408,12 +434,18 @@ def test_history_page_shows_as_of_and_diff(client):
     response = client.get(url, {"from_run": run1.pk, "to_run": run2.pk, "as_of_run": run2.pk})
     body = response.content.decode()
     assert response.status_code == 200
-    assert f"Added (in the list at run {run2.pk}, not at run {run1.pk}: new or restored in between): 1" in body
+    assert (
+        f"Added (in the list at run {run2.pk}, not at run {run1.pk}: new or restored in between): 1"
+        in body
+    )
     assert f"as of run {run2.pk}" in body and "alpha" in body
     back = client.get(url, {"from_run": run2.pk, "to_run": run1.pk}).content.decode()
     assert "this diff goes back in time" in back
     assert "soft-deleted in between" not in back
-    assert f"Not yet in the earlier list (at run {run2.pk}, not at run {run1.pk}: new or restored after run {run1.pk}): 1" in back
+    assert (
+        f"Not yet in the earlier list (at run {run2.pk}, not at run {run1.pk}: new or restored after run {run1.pk}): 1"
+        in back
+    )
     bad = client.get(url, {"from_run": 999999})
     assert b"A diff needs both runs" in bad.content or b"does not exist" in bad.content
 
@@ -437,9 +469,16 @@ def test_a_sellers_object_history_is_still_djangos(client):
 
 def _schedule_form(preset, **extra):
     return {
-        "name": "often", "preset": preset.pk, "enabled": "on", "workers": "5",
-        "amazon_pages": "1", "ebay_pages": "2", "ebay_queries": "3",
-        "markup_min_percent": "80", "markup_max_percent": "120", **extra,
+        "name": "often",
+        "preset": preset.pk,
+        "enabled": "on",
+        "workers": "5",
+        "amazon_pages": "1",
+        "ebay_pages": "2",
+        "ebay_queries": "3",
+        "markup_min_percent": "80",
+        "markup_max_percent": "120",
+        **extra,
     }
 
 

@@ -83,10 +83,18 @@ def _top_seller(sightings: int, *, username: str = "gadget_hub") -> Seller:
     start = timezone.now() - dt.timedelta(days=1)
     SellerSighting.objects.bulk_create(
         SellerSighting(
-            run=run, seller=seller, product=product, item_id=f"{100000 + i}",
-            listing_price=Decimal("19.50"), title=f"Listing {i}", query=f"query {i}",
-            match_score=88.0, is_match=i % 2 == 0, price_ratio=1.95,
-            shipping_cost=Decimal("0"), location="US",
+            run=run,
+            seller=seller,
+            product=product,
+            item_id=f"{100000 + i}",
+            listing_price=Decimal("19.50"),
+            title=f"Listing {i}",
+            query=f"query {i}",
+            match_score=88.0,
+            is_match=i % 2 == 0,
+            price_ratio=1.95,
+            shipping_cost=Decimal("0"),
+            location="US",
         )
         for i, product in enumerate(products)
     )
@@ -155,14 +163,25 @@ def test_the_evidence_table_escapes_scraped_text_and_links_only_http(client):
         asin='B0"><b>X', title="<i>Amazon</i> title", price=Decimal("10")
     )
     SellerSighting.objects.create(
-        run=run, seller=seller, product=product, item_id='1"><script>x</script>',
-        title=HOSTILE_TITLE, query="<b>q</b>", location="<u>US</u>", listing_price=Decimal("20"),
+        run=run,
+        seller=seller,
+        product=product,
+        item_id='1"><script>x</script>',
+        title=HOSTILE_TITLE,
+        query="<b>q</b>",
+        location="<u>US</u>",
+        listing_price=Decimal("20"),
         item_url="javascript:alert(1)",
     )
     other = Product.objects.create(asin="B0PLAIN001", title="Plain", price=Decimal("10"))
     SellerSighting.objects.create(
-        run=run, seller=seller, product=other, item_id="", item_url="javascript:alert(1)",
-        title="No id", listing_price=Decimal("20"),
+        run=run,
+        seller=seller,
+        product=other,
+        item_id="",
+        item_url="javascript:alert(1)",
+        title="No id",
+        listing_price=Decimal("20"),
     )
     html = client.get(reverse("admin:collection_seller_change", args=[seller.pk])).content.decode()
     assert "<script>alert" not in html and "&lt;script&gt;alert(&quot;seller&quot;)" in html

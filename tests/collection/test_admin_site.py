@@ -45,8 +45,13 @@ def test_internals_are_grouped_apart_from_what_operators_use(client):
     internals = [m["name"] for m in sections[1]["models"]]
     assert operators[:2] == ["Sellers", "Collection runs"]
     assert {"Category presets", "Schedules", "Products", "Categories"} <= set(operators)
-    assert {"Change log", "Run tasks", "Task results (worker queue)",
-            "Provider usage (quota windows)", "Snapshots (seller counts per run)"} <= set(internals)
+    assert {
+        "Change log",
+        "Run tasks",
+        "Task results (worker queue)",
+        "Provider usage (quota windows)",
+        "Snapshots (seller counts per run)",
+    } <= set(internals)
     assert not set(operators) & set(internals)
     body = client.get(reverse("admin:index")).content.decode()
     assert body.index("Sellers") < body.index("Task results (worker queue)")
@@ -84,5 +89,9 @@ def test_scraped_product_fields_are_read_only(client):
     assert 'href="https://www.amazon.com/dp/B0SCRAPE01"' in page
     client.post(url, {"asin": "HACKED", "title": "Edited", "price": "0.01"})
     product.refresh_from_db()
-    assert (product.asin, product.title, product.price) == ("B0SCRAPE01", "As scraped", Decimal("9.99"))
+    assert (product.asin, product.title, product.price) == (
+        "B0SCRAPE01",
+        "As scraped",
+        Decimal("9.99"),
+    )
     assert client.get(reverse("admin:collection_product_add")).status_code == 403

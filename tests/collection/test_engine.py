@@ -52,7 +52,8 @@ def test_a_run_completes_both_phases_with_every_task_done(settings):
     assert stats["requests/ok"] == report.requests
     assert stats["duration_s"] > 0
     per_worker = [
-        value for key, value in stats.items()
+        value
+        for key, value in stats.items()
         if key.startswith("workers/") and key.endswith("/requests")
     ]
     assert sum(per_worker) == report.requests
@@ -86,15 +87,21 @@ def test_same_seed_same_result_at_1_5_and_50_workers(settings):
 def test_faults_are_retried_and_retry_after_holds_the_provider(settings):
     fast_settings(settings, COLLECTION_RETRY_MAX=6)
     app = sandbox(
-        latency_ms=2, error_rate=0.1, timeout_rate=0.06, timeout_sleep_s=3.0,
+        latency_ms=2,
+        error_rate=0.1,
+        timeout_rate=0.06,
+        timeout_sleep_s=3.0,
         rate_limit_rps=10,
     )
     run = make_run(workers=8, node_ids=["12097479011", "502394"], ebay_pages=2)
     started = time.time()
     report = run_execute(
         run_id=run.pk,
-        marketplace_options={"sandbox_app": app, "http_timeout_s": 0.3,
-                             "amazon_http_timeout_s": 0.3},
+        marketplace_options={
+            "sandbox_app": app,
+            "http_timeout_s": 0.3,
+            "amazon_http_timeout_s": 0.3,
+        },
     )
     assert report.status == "completed", report.message
     stats = report.stats
@@ -115,7 +122,8 @@ def test_faults_are_retried_and_retry_after_holds_the_provider(settings):
     for refusal in limited:
         answered = refusal.time + refusal.duration_ms / 1000
         too_early = [
-            r for r in records
+            r
+            for r in records
             if providers[r.provider] == providers[refusal.provider]
             and answered + 0.2 < r.time < answered + 0.95
         ]
@@ -194,9 +202,7 @@ async def test_cancel_stops_new_requests_promptly(settings, close_thread_connect
     assert report.stop_seen_at - cancelled_at < 3.0
     late = [r for r in app.requests() if r.time > report.stop_seen_at + 0.1]
     assert late == []
-    assert await sync_to_async(
-        RunTask.objects.filter(run=run, status="running").count
-    )() == 0
+    assert await sync_to_async(RunTask.objects.filter(run=run, status="running").count)() == 0
     actions = await sync_to_async(list)(
         RunEvent.objects.filter(run_id=run.pk).values_list("action", flat=True)
     )
@@ -297,8 +303,12 @@ async def test_lost_database_connections_are_reopened_and_the_run_completes(
     db = django_settings.DATABASES["default"]
     killed = 0
     with psycopg.connect(
-        host=db["HOST"] or "127.0.0.1", port=db["PORT"] or 5432, user=db["USER"],
-        password=db.get("PASSWORD") or None, dbname=db["NAME"], autocommit=True,
+        host=db["HOST"] or "127.0.0.1",
+        port=db["PORT"] or 5432,
+        user=db["USER"],
+        password=db.get("PASSWORD") or None,
+        dbname=db["NAME"],
+        autocommit=True,
     ) as admin:
         await sync_to_async(_connection_reset)()
         since = admin.execute("SELECT now()").fetchone()[0]  # the engine connects after this

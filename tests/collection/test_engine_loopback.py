@@ -53,7 +53,8 @@ def test_a_live_run_over_loopback_completes_and_honours_retry_after(settings):
     for refusal in refusals:
         answered = refusal.time + refusal.duration_ms / 1000
         early = [
-            r for r in api
+            r
+            for r in api
             if groups[r.provider] == groups[refusal.provider]
             and r.provider != "ebay-oauth"
             and answered + 0.25 < r.time < answered + 0.95
@@ -62,8 +63,9 @@ def test_a_live_run_over_loopback_completes_and_honours_retry_after(settings):
 
 
 def test_bad_credentials_fail_the_run_at_once_with_a_clear_message(settings):
-    config = SandboxConfig(seed=5, oxylabs_username="scout", oxylabs_password="the-right-one",
-                           **SMALL)
+    config = SandboxConfig(
+        seed=5, oxylabs_username="scout", oxylabs_password="the-right-one", **SMALL
+    )
     with sandbox_server(config) as server:
         live_settings(settings, server.base_url)
         run = make_run(node_ids=["12097479011", "502394", "284507"], workers=2)

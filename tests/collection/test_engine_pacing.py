@@ -51,9 +51,10 @@ def test_a_429_with_retry_after_does_not_use_up_attempts_but_is_bounded():
     )
     # ...but not forever.
     too_many = POLICY.max_rate_limited + 1
-    assert POLICY.decide(
-        "rate_limited", attempts=0, rate_limited=too_many, retry_after=1
-    ).action is Action.FAIL_TASK
+    assert (
+        POLICY.decide("rate_limited", attempts=0, rate_limited=too_many, retry_after=1).action
+        is Action.FAIL_TASK
+    )
 
 
 def test_a_429_without_retry_after_backs_off_for_the_whole_provider():

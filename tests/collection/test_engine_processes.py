@@ -60,8 +60,13 @@ def test_sigkill_in_the_ebay_phase_then_resume_gives_the_uninterrupted_result(se
     expected = _reference(settings)
 
     run = make_run(node_ids=NODES, workers=5, ebay_pages=2)
-    process = manage("run_collection", "--resume", str(run.pk), "--json",
-                     env_extra={**ENV, "SANDBOX_LATENCY_MS": "25"})
+    process = manage(
+        "run_collection",
+        "--resume",
+        str(run.pk),
+        "--json",
+        env_extra={**ENV, "SANDBOX_LATENCY_MS": "25"},
+    )
     _wait_until(lambda: RunTask.objects.filter(run=run, phase="ebay", status="done").count() >= 15)
     process.send_signal(signal.SIGKILL)
     process.communicate(timeout=30)
@@ -83,10 +88,12 @@ def test_two_processes_share_one_run_without_duplicates_or_deadlocks(settings):
     run = make_run(node_ids=NODES, workers=5, ebay_pages=2)
     env = {**ENV, "SANDBOX_LATENCY_MS": "150"}  # about 3 s of eBay requests for one process
     # Both start together: one takes the queued run, the other finds it running and joins.
-    first = manage("run_collection", "--resume", str(run.pk), "--json", "--workers", "3",
-                   env_extra=env)
-    second = manage("run_collection", "--resume", str(run.pk), "--json", "--workers", "3",
-                    env_extra=env)
+    first = manage(
+        "run_collection", "--resume", str(run.pk), "--json", "--workers", "3", env_extra=env
+    )
+    second = manage(
+        "run_collection", "--resume", str(run.pk), "--json", "--workers", "3", env_extra=env
+    )
     results = [_finish(first), _finish(second)]
 
     assert {r["status"] for r in results} == {"completed"}

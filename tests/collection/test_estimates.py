@@ -19,23 +19,39 @@ pytestmark = pytest.mark.django_db
 UTC = dt.UTC
 
 
-def completed_run(*, amazon_items, ebay_pages_per_product, ebay_pages=3, markup=(80, 120),
-                  attempts=1):
+def completed_run(
+    *, amazon_items, ebay_pages_per_product, ebay_pages=3, markup=(80, 120), attempts=1
+):
     """A completed run whose tasks look like a real one: ``amazon_items`` = items per Amazon
     task; ``ebay_pages_per_product`` = how many eBay pages each usable product had."""
     run = CollectionRun.objects.create(
-        status=CollectionRun.Status.COMPLETED, finished_at=timezone.now(), ebay_pages=ebay_pages,
-        markup_min_percent=markup[0], markup_max_percent=markup[1],
+        status=CollectionRun.Status.COMPLETED,
+        finished_at=timezone.now(),
+        ebay_pages=ebay_pages,
+        markup_min_percent=markup[0],
+        markup_max_percent=markup[1],
     )
     tasks = [
-        RunTask(run=run, phase="amazon", key=f"amazon:{i}:1", status="done", result_count=n,
-                attempts=attempts)
+        RunTask(
+            run=run,
+            phase="amazon",
+            key=f"amazon:{i}:1",
+            status="done",
+            result_count=n,
+            attempts=attempts,
+        )
         for i, n in enumerate(amazon_items)
     ]
     for product, pages in enumerate(ebay_pages_per_product):
         tasks += [
-            RunTask(run=run, phase="ebay", key=f"ebay:P{product}:{page}", page=page,
-                    status="done", attempts=attempts)
+            RunTask(
+                run=run,
+                phase="ebay",
+                key=f"ebay:P{product}:{page}",
+                page=page,
+                status="done",
+                attempts=attempts,
+            )
             for page in range(1, pages + 1)
         ]
     RunTask.objects.bulk_create(tasks)
@@ -70,7 +86,9 @@ def test_oxylabs_ebay_source_puts_every_request_on_oxylabs(settings):
 def test_ratios_are_learned_from_completed_runs():
     # 4 Amazon pages of 10 items → 40 items, 20 usable distinct products (half), with
     # 1, 2 or 3 eBay pages: survival page 2 = 10/20, page 3 = 5/20.
-    completed_run(amazon_items=[10, 10, 10, 10], ebay_pages_per_product=[1] * 10 + [2] * 5 + [3] * 5)
+    completed_run(
+        amazon_items=[10, 10, 10, 10], ebay_pages_per_product=[1] * 10 + [2] * 5 + [3] * 5
+    )
     CollectionRun.objects.create(status=CollectionRun.Status.FAILED)  # not learned from
     estimate = run_estimate(categories=3, amazon_pages=2, ebay_pages=3)
     assert estimate.learned and len(estimate.learned_from_runs) == 1
@@ -112,8 +130,11 @@ def test_estimate_and_actual_are_compared_after_the_run(settings):
     settings.EBAY_PROVIDER = "browse"
     run = completed_run(amazon_items=[10, 10], ebay_pages_per_product=[1] * 8 + [2] * 2)
     RunTask.objects.filter(run=run, key="ebay:P0:1").update(attempts=3)  # two retries
-    run.estimate = {"amazon_provider": "oxylabs", "ebay_provider": "ebay",
-                    "requests": {"oxylabs": 2, "ebay": 11}}
+    run.estimate = {
+        "amazon_provider": "oxylabs",
+        "ebay_provider": "ebay",
+        "requests": {"oxylabs": 2, "ebay": 11},
+    }
     run.save()
     assert run_estimate_compare(run=run) == {
         "ebay": {"estimated": 11, "actual": 14, "error_percent": -21.4},
@@ -220,8 +241,11 @@ def test_run_collection_estimate_prints_and_creates_nothing(settings):
 
 def test_the_admin_run_page_compares_estimate_and_actual(admin_client):
     run = completed_run(amazon_items=[10], ebay_pages_per_product=[1, 2])
-    run.estimate = {"amazon_provider": "oxylabs", "ebay_provider": "ebay",
-                    "requests": {"oxylabs": 1, "ebay": 4}}
+    run.estimate = {
+        "amazon_provider": "oxylabs",
+        "ebay_provider": "ebay",
+        "requests": {"oxylabs": 1, "ebay": 4},
+    }
     run.save()
     page = admin_client.get(f"/admin/collection/collectionrun/{run.pk}/change/").content.decode()
     assert "ebay 4 estimated / 3 sent, +33.3 %; oxylabs 1 estimated / 1 sent, +0.0 %" in page

@@ -27,7 +27,7 @@ def sellers():
     now = timezone.now()
     rows = {
         "plain": dict(feedback_score=1200, feedback_percent=Decimal("99.50"), flagged=True),
-        "=HYPERLINK(\"http://evil\")": dict(feedback_score=-3),
+        '=HYPERLINK("http://evil")': dict(feedback_score=-3),
         "+sum": dict(display_name="@admin"),
         "-minus": dict(display_name="\tTabbed"),
         "old": dict(flagged=True),
@@ -36,9 +36,15 @@ def sellers():
     made = {}
     for i, (name, extra) in enumerate(rows.items()):
         made[name] = Seller.objects.create(
-            username=name, normalized=name.lower(), first_seen_at=now - dt.timedelta(days=i),
-            last_seen_at=now, times_seen=i + 1, products_matched=i, runs_seen=1,
-            score=i / 10, **extra,
+            username=name,
+            normalized=name.lower(),
+            first_seen_at=now - dt.timedelta(days=i),
+            last_seen_at=now,
+            times_seen=i + 1,
+            products_matched=i,
+            runs_seen=1,
+            score=i / 10,
+            **extra,
         )
     Seller.objects.filter(pk=made["old"].pk).update(first_seen_at=now - dt.timedelta(days=30))
     sellers_delete(seller_ids=[made["gone"].pk])
@@ -55,8 +61,8 @@ def test_csv_export_neutralizes_formulas_and_keeps_numbers(sellers):
     assert list(rows[0]) == list(COLUMNS)
     by_name = {r["normalized"]: r for r in rows}
     assert "gone" not in by_name  # soft-deleted sellers are not exported
-    evil = by_name["'=hyperlink(\"http://evil\")"]  # every text cell is neutralized
-    assert evil["username"] == "'=HYPERLINK(\"http://evil\")"
+    evil = by_name['\'=hyperlink("http://evil")']  # every text cell is neutralized
+    assert evil["username"] == '\'=HYPERLINK("http://evil")'
     assert by_name["'+sum"]["username"] == "'+sum"
     assert by_name["'+sum"]["display_name"] == "'@admin"
     assert by_name["'-minus"]["display_name"] == "'\tTabbed"
@@ -67,7 +73,11 @@ def test_csv_export_neutralizes_formulas_and_keeps_numbers(sellers):
     change = SellerChange.objects.get(pk=export.change_id)
     assert change.action == "exported" and change.seller_id is None
     assert change.details == {
-        "format": "csv", "filters": {}, "count": 5, "rows_written": 5, "completed": True
+        "format": "csv",
+        "filters": {},
+        "count": 5,
+        "rows_written": 5,
+        "completed": True,
     }
 
 
@@ -92,7 +102,9 @@ def test_json_export_with_filters(sellers):
     since = timezone.localdate() - dt.timedelta(days=2)
     export = sellers_export(fmt="json", since=since)
     assert sorted(r["normalized"] for r in json.loads("".join(export.chunks))) == [
-        "+sum", '=hyperlink("http://evil")', "plain"
+        "+sum",
+        '=hyperlink("http://evil")',
+        "plain",
     ]
     change = SellerChange.objects.get(pk=export.change_id)
     assert change.details["filters"] == {"since": since.isoformat()}
@@ -144,7 +156,10 @@ def test_export_command_bad_input_exits_2(tmp_path):
     # Through manage.py: the exit status and the message an operator sees.
     result = subprocess.run(
         [sys.executable, "manage.py", "export_sellers", "--since", "last tuesday"],
-        cwd=ROOT, capture_output=True, text=True, timeout=60,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert result.returncode == 2, result.stderr
     assert "--since 'last tuesday' is not a date" in result.stderr
@@ -174,12 +189,16 @@ def test_admin_and_command_exports_agree_on_rows_and_columns(sellers, tmp_path):
     admin_rows = list(csv.DictReader(io.StringIO(admin_text)))
     cli_rows = list(csv.DictReader(io.StringIO(cli_text)))
     assert list(admin_rows[0]) == list(cli_rows[0]) == list(COLUMNS)
-    for column in ("deleted_at", "products_matched", "median_markup_percent",
-                   "copy_share_percent", "score", "why"):
+    for column in (
+        "deleted_at",
+        "products_matched",
+        "median_markup_percent",
+        "copy_share_percent",
+        "score",
+        "why",
+    ):
         assert column in COLUMNS
-    assert sorted(r["normalized"] for r in admin_rows) == sorted(
-        r["normalized"] for r in cli_rows
-    )
+    assert sorted(r["normalized"] for r in admin_rows) == sorted(r["normalized"] for r in cli_rows)
     assert "gone" not in {r["normalized"] for r in admin_rows}
     plain = next(r for r in admin_rows if r["normalized"] == "plain")
     assert plain["median_markup_percent"] == "96.0" and plain["copy_share_percent"] == "88.0"

@@ -48,7 +48,10 @@ def _run_sees(run, names, *, asin="B0HIST0001"):
                 username=name, normalized=name, first_seen_run=run, first_seen_at=timezone.now()
             )
             SellerChange.objects.create(
-                action="added", source="run", seller=seller, run=run,
+                action="added",
+                source="run",
+                seller=seller,
+                run=run,
                 seller_count_after=sellers_active_count(),
             )
         SellerSighting.objects.create(
@@ -64,9 +67,11 @@ def _finish(run):
         status=CollectionRun.Status.COMPLETED, finished_at=timezone.now()
     )
     SellerSnapshot.objects.create(
-        run=run, total_sellers=sellers_active_count(),
+        run=run,
+        total_sellers=sellers_active_count(),
         new_sellers=SellerChange.objects.filter(run=run, action="added").count(),
-        flagged_sellers=0, products_searched=1,
+        flagged_sellers=0,
+        products_searched=1,
     )
     _tick()
 
@@ -164,7 +169,11 @@ def test_run_outcome_lists_added_seen_again_snapshot_and_failed_tasks():
     run2 = CollectionRun.objects.create()
     _run_sees(run2, ["y", "z"])
     RunTask.objects.create(
-        run=run2, phase="ebay", key="ebay:B0X:1", status="failed", error_type="timeout",
+        run=run2,
+        phase="ebay",
+        key="ebay:B0X:1",
+        status="failed",
+        error_type="timeout",
         error_message="read timed out",
     )
     RunTask.objects.create(

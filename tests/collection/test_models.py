@@ -47,7 +47,9 @@ def test_duplicate_sighting_is_rejected():
     run = CollectionRun.objects.create()
     seller = Seller.objects.create(username="a", normalized="a")
     product = Product.objects.create(asin="B0TEST0002", title="P")
-    SellerSighting.objects.create(run=run, seller=seller, product=product, listing_price=Decimal("9.99"))
+    SellerSighting.objects.create(
+        run=run, seller=seller, product=product, listing_price=Decimal("9.99")
+    )
     with pytest.raises(IntegrityError), transaction.atomic():
         SellerSighting.objects.create(run=run, seller=seller, product=product)
 

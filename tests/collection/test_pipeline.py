@@ -18,14 +18,16 @@ from collection.matching import search_queries
 from collection.store import ClaimedTask
 
 OPTIONS = pipeline.RunOptions(
-    markup_min_percent=Decimal("80"), markup_max_percent=Decimal("120"),
+    markup_min_percent=Decimal("80"),
+    markup_max_percent=Decimal("120"),
     category_names={"172282": "Electronics"},
 )
 
 
 def amazon_task(page=1, node_id="172282"):
-    return ClaimedTask(id=1, key=f"amazon:{node_id}:{page}", phase="amazon", page=page,
-                       attempts=0, node_id=node_id)
+    return ClaimedTask(
+        id=1, key=f"amazon:{node_id}:{page}", phase="amazon", page=page, attempts=0, node_id=node_id
+    )
 
 
 TITLE = (
@@ -36,9 +38,16 @@ TITLE = (
 
 def ebay_task(price="10.00", title=TITLE, page=2, attempts=0, query="", key=None):
     return ClaimedTask(
-        id=7, key=key or f"ebay:B0TEST:{page}", phase="ebay", page=page, attempts=attempts,
-        product_id=3, asin="B0TEST", title=title,
-        price=None if price is None else Decimal(price), query=query,
+        id=7,
+        key=key or f"ebay:B0TEST:{page}",
+        phase="ebay",
+        page=page,
+        attempts=attempts,
+        product_id=3,
+        asin="B0TEST",
+        title=title,
+        price=None if price is None else Decimal(price),
+        query=query,
     )
 
 
@@ -53,7 +62,8 @@ def ebay_task(price="10.00", title=TITLE, page=2, attempts=0, query="", key=None
 )
 def test_price_band_is_the_markup_band_in_cents(price, low, high):
     band = pipeline.price_band(
-        price=Decimal(price), markup_min_percent=Decimal("80"),
+        price=Decimal(price),
+        markup_min_percent=Decimal("80"),
         markup_max_percent=Decimal("120"),
     )
     assert band == (Decimal(low), Decimal(high))
@@ -68,8 +78,10 @@ def test_price_band_follows_the_run_options():
 def test_ebay_task_sends_its_planned_query_with_the_price_band():
     query = pipeline.listing_query(ebay_task(query="wireless earbuds q47"), OPTIONS)
     assert query == ListingQuery(
-        keywords="wireless earbuds q47", price_min=Decimal("18.00"),
-        price_max=Decimal("22.00"), page=2,
+        keywords="wireless earbuds q47",
+        price_min=Decimal("18.00"),
+        price_max=Decimal("22.00"),
+        page=2,
     )
     assert query.page_size == 200
 
@@ -84,11 +96,19 @@ def test_a_task_without_a_planned_query_builds_the_one_its_key_names():
 
 
 def _page(*titles):
-    return ListingPage(listings=tuple(
-        Listing(item_id=str(i), title=t, price=Decimal("19"), currency="USD",
-                seller_username=f"s{i}")
-        for i, t in enumerate(titles)
-    ), has_next=False)
+    return ListingPage(
+        listings=tuple(
+            Listing(
+                item_id=str(i),
+                title=t,
+                price=Decimal("19"),
+                currency="USD",
+                seller_username=f"s{i}",
+            )
+            for i, t in enumerate(titles)
+        ),
+        has_next=False,
+    )
 
 
 COPIES = (
@@ -101,8 +121,7 @@ LOOK_ALIKE = "Zentrix Wireless Earbuds Bluetooth 5.3 IPX7 Waterproof Headphones 
 
 def test_listings_are_judged_and_the_next_query_named_only_when_too_few_match():
     task = ebay_task(page=1, key="ebay:B0TEST:1")
-    plenty = pipeline.outcome_done(task, _page(*COPIES, LOOK_ALIKE), attempts=1,
-                                   options=OPTIONS)
+    plenty = pipeline.outcome_done(task, _page(*COPIES, LOOK_ALIKE), attempts=1, options=OPTIONS)
     matched = [s >= plenty.match_threshold for s in plenty.match_scores]
     assert matched == [True, True, True, False]
     assert plenty.follow_up_query == "" and plenty.reference_price == Decimal("10.00")
@@ -110,15 +129,19 @@ def test_listings_are_judged_and_the_next_query_named_only_when_too_few_match():
     few = pipeline.outcome_done(task, _page(LOOK_ALIKE), attempts=1, options=OPTIONS)
     assert few.follow_up_query == search_queries(TITLE, limit=2)[1]
     # The run's cap: one query per product page, or already the last query.
-    one = pipeline.RunOptions(markup_min_percent=Decimal("80"),
-                              markup_max_percent=Decimal("120"), ebay_queries=1)
+    one = pipeline.RunOptions(
+        markup_min_percent=Decimal("80"), markup_max_percent=Decimal("120"), ebay_queries=1
+    )
     assert pipeline.outcome_done(task, _page(), attempts=1, options=one).follow_up_query == ""
     second = ebay_task(page=1, key="ebay:B0TEST:1:q2")
-    assert pipeline.outcome_done(second, _page(), attempts=1,
-                                 options=OPTIONS).follow_up_query == ""
+    assert pipeline.outcome_done(second, _page(), attempts=1, options=OPTIONS).follow_up_query == ""
     # Later pages of a query never start another query.
-    assert pipeline.outcome_done(ebay_task(page=2), _page(), attempts=1,
-                                 options=OPTIONS).follow_up_query == ""
+    assert (
+        pipeline.outcome_done(
+            ebay_task(page=2), _page(), attempts=1, options=OPTIONS
+        ).follow_up_query
+        == ""
+    )
 
 
 @pytest.mark.parametrize("price, title", [(None, "x"), ("0", "x"), ("-3", "x"), ("5", "  ")])
@@ -135,10 +158,23 @@ class RecordingAmazon:
 
     async def best_sellers(self, *, node_id, page):
         self.calls.append((node_id, page))
-        return BestSellerPage(node_id=node_id, page=page, products=(
-            BestSeller(asin="B01", title="T", price=Decimal("5"), currency="USD", rating=None,
-                       ratings_count=None, rank=1, url=""),
-        ), request_url="https://example.test/v1/queries?query=172282")
+        return BestSellerPage(
+            node_id=node_id,
+            page=page,
+            products=(
+                BestSeller(
+                    asin="B01",
+                    title="T",
+                    price=Decimal("5"),
+                    currency="USD",
+                    rating=None,
+                    ratings_count=None,
+                    rank=1,
+                    url="",
+                ),
+            ),
+            request_url="https://example.test/v1/queries?query=172282",
+        )
 
 
 class RecordingEbay:
@@ -149,16 +185,20 @@ class RecordingEbay:
 
     async def search_listings(self, query):
         self.queries.append(query)
-        return ListingPage(listings=(
-            Listing(item_id="1", title="t", price=Decimal("19"), currency="USD",
-                    seller_username="s"),
-        ), has_next=True, skipped=1)
+        return ListingPage(
+            listings=(
+                Listing(
+                    item_id="1", title="t", price=Decimal("19"), currency="USD", seller_username="s"
+                ),
+            ),
+            has_next=True,
+            skipped=1,
+        )
 
 
 async def test_tasks_go_to_the_right_adapter_and_become_done_outcomes():
     marketplace = Marketplace(amazon=RecordingAmazon(), ebay=RecordingEbay())
-    page = await pipeline.task_fetch(amazon_task(page=2), marketplace=marketplace,
-                                     options=OPTIONS)
+    page = await pipeline.task_fetch(amazon_task(page=2), marketplace=marketplace, options=OPTIONS)
     assert marketplace.amazon.calls == [("172282", 2)]
     outcome = pipeline.outcome_done(amazon_task(page=2), page, attempts=1, options=OPTIONS)
     assert outcome.status == "done" and outcome.best_sellers is page and outcome.listings is None

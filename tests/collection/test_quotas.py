@@ -54,8 +54,14 @@ def test_quota_setting_syntax():
         "oxylabs": {"per_month": 98000, "reset_day": 1},
     }
     assert _quotas_parse("") == {}
-    for bad in ("ebay=5000", "ebay=lots/day", "ebay=5000/week", "ebay=5000/day@24",
-                "oxylabs=1/month@31", "=5/day"):
+    for bad in (
+        "ebay=5000",
+        "ebay=lots/day",
+        "ebay=5000/week",
+        "ebay=5000/day@24",
+        "oxylabs=1/month@31",
+        "=5/day",
+    ):
         with pytest.raises(ImproperlyConfigured, match="COLLECTION_QUOTAS"):
             _quotas_parse(bad)
 
@@ -87,7 +93,6 @@ def test_window_override_makes_epoch_aligned_windows_of_every_quota(settings):
 # --- The tracker ------------------------------------------------------------------------
 
 
-
 @pytest.fixture
 async def thread_connections():
     """The tracker's queries run in asgiref's sync thread: close its connection after the
@@ -103,6 +108,7 @@ def pytestmark_db(test):
     return pytest.mark.django_db(transaction=True)(
         pytest.mark.usefixtures("thread_connections")(test)
     )
+
 
 EBAY_40 = {"ebay": Quota("ebay", 40, "window", window_seconds=100)}
 
@@ -238,7 +244,9 @@ async def test_align_adopts_the_providers_usage_reset_time_and_lower_limit():
     tracker = QuotaTracker(quotas, block=16, clock=clock)
     # What eBay's rate_limit endpoint says: 4,990 a day, 12 left, reset 06:59:58.731Z.
     await tracker.align(
-        "ebay", limit=4990, remaining=12,
+        "ebay",
+        limit=4990,
+        remaining=12,
         reset_at=dt.datetime(2026, 3, 11, 6, 59, 58, 731000, tzinfo=UTC),
     )
     # The day now runs from 07:00 UTC (rounded to the minute so every process agrees).
@@ -255,8 +263,10 @@ class _Source:
     def __init__(self, provider, status=None):
         self.provider = provider
         if status is not None:
+
             async def rate_limits():
                 return status
+
             self.rate_limits = rate_limits
 
 
@@ -322,8 +332,13 @@ def test_quota_usage_get_reports_used_left_and_reset(settings):
     ProviderUsage.objects.create(provider="ebay", window_start=at(2026, 3, 9), requests=5000)
     usage = quota_usage_get(now=at(2026, 3, 10, 15))
     assert usage["ebay"] == {
-        "provider": "ebay", "limit": 5000, "period": "day", "used": 1234, "left": 3766,
-        "window_start": "2026-03-10T00:00:00+00:00", "resets_at": "2026-03-11T00:00:00+00:00",
+        "provider": "ebay",
+        "limit": 5000,
+        "period": "day",
+        "used": 1234,
+        "left": 3766,
+        "window_start": "2026-03-10T00:00:00+00:00",
+        "resets_at": "2026-03-11T00:00:00+00:00",
     }
     assert usage["oxylabs"]["used"] == 0 and usage["oxylabs"]["left"] == 98000
     assert usage["oxylabs"]["resets_at"] == "2026-04-01T00:00:00+00:00"
@@ -380,7 +395,11 @@ def test_concurrent_processes_never_pass_the_quota(tmp_path):
     workers = [
         subprocess.Popen(
             [sys.executable, "-c", WORKER, str(limit), str(block), str(start)],
-            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
         )
         for block in (1, 3, 16, 16)
     ]
@@ -448,7 +467,9 @@ def test_run_quota_wait_sleeps_until_the_reset_and_stops_on_cancel_or_ctrl_c():
 
     resume_at = timezone.now() + dt.timedelta(seconds=90)
     run = CollectionRun.objects.create(
-        status="paused", pause_reason="quota", resume_at=resume_at,
+        status="paused",
+        pause_reason="quota",
+        resume_at=resume_at,
         status_message="The ebay quota is exhausted.",
     )
     slept, lines = [], []
@@ -479,7 +500,6 @@ def test_run_quota_wait_sleeps_until_the_reset_and_stops_on_cancel_or_ctrl_c():
 def test_the_admin_shows_usage_left_and_reset(settings, admin_client):
     from django.utils import timezone
 
-
     settings.COLLECTION_QUOTAS = {"ebay": {"per_day": 5000, "reset_hour_utc": 0}}
     settings.COLLECTION_QUOTA_WINDOW_SECONDS = 0
     window = quotas_configured()["ebay"].window_at(timezone.now())
@@ -487,7 +507,9 @@ def test_the_admin_shows_usage_left_and_reset(settings, admin_client):
     response = admin_client.get("/admin/collection/providerusage/")
     assert response.status_code == 200
     text = response.content.decode()
-    assert f"bay: 1,234 used, 3,766 left of 5,000 per day; resets at {window.end.isoformat()}." in text
+    assert (
+        f"bay: 1,234 used, 3,766 left of 5,000 per day; resets at {window.end.isoformat()}." in text
+    )
     settings.COLLECTION_QUOTAS = {}
     text = admin_client.get("/admin/collection/providerusage/").content.decode()
     assert "No provider quota is configured" in text

@@ -56,8 +56,12 @@ def _quota_settings(settings, *, base_url: str, per_window: int, window_seconds:
     fast_settings(
         settings,
         MARKETPLACE="live",
-        OXYLABS_BASE_URL=base_url, OXYLABS_USERNAME="user", OXYLABS_PASSWORD="pw",
-        EBAY_API_BASE_URL=base_url, EBAY_CLIENT_ID="id", EBAY_CLIENT_SECRET="secret",
+        OXYLABS_BASE_URL=base_url,
+        OXYLABS_USERNAME="user",
+        OXYLABS_PASSWORD="pw",
+        EBAY_API_BASE_URL=base_url,
+        EBAY_CLIENT_ID="id",
+        EBAY_CLIENT_SECRET="secret",
         EBAY_PROVIDER="browse",
         COLLECTION_QUOTAS={"ebay": {"per_day": per_window, "reset_hour_utc": 0}},
         COLLECTION_QUOTA_WINDOW_SECONDS=window_seconds,
@@ -87,8 +91,16 @@ def test_a_run_of_three_emulated_days_completes_with_the_unlimited_result(settin
         out = StringIO()
         started = time.time()
         call_command(
-            "run_collection", "--categories", ",".join(nodes), "--workers", "5",
-            "--ebay-pages", "2", "--json", stdout=out, stderr=StringIO(),
+            "run_collection",
+            "--categories",
+            ",".join(nodes),
+            "--workers",
+            "5",
+            "--ebay-pages",
+            "2",
+            "--json",
+            stdout=out,
+            stderr=StringIO(),
         )
         log = server.requests()
     result = json.loads(out.getvalue().strip().splitlines()[-1])
@@ -120,14 +132,19 @@ def test_usage_survives_a_restart_of_the_worker_process(settings):
     fast_settings(settings)
     run = make_run(node_ids=["12097479011", "502394"], workers=3, ebay_pages=2)
     env = {
-        "MARKETPLACE": "sandbox", "SANDBOX_SEED": "3", "COLLECTION_RATE_LIMITS": "",
+        "MARKETPLACE": "sandbox",
+        "SANDBOX_SEED": "3",
+        "COLLECTION_RATE_LIMITS": "",
         "COLLECTION_LOG_LEVEL": "WARNING",
         # 15 eBay searches per window; a window of ~3 years (no reset during the test).
-        "COLLECTION_QUOTAS": "ebay=15/day", "COLLECTION_QUOTA_WINDOW_SECONDS": "100000000",
+        "COLLECTION_QUOTAS": "ebay=15/day",
+        "COLLECTION_QUOTA_WINDOW_SECONDS": "100000000",
     }
     first = manage("run_collection", "--resume", str(run.pk), env_extra=env)
     deadline = time.monotonic() + 90
-    while not CollectionRun.objects.filter(pk=run.pk, status="paused", pause_reason="quota").exists():
+    while not CollectionRun.objects.filter(
+        pk=run.pk, status="paused", pause_reason="quota"
+    ).exists():
         assert first.poll() is None, first.communicate()[1][-3000:]
         assert time.monotonic() < deadline, "the run never paused at the quota"
         time.sleep(0.05)
@@ -144,7 +161,8 @@ def test_usage_survives_a_restart_of_the_worker_process(settings):
 
     # A fresh worker process takes the run: it pauses again at once, sending nothing.
     second = manage(
-        "shell", "-c",
+        "shell",
+        "-c",
         "from collection.engine import run_execute; import json; "
         f"r = run_execute(run_id={run.pk}); print(json.dumps([r.status, r.pause_reason]))",
         env_extra=env,

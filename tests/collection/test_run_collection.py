@@ -34,8 +34,10 @@ def run_command(*args):
         (("--preset", "Sampler", "--workers", "lots"), "--workers must be a whole number"),
         (("--preset", "Sampler", "--amazon-pages", "3"), "Amazon pages must be 1 or 2"),
         (("--preset", "Sampler", "--ebay-pages", "-1"), "eBay pages must be between 1 and 50"),
-        (("--preset", "Sampler", "--markup-min", "150", "--markup-max", "100"),
-         "markup min (150 %) is above markup max (100 %)"),
+        (
+            ("--preset", "Sampler", "--markup-min", "150", "--markup-max", "100"),
+            "markup min (150 %) is above markup max (100 %)",
+        ),
         (("--preset", "Sampler", "--markup-max", "abc"), "--markup-max must be a number"),
         (("--resume", "987654"), "Run 987654 does not exist"),
         (("--resume", "x1"), "--resume must be a whole number"),
@@ -72,8 +74,16 @@ def test_json_last_line_describes_the_completed_run(settings):
     run = CollectionRun.objects.get()
     assert result["run_id"] == run.pk
     assert result["status"] == "completed"
-    for name in ("products", "ebay_searches", "sellers_found", "sellers_new", "sightings",
-                 "requests", "retries", "failed_tasks"):
+    for name in (
+        "products",
+        "ebay_searches",
+        "sellers_found",
+        "sellers_new",
+        "sightings",
+        "requests",
+        "retries",
+        "failed_tasks",
+    ):
         assert result[name] == getattr(run, {"products": "products_found"}.get(name, name))
     assert result["ebay_searches"] > 10
     assert result["duration_s"] > 0
@@ -82,8 +92,12 @@ def test_json_last_line_describes_the_completed_run(settings):
 
 @transactional
 def test_summary_without_json_and_exit_1_when_the_run_does_not_complete(settings):
-    fast_settings(settings, SANDBOX_ERROR_RATE=1.0, COLLECTION_RETRY_MAX=1,
-                  COLLECTION_MAX_CONSECUTIVE_FAILURES=1)
+    fast_settings(
+        settings,
+        SANDBOX_ERROR_RATE=1.0,
+        COLLECTION_RETRY_MAX=1,
+        COLLECTION_MAX_CONSECUTIVE_FAILURES=1,
+    )
     with pytest.raises(CommandError) as caught:
         run_command("--categories", "12097479011", "--ebay-pages", "1")
     run = CollectionRun.objects.get()
@@ -109,8 +123,9 @@ SUBPROCESS_ENV = {
 @pytest.mark.postgres_only
 @pytest.mark.django_db
 def test_command_line_bad_input_exits_2_with_one_line_on_stderr():
-    process = manage("run_collection", "--preset", "Sampler", "--workers", "500",
-                     env_extra=SUBPROCESS_ENV)
+    process = manage(
+        "run_collection", "--preset", "Sampler", "--workers", "500", env_extra=SUBPROCESS_ENV
+    )
     out, err = process.communicate(timeout=60)
     assert process.returncode == 2
     assert err.strip() == "CommandError: --workers must be between 1 and 200, got 500."

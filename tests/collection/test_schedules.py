@@ -164,8 +164,15 @@ def test_two_schedulers_fire_each_slot_exactly_once(settings):
 
 @pytest.mark.parametrize(
     ("cron", "frequent"),
-    [("0 * * * *", False), ("@hourly", False), ("0 3 * * *", False), ("*/30 * * * *", True),
-     ("*/30 3 * * *", True), ("0,59 * * * *", True), ("* * * * *", True)],
+    [
+        ("0 * * * *", False),
+        ("@hourly", False),
+        ("0 3 * * *", False),
+        ("*/30 * * * *", True),
+        ("*/30 3 * * *", True),
+        ("0,59 * * * *", True),
+        ("* * * * *", True),
+    ],
 )
 def test_a_cron_more_often_than_hourly_is_frequent(cron, frequent):
     from collection.services.schedules import cron_is_frequent, schedule_frequency_check
@@ -185,11 +192,18 @@ def test_the_preview_adds_up_firings_in_one_quota_window(settings):
     settings.COLLECTION_QUOTA_WINDOW_SECONDS = 0
     categories = list(Category.objects.filter(is_department=True).order_by("node_id")[:1])
     firings = schedule_preview(
-        cron="0 4,12,20 * * *", categories=categories, amazon_pages=1, ebay_pages=1,
-        markup_min_percent=80, markup_max_percent=120, now=T0,
+        cron="0 4,12,20 * * *",
+        categories=categories,
+        amazon_pages=1,
+        ebay_pages=1,
+        markup_min_percent=80,
+        markup_max_percent=120,
+        now=T0,
     )
     assert [f.at for f in firings] == [
-        T0 + dt.timedelta(hours=1), T0 + dt.timedelta(hours=9), T0 + dt.timedelta(hours=17)
+        T0 + dt.timedelta(hours=1),
+        T0 + dt.timedelta(hours=9),
+        T0 + dt.timedelta(hours=17),
     ]  # one day: one quota window
     ebay = firings[0].requests["ebay"]
     assert ebay > 0

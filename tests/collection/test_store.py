@@ -79,7 +79,10 @@ def test_run_plan_creates_each_amazon_task_once():
     assert run_plan(run_id=run.pk) == 0
     keys = sorted(RunTask.objects.filter(run=run).values_list("key", flat=True))
     assert keys == [
-        "amazon:90000001:1", "amazon:90000001:2", "amazon:90000002:1", "amazon:90000002:2",
+        "amazon:90000001:1",
+        "amazon:90000001:2",
+        "amazon:90000002:1",
+        "amazon:90000002:2",
     ]
     assert phase_remaining(run_id=run.pk, phase="amazon") == 4
 
@@ -124,7 +127,10 @@ def test_claimed_ebay_task_carries_its_product():
     run = new_run()
     (task,) = ebay_tasks(run, ["B0CLAIM001"])
     assert (task.asin, task.title, task.price, task.page) == (
-        "B0CLAIM001", "Product B0CLAIM001", Decimal("20.00"), 1,
+        "B0CLAIM001",
+        "Product B0CLAIM001",
+        Decimal("20.00"),
+        1,
     )
     assert task.key == "ebay:B0CLAIM001:1" and task.node_id is None
 
@@ -158,11 +164,17 @@ def test_amazon_pages_upsert_products_links_and_plan_ebay_tasks():
     result = results_store(
         run_id=run.pk,
         outcomes=[
-            done(one.id, best_seller_page(one.node_id, [
-                best_seller("B0AMZ00001", rank=1, price="10.00"),
-                best_seller("B0AMZ00002", rank=2, price=None),  # no usable price
-                best_seller("B0AMZ00003", rank=3, price="0"),  # nor this one
-            ])),
+            done(
+                one.id,
+                best_seller_page(
+                    one.node_id,
+                    [
+                        best_seller("B0AMZ00001", rank=1, price="10.00"),
+                        best_seller("B0AMZ00002", rank=2, price=None),  # no usable price
+                        best_seller("B0AMZ00003", rank=3, price="0"),  # nor this one
+                    ],
+                ),
+            ),
         ],
     )
     assert (result.tasks_done, result.products_upserted, result.ebay_tasks_created) == (1, 3, 1)
@@ -171,15 +183,25 @@ def test_amazon_pages_upsert_products_links_and_plan_ebay_tasks():
     # one eBay task, and it is not found twice.
     result = results_store(
         run_id=run.pk,
-        outcomes=[done(two.id, best_seller_page(two.node_id, [
-            best_seller("B0AMZ00001", rank=7, price="11.00", title="Renamed"),
-        ]))],
+        outcomes=[
+            done(
+                two.id,
+                best_seller_page(
+                    two.node_id,
+                    [
+                        best_seller("B0AMZ00001", rank=7, price="11.00", title="Renamed"),
+                    ],
+                ),
+            )
+        ],
     )
     assert (result.products_found, result.ebay_tasks_created) == (0, 0)
     product = Product.objects.get(asin="B0AMZ00001")
     # The lowest price of the run's records, whichever category's page came first.
     assert (product.title, product.price, product.first_seen_run_id) == (
-        "Renamed", Decimal("10.00"), run.pk,
+        "Renamed",
+        Decimal("10.00"),
+        run.pk,
     )
     assert sorted(
         ProductCategory.objects.filter(product=product).values_list(
@@ -199,15 +221,47 @@ def test_missing_fields_do_not_erase_known_product_data():
     run = new_run()
     run_plan(run_id=run.pk)
     one, two = claim_all(run.pk, "amazon")
-    results_store(run_id=run.pk, outcomes=[done(one.id, best_seller_page(one.node_id, [
-        best_seller("B0KEEP0001", price="9.99", rating="4.10", ratings_count=12),
-    ]))])
-    results_store(run_id=run.pk, outcomes=[done(two.id, best_seller_page(two.node_id, [
-        best_seller("B0KEEP0001", price=None, rating=None, ratings_count=None, title="", url=""),
-    ]))])
+    results_store(
+        run_id=run.pk,
+        outcomes=[
+            done(
+                one.id,
+                best_seller_page(
+                    one.node_id,
+                    [
+                        best_seller("B0KEEP0001", price="9.99", rating="4.10", ratings_count=12),
+                    ],
+                ),
+            )
+        ],
+    )
+    results_store(
+        run_id=run.pk,
+        outcomes=[
+            done(
+                two.id,
+                best_seller_page(
+                    two.node_id,
+                    [
+                        best_seller(
+                            "B0KEEP0001",
+                            price=None,
+                            rating=None,
+                            ratings_count=None,
+                            title="",
+                            url="",
+                        ),
+                    ],
+                ),
+            )
+        ],
+    )
     product = Product.objects.get(asin="B0KEEP0001")
     assert (product.price, product.rating, product.ratings_count, product.title) == (
-        Decimal("9.99"), Decimal("4.10"), 12, "Product B0KEEP0001",
+        Decimal("9.99"),
+        Decimal("4.10"),
+        12,
+        "Product B0KEEP0001",
     )
 
 
@@ -221,13 +275,26 @@ def test_a_product_in_two_categories_gets_one_price_and_one_search_whatever_the_
     run_plan(run_id=run.pk)
     one, two = claim_all(run.pk, "amazon")
     pages = {
-        "priced first": ("12.00", None), "unpriced first": (None, "12.00"),
-        "dearer first": ("15.00", "12.00"), "cheaper first": ("12.00", "15.00"),
+        "priced first": ("12.00", None),
+        "unpriced first": (None, "12.00"),
+        "dearer first": ("15.00", "12.00"),
+        "cheaper first": ("12.00", "15.00"),
     }[order]
     for task, price in zip((one, two), pages, strict=True):
-        results_store(run_id=run.pk, outcomes=[done(task.id, best_seller_page(task.node_id, [
-            best_seller("B0TWICE001", price=price, title="Twice Ranked Product"),
-        ]))])
+        results_store(
+            run_id=run.pk,
+            outcomes=[
+                done(
+                    task.id,
+                    best_seller_page(
+                        task.node_id,
+                        [
+                            best_seller("B0TWICE001", price=price, title="Twice Ranked Product"),
+                        ],
+                    ),
+                )
+            ],
+        )
     product = Product.objects.get(asin="B0TWICE001")
     assert product.price == Decimal("12.00")
     assert list(RunTask.objects.filter(run=run, phase="ebay").values_list("key", "query")) == [
@@ -237,9 +304,20 @@ def test_a_product_in_two_categories_gets_one_price_and_one_search_whatever_the_
     later = new_run()
     run_plan(run_id=later.pk)
     task = claim_all(later.pk, "amazon")[0]
-    results_store(run_id=later.pk, outcomes=[done(task.id, best_seller_page(task.node_id, [
-        best_seller("B0TWICE001", price="13.50"),
-    ]))])
+    results_store(
+        run_id=later.pk,
+        outcomes=[
+            done(
+                task.id,
+                best_seller_page(
+                    task.node_id,
+                    [
+                        best_seller("B0TWICE001", price="13.50"),
+                    ],
+                ),
+            )
+        ],
+    )
     assert Product.objects.get(asin="B0TWICE001").price == Decimal("13.50")
 
 
@@ -247,12 +325,36 @@ def test_ratings_unknown_to_the_parser_never_erase_known_ones():
     run = new_run()
     run_plan(run_id=run.pk)
     one, two = claim_all(run.pk, "amazon")
-    results_store(run_id=run.pk, outcomes=[done(one.id, best_seller_page(one.node_id, [
-        best_seller("B0RATE0001", rating="4.40", ratings_count=310),
-    ]))])
-    results_store(run_id=run.pk, outcomes=[done(two.id, best_seller_page(two.node_id, [
-        best_seller("B0RATE0001", rating=None, ratings_count=None),  # Oxylabs' 0 = unknown
-    ]))])
+    results_store(
+        run_id=run.pk,
+        outcomes=[
+            done(
+                one.id,
+                best_seller_page(
+                    one.node_id,
+                    [
+                        best_seller("B0RATE0001", rating="4.40", ratings_count=310),
+                    ],
+                ),
+            )
+        ],
+    )
+    results_store(
+        run_id=run.pk,
+        outcomes=[
+            done(
+                two.id,
+                best_seller_page(
+                    two.node_id,
+                    [
+                        best_seller(
+                            "B0RATE0001", rating=None, ratings_count=None
+                        ),  # Oxylabs' 0 = unknown
+                    ],
+                ),
+            )
+        ],
+    )
     product = Product.objects.get(asin="B0RATE0001")
     assert (product.rating, product.ratings_count) == (Decimal("4.40"), 310)
 
@@ -260,8 +362,17 @@ def test_ratings_unknown_to_the_parser_never_erase_known_ones():
 # --- eBay phase: sellers ----------------------------------------------------------------
 
 
-TRICKY = ["DxbDxb", "ｄｘｂｄｘｂ", " dxbDXB ", "Straße", "STRASSE", "Carol   Shop", "carol shop",
-          "dave\x00", "DAVE"]
+TRICKY = [
+    "DxbDxb",
+    "ｄｘｂｄｘｂ",
+    " dxbDXB ",
+    "Straße",
+    "STRASSE",
+    "Carol   Shop",
+    "carol shop",
+    "dave\x00",
+    "DAVE",
+]
 
 
 def test_tricky_names_dedupe_within_one_batch():
@@ -299,28 +410,43 @@ def test_tricky_names_dedupe_across_batches():
     assert seller.username == "DxbDxb"  # the smallest spelling seen in the run that added it
     c = counters(run)
     assert (c["sellers_new"], c["sellers_found"], c["sightings"], c["ebay_searches"]) == (
-        4, 4, len(TRICKY), len(TRICKY),
+        4,
+        4,
+        len(TRICKY),
+        len(TRICKY),
     )
 
 
 def test_known_seller_is_updated_not_added():
     old_run = new_run()
     seller = Seller.objects.create(
-        username="Known", normalized="known", feedback_score=5, first_seen_run=old_run,
+        username="Known",
+        normalized="known",
+        feedback_score=5,
+        first_seen_run=old_run,
         last_seen_run=old_run,
     )
     run = new_run()
     (task,) = ebay_tasks(run, ["B0KNOWN001"])
     result = results_store(
         run_id=run.pk,
-        outcomes=[done(task.id, listing_page([
-            listing("KNOWN", feedback_score=42, feedback_percent="98.7"),
-        ]))],
+        outcomes=[
+            done(
+                task.id,
+                listing_page(
+                    [
+                        listing("KNOWN", feedback_score=42, feedback_percent="98.7"),
+                    ]
+                ),
+            )
+        ],
     )
     assert (result.sellers_new, result.sellers_deduped, result.sellers_found) == (0, 1, 1)
     seller.refresh_from_db()
     assert (seller.username, seller.feedback_score, seller.feedback_percent) == (
-        "Known", 42, Decimal("98.70"),
+        "Known",
+        42,
+        Decimal("98.70"),
     )
     assert seller.last_seen_run_id == run.pk and seller.last_seen_at is not None
     seller_scores_settle(run_id=run.pk)
@@ -334,11 +460,17 @@ def test_seller_counters_and_score_over_runs():
     matched listing, settled when a run stops; the score does not grow with re-runs."""
     run1, run2 = new_run(), new_run()
     a1, b1 = ebay_tasks(run1, ["B0CNT00001", "B0CNT00002"])
-    results_store(run_id=run1.pk, outcomes=[
-        done(a1.id, listing_page([listing("zed", item_id="x1"), listing("zed", item_id="x2")]),
-             reference_price="20"),
-        done(b1.id, listing_page([listing("zed", item_id="x3")]), scores=[10.0]),  # look-alike
-    ])
+    results_store(
+        run_id=run1.pk,
+        outcomes=[
+            done(
+                a1.id,
+                listing_page([listing("zed", item_id="x1"), listing("zed", item_id="x2")]),
+                reference_price="20",
+            ),
+            done(b1.id, listing_page([listing("zed", item_id="x3")]), scores=[10.0]),  # look-alike
+        ],
+    )
     seller_scores_settle(run_id=run1.pk)
     seller = Seller.objects.get(normalized="zed")
     assert (seller.products_matched, seller.copy_share) == (1, 0.5)
@@ -347,14 +479,16 @@ def test_seller_counters_and_score_over_runs():
     assert first_score > 0
     (a2,) = ebay_tasks(run2, ["B0CNT00001"])
     (c2,) = ebay_tasks(run2, ["B0CNT00003"])
-    results_store(run_id=run2.pk, outcomes=[done(a2.id, listing_page([listing("Zed",
-                                                                             item_id="y1")]),
-                                                 reference_price="20")])
+    results_store(
+        run_id=run2.pk,
+        outcomes=[done(a2.id, listing_page([listing("Zed", item_id="y1")]), reference_price="20")],
+    )
     # Before run 2 settles, the batch left the score alone.
     assert Seller.objects.get(normalized="zed").score == first_score
-    results_store(run_id=run2.pk, outcomes=[done(c2.id, listing_page([listing("ZED",
-                                                                             item_id="y2")]),
-                                                 reference_price="20")])
+    results_store(
+        run_id=run2.pk,
+        outcomes=[done(c2.id, listing_page([listing("ZED", item_id="y2")]), reference_price="20")],
+    )
     seller_scores_settle(run_id=run2.pk)
     seller.refresh_from_db()
     assert seller.times_seen == SellerSighting.objects.filter(seller=seller).count() == 4
@@ -370,10 +504,13 @@ def test_the_same_preset_again_leaves_the_score_where_it_was():
     for _ in range(3):
         run = new_run()
         a, b = ebay_tasks(run, ["B0AGAIN001", "B0AGAIN002"])
-        results_store(run_id=run.pk, outcomes=[
-            done(a.id, listing_page([listing("rerun")]), reference_price="20"),
-            done(b.id, listing_page([listing("rerun", item_id="2")]), reference_price="21"),
-        ])
+        results_store(
+            run_id=run.pk,
+            outcomes=[
+                done(a.id, listing_page([listing("rerun")]), reference_price="20"),
+                done(b.id, listing_page([listing("rerun", item_id="2")]), reference_price="21"),
+            ],
+        )
         seller_scores_settle(run_id=run.pk)
         scores.append(Seller.objects.values_list("score", "products_matched").get())
     assert scores[0] == scores[1] == scores[2] and scores[0][1] == 2
@@ -382,15 +519,37 @@ def test_the_same_preset_again_leaves_the_score_where_it_was():
 def test_sighting_keeps_its_evidence_and_a_match_beats_a_cheaper_look_alike():
     run = new_run()
     (task,) = ebay_tasks(run, ["B0EVID0001"])
-    results_store(run_id=run.pk, outcomes=[done(task.id, listing_page([
-        listing("ev", item_id="cheap", price="36.00", title="Look-alike earbuds"),
-        listing("ev", item_id="copy", price="38.00", title="Copied Title 80 chars",
-                shipping_cost="0", location="US", user_id="u123"),
-    ]), scores=[20.0, 91.5], reference_price="19.00", query="wireless earbuds q47")])
+    results_store(
+        run_id=run.pk,
+        outcomes=[
+            done(
+                task.id,
+                listing_page(
+                    [
+                        listing("ev", item_id="cheap", price="36.00", title="Look-alike earbuds"),
+                        listing(
+                            "ev",
+                            item_id="copy",
+                            price="38.00",
+                            title="Copied Title 80 chars",
+                            shipping_cost="0",
+                            location="US",
+                            user_id="u123",
+                        ),
+                    ]
+                ),
+                scores=[20.0, 91.5],
+                reference_price="19.00",
+                query="wireless earbuds q47",
+            )
+        ],
+    )
     sighting = SellerSighting.objects.get()
     assert (sighting.item_id, sighting.is_match, sighting.match_score) == ("copy", True, 91.5)
     assert (sighting.title, sighting.query, sighting.location) == (
-        "Copied Title 80 chars", "wireless earbuds q47", "US",
+        "Copied Title 80 chars",
+        "wireless earbuds q47",
+        "US",
     )
     assert sighting.item_url == "https://www.ebay.com/itm/copy"
     assert sighting.shipping_cost == Decimal("0.00")
@@ -401,9 +560,17 @@ def test_sighting_keeps_its_evidence_and_a_match_beats_a_cheaper_look_alike():
 def test_a_first_query_that_found_too_little_plans_the_next_query():
     run = new_run()
     (task,) = ebay_tasks(run, ["B0FOLLOW01"])
-    result = results_store(run_id=run.pk, outcomes=[done(
-        task.id, listing_page([]), query="q one", follow_up_query="q two",
-    )])
+    result = results_store(
+        run_id=run.pk,
+        outcomes=[
+            done(
+                task.id,
+                listing_page([]),
+                query="q one",
+                follow_up_query="q two",
+            )
+        ],
+    )
     assert result.ebay_tasks_created == 1
     (second,) = claim_all(run.pk, "ebay")
     assert (second.key, second.page, second.query) == ("ebay:B0FOLLOW01:1:q2", 1, "q two")
@@ -416,17 +583,47 @@ def test_sighting_keeps_the_lowest_price_whatever_the_order():
         ebay_tasks(run, ["B0PRICE001"], page=2)[0],
         ebay_tasks(run, ["B0PRICE001"], page=3)[0],
     )
-    results_store(run_id=run.pk, outcomes=[done(p2.id, listing_page([
-        listing("cheap", item_id="b", price="40.00"),
-    ]))])
-    results_store(run_id=run.pk, outcomes=[done(p1.id, listing_page([
-        listing("cheap", item_id="c", price="45.00"),
-        listing("cheap", item_id="a", price="40.00"),  # same price, smaller item id
-        listing("cheap", item_id="n", price=None),
-    ]))])
-    result = results_store(run_id=run.pk, outcomes=[done(p3.id, listing_page([
-        listing("cheap", item_id="z", price="99.00"),
-    ]))])
+    results_store(
+        run_id=run.pk,
+        outcomes=[
+            done(
+                p2.id,
+                listing_page(
+                    [
+                        listing("cheap", item_id="b", price="40.00"),
+                    ]
+                ),
+            )
+        ],
+    )
+    results_store(
+        run_id=run.pk,
+        outcomes=[
+            done(
+                p1.id,
+                listing_page(
+                    [
+                        listing("cheap", item_id="c", price="45.00"),
+                        listing("cheap", item_id="a", price="40.00"),  # same price, smaller item id
+                        listing("cheap", item_id="n", price=None),
+                    ]
+                ),
+            )
+        ],
+    )
+    result = results_store(
+        run_id=run.pk,
+        outcomes=[
+            done(
+                p3.id,
+                listing_page(
+                    [
+                        listing("cheap", item_id="z", price="99.00"),
+                    ]
+                ),
+            )
+        ],
+    )
     assert result.sightings_new == 0
     sighting = SellerSighting.objects.get()
     assert (sighting.listing_price, sighting.item_id) == (Decimal("40.00"), "a")
@@ -439,9 +636,21 @@ def test_seller_count_after_is_the_exact_active_count():
     Seller.objects.filter(normalized="old0").update(deleted_at=timezone.now())
     run = new_run()
     one, two = ebay_tasks(run, ["B0COUNT001", "B0COUNT002"])
-    results_store(run_id=run.pk, outcomes=[done(one.id, listing_page([
-        listing("new-b"), listing("new-a"), listing("old1"),
-    ]))])
+    results_store(
+        run_id=run.pk,
+        outcomes=[
+            done(
+                one.id,
+                listing_page(
+                    [
+                        listing("new-b"),
+                        listing("new-a"),
+                        listing("old1"),
+                    ]
+                ),
+            )
+        ],
+    )
     Seller.objects.create(username="admin-added", normalized="admin-added")
     results_store(run_id=run.pk, outcomes=[done(two.id, listing_page([listing("new-c")]))])
     after = dict(
@@ -476,12 +685,25 @@ def test_seller_count_after_stays_exact_through_every_way_sellers_change():
     assert active == 5
     run = new_run()
     (task,) = ebay_tasks(run, ["B0COUNT101"])
-    results_store(run_id=run.pk, outcomes=[done(task.id, listing_page([
-        listing("fresh-b"), listing("fresh-a"), listing("s4"),
-    ]))])
+    results_store(
+        run_id=run.pk,
+        outcomes=[
+            done(
+                task.id,
+                listing_page(
+                    [
+                        listing("fresh-b"),
+                        listing("fresh-a"),
+                        listing("s4"),
+                    ]
+                ),
+            )
+        ],
+    )
     after = dict(
-        SellerChange.objects.filter(run=run, action="added")
-        .values_list("seller__normalized", "seller_count_after")
+        SellerChange.objects.filter(run=run, action="added").values_list(
+            "seller__normalized", "seller_count_after"
+        )
     )
     assert after == {"fresh-a": active + 1, "fresh-b": active + 2}
     assert Seller.objects.filter(deleted_at__isnull=True).count() == active + 2
@@ -510,10 +732,21 @@ def test_next_ebay_page_is_planned_until_the_run_limit():
 
 def _rows():
     return (
-        sorted(Seller.objects.values_list("normalized", "times_seen", "products_matched",
-                                          "runs_seen", "score", "feedback_score")),
-        sorted(SellerSighting.objects.values_list("seller__normalized", "product__asin",
-                                                  "listing_price", "item_id")),
+        sorted(
+            Seller.objects.values_list(
+                "normalized",
+                "times_seen",
+                "products_matched",
+                "runs_seen",
+                "score",
+                "feedback_score",
+            )
+        ),
+        sorted(
+            SellerSighting.objects.values_list(
+                "seller__normalized", "product__asin", "listing_price", "item_id"
+            )
+        ),
         SellerChange.objects.count(),
         sorted(Product.objects.values_list("asin", "title", "price")),
         sorted(RunTask.objects.values_list("key", "status", "attempts", "result_count")),
@@ -533,7 +766,10 @@ def test_storing_the_same_outcomes_twice_changes_nothing():
     rows, before = _rows(), counters(run)
     again = results_store(run_id=run.pk, outcomes=[outcome, amazon_outcome])
     assert (again.tasks_done, again.tasks_ignored, again.sellers_new, again.sightings_new) == (
-        0, 2, 0, 0,
+        0,
+        2,
+        0,
+        0,
     )
     assert again.products_upserted == 0 and again.ebay_tasks_created == 0
     assert _rows() == rows and counters(run) == before
@@ -542,20 +778,29 @@ def test_storing_the_same_outcomes_twice_changes_nothing():
 def test_a_finished_tasks_outcome_is_ignored():
     run = new_run()
     failed_task, skipped_task = ebay_tasks(run, ["B0FIN00001", "B0FIN00002"])
-    results_store(run_id=run.pk, outcomes=[
-        failed(failed_task.id, error_type="timeout", message="slow"),
-        TaskOutcome(task_id=skipped_task.id, status="skipped", attempts=0),
-    ])
+    results_store(
+        run_id=run.pk,
+        outcomes=[
+            failed(failed_task.id, error_type="timeout", message="slow"),
+            TaskOutcome(task_id=skipped_task.id, status="skipped", attempts=0),
+        ],
+    )
     # A late DONE for both (an expired lease delivered twice) applies nothing.
-    late = results_store(run_id=run.pk, outcomes=[
-        done(failed_task.id, listing_page([listing("late")])),
-        done(skipped_task.id, listing_page([listing("late")])),
-    ])
+    late = results_store(
+        run_id=run.pk,
+        outcomes=[
+            done(failed_task.id, listing_page([listing("late")])),
+            done(skipped_task.id, listing_page([listing("late")])),
+        ],
+    )
     assert (late.tasks_done, late.tasks_ignored, late.sellers_new) == (0, 2, 0)
     assert not Seller.objects.exists()
     task = RunTask.objects.get(pk=failed_task.id)
     assert (task.status, task.error_type, task.error_message, task.attempts) == (
-        "failed", "timeout", "slow", 3,
+        "failed",
+        "timeout",
+        "slow",
+        3,
     )
     assert counters(run)["failed_tasks"] == 1
     assert run_failed_tasks(run_id=run.pk)[0]["key"] == "ebay:B0FIN00001:1"
@@ -573,10 +818,13 @@ def test_a_pending_task_is_not_finished_by_a_stray_outcome():
 def test_the_same_task_twice_in_one_batch_counts_once():
     run = new_run()
     (task,) = ebay_tasks(run, ["B0TWICE001"])
-    result = results_store(run_id=run.pk, outcomes=[
-        done(task.id, listing_page([listing("one")])),
-        done(task.id, listing_page([listing("two")])),
-    ])
+    result = results_store(
+        run_id=run.pk,
+        outcomes=[
+            done(task.id, listing_page([listing("one")])),
+            done(task.id, listing_page([listing("two")])),
+        ],
+    )
     assert (result.tasks_done, result.tasks_ignored) == (1, 0)
     assert list(Seller.objects.values_list("normalized", flat=True)) == ["one"]
 
@@ -594,9 +842,16 @@ def test_counters_and_engine_stats_are_added():
     CollectionRun.objects.filter(pk=run.pk).update(
         stats={"requests/failed/timeout": 2, "kept": "x"}
     )
-    results_store(run_id=run.pk, outcomes=[], counters={
-        "requests": 7, "retries": 2, "requests/failed/timeout": 3, "workers": {"1": 4},
-    })
+    results_store(
+        run_id=run.pk,
+        outcomes=[],
+        counters={
+            "requests": 7,
+            "retries": 2,
+            "requests/failed/timeout": 3,
+            "workers": {"1": 4},
+        },
+    )
     results_store(run_id=run.pk, outcomes=[], counters={"requests": 1, "workers": {"1": 1, "2": 1}})
     c = counters(run)
     assert (c["requests"], c["retries"]) == (8, 2)
@@ -612,17 +867,31 @@ def test_hostile_strings_are_stored_safely_and_bad_records_counted():
     amazon, _ = claim_all(run.pk, "amazon")
     huge = "T" * 100_000
     markup = "<script>alert(1)</script><b>bold</b>"
-    result = results_store(run_id=run.pk, outcomes=[done(amazon.id, best_seller_page(
-        amazon.node_id,
-        [
-            best_seller("B0HOST0001", title=huge, price="1e20"),  # price out of range → None
-            best_seller("B0HOST0002", title="nul\x00title\ud800", url="https://x/\x00y"),
-            best_seller("B0HOST0003", title=markup, price="-5", rating="55", ratings_count=-1),
-            best_seller("", title="no asin"),
-            best_seller("B0" + "X" * 40, title="asin too long"),
+    result = results_store(
+        run_id=run.pk,
+        outcomes=[
+            done(
+                amazon.id,
+                best_seller_page(
+                    amazon.node_id,
+                    [
+                        best_seller(
+                            "B0HOST0001", title=huge, price="1e20"
+                        ),  # price out of range → None
+                        best_seller(
+                            "B0HOST0002", title="nul\x00title\ud800", url="https://x/\x00y"
+                        ),
+                        best_seller(
+                            "B0HOST0003", title=markup, price="-5", rating="55", ratings_count=-1
+                        ),
+                        best_seller("", title="no asin"),
+                        best_seller("B0" + "X" * 40, title="asin too long"),
+                    ],
+                    skipped=2,
+                ),
+            )
         ],
-        skipped=2,
-    ))])
+    )
     assert result.products_upserted == 3 and result.skipped_records == 4
     titles = dict(Product.objects.values_list("asin", "title"))
     assert len(titles["B0HOST0001"]) == 1000
@@ -634,18 +903,29 @@ def test_hostile_strings_are_stored_safely_and_bad_records_counted():
     assert result.ebay_tasks_created == 1  # only B0HOST0002 has a usable price
 
     (task,) = claim_all(run.pk, "ebay")
-    result = results_store(run_id=run.pk, outcomes=[done(task.id, listing_page(
-        [
-            listing("evil\x00name", item_id="i\x00d" + "9" * 500, price="1e30"),
-            listing("<img src=x onerror=alert(1)>", feedback_score=10**12,
-                    feedback_percent="12345"),
-            listing("S" * 100_000),
-            listing("   "),
-            listing("\x00\x00"),
-            listing("\ud800lone"),
+    result = results_store(
+        run_id=run.pk,
+        outcomes=[
+            done(
+                task.id,
+                listing_page(
+                    [
+                        listing("evil\x00name", item_id="i\x00d" + "9" * 500, price="1e30"),
+                        listing(
+                            "<img src=x onerror=alert(1)>",
+                            feedback_score=10**12,
+                            feedback_percent="12345",
+                        ),
+                        listing("S" * 100_000),
+                        listing("   "),
+                        listing("\x00\x00"),
+                        listing("\ud800lone"),
+                    ],
+                    skipped=1,
+                ),
+            )
         ],
-        skipped=1,
-    ))])
+    )
     assert result.skipped_records == 3  # two empty names + the parser's one
     assert result.sellers_new == 4
     names = set(Seller.objects.values_list("normalized", flat=True))
@@ -665,15 +945,23 @@ def test_run_finish_snapshots_once_and_is_idempotent():
     Seller.objects.create(username="flag", normalized="flag", flagged=True)
     run = new_run()
     tasks = ebay_tasks(run, ["B0END00001", "B0END00002"])
-    results_store(run_id=run.pk, outcomes=[
-        done(tasks[0].id, listing_page([listing("n1"), listing("n2")])), failed(tasks[1].id),
-    ])
+    results_store(
+        run_id=run.pk,
+        outcomes=[
+            done(tasks[0].id, listing_page([listing("n1"), listing("n2")])),
+            failed(tasks[1].id),
+        ],
+    )
     finished = run_finish(run_id=run.pk, stats={"duration_s": 1.5})
     assert finished.status == "completed" and finished.phase == "done"
     assert finished.stats["duration_s"] == 1.5 and finished.finished_at is not None
     snapshot = SellerSnapshot.objects.get(run=run)
-    assert (snapshot.total_sellers, snapshot.new_sellers, snapshot.flagged_sellers,
-            snapshot.products_searched) == (3, 2, 1, 1)
+    assert (
+        snapshot.total_sellers,
+        snapshot.new_sellers,
+        snapshot.flagged_sellers,
+        snapshot.products_searched,
+    ) == (3, 2, 1, 1)
     again = run_finish(run_id=run.pk, stats={"duration_s": 9})
     assert again.status == "completed" and again.stats["duration_s"] == 1.5
     assert SellerSnapshot.objects.filter(run=run).count() == 1
@@ -706,18 +994,26 @@ def test_array_parameters_round_trip_including_separators_and_nulls():
     types = {"ints": "bigint", "decimals": "numeric"}
     with _postgres._cursor() as cursor:
         for name, values in cases.items():
-            cursor.execute(
-                f"SELECT %(v)s::{types.get(name, 'text')}[]", {"v": list(values)}
-            )
+            cursor.execute(f"SELECT %(v)s::{types.get(name, 'text')}[]", {"v": list(values)})
             assert cursor.fetchone()[0] == values, name
 
 
 def test_control_separators_are_cleaned_from_scraped_strings():
     run = new_run()
     (task,) = ebay_tasks(run, ["B0SEP00001"])
-    results_store(run_id=run.pk, outcomes=[done(task.id, listing_page([
-        listing("sep\x1farated\x1e", item_id="it\x1fem"),
-    ]))])
+    results_store(
+        run_id=run.pk,
+        outcomes=[
+            done(
+                task.id,
+                listing_page(
+                    [
+                        listing("sep\x1farated\x1e", item_id="it\x1fem"),
+                    ]
+                ),
+            )
+        ],
+    )
     seller = Seller.objects.get()
     assert (seller.username, seller.normalized) == ("separated", "separated")
     assert SellerSighting.objects.get().item_id == "item"

@@ -97,9 +97,14 @@ def test_overlapping_sellers_in_opposite_orders_from_two_processes():
                 chosen = sorted(rng.sample(names, 40), reverse=order == "desc")
             # Variant spellings too: the store must fold them under one key.
             chosen = [n.upper() if rng.random() < 0.3 else n for n in chosen]
-            outcomes.append(done(task.id, listing_page(
-                [listing(n, item_id=f"{task.id}-{i}") for i, n in enumerate(chosen)]
-            )))
+            outcomes.append(
+                done(
+                    task.id,
+                    listing_page(
+                        [listing(n, item_id=f"{task.id}-{i}") for i, n in enumerate(chosen)]
+                    ),
+                )
+            )
         return outcomes
 
     def worker(my_tasks, order):
@@ -107,8 +112,12 @@ def test_overlapping_sellers_in_opposite_orders_from_two_processes():
         stored = Counter()
         for outcome in outcomes:
             result = results_store(run_id=run.pk, outcomes=[outcome])
-            stored.update(new=result.sellers_new, sightings=result.sightings_new,
-                          found=result.sellers_found, done=result.tasks_done)
+            stored.update(
+                new=result.sellers_new,
+                sightings=result.sightings_new,
+                found=result.sellers_found,
+                done=result.tasks_done,
+            )
         return stored
 
     a, b = run_threads(lambda: worker(tasks[::2], "asc"), lambda: worker(tasks[1::2], "desc"))
@@ -123,7 +132,9 @@ def test_overlapping_sellers_in_opposite_orders_from_two_processes():
     assert a["sightings"] + b["sightings"] == sightings == 60 * 40
     counters = run_counters_get(run_id=run.pk)
     assert (counters["sellers_new"], counters["sightings"], counters["ebay_searches"]) == (
-        new, sightings, 60,
+        new,
+        sightings,
+        60,
     )
     seen = SellerSighting.objects.filter(run=run).values("seller").distinct().count()
     assert counters["sellers_found"] == a["found"] + b["found"] == seen
@@ -145,9 +156,10 @@ def test_shared_products_from_two_processes_are_found_once():
         total = 0
         for task in my_tasks:
             ordered = sorted(asins, reverse=reverse)
-            page = best_seller_page(task.node_id, [
-                best_seller(a, rank=r + 1, price="5.00") for r, a in enumerate(ordered)
-            ])
+            page = best_seller_page(
+                task.node_id,
+                [best_seller(a, rank=r + 1, price="5.00") for r, a in enumerate(ordered)],
+            )
             total += results_store(run_id=run.pk, outcomes=[done(task.id, page)]).products_found
         return total
 
@@ -168,8 +180,9 @@ def test_concurrent_claimers_never_share_a_task():
 
     def claimer(name):
         got = []
-        while batch := tasks_claim(run_id=run.pk, phase="ebay", executor=name, limit=7,
-                                   lease_seconds=60):
+        while batch := tasks_claim(
+            run_id=run.pk, phase="ebay", executor=name, limit=7, lease_seconds=60
+        ):
             got.extend(t.id for t in batch)
         return got
 

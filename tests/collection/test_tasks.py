@@ -69,8 +69,13 @@ def test_rerun_copies_the_options_of_a_finished_run(django_capture_on_commit_cal
     preset = CategoryPreset.objects.create(name="Two")
     preset.categories.set(_categories(3))
     source = run_create(
-        categories=preset.categories.all(), preset=preset, workers=9, amazon_pages=2,
-        ebay_pages=4, markup_min_percent=50, markup_max_percent=70,
+        categories=preset.categories.all(),
+        preset=preset,
+        workers=9,
+        amazon_pages=2,
+        ebay_pages=4,
+        markup_min_percent=50,
+        markup_max_percent=70,
     )
     with pytest.raises(InvalidTransition, match="only a completed, failed or cancelled run"):
         run_rerun(run_id=source.pk)
@@ -124,13 +129,16 @@ def test_the_worker_leaves_a_run_alone_that_was_stopped_after_the_enqueue(end):
     run.refresh_from_db()
     assert run.status in (Status.PAUSED, Status.CANCELLED)
     assert run_worker_execute(run_id=999_999) == {
-        "run_id": 999_999, "status": "missing", "skipped": True
+        "run_id": 999_999,
+        "status": "missing",
+        "skipped": True,
     }
 
 
 def _orphan(run, *, seconds_ago):
     CollectionRun.objects.filter(pk=run.pk).update(
-        status=Status.RUNNING, executor="host-a:4242",
+        status=Status.RUNNING,
+        executor="host-a:4242",
         heartbeat_at=timezone.now() - dt.timedelta(seconds=seconds_ago),
         started_at=timezone.now() - dt.timedelta(seconds=seconds_ago + 60),
     )

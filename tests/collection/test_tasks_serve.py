@@ -62,8 +62,12 @@ def _env(database: Path, redis_url: str = "") -> dict:
 
 def _manage(env, *args, timeout=120) -> str:
     result = subprocess.run(
-        [sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True,
-        text=True, timeout=timeout,
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     return result.stdout
@@ -101,9 +105,7 @@ async def _watch(port: int, session: str, run_id: int, enqueue) -> dict:
     return seen
 
 
-@pytest.mark.parametrize(
-    "mode", ["embedded", pytest.param("redis", marks=pytest.mark.redis_only)]
-)
+@pytest.mark.parametrize("mode", ["embedded", pytest.param("redis", marks=pytest.mark.redis_only)])
 def test_serve_runs_admin_started_runs_and_streams_their_events(
     tmp_path, mode, settings, migrated_sqlite
 ):
@@ -118,7 +120,11 @@ def test_serve_runs_admin_started_runs_and_streams_their_events(
     port = _free_port()
     server = subprocess.Popen(
         [sys.executable, "manage.py", "serve", "--port", str(port), "--task-workers", "1"],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     try:
         line = ""
@@ -127,8 +133,12 @@ def test_serve_runs_admin_started_runs_and_streams_their_events(
                 break
         assert "Seller Scout on http://" in line, line
         seen = asyncio.run(
-            _watch(port, setup["session"], setup["run"],
-                   lambda: _manage(env, "shell", "-c", ENQUEUE.format(setup["run"])))
+            _watch(
+                port,
+                setup["session"],
+                setup["run"],
+                lambda: _manage(env, "shell", "-c", ENQUEUE.format(setup["run"])),
+            )
         )
     finally:
         server.send_signal(2)

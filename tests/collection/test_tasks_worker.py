@@ -64,8 +64,12 @@ def _env(**extra) -> dict:
 
 def _manage(*args, env) -> subprocess.Popen:
     return subprocess.Popen(
-        [sys.executable, "manage.py", *args], cwd=ROOT, env=env,
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
 
 
@@ -113,9 +117,14 @@ def test_an_admin_started_run_is_completed_by_a_real_db_worker():
     response = client.post(
         reverse("admin:collection_category_changelist"),
         {
-            "action": "start_run", "_selected_action": [category.pk], "apply": "1",
-            "workers": "5", "amazon_pages": "1", "ebay_pages": "1",
-            "markup_min_percent": "80", "markup_max_percent": "120",
+            "action": "start_run",
+            "_selected_action": [category.pk],
+            "apply": "1",
+            "workers": "5",
+            "amazon_pages": "1",
+            "ebay_pages": "1",
+            "markup_min_percent": "80",
+            "markup_max_percent": "120",
         },
     )
     assert response.status_code == 302  # the admin answered at once
@@ -152,8 +161,10 @@ def _sightings(run_id):
 def test_a_killed_worker_run_is_finished_by_another_worker_without_duplicates(settings):
     lease = 2
     env = _env(
-        COLLECTION_LEASE_SECONDS=lease, COLLECTION_HEARTBEAT_SECONDS=0.3,
-        COLLECTION_SCHEDULER_SECONDS=0.3, SANDBOX_LATENCY_MS=60,
+        COLLECTION_LEASE_SECONDS=lease,
+        COLLECTION_HEARTBEAT_SECONDS=0.3,
+        COLLECTION_SCHEDULER_SECONDS=0.3,
+        SANDBOX_LATENCY_MS=60,
     )
     category = Category.objects.get(node_id=SMALL_CATEGORY)
     sellers_before = Seller.objects.count()
@@ -180,7 +191,9 @@ def test_a_killed_worker_run_is_finished_by_another_worker_without_duplicates(se
     try:
         _wait_for(
             lambda: CollectionRun.objects.get(pk=run.pk).status == CollectionRun.Status.COMPLETED,
-            timeout=180, what="the run to complete", processes=[second, scheduler],
+            timeout=180,
+            what="the run to complete",
+            processes=[second, scheduler],
         )
     finally:
         output = _stop(second, scheduler)
@@ -221,7 +234,7 @@ def _ready(process) -> None:
 
 
 def test_one_run_spreads_over_two_worker_processes():
-    """"Add a worker process" enqueues a second task: two db_workers share one run."""
+    """ "Add a worker process" enqueues a second task: two db_workers share one run."""
     from collection.services.dispatch import run_worker_add
 
     # A process prefetches up to COLLECTION_BATCH_SIZE tasks: keep it below the run's size

@@ -69,8 +69,13 @@ def objects(superuser):
     product = Product.objects.create(asin="B0ACCESS01", title=f"Lamp {HOSTILE}", price=10)
     seller = Seller.objects.create(username=HOSTILE, normalized="hostile-seller")
     RunTask.objects.create(
-        run=run, phase="ebay", key="ebay:B0ACCESS01:1", product=product, status="failed",
-        error_type="parse_error", error_message=HOSTILE,
+        run=run,
+        phase="ebay",
+        key="ebay:B0ACCESS01:1",
+        product=product,
+        status="failed",
+        error_type="parse_error",
+        error_message=HOSTILE,
     )
     SellerSighting.objects.create(run=finished, seller=seller, product=product)
     SellerChange.objects.create(action="added", source="run", seller=seller, run=finished)
@@ -85,8 +90,12 @@ def objects(superuser):
     recorder.emit(Action.FETCHING, worker=1, phase="ebay", product=HOSTILE, url=HOSTILE)
     recorder.flush()
     return {
-        "run": run, "finished": finished, "product": product, "seller": seller,
-        "schedule": schedule, "task_result": DBTaskResult.objects.get(pk=with_task.id),
+        "run": run,
+        "finished": finished,
+        "product": product,
+        "seller": seller,
+        "schedule": schedule,
+        "task_result": DBTaskResult.objects.get(pk=with_task.id),
     }
 
 
@@ -157,7 +166,8 @@ def concrete_urls(objects, superuser) -> list[tuple[str, str]]:
         for name, options in values.items():
             variants = [
                 re.sub(rf"<(?:\w+:)?{name}>", option, variant)
-                for variant in variants for option in options
+                for variant in variants
+                for option in options
             ]
         urls += [("/" + variant, route) for variant in variants]
     return urls
@@ -179,8 +189,11 @@ def csrf_token(client: Client) -> str:
 
 @pytest.mark.django_db
 def test_no_view_is_exempt_from_csrf():
-    exempt = [route for route, pattern in url_patterns()
-              if getattr(pattern.callback, "csrf_exempt", False)]
+    exempt = [
+        route
+        for route, pattern in url_patterns()
+        if getattr(pattern.callback, "csrf_exempt", False)
+    ]
     assert exempt == []
 
 
@@ -194,11 +207,14 @@ def test_every_endpoint_needs_post_and_csrf_to_change_anything_and_every_page_ha
     urls = concrete_urls(objects, superuser)
     routes = {route for _, route in urls}
     # The enumeration really reaches the endpoints that change state.
-    for expected in ("runs/<int:run_id>/<str:action>/",
-                     "admin/collection/collectionrun/<int:run_id>/control/<str:op>/",
-                     "admin/collection/collectionrun/start/", "admin/logout/",
-                     "admin/collection/seller/<path:object_id>/change/",
-                     "admin/collection/schedule/add/"):
+    for expected in (
+        "runs/<int:run_id>/<str:action>/",
+        "admin/collection/collectionrun/<int:run_id>/control/<str:op>/",
+        "admin/collection/collectionrun/start/",
+        "admin/logout/",
+        "admin/collection/seller/<path:object_id>/change/",
+        "admin/collection/schedule/add/",
+    ):
         assert expected in routes, expected
     client = csrf_client(superuser)
     before = db_state()
@@ -222,8 +238,12 @@ def test_every_endpoint_needs_post_and_csrf_to_change_anything_and_every_page_ha
     assert len(refused) > 50  # every admin page that takes a form, and the run controls
 
     # Pages only reachable through links (filters, sorting, outcome, history as of a run).
-    pages, problems = crawl(client, [url for url, _ in urls if "control" not in url],
-                            limit=60, skip={url for url, _ in urls})
+    pages, problems = crawl(
+        client,
+        [url for url, _ in urls if "control" not in url],
+        limit=60,
+        skip={url for url, _ in urls},
+    )
     assert problems == [] and pages > 10
     assert db_state() == before
 
@@ -240,9 +260,17 @@ def test_every_admin_action_needs_post_and_a_csrf_token(objects, superuser):
             continue
         changelist = reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_changelist")
         for name in model_admin.get_actions(request):
-            data = {"action": name, "_selected_action": [row.pk], "post": "yes", "apply": "1",
-                    "workers": "2", "amazon_pages": "1", "ebay_pages": "1",
-                    "markup_min_percent": "80", "markup_max_percent": "120"}
+            data = {
+                "action": name,
+                "_selected_action": [row.pk],
+                "post": "yes",
+                "apply": "1",
+                "workers": "2",
+                "amazon_pages": "1",
+                "ebay_pages": "1",
+                "markup_min_percent": "80",
+                "markup_max_percent": "120",
+            }
             response = client.post(changelist, data)
             assert response.status_code == 403 and CSRF_FAILED in response.content, (model, name)
             # A GET with the same parameters is a filtered list, never the action.
@@ -285,9 +313,12 @@ class _PageScan(HTMLParser):
         for name, value in attrs:
             if name.startswith("on"):
                 self.problems.append(f"<{tag} {name}=…> inline event handler")
-            if name in ("href", "src", "action", "formaction") and value and re.match(
-                r"\s*(javascript|data|vbscript):", value, re.IGNORECASE
-            ) and not (tag == "img" and value.startswith("data:image/")):
+            if (
+                name in ("href", "src", "action", "formaction")
+                and value
+                and re.match(r"\s*(javascript|data|vbscript):", value, re.IGNORECASE)
+                and not (tag == "img" and value.startswith("data:image/"))
+            ):
                 self.problems.append(f"<{tag} {name}={value[:40]!r}>")
         if tag == "script":
             kind = (attributes.get("type") or "").lower()
@@ -299,9 +330,7 @@ class _PageScan(HTMLParser):
 
 
 def _directives(policy: str) -> dict[str, list[str]]:
-    return {
-        part.split()[0]: part.split()[1:] for part in policy.split(";") if part.strip()
-    }
+    return {part.split()[0]: part.split()[1:] for part in policy.split(";") if part.strip()}
 
 
 def _check_csp(url: str, response) -> list[str]:
@@ -359,12 +388,14 @@ def crawl(
 @pytest.mark.django_db
 def test_pages_for_anonymous_and_unprivileged_visitors_have_a_csp_too():
     """Login page, redirects, 403 and 404 pages."""
-    pages, problems = crawl(Client(), ["/", "/admin/", "/runs/", "/admin/collection/seller/"],
-                            limit=12)
+    pages, problems = crawl(
+        Client(), ["/", "/admin/", "/runs/", "/admin/collection/seller/"], limit=12
+    )
     assert problems == [] and pages >= 3
     bystander = get_user_model().objects.create_user("bystander", password=None, is_staff=True)
-    pages, problems = crawl(csrf_client(bystander), ["/admin/", "/runs/", "/nothing-here/"],
-                            limit=12)
+    pages, problems = crawl(
+        csrf_client(bystander), ["/admin/", "/runs/", "/nothing-here/"], limit=12
+    )
     assert problems == [] and pages >= 3
 
 
@@ -414,8 +445,13 @@ def _viewer_cookie(**flags) -> str:
 
 
 FOREIGN_ORIGINS = [
-    None, "null", "https://evil.example", "http://testserver.evil.example",
-    "http://evil.example/testserver", "http://testserver@evil.example", "file://",
+    None,
+    "null",
+    "https://evil.example",
+    "http://testserver.evil.example",
+    "http://evil.example/testserver",
+    "http://testserver@evil.example",
+    "file://",
 ]
 
 

@@ -32,11 +32,21 @@ from .corpus import MARKUP_TITLE, MIXED_NODE, serve_corpus
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(150)]
 
-CATALOGUE = SandboxConfig(seed=13, latency_ms=30, best_sellers_per_page=10,
-                          best_seller_pages=1, max_listings=40, dropshippers=60)
+CATALOGUE = SandboxConfig(
+    seed=13,
+    latency_ms=30,
+    best_sellers_per_page=10,
+    best_seller_pages=1,
+    max_listings=40,
+    dropshippers=60,
+)
 SELLER = '<script>alert("seller")</script>'
-SELLERS = [SELLER, '"><img src=x onerror=alert(2)>', "</textarea><iframe src=javascript:alert(4)>",
-           "{{7*7}} ${7*7} <svg onload=alert(3)>"]
+SELLERS = [
+    SELLER,
+    '"><img src=x onerror=alert(2)>',
+    "</textarea><iframe src=javascript:alert(4)>",
+    "{{7*7}} ${7*7} <svg onload=alert(3)>",
+]
 ERROR = "<img src=x onerror=alert('error')> is not a valid query <script>alert(5)</script>"
 
 # Elements no payload may create, and the page's own scripts (src or JSON data only).
@@ -54,11 +64,14 @@ DOM_CHECK = """() => ({
 
 async def check_page(page, *texts: str) -> None:
     # A finished run's page folds its workers and feed (<details>): unfold to read them.
-    await page.evaluate("() => document.querySelectorAll('details').forEach(d => { d.open = true; })")
+    await page.evaluate(
+        "() => document.querySelectorAll('details').forEach(d => { d.open = true; })"
+    )
     found = await page.evaluate(DOM_CHECK)
     text = found.pop("text")
     assert found == {"handlers": 0, "injected": 0, "inlineScripts": 0, "javascriptLinks": 0}, (
-        page.url, found,
+        page.url,
+        found,
     )
     for expected in texts:
         assert expected in text, (page.url, expected)
@@ -68,13 +81,20 @@ async def test_hostile_run_renders_inert_on_the_live_page_and_in_the_admin(tmp_p
     from playwright.async_api import async_playwright, expect
 
     with serve_corpus(CATALOGUE) as (marketplace_url, corpus):
-        server = LiveServer(tmp_path, env_extra={
-            "MARKETPLACE": "live", "OXYLABS_BASE_URL": marketplace_url,
-            "EBAY_API_BASE_URL": marketplace_url, "OXYLABS_USERNAME": "scout",
-            "OXYLABS_PASSWORD": "browser-secret", "EBAY_CLIENT_ID": "scout-app",
-            "EBAY_CLIENT_SECRET": "browser-secret", "COLLECTION_QUOTAS": "",
-            "COLLECTION_MAX_CONSECUTIVE_FAILURES": "0",
-        })
+        server = LiveServer(
+            tmp_path,
+            env_extra={
+                "MARKETPLACE": "live",
+                "OXYLABS_BASE_URL": marketplace_url,
+                "EBAY_API_BASE_URL": marketplace_url,
+                "OXYLABS_USERNAME": "scout",
+                "OXYLABS_PASSWORD": "browser-secret",
+                "EBAY_CLIENT_ID": "scout-app",
+                "EBAY_CLIENT_SECRET": "browser-secret",
+                "COLLECTION_QUOTAS": "",
+                "COLLECTION_MAX_CONSECUTIVE_FAILURES": "0",
+            },
+        )
         try:
             async with async_playwright() as playwright:
                 browser = await playwright.chromium.launch(

@@ -32,23 +32,36 @@ pytestmark = [
 ]
 
 CATEGORIES = ["12097479011", "502394", "284507"]
-CATALOGUE = SandboxConfig(seed=9, latency_ms=60, best_sellers_per_page=10,
-                          best_seller_pages=2, max_listings=60, dropshippers=80)
+CATALOGUE = SandboxConfig(
+    seed=9,
+    latency_ms=60,
+    best_sellers_per_page=10,
+    best_seller_pages=2,
+    max_listings=60,
+    dropshippers=80,
+)
 RUN = dict(node_ids=CATEGORIES, workers=3, amazon_pages=2, ebay_pages=2)
 
 
 def _env(base_url: str) -> dict:
     return {
         "MARKETPLACE": "live",
-        "OXYLABS_BASE_URL": base_url, "EBAY_API_BASE_URL": base_url,
-        "OXYLABS_USERNAME": "scout", "OXYLABS_PASSWORD": "crash-test-password",
-        "EBAY_CLIENT_ID": "scout-app", "EBAY_CLIENT_SECRET": "crash-test-secret",
+        "OXYLABS_BASE_URL": base_url,
+        "EBAY_API_BASE_URL": base_url,
+        "OXYLABS_USERNAME": "scout",
+        "OXYLABS_PASSWORD": "crash-test-password",
+        "EBAY_CLIENT_ID": "scout-app",
+        "EBAY_CLIENT_SECRET": "crash-test-secret",
         # A killed process's tasks are claimable again 2 s later.
-        "COLLECTION_LEASE_SECONDS": "2", "COLLECTION_HEARTBEAT_SECONDS": "0.3",
-        "COLLECTION_FLUSH_SECONDS": "0.1", "ACTIVITY_FRAME_SECONDS": "0.1",
+        "COLLECTION_LEASE_SECONDS": "2",
+        "COLLECTION_HEARTBEAT_SECONDS": "0.3",
+        "COLLECTION_FLUSH_SECONDS": "0.1",
+        "ACTIVITY_FRAME_SECONDS": "0.1",
         # 4 Amazon requests a second: the Amazon phase (6 pages) lasts long enough to be hit.
-        "COLLECTION_RATE_LIMITS": "oxylabs=4", "COLLECTION_QUOTAS": "",
-        "COLLECTION_RETRY_BASE_DELAY": "0.05", "COLLECTION_LOG_LEVEL": "WARNING",
+        "COLLECTION_RATE_LIMITS": "oxylabs=4",
+        "COLLECTION_QUOTAS": "",
+        "COLLECTION_RETRY_BASE_DELAY": "0.05",
+        "COLLECTION_LOG_LEVEL": "WARNING",
     }
 
 

@@ -35,9 +35,14 @@ pytestmark = [
 
 NODES = ["12097479011"]
 ENV = {
-    "MARKETPLACE": "sandbox", "SANDBOX_SEED": "5", "SANDBOX_LATENCY_MS": "40",
-    "COLLECTION_LEASE_SECONDS": "2", "COLLECTION_HEARTBEAT_SECONDS": "0.3",
-    "COLLECTION_FLUSH_SECONDS": "0.1", "COLLECTION_RATE_LIMITS": "", "COLLECTION_QUOTAS": "",
+    "MARKETPLACE": "sandbox",
+    "SANDBOX_SEED": "5",
+    "SANDBOX_LATENCY_MS": "40",
+    "COLLECTION_LEASE_SECONDS": "2",
+    "COLLECTION_HEARTBEAT_SECONDS": "0.3",
+    "COLLECTION_FLUSH_SECONDS": "0.1",
+    "COLLECTION_RATE_LIMITS": "",
+    "COLLECTION_QUOTAS": "",
     "COLLECTION_LOG_LEVEL": "WARNING",
 }
 
@@ -47,8 +52,12 @@ def _admin_connection():
 
     db = django_settings.DATABASES["default"]
     return psycopg.connect(
-        host=db["HOST"] or "127.0.0.1", port=db["PORT"] or 5432, user=db["USER"],
-        password=db.get("PASSWORD") or None, dbname="postgres", autocommit=True,
+        host=db["HOST"] or "127.0.0.1",
+        port=db["PORT"] or 5432,
+        user=db["USER"],
+        password=db.get("PASSWORD") or None,
+        dbname="postgres",
+        autocommit=True,
     )
 
 
@@ -77,16 +86,20 @@ def test_database_gone_longer_than_the_retries_pauses_with_the_reason_and_resume
             try:
                 killed = admin.execute(
                     "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-                    "WHERE datname = %s AND pid <> %s", [name, own],
+                    "WHERE datname = %s AND pid <> %s",
+                    [name, own],
                 ).fetchone()[0]
                 assert killed >= 1
                 _, err = process.communicate(timeout=60)
                 # Nothing goes on in the dark: no process holds the run any more.
                 time.sleep(0.5)
-                assert admin.execute(
-                    "SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND pid <> %s",
-                    [name, own],
-                ).fetchone()[0] == 0
+                assert (
+                    admin.execute(
+                        "SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND pid <> %s",
+                        [name, own],
+                    ).fetchone()[0]
+                    == 0
+                )
             finally:
                 admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
     finally:

@@ -24,8 +24,9 @@ transactional = pytest.mark.django_db(transaction=True, serialized_rollback=True
 
 CATEGORIES = ["12097479011", "502394", "284507"]
 # 15 best sellers per category, eBay results of up to 60 listings (a page 2 for some).
-CATALOGUE = dict(seed=21, best_sellers_per_page=15, best_seller_pages=2, max_listings=60,
-                 dropshippers=80)
+CATALOGUE = dict(
+    seed=21, best_sellers_per_page=15, best_seller_pages=2, max_listings=60, dropshippers=80
+)
 # Requests to one provider share one Retry-After gate (the eBay token and the searches).
 PROVIDER_OF = {"oxylabs": "oxylabs", "ebay-browse": "ebay", "ebay-oauth": "ebay"}
 # Requests already on their way when a 429 was answered may still arrive after it: on a
@@ -36,12 +37,20 @@ IN_FLIGHT_SLACK_S = 0.5
 @transactional
 def test_a_storm_of_429s_5xx_and_timeouts_completes_and_honours_every_retry_after(settings):
     storm = SandboxConfig(
-        **CATALOGUE, rate_limited_rate=0.30, error_rate=0.05, timeout_rate=0.02,
-        timeout_sleep_s=3.0, retry_after_s=1,
+        **CATALOGUE,
+        rate_limited_rate=0.30,
+        error_rate=0.05,
+        timeout_rate=0.02,
+        timeout_sleep_s=3.0,
+        retry_after_s=1,
     )
     with sandbox_server(storm, subprocess=True) as server:
-        live_settings(settings, server.base_url, COLLECTION_HTTP_TIMEOUT=0.8,
-                      COLLECTION_AMAZON_HTTP_TIMEOUT=0.8)
+        live_settings(
+            settings,
+            server.base_url,
+            COLLECTION_HTTP_TIMEOUT=0.8,
+            COLLECTION_AMAZON_HTTP_TIMEOUT=0.8,
+        )
         run = make_run(node_ids=CATEGORIES, workers=20, ebay_pages=2)
         started = time.time()
         report = run_execute(run_id=run.pk)
@@ -64,22 +73,27 @@ def test_a_storm_of_429s_5xx_and_timeouts_completes_and_honours_every_retry_afte
         answered = refusal.time + refusal.duration_ms / 1000
         group = PROVIDER_OF[refusal.provider]
         early += [
-            (refusal, r) for r in log
+            (refusal, r)
+            for r in log
             if PROVIDER_OF[r.provider] == group
             and answered + IN_FLIGHT_SLACK_S < r.time < answered + 1.0 - 0.02
         ]
     assert early == [], early[:3]
     # ...and from the engine: once it has seen a 429, it starts no request to that provider
     # (``fetching`` is emitted right before a request is sent) until Retry-After has passed.
-    events = list(RunEvent.objects.filter(
-        run_id=run.pk, action__in=["fetching", "rate_limited"]
-    ).order_by("seq"))
+    events = list(
+        RunEvent.objects.filter(run_id=run.pk, action__in=["fetching", "rate_limited"]).order_by(
+            "seq"
+        )
+    )
     provider = {"amazon": "oxylabs", "ebay": "ebay"}
     for gate in (e for e in events if e.action == "rate_limited"):
         closed_until = gate.ts.timestamp() + gate.data["retry_after_s"]
         started = [
-            e for e in events
-            if e.action == "fetching" and provider[e.phase] == gate.data["provider"]
+            e
+            for e in events
+            if e.action == "fetching"
+            and provider[e.phase] == gate.data["provider"]
             and gate.ts.timestamp() < e.ts.timestamp() < closed_until - 0.005
         ]
         assert started == [], (gate.ts, gate.data, [(e.ts, e.worker) for e in started])
@@ -101,8 +115,13 @@ def test_a_storm_of_429s_5xx_and_timeouts_completes_and_honours_every_retry_afte
 
 
 def _outage_run(settings, *, oxylabs_url: str, ebay_url: str, categories, **run_options):
-    live_settings(settings, oxylabs_url, COLLECTION_MAX_CONSECUTIVE_FAILURES=5,
-                  COLLECTION_RETRY_MAX=3, COLLECTION_HTTP_TIMEOUT=2.0)
+    live_settings(
+        settings,
+        oxylabs_url,
+        COLLECTION_MAX_CONSECUTIVE_FAILURES=5,
+        COLLECTION_RETRY_MAX=3,
+        COLLECTION_HTTP_TIMEOUT=2.0,
+    )
     settings.EBAY_API_BASE_URL = ebay_url
     run = make_run(node_ids=categories, **run_options)
     return run, run_execute(run_id=run.pk)
@@ -115,16 +134,27 @@ def test_a_provider_outage_pauses_after_the_failure_limit_not_after_every_task(s
     workers, limit, attempts = 3, 5, 3
     with sandbox_server(healthy) as good, sandbox_server(down) as bad:
         # The reference: the same run with both providers up.
-        reference, report = _outage_run(settings, oxylabs_url=good.base_url,
-                                        ebay_url=good.base_url, categories=CATEGORIES,
-                                        workers=workers, ebay_pages=1)
+        reference, report = _outage_run(
+            settings,
+            oxylabs_url=good.base_url,
+            ebay_url=good.base_url,
+            categories=CATEGORIES,
+            workers=workers,
+            ebay_pages=1,
+        )
         assert report.status == "completed"
         expected = produced(reference.pk)
         forget_results()
 
         # eBay goes down for good once the Amazon phase is done.
-        run, report = _outage_run(settings, oxylabs_url=good.base_url, ebay_url=bad.base_url,
-                                  categories=CATEGORIES, workers=workers, ebay_pages=1)
+        run, report = _outage_run(
+            settings,
+            oxylabs_url=good.base_url,
+            ebay_url=bad.base_url,
+            categories=CATEGORIES,
+            workers=workers,
+            ebay_pages=1,
+        )
         assert report.status == "paused" and report.pause_reason == "failures"
         assert f"{limit} tasks failed in a row" in report.message
         assert "http_5xx" in report.message
@@ -145,10 +175,26 @@ def test_a_provider_outage_pauses_after_the_failure_limit_not_after_every_task(s
         forget_results()
 
         # Everything down from the first request: the Amazon phase stops the same way.
-        many = ["12097479011", "502394", "284507", "172282", "1055398", "3760911",
-                "165796011", "7141123011", "16310101", "2619533011"]
-        run, report = _outage_run(settings, oxylabs_url=bad.base_url, ebay_url=bad.base_url,
-                                  categories=many, workers=workers, amazon_pages=2)
+        many = [
+            "12097479011",
+            "502394",
+            "284507",
+            "172282",
+            "1055398",
+            "3760911",
+            "165796011",
+            "7141123011",
+            "16310101",
+            "2619533011",
+        ]
+        run, report = _outage_run(
+            settings,
+            oxylabs_url=bad.base_url,
+            ebay_url=bad.base_url,
+            categories=many,
+            workers=workers,
+            amazon_pages=2,
+        )
         assert report.status == "paused" and report.pause_reason == "failures"
         amazon = RunTask.objects.filter(run=run, phase="amazon")
         assert amazon.count() == 20 and not amazon.exclude(status="pending").exists()
@@ -159,8 +205,11 @@ def test_a_provider_outage_pauses_after_the_failure_limit_not_after_every_task(s
 
 @pytest.mark.parametrize(
     "fault, error_type",
-    [(dict(rate_limited_rate=1.0), "rate_limited"), (dict(error_rate=1.0), "http_5xx"),
-     (dict(ebay_client_secret="not-what-the-run-sends"), "auth")],
+    [
+        (dict(rate_limited_rate=1.0), "rate_limited"),
+        (dict(error_rate=1.0), "http_5xx"),
+        (dict(ebay_client_secret="not-what-the-run-sends"), "auth"),
+    ],
 )
 async def test_workers_waiting_for_a_token_share_a_refused_mint(fault, error_type):
     """Twenty workers need the eBay token at once and the mint is refused: the refusal is
@@ -176,10 +225,13 @@ async def test_workers_waiting_for_a_token_share_a_refused_mint(fault, error_typ
     # 20 ms of latency: the workers really wait while the mint is in flight.
     app = SandboxApp(SandboxConfig(**CATALOGUE, latency_ms=20, ebay_client_id="scout", **fault))
     async with httpx.AsyncClient(transport=SandboxTransport(app=app)) as client:
-        tokens = EbayAppTokens(client=client, base_url="http://sandbox.invalid",
-                               client_id="scout", client_secret="scout-secret")
-        results = await asyncio.gather(*(tokens.get() for _ in range(20)),
-                                       return_exceptions=True)
+        tokens = EbayAppTokens(
+            client=client,
+            base_url="http://sandbox.invalid",
+            client_id="scout",
+            client_secret="scout-secret",
+        )
+        results = await asyncio.gather(*(tokens.get() for _ in range(20)), return_exceptions=True)
     assert all(isinstance(r, MarketplaceError) for r in results), results
     assert {r.error_type for r in results} == {error_type}
     assert len(app.requests(provider="ebay-oauth")) == 1

@@ -39,8 +39,9 @@ from .corpus import (
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
-CATALOGUE = SandboxConfig(seed=13, best_sellers_per_page=10, best_seller_pages=1,
-                          max_listings=60, dropshippers=80)
+CATALOGUE = SandboxConfig(
+    seed=13, best_sellers_per_page=10, best_seller_pages=1, max_listings=60, dropshippers=80
+)
 
 EXPECTED_FAILED = {
     f"amazon:{TRUNCATED_NODE}:1": "parse_error",  # truncated JSON
@@ -55,8 +56,10 @@ MARKUP_TITLE_ASIN = "B0CORPUS03"
 PRICED = {f"B0CORPUS{i:02d}" for i in range(1, 13)}
 UNPRICED = {f"B0CORPUS{i:02d}" for i in range(14, 21)}  # Free, 0, -19.99, 1e15, NaN, true, 0.001
 MARKUP_SELLERS = {
-    '<script>alert("seller")</script>', '"><img src=x onerror=alert(2)>',
-    "{{7*7}} ${7*7} <svg onload=alert(3)>", "</textarea><iframe src=javascript:alert(4)>",
+    '<script>alert("seller")</script>',
+    '"><img src=x onerror=alert(2)>',
+    "{{7*7}} ${7*7} <svg onload=alert(3)>",
+    "</textarea><iframe src=javascript:alert(4)>",
     '=HYPERLINK("https://evil.example","x")',
 }
 
@@ -65,8 +68,11 @@ def _text_values() -> list[str]:
     """Every stored text value of every table."""
     values = []
     for model in apps.get_models():
-        fields = [f.name for f in model._meta.concrete_fields
-                  if isinstance(f, (models.CharField, models.TextField, models.JSONField))]
+        fields = [
+            f.name
+            for f in model._meta.concrete_fields
+            if isinstance(f, (models.CharField, models.TextField, models.JSONField))
+        ]
         for row in model.objects.values_list(*fields) if fields else ():
             values += [str(v) for v in row if v is not None]
     return values
@@ -94,7 +100,8 @@ def test_the_corpus_crashes_nothing_and_loses_no_valid_data(settings):
         existing = Seller.objects.create(username="AcmeDeals", normalized=seller_key("AcmeDeals"))
         run = make_run(
             node_ids=[MIXED_NODE, TRUNCATED_NODE, HTML_NODE, ROBOT_NODE, CLEAN_NODE],
-            workers=4, ebay_pages=2,
+            workers=4,
+            ebay_pages=2,
         )
         report = run_execute(run_id=run.pk)
         assert report.status == "completed", report.message
@@ -114,8 +121,11 @@ def test_the_corpus_crashes_nothing_and_loses_no_valid_data(settings):
     # 100 KB ASIN, no title, a duplicate, not an object), unusable prices dropped.
     corpus = {p.asin: p for p in Product.objects.filter(asin__startswith="B0CORPUS")}
     assert set(corpus) == PRICED | UNPRICED
-    [found] = [e for e in RunEvent.objects.filter(run=run, action="found", phase="amazon")
-               if f"query={MIXED_NODE}" in e.data["url"]]
+    [found] = [
+        e
+        for e in RunEvent.objects.filter(run=run, action="found", phase="amazon")
+        if f"query={MIXED_NODE}" in e.data["url"]
+    ]
     assert (found.data["count"], found.data["skipped"]) == (19, 10)
     assert corpus["B0CORPUS01"].price == Decimal("20.00")
     assert corpus["B0CORPUS02"].price == Decimal("25.00")  # "$25.00"
@@ -134,18 +144,33 @@ def test_the_corpus_crashes_nothing_and_loses_no_valid_data(settings):
 
     sightings = _sightings(run.pk, PRICED)
     assert sightings["B0CORPUS01"] == {
-        ("AcmeDeals", Decimal("40.00")), ("lampking", Decimal("38.50")), ("nopricestore", None),
+        ("AcmeDeals", Decimal("40.00")),
+        ("lampking", Decimal("38.50")),
+        ("nopricestore", None),
     }
     assert sightings["B0CORPUS02"] == {
-        ("price-plain", Decimal("50.00")), ("price-dollar", Decimal("50.00")),
-        *((name, None) for name in ("price-zero", "price-negative", "price-exponent",
-                                    "price-absurd", "price-nan", "price-words")),
+        ("price-plain", Decimal("50.00")),
+        ("price-dollar", Decimal("50.00")),
+        *(
+            (name, None)
+            for name in (
+                "price-zero",
+                "price-negative",
+                "price-exponent",
+                "price-absurd",
+                "price-nan",
+                "price-words",
+            )
+        ),
     }  # out-of-band listings skipped; an unusable price is dropped, never stored
     assert {name for name, _ in sightings[MARKUP_TITLE_ASIN]} == MARKUP_SELLERS
     # Look-alikes that are the same account fold into the existing seller; other letters
     # (Cyrillic А, a capital I for an l) are other accounts; an empty name is skipped.
-    assert {name for name, _ in sightings["B0CORPUS04"]} == {"AcmeDeals", "AcmeDeaIs",
-                                                             "\u0410cmeDeals"}
+    assert {name for name, _ in sightings["B0CORPUS04"]} == {
+        "AcmeDeals",
+        "AcmeDeaIs",
+        "\u0410cmeDeals",
+    }
     existing.refresh_from_db()
     assert existing.times_seen >= 2
     assert SellerSighting.objects.filter(seller=existing).values("product").distinct().count() == 2
@@ -154,8 +179,10 @@ def test_the_corpus_crashes_nothing_and_loses_no_valid_data(settings):
     assert Seller.objects.filter(normalized="\u0430cmedeals").count() == 1
     # Listings repeated on a page and across pages: one sighting per seller and product.
     assert tasks.get(key="ebay:B0CORPUS05:2").status == "done"
-    assert sightings["B0CORPUS05"] == {("cablecorner", Decimal("10.00")),
-                                       ("wirehouse", Decimal("9.50"))}
+    assert sightings["B0CORPUS05"] == {
+        ("cablecorner", Decimal("10.00")),
+        ("wirehouse", Decimal("9.50")),
+    }
     assert sightings["B0CORPUS10"] == {("null byte store", None)}
     assert "B0CORPUS06" not in sightings and "B0CORPUS09" not in sightings
 
@@ -174,23 +201,27 @@ def test_hostile_ebay_pages_through_oxylabs(settings):
     ``captcha``), an unrecognised and an empty page (``parse_error``), and cards whose
     text is markup, kept as text next to the cards that are skipped."""
     with serve_corpus(CATALOGUE) as (base_url, app):
-        live_settings(settings, base_url, EBAY_PROVIDER="oxylabs",
-                      COLLECTION_MAX_CONSECUTIVE_FAILURES=0)
+        live_settings(
+            settings, base_url, EBAY_PROVIDER="oxylabs", COLLECTION_MAX_CONSECUTIVE_FAILURES=0
+        )
         run = make_run(node_ids=[CARDS_NODE], workers=2, ebay_pages=1)
         report = run_execute(run_id=run.pk)
         assert report.status == "completed", report.message
 
-    failed = {t.key: (t.error_type, t.attempts) for t in RunTask.objects.filter(
-        run=run, status="failed")}
+    failed = {
+        t.key: (t.error_type, t.attempts) for t in RunTask.objects.filter(run=run, status="failed")
+    }
     assert failed == {
         "ebay:B0CORPUSH0:1": ("captcha", 2),
         "ebay:B0CORPUSH1:1": ("parse_error", 1),
         "ebay:B0CORPUSH2:1": ("parse_error", 1),
     }
     assert app.served["Corpus Html Captcha Drill"] == 2
-    assert _sightings(run.pk, {"B0CORPUSH3"}) == {"B0CORPUSH3": {
-        ('<script>alert("card-seller")</script>', Decimal("20.00")),
-        ("wrench&co", Decimal("21.00")),
-    }}
+    assert _sightings(run.pk, {"B0CORPUSH3"}) == {
+        "B0CORPUSH3": {
+            ('<script>alert("card-seller")</script>', Decimal("20.00")),
+            ("wrench&co", Decimal("21.00")),
+        }
+    }
     found = RunEvent.objects.filter(run=run, action="found", phase="ebay")  # + a fallback query
     assert (2, 2) in [(event.data["count"], event.data["skipped"]) for event in found]

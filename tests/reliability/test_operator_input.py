@@ -73,14 +73,22 @@ def _command(*args):
 # ``--option=value``: argparse would read a value such as "-inf" as another option.
 COMMAND_CASES = [
     *[(("--categories", NODE, f"--workers={value}"), "--workers") for value in ABSURD_NUMBERS],
-    *[(("--categories", NODE, f"--ebay-pages={value}"), "(--ebay-pages|eBay pages)") for value
-      in ("0", "-3", "201", "100000", "1e2", "2.0", "NaN")],
-    *[(("--categories", NODE, f"--amazon-pages={value}"), "(--amazon-pages|Amazon pages)")
-      for value in ("0", "3", "-1", "65536", "one")],
-    *[(("--categories", NODE, f"--markup-min={value}"), "(--markup-min|markup)")
-      for value in ABSURD_MARKUPS],
-    *[(("--categories", NODE, f"--markup-max={value}"), "(--markup-max|markup)")
-      for value in ABSURD_MARKUPS],
+    *[
+        (("--categories", NODE, f"--ebay-pages={value}"), "(--ebay-pages|eBay pages)")
+        for value in ("0", "-3", "201", "100000", "1e2", "2.0", "NaN")
+    ],
+    *[
+        (("--categories", NODE, f"--amazon-pages={value}"), "(--amazon-pages|Amazon pages)")
+        for value in ("0", "3", "-1", "65536", "one")
+    ],
+    *[
+        (("--categories", NODE, f"--markup-min={value}"), "(--markup-min|markup)")
+        for value in ABSURD_MARKUPS
+    ],
+    *[
+        (("--categories", NODE, f"--markup-max={value}"), "(--markup-max|markup)")
+        for value in ABSURD_MARKUPS
+    ],
     (("--categories", NODE, "--markup-min", "90", "--markup-max", "80"), "above markup max"),
     (("--categories", "0"), r"Unknown category node id\(s\): 0"),
     (("--categories", f"{NODE},424242424242"), r"Unknown category node id\(s\): 424242424242"),
@@ -127,12 +135,23 @@ def test_run_collection_will_not_resume_a_finished_run(finished_runs, status):
 @pytest.mark.parametrize(
     "options",
     [
-        {"workers": 0}, {"workers": -4}, {"workers": 201}, {"workers": 10**18},
-        {"workers": "5"}, {"workers": 2.5}, {"amazon_pages": 0}, {"amazon_pages": 3},
-        {"ebay_pages": 0}, {"ebay_pages": 10**6}, {"ebay_pages": "3"},
-        {"markup_min_percent": "-1"}, {"markup_max_percent": "NaN"},
-        {"markup_max_percent": "1e400"}, {"markup_min_percent": "200", "markup_max_percent": "100"},
-        {"markup_min_percent": object()}, {"markup_max_percent": float("inf")},
+        {"workers": 0},
+        {"workers": -4},
+        {"workers": 201},
+        {"workers": 10**18},
+        {"workers": "5"},
+        {"workers": 2.5},
+        {"amazon_pages": 0},
+        {"amazon_pages": 3},
+        {"ebay_pages": 0},
+        {"ebay_pages": 10**6},
+        {"ebay_pages": "3"},
+        {"markup_min_percent": "-1"},
+        {"markup_max_percent": "NaN"},
+        {"markup_max_percent": "1e400"},
+        {"markup_min_percent": "200", "markup_max_percent": "100"},
+        {"markup_min_percent": object()},
+        {"markup_max_percent": float("inf")},
     ],
     ids=repr,
 )
@@ -166,8 +185,13 @@ def test_run_services_refuse_unknown_selections():
 def test_finished_runs_cannot_be_resumed_paused_cancelled_or_executed(finished_runs, status):
     run = finished_runs[status]
     before = db_state()
-    for service in (dispatch.run_resume, lifecycle.run_pause, lifecycle.run_cancel,
-                    dispatch.run_worker_add, lifecycle.run_mark_queued_for_resume):
+    for service in (
+        dispatch.run_resume,
+        lifecycle.run_pause,
+        lifecycle.run_cancel,
+        dispatch.run_worker_add,
+        lifecycle.run_mark_queued_for_resume,
+    ):
         with pytest.raises(lifecycle.InvalidTransition, match=f"is {status}"):
             service(run_id=run.pk)
     with pytest.raises(lifecycle.InvalidTransition, match=f"is {status}"):
@@ -180,7 +204,9 @@ def test_unknown_runs_are_refused_by_the_execution_entry_points():
     with pytest.raises(lifecycle.InvalidTransition, match="Run 424242 does not exist"):
         run_execution_begin(run_id=424242, executor="test")
     assert worker.run_worker_execute(run_id=424242) == {
-        "run_id": 424242, "status": "missing", "skipped": True,
+        "run_id": 424242,
+        "status": "missing",
+        "skipped": True,
     }
     with pytest.raises(lifecycle.InvalidTransition):
         dispatch.run_rerun(run_id=CollectionRun.objects.create().pk)  # queued: not finished
@@ -192,11 +218,27 @@ def test_unknown_runs_are_refused_by_the_execution_entry_points():
 # --- schedules ------------------------------------------------------------------------------
 
 BAD_CRONS = [
-    "", "   ", "every night", "* * * *", "* * * * * *", "61 * * * *", "0 24 * * *",
-    "0 0 0 * *", "0 0 * 13 *", "0 0 * * 8", "*/0 * * * *", "@reboot", "@never",
-    "0 3 * * * ; rm -rf /", "0 3 * * *\n0 4 * * *", "٠ ٣ * * *", "0" * 200,
+    "",
+    "   ",
+    "every night",
+    "* * * *",
+    "* * * * * *",
+    "61 * * * *",
+    "0 24 * * *",
+    "0 0 0 * *",
+    "0 0 * 13 *",
+    "0 0 * * 8",
+    "*/0 * * * *",
+    "@reboot",
+    "@never",
+    "0 3 * * * ; rm -rf /",
+    "0 3 * * *\n0 4 * * *",
+    "٠ ٣ * * *",
+    "0" * 200,
     # Valid syntax, but no such day: a schedule that can never fire.
-    "0 0 31 2 *", "0 0 30 2 *", "0 0 31 4 *",
+    "0 0 31 2 *",
+    "0 0 30 2 *",
+    "0 0 31 4 *",
 ]
 
 
@@ -217,16 +259,41 @@ def test_schedule_service_refuses_bad_crons(preset):
 
 
 SCHEDULE_FORM = {
-    "name": "nightly", "enabled": "on", "workers": "5", "amazon_pages": "1", "ebay_pages": "3",
-    "markup_min_percent": "80", "markup_max_percent": "120", "cron": "0 3 * * *",
+    "name": "nightly",
+    "enabled": "on",
+    "workers": "5",
+    "amazon_pages": "1",
+    "ebay_pages": "3",
+    "markup_min_percent": "80",
+    "markup_max_percent": "120",
+    "cron": "0 3 * * *",
 }
 SCHEDULE_FORM_CASES = [
-    *[{"cron": cron} for cron in ("", "every night", "* * * * * *", "*/0 * * * *", "@reboot",
-                                   "0 3 * * * ; rm -rf /", "0 0 31 2 *", "0 0 30 2 *")],
-    {"workers": "0"}, {"workers": "-2"}, {"workers": "100000"}, {"ebay_pages": "0"},
-    {"ebay_pages": "70000"}, {"amazon_pages": "3"}, {"markup_min_percent": "-5"},
-    {"markup_max_percent": "NaN"}, {"markup_max_percent": "99999"},
-    {"markup_min_percent": "130", "markup_max_percent": "120"}, {"name": ""}, {"preset": "99999"},
+    *[
+        {"cron": cron}
+        for cron in (
+            "",
+            "every night",
+            "* * * * * *",
+            "*/0 * * * *",
+            "@reboot",
+            "0 3 * * * ; rm -rf /",
+            "0 0 31 2 *",
+            "0 0 30 2 *",
+        )
+    ],
+    {"workers": "0"},
+    {"workers": "-2"},
+    {"workers": "100000"},
+    {"ebay_pages": "0"},
+    {"ebay_pages": "70000"},
+    {"amazon_pages": "3"},
+    {"markup_min_percent": "-5"},
+    {"markup_max_percent": "NaN"},
+    {"markup_max_percent": "99999"},
+    {"markup_min_percent": "130", "markup_max_percent": "120"},
+    {"name": ""},
+    {"preset": "99999"},
 ]
 
 
@@ -258,14 +325,26 @@ def test_schedule_admin_change_refuses_a_never_firing_cron(client, preset):
 # --- the admin's start form and run controls ------------------------------------------------
 
 OPTIONS = {
-    "workers": "5", "amazon_pages": "1", "ebay_pages": "3", "markup_min_percent": "80",
+    "workers": "5",
+    "amazon_pages": "1",
+    "ebay_pages": "3",
+    "markup_min_percent": "80",
     "markup_max_percent": "120",
 }
 START_CASES = [
-    {"workers": "0"}, {"workers": "-1"}, {"workers": "201"}, {"workers": "9" * 40},
-    {"workers": "1e3"}, {"workers": "NaN"}, {"ebay_pages": "0"}, {"ebay_pages": "1e9"},
-    {"amazon_pages": "3"}, {"markup_min_percent": "-0.01"}, {"markup_max_percent": "inf"},
-    {"markup_max_percent": "1e400"}, {"markup_max_percent": "10000.01"},
+    {"workers": "0"},
+    {"workers": "-1"},
+    {"workers": "201"},
+    {"workers": "9" * 40},
+    {"workers": "1e3"},
+    {"workers": "NaN"},
+    {"ebay_pages": "0"},
+    {"ebay_pages": "1e9"},
+    {"amazon_pages": "3"},
+    {"markup_min_percent": "-0.01"},
+    {"markup_max_percent": "inf"},
+    {"markup_max_percent": "1e400"},
+    {"markup_max_percent": "10000.01"},
     {"markup_min_percent": "121", "markup_max_percent": "120"},
 ]
 
@@ -277,8 +356,13 @@ def test_admin_start_forms_refuse_bad_options(client):
         # The intermediate form of the "start a run" action...
         response = client.post(
             reverse("admin:collection_category_changelist"),
-            {"action": "start_run", "_selected_action": [category.pk], **OPTIONS, **changes,
-             "apply": "1"},
+            {
+                "action": "start_run",
+                "_selected_action": [category.pk],
+                **OPTIONS,
+                **changes,
+                "apply": "1",
+            },
         )
         assert response.status_code == 200 and response.context["form"].errors, changes
         # ...and the stand-alone start page.
@@ -293,8 +377,12 @@ def test_admin_start_forms_refuse_bad_options(client):
 def test_admin_start_page_refuses_unknown_categories_and_presets(client):
     before = db_state()
     url = reverse("admin:collection_collectionrun_start")
-    for selection in ({"categories": ["999999"]}, {"presets": ["999999"]},
-                      {"categories": ["<script>"]}, {}):
+    for selection in (
+        {"categories": ["999999"]},
+        {"presets": ["999999"]},
+        {"categories": ["<script>"]},
+        {},
+    ):
         response = client.post(url, {**OPTIONS, **selection, "apply": "1"})
         assert response.status_code == 200 and response.context["form"].errors, selection
     assert db_state() == before
@@ -312,8 +400,10 @@ def test_admin_controls_on_finished_runs_say_why_and_change_nothing(client, fini
         assert any(f"is {status}" in m for m in _messages(response)), _messages(response)
     response = client.post(
         reverse("admin:collection_collectionrun_changelist"),
-        {"action": f"{op}_runs" if op != "add_worker" else "add_worker_to_runs",
-         "_selected_action": [finished_runs["completed"].pk, finished_runs["cancelled"].pk]},
+        {
+            "action": f"{op}_runs" if op != "add_worker" else "add_worker_to_runs",
+            "_selected_action": [finished_runs["completed"].pk, finished_runs["cancelled"].pk],
+        },
         follow=True,
     )
     assert sum("Could not" in m for m in _messages(response)) == 2
@@ -327,8 +417,12 @@ def test_admin_controls_on_unknown_runs_and_actions_are_404(client, finished_run
     queued = finished_runs["queued"]
     assert client.post(reverse(control, args=[queued.pk, "explode"])).status_code == 404
     assert client.get(reverse(control, args=[queued.pk, "resume"])).status_code == 405
-    assert client.post(reverse(control, args=[finished_runs["queued"].pk, "rerun"]),
-                       follow=True).status_code == 200  # refused with a message: not finished
+    assert (
+        client.post(
+            reverse(control, args=[finished_runs["queued"].pk, "rerun"]), follow=True
+        ).status_code
+        == 200
+    )  # refused with a message: not finished
     assert db_state() == before
 
 
@@ -353,9 +447,13 @@ def test_seller_rename_refuses_an_overlong_name(client):
     before = db_state()
     response = client.post(
         reverse("admin:collection_seller_change", args=[seller.pk]),
-        {"display_name": "x" * 256, "sightings-TOTAL_FORMS": "0",
-         "sightings-INITIAL_FORMS": "0", "sightings-MIN_NUM_FORMS": "0",
-         "sightings-MAX_NUM_FORMS": "0"},
+        {
+            "display_name": "x" * 256,
+            "sightings-TOTAL_FORMS": "0",
+            "sightings-INITIAL_FORMS": "0",
+            "sightings-MIN_NUM_FORMS": "0",
+            "sightings-MAX_NUM_FORMS": "0",
+        },
     )
     assert response.status_code == 200 and response.context["adminform"].form.errors
     assert db_state() == before

@@ -32,10 +32,16 @@ pytestmark = [
 ]
 
 ENV = {
-    "MARKETPLACE": "sandbox", "SANDBOX_SEED": "4", "SANDBOX_LATENCY_MS": "100",
-    "COLLECTION_LEASE_SECONDS": "5", "COLLECTION_HEARTBEAT_SECONDS": "0.3",
-    "COLLECTION_FLUSH_SECONDS": "0.1", "ACTIVITY_FRAME_SECONDS": "0.1",
-    "COLLECTION_RATE_LIMITS": "", "COLLECTION_QUOTAS": "", "COLLECTION_LOG_LEVEL": "WARNING",
+    "MARKETPLACE": "sandbox",
+    "SANDBOX_SEED": "4",
+    "SANDBOX_LATENCY_MS": "100",
+    "COLLECTION_LEASE_SECONDS": "5",
+    "COLLECTION_HEARTBEAT_SECONDS": "0.3",
+    "COLLECTION_FLUSH_SECONDS": "0.1",
+    "ACTIVITY_FRAME_SECONDS": "0.1",
+    "COLLECTION_RATE_LIMITS": "",
+    "COLLECTION_QUOTAS": "",
+    "COLLECTION_LOG_LEVEL": "WARNING",
 }
 
 
@@ -90,7 +96,10 @@ async def test_redis_outage_mid_run_loses_no_event(settings, redis_server):
     assert (await first.receive()) == {"type": "synced", "through": 0}
 
     process = await sync_to_async(manage)(
-        "run_collection", "--resume", str(run.pk), "--json",
+        "run_collection",
+        "--resume",
+        str(run.pk),
+        "--json",
         env_extra={**ENV, "REDIS_URL": redis_server.url},
     )
     try:
@@ -106,9 +115,7 @@ async def test_redis_outage_mid_run_loses_no_event(settings, redis_server):
         assert seen, "no live event came through Redis"
         # ...then Redis dies for a second, and comes back empty on the same port.
         redis_server.kill()
-        killed_at = await sync_to_async(
-            lambda: CollectionRun.objects.get(pk=run.pk).event_seq
-        )()
+        killed_at = await sync_to_async(lambda: CollectionRun.objects.get(pk=run.pk).event_seq)()
         await asyncio.sleep(1.0)  # the run goes on without Redis meanwhile
         redis_server.start()
         assert process.poll() is None, "the run should still be going"

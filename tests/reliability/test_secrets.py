@@ -87,8 +87,13 @@ class CarelessProvider:
         else:
             status, body = 400, {"errors": [{"errorId": 12001, "message": echo}]}
         payload = json.dumps(body).encode()
-        await send({"type": "http.response.start", "status": status,
-                    "headers": [(b"content-type", b"application/json")]})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [(b"content-type", b"application/json")],
+            }
+        )
         await send({"type": "http.response.body", "body": payload})
         return None
 
@@ -96,12 +101,18 @@ class CarelessProvider:
 def _everything_stored() -> list[str]:
     values = []
     for model in apps.get_models():
-        fields = [f.name for f in model._meta.concrete_fields
-                  if isinstance(f, (models.CharField, models.TextField, models.JSONField))]
+        fields = [
+            f.name
+            for f in model._meta.concrete_fields
+            if isinstance(f, (models.CharField, models.TextField, models.JSONField))
+        ]
         if fields:
             for row in model.objects.values_list(*fields):
-                values += [json.dumps(v) if isinstance(v, (dict, list)) else str(v)
-                           for v in row if v is not None]
+                values += [
+                    json.dumps(v) if isinstance(v, (dict, list)) else str(v)
+                    for v in row
+                    if v is not None
+                ]
     return values
 
 
@@ -115,12 +126,22 @@ def _leaks(texts: dict[str, str], secrets: list[str]) -> list[tuple[str, str]]:
 
 
 def test_no_credential_or_token_in_anything_a_run_produced(settings, caplog, capsys, tmp_path):
-    sandbox = SandboxApp(SandboxConfig(
-        seed=17, best_sellers_per_page=8, best_seller_pages=1, max_listings=60, dropshippers=60,
-        oxylabs_username=OXYLABS_USERNAME, oxylabs_password=OXYLABS_PASSWORD,
-        ebay_client_id=EBAY_CLIENT_ID, ebay_client_secret=EBAY_CLIENT_SECRET,
-        error_rate=0.05, rate_limited_rate=0.05, malformed_rate=0.05,
-    ))
+    sandbox = SandboxApp(
+        SandboxConfig(
+            seed=17,
+            best_sellers_per_page=8,
+            best_seller_pages=1,
+            max_listings=60,
+            dropshippers=60,
+            oxylabs_username=OXYLABS_USERNAME,
+            oxylabs_password=OXYLABS_PASSWORD,
+            ebay_client_id=EBAY_CLIENT_ID,
+            ebay_client_secret=EBAY_CLIENT_SECRET,
+            error_rate=0.05,
+            rate_limited_rate=0.05,
+            malformed_rate=0.05,
+        )
+    )
     provider = CarelessProvider(sandbox)
     caplog.set_level(logging.DEBUG)
     for name in ("collection", "activity", "django", "httpx", "aiohttp", "asyncio"):
@@ -128,14 +149,30 @@ def test_no_credential_or_token_in_anything_a_run_produced(settings, caplog, cap
     outputs: dict[str, str] = {}
     with serve_app(provider) as base_url:
         fast_settings(
-            settings, MARKETPLACE="live", OXYLABS_BASE_URL=base_url, EBAY_API_BASE_URL=base_url,
-            OXYLABS_USERNAME=OXYLABS_USERNAME, OXYLABS_PASSWORD=OXYLABS_PASSWORD,
-            EBAY_CLIENT_ID=EBAY_CLIENT_ID, EBAY_CLIENT_SECRET=EBAY_CLIENT_SECRET,
-            COLLECTION_MAX_CONSECUTIVE_FAILURES=0, COLLECTION_HTTP_TIMEOUT=5.0,
+            settings,
+            MARKETPLACE="live",
+            OXYLABS_BASE_URL=base_url,
+            EBAY_API_BASE_URL=base_url,
+            OXYLABS_USERNAME=OXYLABS_USERNAME,
+            OXYLABS_PASSWORD=OXYLABS_PASSWORD,
+            EBAY_CLIENT_ID=EBAY_CLIENT_ID,
+            EBAY_CLIENT_SECRET=EBAY_CLIENT_SECRET,
+            COLLECTION_MAX_CONSECUTIVE_FAILURES=0,
+            COLLECTION_HTTP_TIMEOUT=5.0,
         )
         out, err = io.StringIO(), io.StringIO()
-        call_command("run_collection", "--categories", "12097479011,502394", "--workers", "4",
-                     "--ebay-pages", "2", "--json", stdout=out, stderr=err)
+        call_command(
+            "run_collection",
+            "--categories",
+            "12097479011,502394",
+            "--workers",
+            "4",
+            "--ebay-pages",
+            "2",
+            "--json",
+            stdout=out,
+            stderr=err,
+        )
         outputs["run stdout"], outputs["run stderr"] = out.getvalue(), err.getvalue()
         run = CollectionRun.objects.order_by("pk").last()
         assert run.status == "completed", outputs["run stdout"][-2000:]
@@ -145,8 +182,9 @@ def test_no_credential_or_token_in_anything_a_run_produced(settings, caplog, cap
         provider.echo = False  # the sandbox itself refuses the login
         out, err = io.StringIO(), io.StringIO()
         with pytest.raises(CommandError) as refused:
-            call_command("run_collection", "--categories", "284507", "--json",
-                         stdout=out, stderr=err)
+            call_command(
+                "run_collection", "--categories", "284507", "--json", stdout=out, stderr=err
+            )
         outputs["refused run"] = str(refused.value) + out.getvalue() + err.getvalue()
         assert "Authentication failed at oxylabs" in outputs["refused run"]
 
@@ -165,9 +203,11 @@ def test_no_credential_or_token_in_anything_a_run_produced(settings, caplog, cap
     client = Client()
     client.force_login(admin)
     for failed_or_done in CollectionRun.objects.all():
-        for url in (reverse("admin:collection_collectionrun_change", args=[failed_or_done.pk]),
-                    reverse("activity:run_detail", args=[failed_or_done.pk]),
-                    reverse("admin:collection_collectionrun_outcome", args=[failed_or_done.pk])):
+        for url in (
+            reverse("admin:collection_collectionrun_change", args=[failed_or_done.pk]),
+            reverse("activity:run_detail", args=[failed_or_done.pk]),
+            reverse("admin:collection_collectionrun_outcome", args=[failed_or_done.pk]),
+        ):
             outputs[url] = client.get(url).content.decode()
     outputs["database"] = "\n".join(_everything_stored())
     captured = capsys.readouterr()
@@ -178,10 +218,15 @@ def test_no_credential_or_token_in_anything_a_run_produced(settings, caplog, cap
     assert len(caplog.records) > 50 and len(outputs["database"]) > 10_000
 
     secrets = [
-        OXYLABS_PASSWORD, EBAY_CLIENT_SECRET, WRONG_PASSWORD,
-        _basic(OXYLABS_USERNAME, OXYLABS_PASSWORD), _basic(OXYLABS_USERNAME, WRONG_PASSWORD),
-        _basic(EBAY_CLIENT_ID, EBAY_CLIENT_SECRET), *provider.tokens,
+        OXYLABS_PASSWORD,
+        EBAY_CLIENT_SECRET,
+        WRONG_PASSWORD,
+        _basic(OXYLABS_USERNAME, OXYLABS_PASSWORD),
+        _basic(OXYLABS_USERNAME, WRONG_PASSWORD),
+        _basic(EBAY_CLIENT_ID, EBAY_CLIENT_SECRET),
+        *provider.tokens,
         # Not secrets as such, but the adapters treat them as such: they never show either.
-        OXYLABS_USERNAME, EBAY_CLIENT_ID,
+        OXYLABS_USERNAME,
+        EBAY_CLIENT_ID,
     ]
     assert _leaks(outputs, secrets) == []

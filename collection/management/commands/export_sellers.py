@@ -39,7 +39,8 @@ class Command(BaseCommand):
             "--since", metavar="DATE", help="Only sellers first seen on or after DATE (UTC)."
         )
         parser.add_argument(
-            "--include-deleted", action="store_true",
+            "--include-deleted",
+            action="store_true",
             help="Also export soft-deleted sellers (the deleted_at column says which).",
         )
         parser.add_argument("--output", metavar="FILE", help="Write here instead of stdout.")
@@ -54,8 +55,12 @@ class Command(BaseCommand):
                 raise CommandError(f"Cannot write {output}: {exc.strerror}.", returncode=2) from exc
         try:
             export = sellers_export(
-                fmt=fmt, run_id=run, flagged=True if flagged else None, since=since,
-                include_deleted=include_deleted, source=SellerChange.Source.COMMAND,
+                fmt=fmt,
+                run_id=run,
+                flagged=True if flagged else None,
+                since=since,
+                include_deleted=include_deleted,
+                source=SellerChange.Source.COMMAND,
             )
         except ExportError as exc:
             if handle:

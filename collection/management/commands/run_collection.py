@@ -48,8 +48,17 @@ USAGE = 2  # exit status for bad input
 STOPPED = 1  # exit status for a run that did not complete
 
 RESULT_FIELDS = (
-    "run_id", "status", "products", "ebay_searches", "sellers_found", "sellers_new",
-    "sightings", "requests", "retries", "failed_tasks", "duration_s",
+    "run_id",
+    "status",
+    "products",
+    "ebay_searches",
+    "sellers_found",
+    "sellers_new",
+    "sightings",
+    "requests",
+    "retries",
+    "failed_tasks",
+    "duration_s",
 )
 
 
@@ -83,11 +92,17 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument(
-            "--categories", action="append", default=[], metavar="NODE_ID[,NODE_ID…]",
+            "--categories",
+            action="append",
+            default=[],
+            metavar="NODE_ID[,NODE_ID…]",
             help="Amazon browse node ids (comma-separated; repeatable).",
         )
         parser.add_argument(
-            "--preset", action="append", default=[], metavar="NAME",
+            "--preset",
+            action="append",
+            default=[],
+            metavar="NAME",
             help="A category preset (repeatable), e.g. Sampler.",
         )
         parser.add_argument("--workers", metavar="N", help="Concurrent requests (1–200).")
@@ -96,7 +111,8 @@ class Command(BaseCommand):
             "--ebay-pages", metavar="N", help="eBay result pages of 200 per query (1–50; 1)."
         )
         parser.add_argument(
-            "--ebay-queries", metavar="N",
+            "--ebay-queries",
+            metavar="N",
             help="eBay calls per product page (1–5; 2): a fallback query only when the first "
             "finds too little.",
         )
@@ -104,11 +120,13 @@ class Command(BaseCommand):
         parser.add_argument("--markup-max", metavar="PCT", help="Highest markup, percent (120).")
         parser.add_argument("--resume", metavar="RUN_ID", help="Continue a paused/failed run.")
         parser.add_argument(
-            "--json", action="store_true",
+            "--json",
+            action="store_true",
             help="Print the result as one JSON object (the last line of output).",
         )
         parser.add_argument(
-            "--estimate", action="store_true",
+            "--estimate",
+            action="store_true",
             help="Print the requests the run would send per provider, and exit without running.",
         )
 
@@ -125,23 +143,30 @@ class Command(BaseCommand):
         node_ids = [n for item in options["categories"] for n in item.split(",") if n.strip()]
         presets = [p for p in options["preset"] if p.strip()]
         if workers is not None and not 1 <= workers <= 200:
-            raise CommandError(f"--workers must be between 1 and 200, got {workers}.",
-                               returncode=USAGE)
+            raise CommandError(
+                f"--workers must be between 1 and 200, got {workers}.", returncode=USAGE
+            )
 
         if options["resume"] is not None:
             run_id = _int(options["resume"], "--resume")
             fixed = [
-                name for name, value in (
-                    ("--categories", node_ids), ("--preset", presets),
-                    ("--amazon-pages", amazon_pages), ("--ebay-pages", ebay_pages),
+                name
+                for name, value in (
+                    ("--categories", node_ids),
+                    ("--preset", presets),
+                    ("--amazon-pages", amazon_pages),
+                    ("--ebay-pages", ebay_pages),
                     ("--ebay-queries", ebay_queries),
-                    ("--markup-min", markup_min), ("--markup-max", markup_max),
-                ) if value
+                    ("--markup-min", markup_min),
+                    ("--markup-max", markup_max),
+                )
+                if value
             ]
             if fixed:
                 raise CommandError(
                     f"--resume continues a run with its own selection and options; "
-                    f"drop {', '.join(fixed)} (only --workers may change).", returncode=USAGE,
+                    f"drop {', '.join(fixed)} (only --workers may change).",
+                    returncode=USAGE,
                 )
             if options["estimate"]:  # what it was estimated at, and sent so far
                 try:
@@ -158,14 +183,17 @@ class Command(BaseCommand):
         if not node_ids and not presets:
             raise CommandError(
                 "Choose what to collect: --categories NODE_ID[,NODE_ID…] and/or --preset NAME "
-                "(or --resume RUN_ID).", returncode=USAGE,
+                "(or --resume RUN_ID).",
+                returncode=USAGE,
             )
         if options["estimate"]:  # print the estimate, create nothing
             try:
                 estimate = run_estimate_from_options(
                     categories=categories_resolve(node_ids=node_ids, preset_names=presets),
-                    amazon_pages=amazon_pages, ebay_pages=ebay_pages,
-                    markup_min_percent=markup_min, markup_max_percent=markup_max,
+                    amazon_pages=amazon_pages,
+                    ebay_pages=ebay_pages,
+                    markup_min_percent=markup_min,
+                    markup_max_percent=markup_max,
                 )
             except RunError as exc:
                 raise CommandError(str(exc), returncode=USAGE)
@@ -173,9 +201,14 @@ class Command(BaseCommand):
         self._check_marketplace()
         try:
             run = run_foreground_create(
-                node_ids=node_ids, preset_names=presets, workers=workers,
-                amazon_pages=amazon_pages, ebay_pages=ebay_pages, ebay_queries=ebay_queries,
-                markup_min_percent=markup_min, markup_max_percent=markup_max,
+                node_ids=node_ids,
+                preset_names=presets,
+                workers=workers,
+                amazon_pages=amazon_pages,
+                ebay_pages=ebay_pages,
+                ebay_queries=ebay_queries,
+                markup_min_percent=markup_min,
+                markup_max_percent=markup_max,
             )
         except RunError as exc:
             raise CommandError(str(exc), returncode=USAGE)
@@ -209,7 +242,9 @@ class Command(BaseCommand):
         display.start()
         try:
             report = run_foreground_execute(
-                run_id=run_id, workers=workers, progress=display.update,
+                run_id=run_id,
+                workers=workers,
+                progress=display.update,
                 write=display.console.print,
                 waiting=lambda waiting: display.stop() if waiting else display.start(),
             )
@@ -219,8 +254,8 @@ class Command(BaseCommand):
         except KeyboardInterrupt:
             display.stop()
             raise CommandError(
-                f"Interrupted before run {run_id} started. Resume with: "
-                f"{resume_command(run_id)}", returncode=STOPPED,
+                f"Interrupted before run {run_id} started. Resume with: {resume_command(run_id)}",
+                returncode=STOPPED,
             )
         display.stop()
         evidence = run_evidence_get(run_id=run_id)
@@ -238,18 +273,23 @@ class Command(BaseCommand):
             compare = run_estimate_compare(run=only.run)
             warning = run_quota_warning_for(run=only.run)
             if as_json:
-                self.stdout.write(json.dumps({
-                    "run_id": only.run.pk, "estimate": only.run.estimate,
-                    "requests": compare, "warning": warning,
-                }, default=str))
+                self.stdout.write(
+                    json.dumps(
+                        {
+                            "run_id": only.run.pk,
+                            "estimate": only.run.estimate,
+                            "requests": compare,
+                            "warning": warning,
+                        },
+                        default=str,
+                    )
+                )
                 return
             self.stdout.write(run_estimate_compare_line(run=only.run))
             self.stdout.write(warning or "What it still needs fits before the next quota reset.")
             return
         if as_json:
-            data = only.estimate.as_json() | {
-                "warning": run_quota_warning(estimate=only.estimate)
-            }
+            data = only.estimate.as_json() | {"warning": run_quota_warning(estimate=only.estimate)}
             self.stdout.write(json.dumps(data, default=str))
             return
         for line in run_estimate_lines(estimate=only.estimate):
@@ -306,10 +346,18 @@ def run_evidence_get(*, run_id: int) -> dict:
         "sightings_matched": split["matched"],
         "sightings_lookalike": split["lookalike"],
         "top_dropshippers": [
-            {key: row[key] for key in (
-                "username", "products_in_run", "products_matched", "median_markup_percent",
-                "score", "feedback_score", "new",
-            )}
+            {
+                key: row[key]
+                for key in (
+                    "username",
+                    "products_in_run",
+                    "products_matched",
+                    "median_markup_percent",
+                    "score",
+                    "feedback_score",
+                    "new",
+                )
+            }
             for row in top
         ],
     }
@@ -318,9 +366,15 @@ def run_evidence_get(*, run_id: int) -> dict:
 def report_as_json(report: RunReport) -> dict:
     data = {name: getattr(report, name) for name in RESULT_FIELDS}
     data.update(
-        phase=report.phase, pause_reason=report.pause_reason, message=report.message,
-        resume_at=report.resume_at, mode=report.mode, executor=report.executor,
-        failed=report.failed, stats=report.stats, session=report.session,
+        phase=report.phase,
+        pause_reason=report.pause_reason,
+        message=report.message,
+        resume_at=report.resume_at,
+        mode=report.mode,
+        executor=report.executor,
+        failed=report.failed,
+        stats=report.stats,
+        session=report.session,
     )
     if report.status not in ("completed", "cancelled"):
         data["resume"] = resume_command(report.run_id)
@@ -391,7 +445,9 @@ class ProgressDisplay:
         self._amazon = self.progress.add_task("Amazon best sellers", total=None, info="")
         self._ebay = self.progress.add_task("eBay searches", total=None, info="")
         self.live = Live(
-            Group(self.progress, self), console=self.console, refresh_per_second=4,
+            Group(self.progress, self),
+            console=self.console,
+            refresh_per_second=4,
             transient=False,
         )
         self.live.start()
@@ -401,11 +457,15 @@ class ProgressDisplay:
         if self.progress is None:
             return
         self.progress.update(
-            self._amazon, total=p.amazon_total or None, completed=p.amazon_finished,
+            self._amazon,
+            total=p.amazon_total or None,
+            completed=p.amazon_finished,
             info=f"{p.products} products",
         )
         self.progress.update(
-            self._ebay, total=p.ebay_total or None, completed=p.ebay_finished,
+            self._ebay,
+            total=p.ebay_total or None,
+            completed=p.ebay_finished,
             info=f"{p.sightings:,} sightings",
         )
 
@@ -433,9 +493,12 @@ class ProgressDisplay:
             ("New sellers", report.sellers_new),
             ("Sightings", report.sightings),
             *(
-                [("  matched (copies: they count)", evidence["sightings_matched"]),
-                 ("  look-alikes (kept, not counted)", evidence["sightings_lookalike"])]
-                if "sightings_matched" in evidence else []
+                [
+                    ("  matched (copies: they count)", evidence["sightings_matched"]),
+                    ("  look-alikes (kept, not counted)", evidence["sightings_lookalike"]),
+                ]
+                if "sightings_matched" in evidence
+                else []
             ),
             ("Requests", f"{report.requests} ({requests_per_s:.1f}/s)"),
             ("Retries", report.retries),
@@ -473,8 +536,12 @@ class ProgressDisplay:
             self.console.print("No listing of this run copies a best seller's title.")
             return
         table = Table(title=f"Top dropshippers of run {run_id}")
-        for name, justify in (("Seller", "left"), ("Best sellers matched", "right"),
-                              ("Median markup", "right"), ("Score", "right")):
+        for name, justify in (
+            ("Seller", "left"),
+            ("Best sellers matched", "right"),
+            ("Median markup", "right"),
+            ("Score", "right"),
+        ):
             table.add_column(name, justify=justify)
         for row in top:
             markup = row["median_markup_percent"]

@@ -90,8 +90,13 @@ class WorkerThread(threading.Thread):
         from django_tasks_db.management.commands.db_worker import Worker
 
         self.worker = Worker(
-            queue_names=["default"], interval=interval, batch=False, backend_name="default",
-            startup_delay=False, max_tasks=None, excluded_queue_names=[],
+            queue_names=["default"],
+            interval=interval,
+            batch=False,
+            backend_name="default",
+            startup_delay=False,
+            max_tasks=None,
+            excluded_queue_names=[],
             worker_id=f"serve-{os.getpid()}-{index}-{get_random_string(6)}",
         )
 
@@ -154,7 +159,9 @@ class Command(BaseCommand):
         parser.add_argument("--host", default="127.0.0.1")
         parser.add_argument("--port", type=int, default=8000)
         parser.add_argument(
-            "--task-workers", type=int, default=None,
+            "--task-workers",
+            type=int,
+            default=None,
             help="Runs executed at once (default COLLECTION_MAX_ACTIVE_RUNS).",
         )
         parser.add_argument("--no-worker", action="store_true", help="Web server only.")
@@ -183,10 +190,14 @@ class Command(BaseCommand):
         if in_process:
             threads += [WorkerThread(i + 1, interval=1.0) for i in range(task_workers)]
             if not no_scheduler:
-                threads.append(threading.Thread(
-                    target=self._scheduler, args=(stop, scheduler_loop), name="scheduler",
-                    daemon=True,
-                ))
+                threads.append(
+                    threading.Thread(
+                        target=self._scheduler,
+                        args=(stop, scheduler_loop),
+                        name="scheduler",
+                        daemon=True,
+                    )
+                )
             mode = f"{task_workers} task worker thread(s) in this process (in-memory channel layer)"
         else:
             children += [

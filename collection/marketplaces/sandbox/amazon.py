@@ -120,8 +120,15 @@ def profile_products(params: CatalogueParams, profile: str) -> tuple[Product, ..
         noun_index = int(r.random() * nouns)
         pieces = titles.amazon_pieces(profile, noun_index, r)
         products.append(
-            Product(asin, titles.join(pieces), profile, index, noun_index, pieces,
-                    _price_cents(profile, r))
+            Product(
+                asin,
+                titles.join(pieces),
+                profile,
+                index,
+                noun_index,
+                pieces,
+                _price_cents(profile, r),
+            )
         )
     return tuple(products)
 
@@ -189,8 +196,11 @@ def _price_fields(cents: int, r) -> dict:
         return {"price_str": text}
     if u < 0.93:  # a range ("$12.99 - $16.89")
         upper = cents * 13 // 10
-        return {"price": cents / 100, "price_upper": upper / 100,
-                "price_str": f"{text} - {_money(upper)}"}
+        return {
+            "price": cents / 100,
+            "price_upper": upper / 100,
+            "price_str": f"{text} - {_money(upper)}",
+        }
     if u < 0.97:  # unavailable
         return {"price": None, "price_str": ""}
     return {"price": 0}

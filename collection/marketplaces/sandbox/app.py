@@ -58,6 +58,7 @@ OXYLABS_DOMAINS = frozenset({"com", "co.uk", "de", "ca", "com.au", "it", "pl", "
 OXYLABS_SOURCES = ("amazon_bestsellers", "ebay", "universal", "ebay_search")
 EBAY_SCOPE = "https://api.ebay.com/oauth/api_scope"
 
+
 @dataclass(frozen=True, slots=True)
 class Request:
     method: str
@@ -115,7 +116,6 @@ def _basic_credentials(headers: dict[str, str]) -> tuple[str, str] | None:
     if not sep or not user or not password:
         return None
     return user, password
-
 
 
 # --- The app -------------------------------------------------------------------------------
@@ -262,8 +262,9 @@ class SandboxApp:
             await asyncio.sleep(remaining)
         return response
 
-    async def _answer(self, route: _Route, request: Request, fault_u: float,
-                      malformed_u: float, variant_u: float) -> Response:
+    async def _answer(
+        self, route: _Route, request: Request, fault_u: float, malformed_u: float, variant_u: float
+    ) -> Response:
         cfg = self.config
         if cfg.rate_limit_rps > 0:
             bucket = self._buckets.get(route.provider)

@@ -255,12 +255,12 @@ def browse_body(
     if page:  # items are serialised once per listing and spliced in (the hot path)
         text += ',"itemSummaries":[' + ",".join(map(_item_json, page)) + "]"
     if warnings:
-        text += ',"warnings":' + json.dumps(list(warnings), separators=(",", ":"), ensure_ascii=False)
+        text += ',"warnings":' + json.dumps(
+            list(warnings), separators=(",", ":"), ensure_ascii=False
+        )
     return (text + "}").encode()
 
 
 @lru_cache(maxsize=200_000)
 def _item_json(listing: SandboxListing) -> str:
     return json.dumps(_browse_item(listing), separators=(",", ":"), ensure_ascii=False)
-
-

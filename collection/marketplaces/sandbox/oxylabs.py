@@ -227,10 +227,17 @@ def _ebay_page_body(params: CatalogueParams, source: str, url: str, search: _Eba
     key = " ".join(tokens(search.keywords))
     choice = h64(params.seed, "generation", key, search.page) % 20
     generation = (
-        "s-card" if choice < 9 else "s-item" if choice < 14
-        else "s-item-split" if choice < 17 else "s-item-label"
+        "s-card"
+        if choice < 9
+        else "s-item"
+        if choice < 14
+        else "s-item-split"
+        if choice < 17
+        else "s-item-label"
     )
-    section = None if has_next or not search.keywords.strip() else _section(params, search, listings)
+    section = (
+        None if has_next or not search.keywords.strip() else _section(params, search, listings)
+    )
     html = ebay_pages.search_page(
         keywords=search.keywords,
         listings=page_listings,
@@ -258,5 +265,3 @@ def _ebay_page_body(params: CatalogueParams, source: str, url: str, search: _Eba
     return json.dumps(
         {"results": [result], "job": job}, separators=(",", ":"), ensure_ascii=False
     ).encode()
-
-

@@ -47,7 +47,6 @@ def _html(status: int, text: str) -> Response:
     return Response(status, text.encode(), "text/html; charset=utf-8")
 
 
-
 def browse_error(
     status: int,
     error_id: int,
@@ -68,4 +67,3 @@ def browse_error(
     if parameters:
         error["parameters"] = parameters
     return _json(status, {"errors": [error]}, headers)
-

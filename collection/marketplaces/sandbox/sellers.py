@@ -87,8 +87,11 @@ def dropshippers(seed: int, size: int) -> tuple[Dropshipper, ...]:
         score = int(60_000 / rank**0.7 * r.uniform(0.5, 1.5)) + r.randint(40, 400)
         u = r.random()
         markup = (
-            r.uniform(1.86, 2.14) if u < 0.8
-            else r.uniform(1.35, 1.72) if u < 0.9 else r.uniform(2.3, 3.0)
+            r.uniform(1.86, 2.14)
+            if u < 0.8
+            else r.uniform(1.35, 1.72)
+            if u < 0.9
+            else r.uniform(2.3, 3.0)
         )
         abroad = _pick(r, words.FOREIGN_COUNTRIES) if r.random() < 0.06 else None
         found.append(

@@ -29,8 +29,11 @@ def model_code(r) -> str:
     # Every token of a model code has a digit (the search's routing relies on it).
     pattern = ("Ldd", "LLddd", "Lddd", "LLdddL", "LdL", "LLdd")[int(r.random() * 6)]
     return "".join(
-        _LETTERS[int(r.random() * len(_LETTERS))] if ch == "L"
-        else str(int(r.random() * 10)) if ch == "d" else ch
+        _LETTERS[int(r.random() * len(_LETTERS))]
+        if ch == "L"
+        else str(int(r.random() * 10))
+        if ch == "d"
+        else ch
         for ch in pattern
     )
 
@@ -47,7 +50,9 @@ def _book_pieces(noun_index: int, r) -> tuple[tuple[str, str], ...]:
     third = words.BOOK_THIRD[int(r.random() * len(words.BOOK_THIRD))]
     pieces = [("book", f"{first} {second} {third}")]
     if r.random() < 0.8:
-        pieces.append(("subtitle", ": " + tw.BOOK_SUBTITLES[int(r.random() * len(tw.BOOK_SUBTITLES))]))
+        pieces.append(
+            ("subtitle", ": " + tw.BOOK_SUBTITLES[int(r.random() * len(tw.BOOK_SUBTITLES))])
+        )
     if r.random() < 0.3:
         pieces.append(("format", f" ({tw.BOOK_FORMATS[int(r.random() * len(tw.BOOK_FORMATS))]})"))
     return tuple(pieces)
@@ -61,8 +66,14 @@ def _feature_pool(profile: str) -> list[tuple[str, str]]:
     return pool
 
 
-def amazon_pieces(profile: str, noun_index: int, r, *, brand: str | None = None,
-                  shared: tuple[tuple[str, str], ...] = ()) -> tuple[tuple[str, str], ...]:
+def amazon_pieces(
+    profile: str,
+    noun_index: int,
+    r,
+    *,
+    brand: str | None = None,
+    shared: tuple[tuple[str, str], ...] = (),
+) -> tuple[tuple[str, str], ...]:
     """An Amazon-shaped title of a product of ``noun_index`` (length ~N(118, 36), 20–200).
 
     ``brand`` / ``shared`` build a look-alike: another brand ("" = generic) and some
@@ -171,9 +182,12 @@ def decorate(body: str, prefix: str, suffix: str, limit: int = EBAY_MAX) -> str:
 
 def apply_habit(habit: Habit, pieces, r) -> str:
     """A dropshipper's copy of an Amazon title (≤ 80 characters)."""
-    kept = [p for p in pieces
-            if not (habit.strip_brand and p[0] == "brand")
-            and not (habit.strip_model and p[0] == "model")]
+    kept = [
+        p
+        for p in pieces
+        if not (habit.strip_brand and p[0] == "brand")
+        and not (habit.strip_model and p[0] == "model")
+    ]
     features = [p for p in kept if p[0] in _FEATURE_KINDS]
     if habit.features == "reorder" and len(features) > 1:
         features = features[1:] + features[:1]

@@ -52,9 +52,7 @@ def parse_query(q: str) -> ParsedQuery:
     q = q[:500]  # eBay caps keywords at 350 characters; a longer q cannot match anyway
     groups = []
     for inner in _GROUP.findall(q):
-        alternatives = tuple(
-            frozenset(tokens(part)) for part in inner.split(",") if tokens(part)
-        )
+        alternatives = tuple(frozenset(tokens(part)) for part in inner.split(",") if tokens(part))
         if alternatives:
             groups.append(alternatives)
     rest = _GROUP.sub(" ", q)

@@ -81,8 +81,9 @@ def model_routing(params: CatalogueParams) -> dict[str, frozenset[tuple[str, int
     for profile in amazon.PROFILE_NAMES:
         for product in amazon.profile_products(params, profile):
             codes = [text for kind, text in product.pieces if kind == "model"]
-            codes += lookalike_models(params.seed, product.asin,
-                                      _lookalike_count(params.seed, product.asin))
+            codes += lookalike_models(
+                params.seed, product.asin, _lookalike_count(params.seed, product.asin)
+            )
             for code in codes:
                 for token in tokens(code):
                     table.setdefault(token, set()).add(product.shard)
@@ -184,7 +185,9 @@ def _product_drafts(params: CatalogueParams, product: amazon.Product) -> list[di
         if dropshipper is None:
             continue
         draft = {
-            "kind": "copy", "asin": product.asin, "seller": dropshipper.seller,
+            "kind": "copy",
+            "asin": product.asin,
+            "seller": dropshipper.seller,
             "title": titles.apply_habit(dropshipper.habit, product.pieces, r),
             "price": round(price * dropshipper.markup * r.uniform(0.97, 1.03)),
         }
@@ -195,21 +198,38 @@ def _product_drafts(params: CatalogueParams, product: amazon.Product) -> list[di
         drafts.append(draft)
     for _ in range(2 + int(r.random() * 9)):
         u = r.random()
-        ratio = r.uniform(1.0, 1.5) if u < 0.85 else r.uniform(1.8, 2.2) if u < 0.95 else r.uniform(0.8, 1.0)
-        drafts.append({
-            "kind": "own_title", "asin": product.asin, "seller": _ordinary_seller(params, r),
-            "title": titles.own_title(product.pieces, r), "price": round(price * ratio),
-            **_ordinary_terms(r),
-        })
+        ratio = (
+            r.uniform(1.0, 1.5)
+            if u < 0.85
+            else r.uniform(1.8, 2.2)
+            if u < 0.95
+            else r.uniform(0.8, 1.0)
+        )
+        drafts.append(
+            {
+                "kind": "own_title",
+                "asin": product.asin,
+                "seller": _ordinary_seller(params, r),
+                "title": titles.own_title(product.pieces, r),
+                "price": round(price * ratio),
+                **_ordinary_terms(r),
+            }
+        )
     spec = words.PROFILES[product.profile]
     count = _lookalike_count(seed, product.asin)
     for model in lookalike_models(seed, product.asin, count):
-        brand = "" if not spec.brands or r.random() < 0.4 else spec.brands[int(r.random() * len(spec.brands))]
+        brand = (
+            ""
+            if not spec.brands or r.random() < 0.4
+            else spec.brands[int(r.random() * len(spec.brands))]
+        )
         if brand == titles._part(product.pieces, "brand"):
             brand = ""
-        shared = tuple(p for p in product.pieces if p[0] == "feature")[:1 + int(r.random() * 2)]
+        shared = tuple(p for p in product.pieces if p[0] == "feature")[: 1 + int(r.random() * 2)]
         shared = tuple((k, t.lstrip(" ,-")) for k, t in shared)
-        pieces = list(titles.amazon_pieces(product.profile, product.noun_index, r, brand=brand, shared=shared))
+        pieces = list(
+            titles.amazon_pieces(product.profile, product.noun_index, r, brand=brand, shared=shared)
+        )
         pieces = [p for p in pieces if p[0] != "model"]
         if model and product.profile != "books":
             at = 1 if pieces and pieces[0][0] == "brand" else 0
@@ -226,11 +246,16 @@ def _product_drafts(params: CatalogueParams, product: amazon.Product) -> list[di
         drafts.append(draft)
     if product.profile != "books":
         for _ in range(int(r.random() * 4)):
-            drafts.append({
-                "kind": "other", "asin": "", "seller": _ordinary_seller(params, r),
-                "title": titles.accessory_title(product.pieces, r),
-                "price": max(199, round(price * r.uniform(0.1, 0.5))), **_ordinary_terms(r),
-            })
+            drafts.append(
+                {
+                    "kind": "other",
+                    "asin": "",
+                    "seller": _ordinary_seller(params, r),
+                    "title": titles.accessory_title(product.pieces, r),
+                    "price": max(199, round(price * r.uniform(0.1, 0.5))),
+                    **_ordinary_terms(r),
+                }
+            )
     return drafts
 
 
@@ -306,17 +331,31 @@ def _build_shard(params: CatalogueParams, shard: tuple[str, int]) -> Shard:
             seller, title = draft["seller"], draft["title"]
             if params.hostile:
                 if r.random() < 0.06:
-                    seller = sellers.hostile_variant(population[int(r.random() * min(30, len(population)))].seller, r)
+                    seller = sellers.hostile_variant(
+                        population[int(r.random() * min(30, len(population)))].seller, r
+                    )
                 title = _hostile_title(title, r)
             shipping = draft.get("shipping", 0)
             country, country_name = draft.get("where", _US)
-            listings.append(SandboxListing(
-                item_id, title, max(1, draft["price"]), draft.get("condition", 1000), shipping,
-                country, country_name, draft.get("buying", "FIXED_PRICE"), seller,
-                shipping == 0 and r.random() < 0.08, f"{100 + int(r.random() * 900)}**",
-                draft["kind"], draft["asin"], h64(seed, "rank", item_id),
-                bool(seller.user_id) and r.random() < 0.9,
-            ))
+            listings.append(
+                SandboxListing(
+                    item_id,
+                    title,
+                    max(1, draft["price"]),
+                    draft.get("condition", 1000),
+                    shipping,
+                    country,
+                    country_name,
+                    draft.get("buying", "FIXED_PRICE"),
+                    seller,
+                    shipping == 0 and r.random() < 0.08,
+                    f"{100 + int(r.random() * 900)}**",
+                    draft["kind"],
+                    draft["asin"],
+                    h64(seed, "rank", item_id),
+                    bool(seller.user_id) and r.random() < 0.9,
+                )
+            )
     listings.sort(key=lambda listing: listing.rank)
     positions: dict[str, list[int]] = {}
     copies: dict[str, list[int]] = {}
@@ -337,7 +376,9 @@ def shard_of_item(item_id: str) -> tuple[str, int] | None:
     if len(item_id) != 12 or not item_id.isdigit() or item_id[0] != "1":
         return None
     profile, noun = int(item_id[1:3]), int(item_id[3:5])
-    if profile >= len(amazon.PROFILE_NAMES) or noun >= amazon.noun_count(amazon.PROFILE_NAMES[profile]):
+    if profile >= len(amazon.PROFILE_NAMES) or noun >= amazon.noun_count(
+        amazon.PROFILE_NAMES[profile]
+    ):
         return None
     return (amazon.PROFILE_NAMES[profile], noun)
 
@@ -379,8 +420,13 @@ def positions(bits: int) -> list[int]:
     return out
 
 
-def _collect(params: CatalogueParams, query: ParsedQuery, listing_filter: ListingFilter,
-             bits_of, max_shards: int | None = None) -> tuple[SandboxListing, ...]:
+def _collect(
+    params: CatalogueParams,
+    query: ParsedQuery,
+    listing_filter: ListingFilter,
+    bits_of,
+    max_shards: int | None = None,
+) -> tuple[SandboxListing, ...]:
     found: list[SandboxListing] = []
     shards = route(params, query)
     if max_shards is not None:
@@ -397,7 +443,9 @@ def _collect(params: CatalogueParams, query: ParsedQuery, listing_filter: Listin
 
 
 @lru_cache(maxsize=8192)
-def search(params: CatalogueParams, q: str, listing_filter: ListingFilter) -> tuple[SandboxListing, ...]:
+def search(
+    params: CatalogueParams, q: str, listing_filter: ListingFilter
+) -> tuple[SandboxListing, ...]:
     """The listings a search for ``q`` returns under ``listing_filter``, best match first."""
     query = parse_query(q)
     if query.empty:
@@ -406,8 +454,9 @@ def search(params: CatalogueParams, q: str, listing_filter: ListingFilter) -> tu
 
 
 @lru_cache(maxsize=2048)
-def fewer_words(params: CatalogueParams, q: str, listing_filter: ListingFilter,
-                limit: int = 48) -> tuple[SandboxListing, ...]:
+def fewer_words(
+    params: CatalogueParams, q: str, listing_filter: ListingFilter, limit: int = 48
+) -> tuple[SandboxListing, ...]:
     """Listings with all but one of the query's words (not results: the website's padding)."""
     query = parse_query(q)
     if len(query.required) < 2:
@@ -415,7 +464,7 @@ def fewer_words(params: CatalogueParams, q: str, listing_filter: ListingFilter,
     seen: set[str] = set()
     out: list[SandboxListing] = []
     for skip in range(len(query.required) - 1, -1, -1):
-        rest = query.required[:skip] + query.required[skip + 1:]
+        rest = query.required[:skip] + query.required[skip + 1 :]
         if all(token in _global_vocabulary(params.hostile) for token in rest):
             continue  # "new" alone would pad from the whole site: nothing to learn from it
         looser = ParsedQuery(rest, query.groups, query.excluded)

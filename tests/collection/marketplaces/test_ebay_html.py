@@ -135,8 +135,9 @@ def _s_card(item_id, title, price, *, seller="dxbdxb 99.3% positive (460)", rows
     )
 
 
-def _s_item(item_id, title, price, *, seller="chargerking_us (12,345) 99.8%", shipping="",
-            location=""):
+def _s_item(
+    item_id, title, price, *, seller="chargerking_us (12,345) 99.8%", shipping="", location=""
+):
     extra = ""
     if shipping:
         extra += (
@@ -381,8 +382,15 @@ def test_a_price_in_another_currency_is_never_read_as_usd(price_text, price, cur
 
 
 def test_international_legacy_card_keeps_its_currency():
-    html = _page(_s_item("305000000001", "Anker Nano", "EUR 19,75 bis EUR 20,80",
-                         shipping="+EUR 4,50 Versand", location="from Germany"))
+    html = _page(
+        _s_item(
+            "305000000001",
+            "Anker Nano",
+            "EUR 19,75 bis EUR 20,80",
+            shipping="+EUR 4,50 Versand",
+            location="from Germany",
+        )
+    )
     (listing,) = parse_search_page(html).listings
     assert (listing.price, listing.currency, listing.location) == (Decimal("19.75"), "EUR", "DE")
     assert listing.shipping_cost is None  # "Versand": not a shipping line we can read

@@ -118,18 +118,52 @@ async def test_zero_rating_or_ratings_count_is_unknown_not_zero():
     """Where its parser found nothing Oxylabs writes zeros, not nulls: a zero is None, so
     the store never overwrites a known rating or count with it."""
     records = [
-        {"pos": 1, "asin": "B0CHWRXH8B", "url": "/dp/B0CHWRXH8B", "title": "Echo Dot",
-         "price": 49.99, "price_str": "$49.99", "currency": "USD", "is_prime": True,
-         "rating": 4.6, "ratings_count": 0},  # 0 beside a 4.6 rating
-        {"pos": 2, "asin": "B0BSHF7WHW", "url": "/dp/B0BSHF7WHW", "title": "Fire TV Stick",
-         "price": 0, "price_str": "", "currency": "USD", "is_prime": False,
-         "rating": 0, "ratings_count": 0},  # nothing parsed at all
-        {"pos": 3, "asin": "B09B8V1LZ3", "url": "/dp/B09B8V1LZ3", "title": "Kindle",
-         "price": 99.99, "price_str": "$99.99", "currency": "USD",
-         "rating": 0, "ratings_count": 5120},
-        {"pos": 4, "asin": "B0D1XD1ZV3", "url": "/dp/B0D1XD1ZV3", "title": "AirPods Pro 2",
-         "price": 189.99, "price_str": "$189.99", "currency": "USD",
-         "rating": "0.0 out of 5 stars", "ratings_count": "0"},
+        {
+            "pos": 1,
+            "asin": "B0CHWRXH8B",
+            "url": "/dp/B0CHWRXH8B",
+            "title": "Echo Dot",
+            "price": 49.99,
+            "price_str": "$49.99",
+            "currency": "USD",
+            "is_prime": True,
+            "rating": 4.6,
+            "ratings_count": 0,
+        },  # 0 beside a 4.6 rating
+        {
+            "pos": 2,
+            "asin": "B0BSHF7WHW",
+            "url": "/dp/B0BSHF7WHW",
+            "title": "Fire TV Stick",
+            "price": 0,
+            "price_str": "",
+            "currency": "USD",
+            "is_prime": False,
+            "rating": 0,
+            "ratings_count": 0,
+        },  # nothing parsed at all
+        {
+            "pos": 3,
+            "asin": "B09B8V1LZ3",
+            "url": "/dp/B09B8V1LZ3",
+            "title": "Kindle",
+            "price": 99.99,
+            "price_str": "$99.99",
+            "currency": "USD",
+            "rating": 0,
+            "ratings_count": 5120,
+        },
+        {
+            "pos": 4,
+            "asin": "B0D1XD1ZV3",
+            "url": "/dp/B0D1XD1ZV3",
+            "title": "AirPods Pro 2",
+            "price": 189.99,
+            "price_str": "$189.99",
+            "currency": "USD",
+            "rating": "0.0 out of 5 stars",
+            "ratings_count": "0",
+        },
     ]
     payload = oxylabs_envelope(_bestsellers_content(*records))
     async with recorded_client(lambda request: httpx.Response(200, json=payload)) as client:
@@ -144,9 +178,16 @@ async def test_zero_rating_or_ratings_count_is_unknown_not_zero():
 
 
 async def test_best_seller_price_in_another_currency_keeps_its_code():
-    record = {"pos": 1, "asin": "B0CHWRXH8B", "url": "/dp/B0CHWRXH8B", "title": "Echo Dot",
-              "price": 83569.98, "price_str": "KRW83,569.98", "rating": 4.6,
-              "ratings_count": 120}
+    record = {
+        "pos": 1,
+        "asin": "B0CHWRXH8B",
+        "url": "/dp/B0CHWRXH8B",
+        "title": "Echo Dot",
+        "price": 83569.98,
+        "price_str": "KRW83,569.98",
+        "rating": 4.6,
+        "ratings_count": 120,
+    }
     payload = oxylabs_envelope(_bestsellers_content(record))
     async with recorded_client(lambda request: httpx.Response(200, json=payload)) as client:
         page = await _amazon(client).best_sellers(node_id="172282", page=1)
@@ -249,6 +290,7 @@ async def test_ebay_page_through_oxylabs(fixture):
 
 async def test_ebay_page_through_oxylabs_stops_at_the_divider():
     """A page shaped like eBay's few-results page: 2 results, the divider, padding."""
+
     def card(item_id, seller):
         return (
             f'<li class="s-card s-card--horizontal" data-listingid="{item_id}">'
@@ -264,7 +306,8 @@ async def test_ebay_page_through_oxylabs_stops_at_the_divider():
         "<html><head><title>anker nano for sale | eBay</title></head><body>"
         '<h1 class="srp-controls__count-heading"><span class="BOLD">2</span> results for '
         '<span class="BOLD">anker nano</span></h1><ul class="srp-results srp-list clearfix">'
-        + card("395000000001", "nano_shop") + card("395000000002", "charge_hub")
+        + card("395000000001", "nano_shop")
+        + card("395000000002", "charge_hub")
         + '<li class="srp-river-answer srp-river-answer--REWRITE_START">'
         '<div class="section-notice">'
         '<span class="section-notice__main">Results matching fewer words</span></div></li>'

@@ -28,7 +28,9 @@ from collection.marketplaces.sandbox.tokens import parse_query, title_matches, t
 BASE = "http://sandbox.invalid"
 SEARCH = "/buy/browse/v1/item_summary/search"
 DROPSHIP = ListingFilter(
-    condition_ids=frozenset({1000}), free_shipping=True, country="US",
+    condition_ids=frozenset({1000}),
+    free_shipping=True,
+    country="US",
     buying_options=frozenset({"FIXED_PRICE"}),
 )
 EVERYTHING = ListingFilter()
@@ -50,7 +52,15 @@ def _short(product) -> str:
 
 def test_tokenization_rule():
     assert tokens("Sonvik Q47 Wireless Earbuds, Bluetooth 5.3 — Women's USB-C | 🔥") == [
-        "sonvik", "q47", "wireless", "earbuds", "bluetooth", "5.3", "womens", "usb", "c",
+        "sonvik",
+        "q47",
+        "wireless",
+        "earbuds",
+        "bluetooth",
+        "5.3",
+        "womens",
+        "usb",
+        "c",
     ]
     query = parse_query("Wireless (earbuds, headphones) -case")
     assert query.required == ("wireless",) and query.excluded == (frozenset({"case"}),)
@@ -70,8 +80,9 @@ def test_search_is_an_and_of_words_with_or_groups_and_exclusion(params):
     )
     shouted = universe.search(params, short.upper().replace(" ", " , "), EVERYTHING)
     assert [l.item_id for l in shouted] == [l.item_id for l in base]
-    colour = next(t for t in ("black", "white", "grey", "blue") if
-                  any(t in token_set(l.title) for l in base))
+    colour = next(
+        t for t in ("black", "white", "grey", "blue") if any(t in token_set(l.title) for l in base)
+    )
     narrower = universe.search(params, f"{short} {colour}", EVERYTHING)
     assert 0 < len(narrower) < len(base)
     assert all(colour in token_set(l.title) for l in narrower)
@@ -83,8 +94,12 @@ def test_search_is_an_and_of_words_with_or_groups_and_exclusion(params):
     # the inverted index agrees with the reference definition on a whole shard
     shard = universe.build_shard(params, product.shard)
     for q in (short, f"{short} -{colour}", f"({colour}, new) {short.split()[0]}"):
-        expected = [l.item_id for l in shard.listings if title_matches(parse_query(q), token_set(l.title))]
-        got = [l.item_id for l in universe.search(params, q, EVERYTHING) if l.item_id in shard.by_id]
+        expected = [
+            l.item_id for l in shard.listings if title_matches(parse_query(q), token_set(l.title))
+        ]
+        got = [
+            l.item_id for l in universe.search(params, q, EVERYTHING) if l.item_id in shard.by_id
+        ]
         assert got == expected
 
 
@@ -104,7 +119,9 @@ def test_every_ebay_title_fits_80_and_its_shard_vocabulary(params):
 def test_amazon_titles_have_the_real_length_distribution():
     params = CatalogueParams.from_config(SandboxConfig(seed=5))
     lengths = [
-        len(p.title) for profile in amazon.PROFILE_NAMES if profile != "books"
+        len(p.title)
+        for profile in amazon.PROFILE_NAMES
+        if profile != "books"
         for p in amazon.profile_products(params, profile)[:200]
     ]
     assert min(lengths) >= 20 and max(lengths) <= 200
@@ -121,8 +138,12 @@ def test_full_title_finds_almost_no_copies_a_short_query_most(small_config, para
         if not copies or len(product.title) < 120:  # a short title is copied whole, rightly
             continue
         total += len(copies)
-        full_found += sum(l.item_id in copies for l in universe.search(params, product.title, EVERYTHING))
-        short_found += sum(l.item_id in copies for l in universe.search(params, _short(product), EVERYTHING))
+        full_found += sum(
+            l.item_id in copies for l in universe.search(params, product.title, EVERYTHING)
+        )
+        short_found += sum(
+            l.item_id in copies for l in universe.search(params, _short(product), EVERYTHING)
+        )
     assert total > 100
     assert full_found <= 0.05 * total
     assert short_found >= 0.8 * total
@@ -158,7 +179,9 @@ def test_truth_copies_are_findable_and_consistent(small_config, params):
             listing = universe.build_shard(params, product.shard).listings[
                 universe.build_shard(params, product.shard).by_id[copy.item_id]
             ]
-            words = [t for t in tokens(listing.title) if t not in universe._global_vocabulary(False)]
+            words = [
+                t for t in tokens(listing.title) if t not in universe._global_vocabulary(False)
+            ]
             found = universe.search(params, " ".join(words[:4]), EVERYTHING)
             assert copy.item_id in {l.item_id for l in found}
         passing += sum(c.passes_filters for c in copies)
@@ -209,17 +232,31 @@ async def test_browse_sends_user_ids_and_sometimes_only_the_id(small_config, par
     app = SandboxApp(small_config)
     seen_ids = id_names = 0
     async with httpx.AsyncClient(transport=SandboxTransport(app=app), base_url=BASE) as client:
-        token = (await client.post(
-            "/identity/v1/oauth2/token", auth=("i", "s"), data={"grant_type": "client_credentials"}
-        )).json()["access_token"]
+        token = (
+            await client.post(
+                "/identity/v1/oauth2/token",
+                auth=("i", "s"),
+                data={"grant_type": "client_credentials"},
+            )
+        ).json()["access_token"]
         for product in _products(params, per_node=6):
-            data = (await client.get(SEARCH, headers={"Authorization": f"Bearer {token}"},
-                                     params={"q": _short(product), "limit": "200"})).json()
+            data = (
+                await client.get(
+                    SEARCH,
+                    headers={"Authorization": f"Bearer {token}"},
+                    params={"q": _short(product), "limit": "200"},
+                )
+            ).json()
             for item in data.get("itemSummaries", []):
                 seen_ids += "userId" in item["seller"]
                 id_names += item["seller"]["username"] == item["seller"].get("userId")
-        empty = (await client.get(SEARCH, headers={"Authorization": f"Bearer {token}"},
-                                  params={"q": "zzz nothing matches"})).json()
+        empty = (
+            await client.get(
+                SEARCH,
+                headers={"Authorization": f"Bearer {token}"},
+                params={"q": "zzz nothing matches"},
+            )
+        ).json()
     assert seen_ids and id_names
     assert empty["total"] == 0 and "itemSummaries" not in empty
 
@@ -243,16 +280,31 @@ print(digest.hexdigest())
 
 def test_the_universe_is_the_same_in_any_process_and_request_order():
     def run(nodes):
-        out = subprocess.run([sys.executable, "-c", _PROBE, nodes], capture_output=True,
-                             text=True, check=True, env={"PYTHONHASHSEED": nodes[:3], **_env()})
+        out = subprocess.run(
+            [sys.executable, "-c", _PROBE, nodes],
+            capture_output=True,
+            text=True,
+            check=True,
+            env={"PYTHONHASHSEED": nodes[:3], **_env()},
+        )
         return out.stdout.strip()
 
     forward = run("172282,1055398")
     assert forward == run("172282,1055398")
     # the same data whatever was built first (another shard, another hash seed)
     other_order = subprocess.run(
-        [sys.executable, "-c", _PROBE.replace("for node in nodes:", "for node in nodes[::-1]:\n    pass\nfor node in nodes:"), "172282,1055398"],
-        capture_output=True, text=True, check=True, env={"PYTHONHASHSEED": "99", **_env()},
+        [
+            sys.executable,
+            "-c",
+            _PROBE.replace(
+                "for node in nodes:", "for node in nodes[::-1]:\n    pass\nfor node in nodes:"
+            ),
+            "172282,1055398",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={"PYTHONHASHSEED": "99", **_env()},
     ).stdout.strip()
     assert other_order == forward
 

@@ -67,8 +67,7 @@ PRODUCTS = [
         variants=["Smart Plug Smart Home Wi-Fi Outlet Works with Alexa Echo Google Home 2-Pack"],
     ),
     dict(
-        title="Logitech M510 Wireless Computer Mouse for PC with USB Unifying Receiver, "
-        "Graphite",
+        title="Logitech M510 Wireless Computer Mouse for PC with USB Unifying Receiver, Graphite",
         copies=[
             "M510 Wireless Computer Mouse for PC with USB Unifying Receiver Graphite",
             "Wireless Computer Mouse for PC with USB Unifying Receiver - Free Shipping",
@@ -270,8 +269,7 @@ PRODUCTS = [
         variants=["Cat Tree with Condo Scratching Posts Hammock 52-in Beige"],
     ),
     dict(
-        title="Greenies Original Regular Natural Dental Care Dog Treats, 36 oz. Pack "
-        "(36 Treats)",
+        title="Greenies Original Regular Natural Dental Care Dog Treats, 36 oz. Pack (36 Treats)",
         copies=[
             "Greenies Original Regular Natural Dental Care Dog Treats 36 oz Pack 36 Treats",
             "Original Regular Natural Dental Care Dog Treats 36 oz Pack NEW Sealed",
@@ -294,7 +292,7 @@ PRODUCTS = [
     # ---------------------------------------------------------------- sports & outdoors
     dict(
         title="Gaiam Essentials Thick Yoga Mat Fitness & Exercise Mat with Easy-Cinch "
-        "Carrier Strap, 72\"L x 24\"W x 2/5 Inch Thick, Purple",
+        'Carrier Strap, 72"L x 24"W x 2/5 Inch Thick, Purple',
         copies=[
             "Essentials Thick Yoga Mat Fitness Exercise Mat with Easy-Cinch Carrier Strap",
             "Thick Yoga Mat Fitness & Exercise Mat Easy-Cinch Carrier Strap Purple NEW",
@@ -315,8 +313,7 @@ PRODUCTS = [
         variants=["FreeSip Insulated Stainless Steel Water Bottle with Straw for Sports 32 oz"],
     ),
     dict(
-        title="Amazon Basics Neoprene Coated Hexagon Workout Dumbbell Hand Weight, 10 Pounds,"
-        " Gray",
+        title="Amazon Basics Neoprene Coated Hexagon Workout Dumbbell Hand Weight, 10 Pounds, Gray",
         copies=[
             "Neoprene Coated Hexagon Workout Dumbbell Hand Weight 10 Pounds Gray",
             "Neoprene Coated Hexagon Workout Dumbbell Hand Weight 10 lb NEW Free Shipping",
@@ -438,8 +435,7 @@ PRODUCTS = [
     ),
     # ---------------------------------------------------------------- baby / health / office
     dict(
-        title="Pampers Swaddlers Diapers - Size 1 (8-14 lbs), 198 Count, Disposable Baby "
-        "Diapers",
+        title="Pampers Swaddlers Diapers - Size 1 (8-14 lbs), 198 Count, Disposable Baby Diapers",
         copies=[
             "Swaddlers Diapers Size 1 8-14 lbs 198 Count Disposable Baby Diapers",
             "Pampers Swaddlers Diapers Size 1 8-14 lbs 198 Count Disposable Baby NEW",

@@ -25,8 +25,7 @@ def strip_brand(title: str) -> str:
 def strip_brand_and_code(title: str) -> str:
     terms = product_terms(title)
     words = strip_brand(title).split()
-    return " ".join(w for w in words
-                    if re.sub(r"[^\w]", "", w).lower() not in terms.codes)
+    return " ".join(w for w in words if re.sub(r"[^\w]", "", w).lower() not in terms.codes)
 
 
 def drop_filler(title: str) -> str:

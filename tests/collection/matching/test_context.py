@@ -7,8 +7,10 @@ from collection.matching import MATCH_THRESHOLD, listing_match, page_context, pr
 
 T = MATCH_THRESHOLD
 
-CASALUNA = ("Casaluna Bed Sheet Set for Bedroom Living Room, Non-Toxic with Storage Bag, "
-            "Space Saving, Machine Washable, Queen, Grey")
+CASALUNA = (
+    "Casaluna Bed Sheet Set for Bedroom Living Room, Non-Toxic with Storage Bag, "
+    "Space Saving, Machine Washable, Queen, Grey"
+)
 
 # What a search for "bed sheet set" returns: copies of other bed sheet sets of the kind
 # (sharing "bedroom living room" and "space saving"), look-alikes, and a few copies of ours.
@@ -90,12 +92,15 @@ def test_an_empty_or_hostile_page():
 
 
 def test_an_own_short_title_holding_only_the_product_noun_is_not_a_copy():
-    terms = product_terms("Homelux Vacuum Sealer Machine - Easy to Clean for Countertop - "
-                          "Gift Idea - 1500W with Lid - Premium, Black")
+    terms = product_terms(
+        "Homelux Vacuum Sealer Machine - Easy to Clean for Countertop - "
+        "Gift Idea - 1500W with Lid - Premium, Black"
+    )
     assert listing_match(terms, "Vacuum Sealer Machine") < T
-    assert listing_match(
-        terms, "Vacuum Sealer Machine Easy to Clean for Countertop Gift Idea 1500W"
-    ) >= T
+    assert (
+        listing_match(terms, "Vacuum Sealer Machine Easy to Clean for Countertop Gift Idea 1500W")
+        >= T
+    )
 
 
 def test_cost_per_listing_with_context():

@@ -49,6 +49,7 @@ def test_a_code_after_for_is_what_it_fits():
 
 # ---------------------------------------------------------------- tricky pairs (Sonvik)
 
+
 @pytest.mark.parametrize(
     "listing",
     [
@@ -113,21 +114,30 @@ def test_another_brand_word_is_counter_evidence(sonvik):
 
 # ---------------------------------------------------------------- variants (documented choice)
 
+
 @pytest.mark.parametrize(
     "title,copy,variant",
     [
-        ("Chuckit! Ultra Ball Dog Toy, Medium (2.5 Inch Diameter) Pack of 2, for breeds 20-60 lbs",
-         "Ultra Ball Dog Toy Medium 2.5 Inch Diameter Pack of 2 for breeds 20-60 lbs",
-         "Ultra Ball Dog Toy Medium 2.5 Inch Diameter 4 Pack for breeds 20-60 lbs"),
-        ("Kasa Smart Plug HS103P4, Smart Home Wi-Fi Outlet Works with Alexa, 2-Pack",
-         "Smart Plug HS103P4 Smart Home Wi-Fi Outlet Works with Alexa 2 Pack",
-         "Smart Plug HS103P4 Smart Home Wi-Fi Outlet Works with Alexa 4-Pack"),
-        ("Stanley Quencher H2.0 FlowState Stainless Steel Vacuum Insulated Tumbler, 40 oz",
-         "Quencher H2.0 FlowState Stainless Steel Vacuum Insulated Tumbler 40oz",
-         "Quencher H2.0 FlowState Stainless Steel Vacuum Insulated Tumbler 30 oz"),
-        ("Carhartt Men's Knit Cuffed Beanie, Black, One Size",
-         "Men's Knit Cuffed Beanie Black One Size",
-         "Men's Knit Cuffed Beanie Brown One Size"),
+        (
+            "Chuckit! Ultra Ball Dog Toy, Medium (2.5 Inch Diameter) Pack of 2, for breeds 20-60 lbs",
+            "Ultra Ball Dog Toy Medium 2.5 Inch Diameter Pack of 2 for breeds 20-60 lbs",
+            "Ultra Ball Dog Toy Medium 2.5 Inch Diameter 4 Pack for breeds 20-60 lbs",
+        ),
+        (
+            "Kasa Smart Plug HS103P4, Smart Home Wi-Fi Outlet Works with Alexa, 2-Pack",
+            "Smart Plug HS103P4 Smart Home Wi-Fi Outlet Works with Alexa 2 Pack",
+            "Smart Plug HS103P4 Smart Home Wi-Fi Outlet Works with Alexa 4-Pack",
+        ),
+        (
+            "Stanley Quencher H2.0 FlowState Stainless Steel Vacuum Insulated Tumbler, 40 oz",
+            "Quencher H2.0 FlowState Stainless Steel Vacuum Insulated Tumbler 40oz",
+            "Quencher H2.0 FlowState Stainless Steel Vacuum Insulated Tumbler 30 oz",
+        ),
+        (
+            "Carhartt Men's Knit Cuffed Beanie, Black, One Size",
+            "Men's Knit Cuffed Beanie Black One Size",
+            "Men's Knit Cuffed Beanie Brown One Size",
+        ),
     ],
 )
 def test_a_variant_of_size_pack_or_colour_is_not_a_copy_of_this_asin(title, copy, variant):
@@ -137,13 +147,20 @@ def test_a_variant_of_size_pack_or_colour_is_not_a_copy_of_this_asin(title, copy
 
 
 def test_a_figure_cut_off_is_no_evidence_either_way():
-    terms = product_terms("Kasa Smart Plug HS103P4, Smart Home Wi-Fi Outlet Works with "
-                          "Alexa, Echo, Google Home & IFTTT, No Hub Required, 4-Pack")
-    assert listing_match(terms, "Smart Plug Smart Home Wi-Fi Outlet Works with Alexa Echo "
-                                "Google Home IFTTT") >= T
+    terms = product_terms(
+        "Kasa Smart Plug HS103P4, Smart Home Wi-Fi Outlet Works with "
+        "Alexa, Echo, Google Home & IFTTT, No Hub Required, 4-Pack"
+    )
+    assert (
+        listing_match(
+            terms, "Smart Plug Smart Home Wi-Fi Outlet Works with Alexa Echo Google Home IFTTT"
+        )
+        >= T
+    )
 
 
 # ---------------------------------------------------------------- the corpus
+
 
 def _rate(kind):
     pairs = [(product_terms(p["title"]), listing) for p in PRODUCTS for listing in p[kind]]
@@ -183,10 +200,21 @@ def test_the_exact_title_matches_every_product():
 
 # ---------------------------------------------------------------- robustness
 
+
 @pytest.mark.parametrize(
     "text",
-    ["", "\x00", "🔥" * 1000, "<script>x</script>", "a" * 100_000, ",,,", None, "   ",
-     "Sonvik " * 20_000, "&amp;" * 1000],
+    [
+        "",
+        "\x00",
+        "🔥" * 1000,
+        "<script>x</script>",
+        "a" * 100_000,
+        ",,,",
+        None,
+        "   ",
+        "Sonvik " * 20_000,
+        "&amp;" * 1000,
+    ],
 )
 def test_hostile_text_never_raises(sonvik, text):
     score = listing_match(sonvik, text)

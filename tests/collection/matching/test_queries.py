@@ -69,8 +69,9 @@ def test_brand_is_optional(title):
 
 
 def test_a_known_brand_is_left_out():
-    q = search_queries("Utopia Kitchen Cast Iron Skillet 12 Inch Pre-Seasoned Frying Pan",
-                       brand="Utopia Kitchen")[0]
+    q = search_queries(
+        "Utopia Kitchen Cast Iron Skillet 12 Inch Pre-Seasoned Frying Pan", brand="Utopia Kitchen"
+    )[0]
     assert "utopia" not in q and "kitchen" not in q
     assert q.startswith("cast iron skillet")
 
@@ -84,8 +85,9 @@ def test_limit():
 
 
 def test_no_filler_colour_decoration_or_figures():
-    q = search_queries("[2024 Upgraded] Wireless Earbuds with Charging Case for iPhone, "
-                       "Black, 2 Pack, 40H")[0]
+    q = search_queries(
+        "[2024 Upgraded] Wireless Earbuds with Charging Case for iPhone, Black, 2 Pack, 40H"
+    )[0]
     for word in ("new", "2024", "with", "for", "black", "2", "pack", "40h"):
         assert word not in query_words(q)
     assert q.startswith("wireless earbuds")
@@ -99,11 +101,26 @@ def test_hyphenated_pieces_are_not_query_words():
 @pytest.mark.parametrize(
     "title",
     [
-        "", "   ", "\x00\x00", ",,,;;;---!!!", "🔥🔥🔥 ✨", "<script>alert(1)</script>",
-        "&amp;&lt;&gt;", "(((((", "-", "()", "a" * 100_000, "Sonvik " * 20_000,
-        "\x00Sonvik\x00 Q47\x00 Wireless\x00 Earbuds", "<b>Sonvik</b> Q47 Wireless Earbuds",
-        "🎧 Sonvik Q47 Wireless Earbuds 🎧", "ＳＯＮＶＩＫ　Ｑ４７　Ｗｉｒｅｌｅｓｓ　Ｅａｒｂｕｄｓ",
-        "1234 5678", "B0CXYZ1234", "Wireless, Earbuds", None,
+        "",
+        "   ",
+        "\x00\x00",
+        ",,,;;;---!!!",
+        "🔥🔥🔥 ✨",
+        "<script>alert(1)</script>",
+        "&amp;&lt;&gt;",
+        "(((((",
+        "-",
+        "()",
+        "a" * 100_000,
+        "Sonvik " * 20_000,
+        "\x00Sonvik\x00 Q47\x00 Wireless\x00 Earbuds",
+        "<b>Sonvik</b> Q47 Wireless Earbuds",
+        "🎧 Sonvik Q47 Wireless Earbuds 🎧",
+        "ＳＯＮＶＩＫ　Ｑ４７　Ｗｉｒｅｌｅｓｓ　Ｅａｒｂｕｄｓ",
+        "1234 5678",
+        "B0CXYZ1234",
+        "Wireless, Earbuds",
+        None,
     ],
 )
 def test_hostile_input_never_raises(title):
@@ -122,9 +139,13 @@ def test_an_unusable_title_gives_no_query(title):
 
 def test_markup_and_wide_forms_are_read_as_text():
     assert search_queries("<b>Sonvik</b> Q47 Wireless Earbuds")[0] == "wireless earbuds"
-    assert search_queries("ＳＯＮＶＩＫ　Ｑ４７　Ｗｉｒｅｌｅｓｓ　Ｅａｒｂｕｄｓ")[0] == "wireless earbuds"
+    assert (
+        search_queries("ＳＯＮＶＩＫ　Ｑ４７　Ｗｉｒｅｌｅｓｓ　Ｅａｒｂｕｄｓ")[0]
+        == "wireless earbuds"
+    )
     assert search_queries("Sonvik&#39;s Q47 Wireless Earbuds &amp; Case")[0] == (
-        "wireless earbuds case")
+        "wireless earbuds case"
+    )
 
 
 def test_query_one_matches_the_hand_written_copies():
@@ -151,10 +172,11 @@ def test_query_one_survives_each_edit(habit):
 
 
 def test_a_product_line_next_to_the_brand_is_dropped_in_query_two():
-    title = ("Stanley Quencher H2.0 FlowState Stainless Steel Vacuum Insulated Tumbler "
-             "with Lid and Straw, 40 oz")
-    assert search_queries(title) == ("flowstate stainless steel vacuum",
-                                     "stainless steel vacuum")
+    title = (
+        "Stanley Quencher H2.0 FlowState Stainless Steel Vacuum Insulated Tumbler "
+        "with Lid and Straw, 40 oz"
+    )
+    assert search_queries(title) == ("flowstate stainless steel vacuum", "stainless steel vacuum")
 
 
 def test_cut_at_80_keeps_the_query():

@@ -26,8 +26,8 @@ def test_bounded(n, ratio, share):
 
 def test_a_dropship_markup_beats_an_ordinary_price():
     assert score(10, 1.9) > score(10, 1.05) > score(10, 0.9)
-    assert score(10, 2.0) == score(10, 1.6)      # anywhere inside the band
-    assert score(10, 4.0) < score(10, 2.0)       # far above it is less typical
+    assert score(10, 2.0) == score(10, 1.6)  # anywhere inside the band
+    assert score(10, 4.0) < score(10, 2.0)  # far above it is less typical
 
 
 def test_a_higher_copy_share_scores_higher():

@@ -65,17 +65,30 @@ def load(name: str):
 
 
 def _oxylabs_body(content, *, url: str, query: str = "") -> bytes:
-    result = {"content": content, "status_code": 200, "page": 1, "url": url, "job_id": "1",
-              "created_at": "2026-11-02 09:00:00", "updated_at": "2026-11-02 09:00:01",
-              "parser_type": "amazon_bestsellers" if isinstance(content, dict) else ""}
+    result = {
+        "content": content,
+        "status_code": 200,
+        "page": 1,
+        "url": url,
+        "job_id": "1",
+        "created_at": "2026-11-02 09:00:00",
+        "updated_at": "2026-11-02 09:00:01",
+        "parser_type": "amazon_bestsellers" if isinstance(content, dict) else "",
+    }
     job = {"id": "1", "status": "done", "query": query, "url": url}
     return json.dumps({"results": [result], "job": job}, ensure_ascii=False).encode()
 
 
 def _best_sellers(node: str, records: list) -> bytes:
     url = f"https://www.amazon.com/gp/bestsellers/{node}?pg=1"
-    content = {"url": url, "page": 1, "pages": 1, "query": node, "results": records,
-               "parse_status_code": 12000}
+    content = {
+        "url": url,
+        "page": 1,
+        "pages": 1,
+        "query": node,
+        "results": records,
+        "parse_status_code": 12000,
+    }
     return _oxylabs_body(content, url=url, query=node)
 
 
@@ -99,14 +112,24 @@ EBAY_HTML: dict[str, str] = {}
 
 def _build() -> None:
     mixed = _best_sellers(MIXED_NODE, load("amazon_mixed.json")["records"])
-    AMAZON.update({
-        MIXED_NODE: (200, JSON, mixed),
-        TRUNCATED_NODE: (200, JSON, _best_sellers(TRUNCATED_NODE, load("amazon_mixed.json")
-                                                  ["records"][:3])[:400]),
-        HTML_NODE: (200, HTML, load("page_error.html").encode()),
-        ROBOT_NODE: (200, JSON, _oxylabs_body(load("amazon_robot_check.html"),
-                                              url="https://www.amazon.com/gp/bestsellers")),
-    })
+    AMAZON.update(
+        {
+            MIXED_NODE: (200, JSON, mixed),
+            TRUNCATED_NODE: (
+                200,
+                JSON,
+                _best_sellers(TRUNCATED_NODE, load("amazon_mixed.json")["records"][:3])[:400],
+            ),
+            HTML_NODE: (200, HTML, load("page_error.html").encode()),
+            ROBOT_NODE: (
+                200,
+                JSON,
+                _oxylabs_body(
+                    load("amazon_robot_check.html"), url="https://www.amazon.com/gp/bestsellers"
+                ),
+            ),
+        }
+    )
     for keywords, name in (
         ("Corpus Valid Desk Lamp", "browse_missing_fields.json"),
         ("Corpus Price Test Kettle", "browse_prices.json"),
@@ -123,12 +146,14 @@ def _build() -> None:
     BROWSE["Corpus Truncated Blender"] = (200, JSON, lamp[: len(lamp) // 2])
     BROWSE["Corpus Html Toaster"] = (200, HTML, load("page_error.html").encode())
     BROWSE["Corpus Captcha Router"] = (200, HTML, load("ebay_captcha.html").encode())
-    EBAY_HTML.update({
-        "Corpus Html Captcha Drill": load("ebay_captcha.html"),
-        "Corpus Html Unrecognised Saw": load("ebay_unrecognised.html"),
-        "Corpus Html Empty Hammer": "",
-        "Corpus Html Cards Wrench": load("ebay_hostile_cards.html"),
-    })
+    EBAY_HTML.update(
+        {
+            "Corpus Html Captcha Drill": load("ebay_captcha.html"),
+            "Corpus Html Unrecognised Saw": load("ebay_unrecognised.html"),
+            "Corpus Html Empty Hammer": "",
+            "Corpus Html Cards Wrench": load("ebay_hostile_cards.html"),
+        }
+    )
     AMAZON[CARDS_NODE] = (200, JSON, _best_sellers(CARDS_NODE, _cards_products()))
 
 
@@ -176,10 +201,16 @@ class CorpusApp:
 
             return await self.sandbox(scope, replay, send)
         status, content_type, payload = answer
-        await send({"type": "http.response.start", "status": status, "headers": [
-            (b"content-type", content_type.encode()),
-            (b"content-length", str(len(payload)).encode()),
-        ]})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [
+                    (b"content-type", content_type.encode()),
+                    (b"content-length", str(len(payload)).encode()),
+                ],
+            }
+        )
         await send({"type": "http.response.body", "body": payload})
         return None
 
@@ -227,8 +258,7 @@ def serve_app(app) -> Iterator[str]:
     def run() -> None:
         async def main() -> None:
             runner, base_url = await start(app)  # any ASGI app: the bridge only calls it
-            state.update(base_url=base_url, loop=asyncio.get_running_loop(),
-                         stop=asyncio.Event())
+            state.update(base_url=base_url, loop=asyncio.get_running_loop(), stop=asyncio.Event())
             ready.set()
             try:
                 await state["stop"].wait()
