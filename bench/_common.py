@@ -111,8 +111,7 @@ def run_child(
         command,
         cwd=ROOT,
         env={**os.environ, **env},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+        capture_output=True,
         text=True,
         timeout=timeout,
     )
@@ -220,7 +219,8 @@ def table(rows: list[list], headers: list[str]) -> str:
         lines.append(
             "  "
             + "  ".join(
-                (c.ljust(w) if i == 0 else c.rjust(w)) for i, (c, w) in enumerate(zip(row, widths))
+                (c.ljust(w) if i == 0 else c.rjust(w))
+                for i, (c, w) in enumerate(zip(row, widths, strict=True))
             )
         )
         if n == 0:

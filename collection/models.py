@@ -325,6 +325,9 @@ class ProductCategory(models.Model):
             models.UniqueConstraint(fields=["product", "category"], name="productcategory_unique"),
         ]
 
+    def __str__(self) -> str:
+        return f"product {self.product_id} in category {self.category_id} (rank {self.rank})"
+
 
 class Seller(models.Model):
     """An eBay seller, deduplicated on ``normalized`` (see ``collection.normalize``)."""
@@ -472,6 +475,9 @@ class SellerSighting(models.Model):
         ]
         indexes = [models.Index(fields=["seller", "product"])]
 
+    def __str__(self) -> str:
+        return f"seller {self.seller_id} × product {self.product_id} (run {self.run_id})"
+
 
 class SellerChange(models.Model):
     """The audit log: every change to the seller table, by a run or a person."""
@@ -544,6 +550,9 @@ class SellerSnapshot(models.Model):
     class Meta:
         ordering = ["-created_at"]
 
+    def __str__(self) -> str:
+        return f"Run {self.run_id}: {self.total_sellers} sellers ({self.new_sellers} new)"
+
 
 class Schedule(models.Model):
     """Start a run from a preset on a cron expression."""
@@ -595,3 +604,6 @@ class ProviderUsage(models.Model):
                 fields=["provider", "window_start"], name="usage_unique_window"
             ),
         ]
+
+    def __str__(self) -> str:
+        return f"{self.provider} from {self.window_start}: {self.requests} requests"

@@ -193,7 +193,9 @@ def _csv_chunks(rows: Iterable[tuple], written: list[int]) -> Iterator[str]:
     yield writer.writerow(COLUMNS)
     lines = []
     for row in rows:
-        lines.append(writer.writerow([convert(v) for convert, v in zip(CSV_CONVERTERS, row)]))
+        lines.append(
+            writer.writerow([convert(v) for convert, v in zip(CSV_CONVERTERS, row, strict=True)])
+        )
         written[0] += 1
         if len(lines) >= ROWS_PER_CHUNK:
             yield "".join(lines)
@@ -207,7 +209,8 @@ def _json_chunks(rows: Iterable[tuple], written: list[int]) -> Iterator[str]:
     lines = []
     for row in rows:
         record = {
-            name: convert(value) for name, convert, value in zip(COLUMNS, JSON_CONVERTERS, row)
+            name: convert(value)
+            for name, convert, value in zip(COLUMNS, JSON_CONVERTERS, row, strict=True)
         }
         separator = "\n" if written[0] == 0 else ",\n"
         lines.append(separator + json.dumps(record, ensure_ascii=False))

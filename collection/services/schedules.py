@@ -16,6 +16,7 @@ import dataclasses
 import datetime as dt
 import logging
 import threading
+from itertools import pairwise
 
 from croniter import croniter
 from django.db import close_old_connections, transaction
@@ -113,7 +114,7 @@ def cron_shortest_gap(*, cron: str, now: dt.datetime | None = None) -> dt.timede
     """The shortest time between two consecutive firings of ``cron`` over the next
     ``FREQUENCY_SAMPLE`` ones ("*/30 3 * * *" fires at 03:00 and 03:30: 30 minutes)."""
     moments = schedule_firings(cron=cron, count=FREQUENCY_SAMPLE, now=now)
-    return min((b - a for a, b in zip(moments, moments[1:])), default=dt.timedelta.max)
+    return min((b - a for a, b in pairwise(moments)), default=dt.timedelta.max)
 
 
 def cron_is_frequent(*, cron: str, now: dt.datetime | None = None) -> bool:

@@ -346,7 +346,9 @@ def store_sellers(*, run_id: int, batch: PreparedBatch, now) -> dict:
             {"keys": keys},
         )
         known_ids: dict[str, int] = {
-            key: int(pk) for key, pk in zip(keys, cursor.fetchone()[0].split(",")) if pk
+            key: int(pk)
+            for key, pk in zip(keys, cursor.fetchone()[0].split(","), strict=True)
+            if pk
         }
 
         # (b) New sellers, in key order. Nothing else inserts sellers while we hold the
@@ -383,7 +385,8 @@ def store_sellers(*, run_id: int, batch: PreparedBatch, now) -> dict:
             new_ids = {key: pk for pk, key in cursor.fetchall()}
             if len(new_ids) < len(new_rows):
                 cursor.execute(
-                    f"SELECT id, normalized FROM {T_SELLER} WHERE normalized = ANY(%(keys)s::text[])",
+                    f"SELECT id, normalized FROM {T_SELLER}"
+                    " WHERE normalized = ANY(%(keys)s::text[])",
                     {"keys": [s.key for s in new_rows if s.key not in new_ids]},
                 )
                 known_ids.update((key, pk) for pk, key in cursor.fetchall())

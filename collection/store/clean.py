@@ -362,7 +362,7 @@ def _prepare_listings(batch: PreparedBatch, task: TaskRow, outcome, ebay_pages: 
         batch.memo_currencies,
     )
     occurrences = 0
-    for listing, score in zip(page.listings, scores):
+    for listing, score in zip(page.listings, scores, strict=True):
         try:
             # Sellers, prices and currencies repeat across a batch: clean each value once.
             raw = listing.seller_username

@@ -117,7 +117,7 @@ def seller_scores_settle(*, run_id: int) -> int:
                                 %s::float8[]) AS v(id, matched, median, share, score)
                     WHERE s.id = v.id
                     """,
-                    [list(column) for column in zip(*values)] if values else [[]] * 5,
+                    [list(column) for column in zip(*values, strict=True)] if values else [[]] * 5,
                 )
             else:
                 cursor.executemany(

@@ -142,7 +142,10 @@ def test_leaderboard_filters(world, filters, expected):
 
 def test_run_filters(world):
     run1, run2 = world["run1"], world["run2"]
-    by_run = lambda **kw: names(seller_leaderboard_get(filters=LeaderboardFilters(**kw)))
+
+    def by_run(**kw):
+        return names(seller_leaderboard_get(filters=LeaderboardFilters(**kw)))
+
     assert by_run(new_in_run_id=run1.pk) == ["top-dropship", "honest-shop"]
     assert by_run(new_in_run_id=run2.pk) == ["mid-reseller"]
     assert by_run(seen_in_run_id=run2.pk) == ["top-dropship", "mid-reseller"]

@@ -443,8 +443,8 @@ def test_history_page_shows_as_of_and_diff(client):
     assert "this diff goes back in time" in back
     assert "soft-deleted in between" not in back
     assert (
-        f"Not yet in the earlier list (at run {run2.pk}, not at run {run1.pk}: new or restored after run {run1.pk}): 1"
-        in back
+        f"Not yet in the earlier list (at run {run2.pk}, not at run {run1.pk}:"
+        f" new or restored after run {run1.pk}): 1" in back
     )
     bad = client.get(url, {"from_run": 999999})
     assert b"A diff needs both runs" in bad.content or b"does not exist" in bad.content

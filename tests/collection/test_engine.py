@@ -319,7 +319,9 @@ async def test_lost_database_connections_are_reopened_and_the_run_completes(
         )
         for wanted in (6, 20):  # twice: in the Amazon→eBay handover and mid-eBay
             await _wait_for(
-                lambda: len(app.requests(path="/buy/browse/v1/item_summary/search")) >= wanted
+                lambda wanted=wanted: (
+                    len(app.requests(path="/buy/browse/v1/item_summary/search")) >= wanted
+                )
             )
             killed += admin.execute(
                 "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "

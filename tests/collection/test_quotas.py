@@ -409,7 +409,7 @@ def test_concurrent_processes_never_pass_the_quota(tmp_path):
         assert worker.stdout.readline().strip() == "ready", worker.communicate(timeout=60)[1]
     start.touch()
     results = [worker.communicate(timeout=120) for worker in workers]
-    for worker, (out, err) in zip(workers, results, strict=True):
+    for worker, (_out, err) in zip(workers, results, strict=True):
         assert worker.returncode == 0, err
     sent = [int(out.strip()) for out, _ in results]
     assert sum(sent) == limit, sent

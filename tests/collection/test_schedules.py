@@ -214,7 +214,7 @@ def test_the_preview_adds_up_firings_in_one_quota_window(settings):
 
 @pytest.mark.django_db
 def test_a_schedule_fires_with_its_ebay_queries(django_capture_on_commit_callbacks):
-    schedule = _schedule(cron="*/5 * * * *", ebay_queries=4)
+    _schedule(cron="*/5 * * * *", ebay_queries=4)
     with django_capture_on_commit_callbacks(execute=True):
         (firing,) = schedules_run_due(now=T0 + dt.timedelta(minutes=1))
     assert CollectionRun.objects.get(pk=firing.run_id).ebay_queries == 4

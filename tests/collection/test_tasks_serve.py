@@ -147,7 +147,7 @@ def test_serve_runs_admin_started_runs_and_streams_their_events(
         except subprocess.TimeoutExpired:
             server.kill()
             output, _ = server.communicate()
-        print(output[-5000:])  # the server's log, shown when the test fails
+        print(output[-5000:])  # noqa: T201 -- the server's log, shown when the test fails
     assert seen["statuses"][-1] == "completed", seen
     # The whole run arrived live (not replayed), from its start to its last fetches, in
     # several frames pushed while it executed in the server's task worker.

@@ -93,7 +93,7 @@ def _stop(*processes) -> str:
             out, _ = process.communicate()
         output.append(out or "")
     joined = "\n".join(output)
-    print(joined[-6000:])
+    print(joined[-6000:])  # noqa: T201 -- the workers' logs, shown when the test fails
     return joined
 
 

@@ -67,8 +67,10 @@ def _int(value: str | None, name: str) -> int | None:
         return None
     try:
         return int(str(value).strip())
-    except ValueError:
-        raise CommandError(f"{name} must be a whole number, got {value!r}.", returncode=USAGE)
+    except ValueError as exc:
+        raise CommandError(
+            f"{name} must be a whole number, got {value!r}.", returncode=USAGE
+        ) from exc
 
 
 def _percent(value: str | None, name: str) -> Decimal | None:
@@ -76,8 +78,10 @@ def _percent(value: str | None, name: str) -> Decimal | None:
         return None
     try:
         number = Decimal(str(value).strip().rstrip("%"))
-    except InvalidOperation:
-        raise CommandError(f"{name} must be a number (percent), got {value!r}.", returncode=USAGE)
+    except InvalidOperation as exc:
+        raise CommandError(
+            f"{name} must be a number (percent), got {value!r}.", returncode=USAGE
+        ) from exc
     if not number.is_finite():
         raise CommandError(f"{name} must be a finite number, got {value!r}.", returncode=USAGE)
     return number
@@ -196,7 +200,7 @@ class Command(BaseCommand):
                     markup_max_percent=markup_max,
                 )
             except RunError as exc:
-                raise CommandError(str(exc), returncode=USAGE)
+                raise CommandError(str(exc), returncode=USAGE) from exc
             raise _EstimateOnly(estimate)
         self._check_marketplace()
         try:
@@ -211,14 +215,14 @@ class Command(BaseCommand):
                 markup_max_percent=markup_max,
             )
         except RunError as exc:
-            raise CommandError(str(exc), returncode=USAGE)
+            raise CommandError(str(exc), returncode=USAGE) from exc
         return run.pk, workers
 
     def _check_marketplace(self) -> None:
         try:
             marketplace_check_config()
         except Exception as exc:  # configuration problems of any kind: one clear line
-            raise CommandError(f"Marketplace configuration: {exc}", returncode=USAGE)
+            raise CommandError(f"Marketplace configuration: {exc}", returncode=USAGE) from exc
 
     # --- run ---------------------------------------------------------------------------
 
@@ -250,13 +254,13 @@ class Command(BaseCommand):
             )
         except RunError as exc:  # completed/cancelled meanwhile, or gone
             display.stop()
-            raise CommandError(str(exc), returncode=USAGE)
-        except KeyboardInterrupt:
+            raise CommandError(str(exc), returncode=USAGE) from exc
+        except KeyboardInterrupt as exc:
             display.stop()
             raise CommandError(
                 f"Interrupted before run {run_id} started. Resume with: {resume_command(run_id)}",
                 returncode=STOPPED,
-            )
+            ) from exc
         display.stop()
         evidence = run_evidence_get(run_id=run_id)
         display.summary(report, evidence=evidence)
@@ -329,7 +333,7 @@ def _loggers_at(level: int, *names: str):
     try:
         yield
     finally:
-        for logger, old in zip(loggers, previous):
+        for logger, old in zip(loggers, previous, strict=True):
             logger.setLevel(old)
 
 

@@ -83,7 +83,8 @@ def _s_card(listing: SandboxListing, price: str | None = None) -> str:
         '<div class="su-card-container su-card-container--horizontal">'
         '<div class="su-card-container__media"><div class="su-media su-media--image">'
         f'<a class="su-link" href="{escape(url)}" tabindex="-1">'
-        f'<img class="s-card__image" src="https://i.ebayimg.com/images/g/{listing.item_id}/s-l500.webp" alt="{title}">'
+        '<img class="s-card__image" '
+        f'src="https://i.ebayimg.com/images/g/{listing.item_id}/s-l500.webp" alt="{title}">'
         "</a></div></div>"
         '<div class="su-card-container__content"><div class="su-card-container__header">'
         f'<a class="su-link" href="{escape(url)}" target="_blank">'
@@ -91,15 +92,20 @@ def _s_card(listing: SandboxListing, price: str | None = None) -> str:
         f'<span class="su-styled-text primary default">{title}</span>'
         '<span class="clipped">Opens in a new window or tab</span></div></a>'
         '<div class="s-card__subtitle-row"><div class="s-card__subtitle">'
-        f'<span class="su-styled-text secondary default">{_CONDITION_NAMES.get(listing.condition_id, "New")}</span>'
+        '<span class="su-styled-text secondary '
+        f'default">{_CONDITION_NAMES.get(listing.condition_id, "New")}</span>'
         "</div></div></div>"
         '<div class="su-card-container__attributes">'
         '<div class="su-card-container__attributes__primary">'
         '<div class="s-card__attribute-row">'
-        f'<span class="su-styled-text primary bold large-1 s-card__price">{price or _money(listing.price_cents)}</span></div>'
-        f'<div class="s-card__attribute-row"><span class="su-styled-text secondary large">{buying}</span></div>'
-        f'<div class="s-card__attribute-row"><span class="su-styled-text secondary large">{_shipping(listing, "delivery")}</span></div>'
-        f'<div class="s-card__attribute-row"><span class="su-styled-text secondary large">Located in {escape(listing.country_name)}</span></div>'
+        '<span class="su-styled-text primary bold large-1 '
+        f's-card__price">{price or _money(listing.price_cents)}</span></div>'
+        f'<div class="s-card__attribute-row"><span class="su-styled-text secondary large">{buying}'
+        "</span></div>"
+        '<div class="s-card__attribute-row"><span class="su-styled-text secondary '
+        f'large">{_shipping(listing, "delivery")}</span></div>'
+        '<div class="s-card__attribute-row"><span class="su-styled-text secondary large">Located '
+        f"in {escape(listing.country_name)}</span></div>"
         "</div>"
         '<div class="su-card-container__attributes__secondary">'
         '<div class="s-card__attribute-row">'
@@ -147,12 +153,14 @@ def _s_item(listing: SandboxListing, variant: str, price: str | None = None) -> 
         f'<span role="heading" aria-level="3">{title}</span>'
         '<span class="clipped">Opens in a new window or tab</span></div></a>'
         '<div class="s-item__subtitle">'
-        f'<span class="SECONDARY_INFO">{_CONDITION_NAMES.get(listing.condition_id, "New")}</span></div>'
+        f'<span class="SECONDARY_INFO">{_CONDITION_NAMES.get(listing.condition_id, "New")}</span>'
+        "</div>"
         '<div class="s-item__details clearfix">'
         '<div class="s-item__detail s-item__detail--primary">'
         f'<span class="s-item__price">{price or _money(listing.price_cents)}</span></div>'
         '<div class="s-item__detail s-item__detail--primary">'
-        f'<span class="s-item__shipping s-item__logisticsCost">{_shipping(listing, "shipping")}</span></div>'
+        f'<span class="s-item__shipping s-item__logisticsCost">{_shipping(listing, "shipping")}'
+        "</span></div>"
         f"{location}"
         '<div class="s-item__detail s-item__detail--secondary"><span class="s-item__seller-info">'
         f'<span class="s-item__seller-info-text">{seller_html}</span></span></div>'
@@ -190,7 +198,8 @@ def _pagination(params: dict[str, str], page: int, has_next: bool) -> str:
     return (
         '<nav class="pagination" role="navigation" aria-labelledby="pagination-heading">'
         f'<h2 id="pagination-heading" class="clipped">Results Pagination - Page {page}</h2>'
-        f'{previous}<ol class="pagination__items"><li><a class="pagination__item" aria-current="page" '
+        f'{previous}<ol class="pagination__items"><li><a class="pagination__item" '
+        'aria-current="page" '
         f'href="{href(page)}">{page}</a></li></ol>{following}</nav>'
     )
 
@@ -206,7 +215,8 @@ RECAPTCHA_IFRAME = (
 def _divider(text: str) -> str:
     return (
         '<li class="srp-river-answer srp-river-answer--REWRITE_START" data-viewport="{}">'
-        '<div class="srp-river-answer__inner"><div class="section-notice section-notice--information">'
+        '<div class="srp-river-answer__inner"><div class="section-notice '
+        'section-notice--information">'
         f'<div class="section-notice__main"><span class="BOLD">{escape(text)}</span></div>'
         "</div></div></li>"
     )
@@ -265,7 +275,8 @@ def search_page(
         '<div id="gh" class="gh-header"><a href="https://www.ebay.com" id="gh-la">eBay</a></div>'
         '<div id="srp-river-main" class="srp-main srp-main--isLarge">'
         '<div class="srp-controls__row-2"><h1 class="srp-controls__count-heading">'
-        f'<span class="BOLD">{total:,}</span> {noun} for <span class="BOLD">{query}</span></h1></div>'
+        f'<span class="BOLD">{total:,}</span> {noun} for <span class="BOLD">{query}</span></h1>'
+        "</div>"
         f"{null_search}"
         '<div id="srp-river-results" class="srp-river-results clearfix">'
         f'<ul class="srp-results srp-list clearfix">{cards}</ul></div>'

@@ -207,7 +207,9 @@ def _section(params: CatalogueParams, search: _EbaySearch, listings) -> tuple | 
     lf = search.listing_filter
     if lf.country == "US":
         wider = universe.search(params, search.keywords, replace(lf, country=None))
-        international = tuple(l for l in wider if l.country != "US")[:SECTION_CARDS]
+        international = tuple(listing for listing in wider if listing.country != "US")[
+            :SECTION_CARDS
+        ]
     fewer = universe.fewer_words(params, search.keywords, lf, SECTION_CARDS)
     if international and (not fewer or h64(params.seed, "section", search.keywords) % 2):
         return ("international", international)

@@ -31,7 +31,7 @@ def _pick(r, seq):
 
 def username(r) -> str:
     style = int(r.random() * 8)
-    w, f, l = words.USER_WORDS, words.FIRST_NAMES, words.LAST_NAMES
+    w, f, last = words.USER_WORDS, words.FIRST_NAMES, words.LAST_NAMES
     if style == 0:
         return f"{_pick(r, w)}{_pick(r, w)}{int(r.random() * 9999) + 1}"
     if style == 1:
@@ -41,12 +41,12 @@ def username(r) -> str:
     if style == 3:
         return f"{_pick(r, w).capitalize()}{_pick(r, w).capitalize()}{_pick(r, _COMPANY_SUFFIXES)}"
     if style == 4:
-        return f"{_pick(r, f)}{_pick(r, l)}_{int(r.random() * 9999) + 1}"
+        return f"{_pick(r, f)}{_pick(r, last)}_{int(r.random() * 9999) + 1}"
     if style == 5:
-        return f"{_pick(r, f)[0]}{_pick(r, l)}{int(r.random() * 999) + 1}"
+        return f"{_pick(r, f)[0]}{_pick(r, last)}{int(r.random() * 999) + 1}"
     if style == 6:
         return "".join(_pick(r, _LETTERS) for _ in range(5 + int(r.random() * 4)))
-    return f"{_pick(r, w)}-{_pick(r, w)}-{_pick(r, l)}"
+    return f"{_pick(r, w)}-{_pick(r, w)}-{_pick(r, last)}"
 
 
 def user_id(seed: int, name: str) -> str:

@@ -612,15 +612,15 @@ async def test_hostile_mode_is_parsed_safely(small_config):
     assert skipped > 0
     texts = (
         [p.title for p in products]
-        + [l.title for l in listings]
-        + [l.seller_username for l in listings]
+        + [listing.title for listing in listings]
+        + [listing.seller_username for listing in listings]
     )
     assert all("\x00" not in text for text in texts)
     assert all(len(p.title) <= 1000 for p in products)
-    assert all(len(l.seller_username) <= 255 for l in listings)
+    assert all(len(listing.seller_username) <= 255 for listing in listings)
     assert all(p.price is None or Decimal(0) < p.price <= Decimal(10**6) for p in products)
     assert any("<script>" in text or "onerror" in text for text in texts)
-    usernames = {l.seller_username for l in listings}
+    usernames = {listing.seller_username for listing in listings}
     assert any(unicodedata.normalize("NFKC", u) != u for u in usernames)  # full-width
     assert any(u != u.strip() or u.isupper() for u in usernames) or len(usernames) > 50
 

@@ -79,26 +79,32 @@ def test_search_is_an_and_of_words_with_or_groups_and_exclusion(params):
         title_matches(parse_query(short), token_set(listing.title)) for listing in base
     )
     shouted = universe.search(params, short.upper().replace(" ", " , "), EVERYTHING)
-    assert [l.item_id for l in shouted] == [l.item_id for l in base]
+    assert [listing.item_id for listing in shouted] == [listing.item_id for listing in base]
     colour = next(
-        t for t in ("black", "white", "grey", "blue") if any(t in token_set(l.title) for l in base)
+        t
+        for t in ("black", "white", "grey", "blue")
+        if any(t in token_set(listing.title) for listing in base)
     )
     narrower = universe.search(params, f"{short} {colour}", EVERYTHING)
     assert 0 < len(narrower) < len(base)
-    assert all(colour in token_set(l.title) for l in narrower)
+    assert all(colour in token_set(listing.title) for listing in narrower)
     excluded = universe.search(params, f"{short} -{colour}", EVERYTHING)
     assert len(excluded) + len(narrower) == len(base)
     either = universe.search(params, f"{short} ({colour}, zzzunknown)", EVERYTHING)
-    assert [l.item_id for l in either] == [l.item_id for l in narrower]
+    assert [listing.item_id for listing in either] == [listing.item_id for listing in narrower]
     assert universe.search(params, f"{short} zzzunknown", EVERYTHING) == ()
     # the inverted index agrees with the reference definition on a whole shard
     shard = universe.build_shard(params, product.shard)
     for q in (short, f"{short} -{colour}", f"({colour}, new) {short.split()[0]}"):
         expected = [
-            l.item_id for l in shard.listings if title_matches(parse_query(q), token_set(l.title))
+            listing.item_id
+            for listing in shard.listings
+            if title_matches(parse_query(q), token_set(listing.title))
         ]
         got = [
-            l.item_id for l in universe.search(params, q, EVERYTHING) if l.item_id in shard.by_id
+            listing.item_id
+            for listing in universe.search(params, q, EVERYTHING)
+            if listing.item_id in shard.by_id
         ]
         assert got == expected
 
@@ -139,10 +145,12 @@ def test_full_title_finds_almost_no_copies_a_short_query_most(small_config, para
             continue
         total += len(copies)
         full_found += sum(
-            l.item_id in copies for l in universe.search(params, product.title, EVERYTHING)
+            listing.item_id in copies
+            for listing in universe.search(params, product.title, EVERYTHING)
         )
         short_found += sum(
-            l.item_id in copies for l in universe.search(params, _short(product), EVERYTHING)
+            listing.item_id in copies
+            for listing in universe.search(params, _short(product), EVERYTHING)
         )
     assert total > 100
     assert full_found <= 0.05 * total
@@ -183,7 +191,7 @@ def test_truth_copies_are_findable_and_consistent(small_config, params):
                 t for t in tokens(listing.title) if t not in universe._global_vocabulary(False)
             ]
             found = universe.search(params, " ".join(words[:4]), EVERYTHING)
-            assert copy.item_id in {l.item_id for l in found}
+            assert copy.item_id in {listing.item_id for listing in found}
         passing += sum(c.passes_filters for c in copies)
         total += len(copies)
     assert 0.7 * total <= passing < total  # most copies pass the dropshipper filters, not all
@@ -266,13 +274,16 @@ import hashlib, sys
 from collection.marketplaces.sandbox import SandboxConfig, truth
 from collection.marketplaces.sandbox.catalogue import CatalogueParams
 from collection.marketplaces.sandbox import amazon, universe
-config = SandboxConfig(seed=7, best_sellers_per_page=12, best_seller_pages=2, dropshippers=60, max_listings=120)
+config = SandboxConfig(
+    seed=7, best_sellers_per_page=12, best_seller_pages=2, dropshippers=60, max_listings=120
+)
 params = CatalogueParams.from_config(config)
 nodes = sys.argv[1].split(",")
 digest = hashlib.sha256()
 for node in nodes:
     for product in amazon.node_products(params, node)[:3]:
-        digest.update(repr(universe.search(params, " ".join(product.title.split()[1:3]), universe.ListingFilter())).encode())
+        query = " ".join(product.title.split()[1:3])
+        digest.update(repr(universe.search(params, query, universe.ListingFilter())).encode())
         digest.update(repr(truth.truth_copies(config, product.asin)).encode())
 print(digest.hexdigest())
 """

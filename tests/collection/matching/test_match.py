@@ -119,7 +119,8 @@ def test_another_brand_word_is_counter_evidence(sonvik):
     "title,copy,variant",
     [
         (
-            "Chuckit! Ultra Ball Dog Toy, Medium (2.5 Inch Diameter) Pack of 2, for breeds 20-60 lbs",
+            "Chuckit! Ultra Ball Dog Toy, Medium (2.5 Inch Diameter) Pack of 2,"
+            " for breeds 20-60 lbs",
             "Ultra Ball Dog Toy Medium 2.5 Inch Diameter Pack of 2 for breeds 20-60 lbs",
             "Ultra Ball Dog Toy Medium 2.5 Inch Diameter 4 Pack for breeds 20-60 lbs",
         ),
@@ -165,7 +166,9 @@ def test_a_figure_cut_off_is_no_evidence_either_way():
 def _rate(kind):
     pairs = [(product_terms(p["title"]), listing) for p in PRODUCTS for listing in p[kind]]
     hits = [listing_match(terms, listing) >= T for terms, listing in pairs]
-    return sum(hits) / len(hits), [l for (_, l), h in zip(pairs, hits) if h != (kind == "copies")]
+    return sum(hits) / len(hits), [
+        listing for (_, listing), h in zip(pairs, hits, strict=True) if h != (kind == "copies")
+    ]
 
 
 def test_corpus_copies_match():

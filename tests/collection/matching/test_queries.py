@@ -151,7 +151,9 @@ def test_markup_and_wide_forms_are_read_as_text():
 def test_query_one_matches_the_hand_written_copies():
     copies = [(p["title"], c) for p in PRODUCTS for c in p["copies"]]
     found = [matches(search_queries(t)[0], c) for t, c in copies]
-    assert sum(found) / len(found) >= 0.9, [c for (t, c), ok in zip(copies, found) if not ok]
+    assert sum(found) / len(found) >= 0.9, [
+        c for (t, c), ok in zip(copies, found, strict=True) if not ok
+    ]
 
 
 def test_one_of_the_two_queries_matches_nearly_every_copy():
