@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable, Mapping
+from typing import TypedDict, Unpack
 
 
 class ProviderGate:
@@ -72,10 +73,19 @@ class ProviderGate:
                 return
 
 
+class GateOptions(TypedDict, total=False):
+    """``ProviderGate`` keyword arguments shared by all the gates of a ``ProviderGates``."""
+
+    burst: int
+    clock: Callable[[], float]
+
+
 class ProviderGates:
     """One gate per provider name, created on first use from the configured rates."""
 
-    def __init__(self, rates: Mapping[str, float] | None = None, **gate_kwargs) -> None:
+    def __init__(
+        self, rates: Mapping[str, float] | None = None, **gate_kwargs: Unpack[GateOptions]
+    ) -> None:
         self._rates = dict(rates or {})
         self._gate_kwargs = gate_kwargs
         self._gates: dict[str, ProviderGate] = {}

@@ -79,7 +79,7 @@ class EngineStats:
             return 0.0 if t1 - self.started < 0.2 else n1 / (t1 - self.started)
         return (n1 - n0) / (t1 - t0)
 
-    def as_dict(self) -> dict:
-        data = dict(sorted(self.totals.items()))
+    def as_dict(self) -> dict[str, float]:
+        data: dict[str, float] = dict(sorted(self.totals.items()))
         data["duration_s"] = round(self.elapsed, 3)
         return data

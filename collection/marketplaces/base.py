@@ -30,7 +30,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import NamedTuple, Protocol
+from typing import Any, NamedTuple, Protocol, TypedDict, Unpack
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +106,14 @@ class ListingPage:
     request_url: str = ""  # redacted, safe to store and show
 
 
+class ErrorContext(TypedDict, total=False):
+    """Where a ``MarketplaceError`` came from: its keyword arguments, passed on as ``**``."""
+
+    provider: str
+    status_code: int | None
+    url: str
+
+
 class MarketplaceError(Exception):
     error_type = "error"
     retryable = False
@@ -132,7 +140,9 @@ class RateLimited(MarketplaceError):
     error_type = "rate_limited"
     retryable = True
 
-    def __init__(self, message: str, *, retry_after: float | None = None, **kwargs) -> None:
+    def __init__(
+        self, message: str, *, retry_after: float | None = None, **kwargs: Unpack[ErrorContext]
+    ) -> None:
         super().__init__(message, **kwargs)
         self.retry_after = retry_after  # seconds, from Retry-After when the provider sent it
 
@@ -141,7 +151,13 @@ class QuotaExhausted(MarketplaceError):
     error_type = "quota"
     retryable = True
 
-    def __init__(self, message: str, *, reset_at: dt.datetime | None = None, **kwargs) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        reset_at: dt.datetime | None = None,
+        **kwargs: Unpack[ErrorContext],
+    ) -> None:
         super().__init__(message, **kwargs)
         self.reset_at = reset_at
 
@@ -197,4 +213,4 @@ class Marketplace:
     amazon: AmazonSource
     ebay: EbaySource
     name: str = "sandbox"
-    extra: dict = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)  # the client, the sandbox app…

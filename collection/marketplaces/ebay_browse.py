@@ -35,6 +35,7 @@ import httpx
 from .base import (
     AuthFailed,
     ClientError,
+    ErrorContext,
     Listing,
     ListingPage,
     ListingQuery,
@@ -173,7 +174,9 @@ class EbayAppTokens:
                 wait = self._retry_at - self._clock()
                 if self._attempts != attempts_before:  # refused while we waited
                     raise copy.copy(failure)
-                if wait > 0:  # the refusal said when to ask again, and that is not yet
+                # The refusal said when to ask again, and that is not yet (only a RateLimited
+                # sets a wait: see the mint below).
+                if wait > 0 and isinstance(failure, RateLimited):
                     refusal = copy.copy(failure)
                     refusal.retry_after = wait
                     raise refusal
@@ -232,7 +235,11 @@ class EbayAppTokens:
             headers=self._headers,
             content=self._body,
         )
-        common = {"provider": PROVIDER, "status_code": response.status_code, "url": display_url}
+        common: ErrorContext = {
+            "provider": PROVIDER,
+            "status_code": response.status_code,
+            "url": display_url,
+        }
         if response.status_code != 200:
             body = try_json(response)
             detail = "token: " + _error_detail(body, self._scrub)
@@ -474,7 +481,7 @@ class EbayBrowseSearch:
         if response.status_code != 200:
             raise await self._error(response, display_url)
         data = decode_json(response, provider=PROVIDER, display_url=display_url)
-        common = {"provider": PROVIDER, "status_code": 200, "url": display_url}
+        common: ErrorContext = {"provider": PROVIDER, "status_code": 200, "url": display_url}
         if not isinstance(data, dict):
             raise ParseError(f"{PROVIDER}: search response is not an object", **common)
         items = data.get("itemSummaries", [])
@@ -513,7 +520,7 @@ class EbayBrowseSearch:
         body = try_json(response)
         detail = _error_detail(body, self._scrub)
         status = response.status_code
-        common = {"provider": PROVIDER, "status_code": status, "url": display_url}
+        common: ErrorContext = {"provider": PROVIDER, "status_code": status, "url": display_url}
         if status == 429:
             retry_after = parse_retry_after(response.headers.get("retry-after"))
             message = f"{PROVIDER}: HTTP 429 {detail}".rstrip()

@@ -39,7 +39,7 @@ from decimal import Decimal
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
-from .base import CaptchaError, Listing, ParseError
+from .base import CaptchaError, ErrorContext, Listing, ParseError
 from .values import (
     MAX_ITEM_ID_LENGTH,
     MAX_TITLE_LENGTH,
@@ -414,7 +414,7 @@ def parse_search_page(
     html: str | bytes, *, currency: str = "USD", provider: str = "", url: str = ""
 ) -> SearchPage:
     """Listings, pagination and skipped-card count of one search results page."""
-    common = {"provider": provider, "url": url}
+    common: ErrorContext = {"provider": provider, "url": url}
     name = provider or "ebay"
     if isinstance(html, bytes):
         html = html.decode("utf-8", errors="replace")

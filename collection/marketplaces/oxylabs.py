@@ -25,6 +25,7 @@ from .base import (
     BestSeller,
     BestSellerPage,
     ClientError,
+    ErrorContext,
     ListingPage,
     ListingQuery,
     MarketplaceError,
@@ -105,7 +106,7 @@ class _OxylabsClient:
                 response, provider=PROVIDER, display_url=display_url, detail=detail
             )
         data = decode_json(response, provider=PROVIDER, display_url=display_url)
-        common = {"provider": PROVIDER, "status_code": 200, "url": display_url}
+        common: ErrorContext = {"provider": PROVIDER, "status_code": 200, "url": display_url}
         results = data.get("results") if isinstance(data, dict) else None
         if not isinstance(results, list) or not results or not isinstance(results[0], dict):
             raise ParseError(f"{PROVIDER}: response has no results[0]", **common)
@@ -119,7 +120,7 @@ class _OxylabsClient:
 
 def _target_error(status: int, display_url: str) -> MarketplaceError:
     message = f"{PROVIDER}: target page status {status}"
-    common = {"provider": PROVIDER, "status_code": status, "url": display_url}
+    common: ErrorContext = {"provider": PROVIDER, "status_code": status, "url": display_url}
     if status in (400, 404, 410):
         return ClientError(message, **common)
     return ServerError(message, **common)
@@ -229,7 +230,11 @@ class OxylabsAmazonBestSellers:
         if self._render:
             payload["render"] = self._render
         job = await self._oxylabs.query(payload, display_url=display_url)
-        common = {"provider": PROVIDER, "status_code": job.status_code, "url": display_url}
+        common: ErrorContext = {
+            "provider": PROVIDER,
+            "status_code": job.status_code,
+            "url": display_url,
+        }
         content = job.content
         if isinstance(content, str):
             raise ParseError(f"{PROVIDER}: content is unparsed HTML, not best sellers", **common)

@@ -33,6 +33,7 @@ from .base import (
     AuthFailed,
     ClientError,
     ConnectionFailed,
+    ErrorContext,
     MarketplaceError,
     ParseError,
     RateLimited,
@@ -166,7 +167,7 @@ def error_for_status(
     """The generic classification of a non-success response (see the module docstring)."""
     status = response.status_code
     message = f"{provider}: HTTP {status}" + (f" {detail}" if detail else "")
-    common = {"provider": provider, "status_code": status, "url": display_url}
+    common: ErrorContext = {"provider": provider, "status_code": status, "url": display_url}
     if status in (401, 403):
         return AuthFailed(message, **common)
     if status == 408:
@@ -182,7 +183,11 @@ def error_for_status(
 def decode_json(response: httpx.Response, *, provider: str, display_url: str) -> object:
     """The JSON body, or ParseError for an empty, truncated or HTML body."""
     body = response.content
-    common = {"provider": provider, "status_code": response.status_code, "url": display_url}
+    common: ErrorContext = {
+        "provider": provider,
+        "status_code": response.status_code,
+        "url": display_url,
+    }
     head = body[:64].lstrip()
     if not head:
         raise ParseError(f"{provider}: empty body where JSON was expected", **common)

@@ -45,6 +45,7 @@ core); product_terms ~0.1 ms once per product.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from rapidfuzz.distance import LCSseq
@@ -323,12 +324,12 @@ def _variant_conflict(terms: ProductTerms, text: str, words: set[str]) -> bool:
             if unit in mine_units and (unit, value) not in terms.specs:
                 return True
     if terms.colours:
-        theirs = words & _COLOUR_STEMS
-        if theirs and not theirs & terms.colours:
+        their_colours = words & _COLOUR_STEMS
+        if their_colours and not their_colours & terms.colours:
             return True
     if terms.sizes:
-        theirs = words & SIZE_WORDS
-        if theirs and not theirs & terms.sizes:
+        their_sizes = words & SIZE_WORDS
+        if their_sizes and not their_sizes & terms.sizes:
             return True
     return False
 
@@ -366,7 +367,7 @@ class PageContext:
     parsed: dict[str, tuple[str, list[str]]] = field(repr=False)  # title → _content
 
 
-def page_context(terms: ProductTerms, listing_titles) -> PageContext:
+def page_context(terms: ProductTerms, listing_titles: Iterable[object]) -> PageContext:
     """Computed once per search page (the titles it returned), for listing_match."""
     parsed: dict[str, tuple[str, list[str]]] = {}
     counts: dict[str, int] = {}

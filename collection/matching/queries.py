@@ -172,8 +172,8 @@ def search_queries(title: str, *, limit: int = 2, brand: str | None = None) -> t
         queries.append(_join(picked))  # the product phrase alone, whatever else was dropped
     elif len(picked) >= 4:
         # The two safest words of query 1, and any one of its riskier ones.
-        group = ", ".join(t.text for t in sorted(picked[2:], key=lambda t: t.offset))
-        queries.append(f"{_join(picked[:2])} ({group})")
+        riskier = ", ".join(t.text for t in sorted(picked[2:], key=lambda t: t.offset))
+        queries.append(f"{_join(picked[:2])} ({riskier})")
     if brand_words and code:
         queries.append(f"{' '.join(brand_words)} {code}")
     if brand_words and noun:

@@ -32,7 +32,7 @@ from ._postgres import SELLERS_LOCK
 CHUNK = 2000  # sellers per transaction
 
 
-def _chunks(items: list, size: int = CHUNK) -> Iterator[list]:
+def _chunks[T](items: list[T], size: int = CHUNK) -> Iterator[list[T]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
 
@@ -55,11 +55,11 @@ def seller_aggregates(
         if old is None or run_id > old[0]:
             products[product_id] = (run_id, ratio)
     result = {}
-    for seller_id, products in sighted.items():
+    for seller_id, sighted_products in sighted.items():
         matched = latest.get(seller_id, {})
         ratios = sorted(r for _, r in matched.values() if r is not None)
         median = round(statistics.median(ratios), 4) if ratios else None
-        share = round(len(matched) / len(products), 4) if products else None
+        share = round(len(matched) / len(sighted_products), 4) if sighted_products else None
         result[seller_id] = (len(matched), median, share)
     return result
 
