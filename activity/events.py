@@ -20,6 +20,7 @@ import json
 import logging
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 from asgiref.sync import sync_to_async
@@ -115,7 +116,8 @@ class EventRecorder:
         self._trailing: asyncio.TimerHandle | None = None
         self._trailing_task: asyncio.Task | None = None
         self._frame_events = max(1, int(settings.ACTIVITY_FRAME_EVENTS))
-        self._frame_full = None  # set by frame_due: wakes it (from any thread)
+        # Set by frame_due: wakes it (from any thread).
+        self._frame_full: Callable[[], None] | None = None
 
     def emit(self, action: str, *, worker: int = 0, phase: str = "", **data: Any) -> None:
         with self._lock:

@@ -110,22 +110,22 @@ def run_live_state_get(*, run_id: int, feed_limit: int = FEED_LIMIT) -> dict[str
         .order_by()
         .values_list("m", flat=True)
     )
-    for row in RunEvent.objects.filter(run_id=run_id, seq__in=last_seqs):
-        worker(row.worker)["last"] = event_as_json(row)
-    for row in RunEvent.objects.filter(run_id=run_id, seq__in=error_seqs):
-        worker(row.worker)["last_error"] = event_as_json(row)
+    for event in RunEvent.objects.filter(run_id=run_id, seq__in=last_seqs):
+        worker(event.worker)["last"] = event_as_json(event)
+    for event in RunEvent.objects.filter(run_id=run_id, seq__in=error_seqs):
+        worker(event.worker)["last_error"] = event_as_json(event)
 
     errors_by_type: dict[str, dict[str, int]] = {}
-    for row in (
+    for error_row in (
         events.filter(action__in=ERROR_ACTIONS)
         .annotate(error_type=KeyTextTransform("error_type", "data"))
         .values("action", "error_type")
         .annotate(n=Count("id"))
         .order_by()
     ):
-        kind = row["error_type"] or "unknown"
+        kind = error_row["error_type"] or "unknown"
         entry = errors_by_type.setdefault(kind, {Action.RETRYING: 0, Action.ERROR: 0})
-        entry[row["action"]] += row["n"]
+        entry[error_row["action"]] += error_row["n"]
 
     feed = [event_as_json(row) for row in events.order_by("-seq")[:feed_limit]]
     feed.reverse()

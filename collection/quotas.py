@@ -115,7 +115,7 @@ class QuotaTracker:
 
     async def acquire(self, provider: str) -> None:
         """Count one request to ``provider``; raise ``QuotaExhausted`` when its window is spent."""
-        if provider in self._aligning_providers:
+        if provider in self._aligning_providers and self._aligning is not None:
             await asyncio.shield(self._aligning)  # its first requests wait for what it reports
         quota = self.quotas.get(provider)
         if quota is None:

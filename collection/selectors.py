@@ -123,7 +123,10 @@ def run_progress_get(*, run_id: int, run: CollectionRun | None = None) -> RunPro
 
 def run_control_get(*, run_id: int) -> tuple[str, str]:
     """(status, requested_action) of a run: what its executors poll for pause/cancel."""
-    return tuple(CollectionRun.objects.values_list("status", "requested_action").get(pk=run_id))
+    status, requested_action = CollectionRun.objects.values_list("status", "requested_action").get(
+        pk=run_id
+    )
+    return status, requested_action
 
 
 def run_get(*, run_id: int) -> CollectionRun:
@@ -366,11 +369,12 @@ def run_outcome_get(*, run_id: int, limit: int = 100) -> RunOutcome:
         added=list(added[:limit]),
         seen_again=list(seen_again[:limit]),
         failed_by_type=[(error_type or "unknown", n) for error_type, n in failed_by_type],
-        failed_tasks=list(
-            RunTask.objects.filter(run_id=run_id, status=RunTask.Status.FAILED)
+        failed_tasks=[
+            dict(row)
+            for row in RunTask.objects.filter(run_id=run_id, status=RunTask.Status.FAILED)
             .order_by("id")
             .values("key", "phase", "attempts", "error_type", "error_message")[:limit]
-        ),
+        ],
     )
 
 
@@ -836,7 +840,7 @@ def run_top_sellers_get(
             .order_by("-products", "seller_id")[:limit]
         )
         sellers = Seller.objects.in_bulk([row["seller_id"] for row in top])
-    result = []
+    result: list[dict] = []
     for row in top:
         seller = sellers.get(row["seller_id"])
         if seller is None or len(result) >= limit:
@@ -865,6 +869,4 @@ def seller_snapshots_chart_get(*, limit: int = 100) -> list[dict]:
         )[:limit]
     )
     rows.reverse()
-    for row in rows:
-        row["created_at"] = row["created_at"].isoformat()
-    return rows
+    return [{**row, "created_at": row["created_at"].isoformat()} for row in rows]

@@ -66,8 +66,8 @@ async def report_build(
             sellers_found=0,
             sellers_new=0,
             sightings=0,
-            requests=session.get("requests", 0),
-            retries=session.get("retries", 0),
+            requests=int(session.get("requests", 0)),  # counters: whole numbers
+            retries=int(session.get("retries", 0)),
             failed_tasks=0,
             duration_s=round(time.monotonic() - started, 3),
             phase=state.phase,

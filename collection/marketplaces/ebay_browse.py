@@ -358,11 +358,11 @@ def parse_item_summary(item: object, query: ListingQuery) -> Listing | None:
     location = get("itemLocation")
     country = ""
     if location.__class__ is dict:
-        country = location.get("country")
-        if country is None:
-            country = ""
-        elif country != "US":
-            return None
+        located = location.get("country")
+        if located is not None:
+            if located != "US":
+                return None
+            country = located
     shipping = _shipping_cost(get("shippingOptions"))
     if shipping is _NOT_FREE:
         return None

@@ -33,7 +33,7 @@ from urllib.parse import urlsplit
 import httpx
 from django.core.exceptions import ImproperlyConfigured
 
-from .base import Marketplace
+from .base import EbaySource, Marketplace
 from .ebay_browse import EbayAppTokens, EbayBrowseSearch
 from .oxylabs import OxylabsAmazonBestSellers, OxylabsEbaySearch
 
@@ -241,6 +241,7 @@ async def marketplace_open(
             password=oxylabs_password,
             timeout=oxylabs_timeout,
         )
+        ebay: EbaySource
         if config.ebay_provider == "oxylabs":
             ebay = OxylabsEbaySearch(
                 client=client,

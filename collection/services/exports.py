@@ -23,9 +23,10 @@ import csv
 import datetime as dt
 import json
 import logging
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 from django.db.models import QuerySet
 from django.utils import timezone
@@ -129,7 +130,7 @@ def _same(value):
 
 
 # One converter per column (the column types are known: no per-cell type dispatch).
-_CSV_CELLS = {
+_CSV_CELLS: dict[str, Callable[[Any], str]] = {
     "username": csv_text,
     "normalized": csv_text,
     "display_name": csv_text,
@@ -139,7 +140,7 @@ _CSV_CELLS = {
     "deleted_at": _csv_time,
     "flagged": lambda value: "true" if value else "false",
 }
-_JSON_VALUES = {
+_JSON_VALUES: dict[str, Callable[[Any], Any]] = {
     "feedback_percent": _json_decimal,
     "first_seen_at": _json_time,
     "last_seen_at": _json_time,

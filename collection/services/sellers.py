@@ -150,6 +150,7 @@ def seller_rename(
     """Set the display name (the username stays as first seen); empty clears it."""
     display_name = " ".join((display_name or "").split())
     max_length = Seller._meta.get_field("display_name").max_length
+    assert max_length is not None  # a CharField's
     if len(display_name) > max_length:
         raise SellerError(f"A display name has at most {max_length} characters.")
     with transaction.atomic():

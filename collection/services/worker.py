@@ -57,5 +57,8 @@ def _pause_if_never_started(*, run_id: int, exc: Exception) -> None:
 
 
 def _report_as_json(report) -> dict:
-    data = dataclasses.asdict(report) if dataclasses.is_dataclass(report) else dict(report)
+    if dataclasses.is_dataclass(report) and not isinstance(report, type):
+        data = dataclasses.asdict(report)
+    else:
+        data = dict(report)
     return json.loads(json.dumps(data, default=str))

@@ -79,7 +79,7 @@ def transaction_begin() -> None:
 
 def mark_tasks(*, run_id: int, marks: dict[int, MarkRow], now) -> list[TaskRow]:
     ids = sorted(marks)
-    running = []
+    running: list[tuple] = []
     for chunk in _chunks(ids):
         qs = RunTask.objects.filter(run_id=run_id, pk__in=chunk, status=RunTask.Status.RUNNING)
         if _on_postgres():
@@ -161,7 +161,7 @@ def upsert_products(*, run_id: int, batch: PreparedBatch, now) -> tuple[dict[str
             ],
         )
     ids = {p.asin: p.pk for p in [*new, *changed]}
-    already = set()
+    already: set[int] = set()
     for chunk in _chunks(list(ids.values())):
         already.update(
             ProductCategory.objects.filter(run_id=run_id, product_id__in=chunk)
@@ -207,7 +207,7 @@ def upsert_links(*, run_id: int, links: list[tuple[int, int, int | None]], now) 
 def create_tasks(*, run_id: int, tasks: list[tuple[str, int, int, str]]) -> int:
     if not tasks:
         return 0
-    existing = set()
+    existing: set[str] = set()
     for chunk in _chunks([t[0] for t in tasks]):
         existing.update(
             RunTask.objects.filter(run_id=run_id, key__in=chunk).values_list("key", flat=True)
@@ -361,20 +361,20 @@ def store_sellers(*, run_id: int, batch: PreparedBatch, now) -> dict:
                 present[pair] = sighting
     to_insert, to_update = [], []
     for pair in sorted(wanted):
-        row = wanted[pair]
+        sighting_row = wanted[pair]
         old = present.get(pair)
         if old is None:
             sighting = SellerSighting(run_id=run_id, seller_id=pair[0], product_id=pair[1])
-            _sighting_fill(sighting, row)
+            _sighting_fill(sighting, sighting_row)
             to_insert.append(sighting)
-        elif row.rank() < (
+        elif sighting_row.rank() < (
             not old.is_match,
             old.listing_price is None,
             old.listing_price or 0,
             old.item_id,
             old.query,
         ):
-            _sighting_fill(old, row)
+            _sighting_fill(old, sighting_row)
             to_update.append(old)
     if to_insert:
         SellerSighting.objects.bulk_create(to_insert, batch_size=CHUNK)

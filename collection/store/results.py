@@ -29,6 +29,7 @@ import contextlib
 import gc
 import logging
 from collections.abc import Iterable, Iterator
+from typing import Any
 
 from django.db import connection, transaction
 from django.db.models import F
@@ -203,7 +204,7 @@ def run_counters_add(
                 fields[key] = fields.get(key, 0) + int(value)
         elif value or value == 0:
             extra[key] = value
-    updates = {name: F(name) + value for name, value in fields.items()}
+    updates: dict[str, Any] = {name: F(name) + value for name, value in fields.items()}
     if extra:
         stats = (
             CollectionRun.objects.select_for_update().values_list("stats", flat=True).get(pk=run_id)

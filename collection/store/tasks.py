@@ -33,7 +33,7 @@ from .types import ClaimedTask
 
 logger = logging.getLogger(__name__)
 
-NEXT_PHASE = {
+NEXT_PHASE: dict[str, str] = {
     CollectionRun.Phase.AMAZON: CollectionRun.Phase.EBAY,
     CollectionRun.Phase.EBAY: CollectionRun.Phase.DONE,
 }
@@ -234,11 +234,12 @@ def run_counters_get(*, run_id: int) -> dict:
 
 def run_failed_tasks(*, run_id: int, limit: int = 100) -> list[dict]:
     """Failed tasks of a run (key, phase, attempts, error type and message), oldest first."""
-    return list(
-        RunTask.objects.filter(run_id=run_id, status=RunTask.Status.FAILED)
+    return [
+        dict(row)
+        for row in RunTask.objects.filter(run_id=run_id, status=RunTask.Status.FAILED)
         .order_by("id")
         .values("id", "key", "phase", "attempts", "error_type", "error_message")[:limit]
-    )
+    ]
 
 
 def _snapshot_ensure(run: CollectionRun) -> SellerSnapshot:

@@ -37,7 +37,7 @@ class Product(NamedTuple):
     asin: str
     title: str
     profile: str
-    index: int  # position in its profile
+    index: int  # type: ignore[assignment]  # position in its profile; mypy: shadows tuple.index
     noun_index: int  # the shard (profile, noun) its eBay listings live in
     pieces: tuple[tuple[str, str], ...]  # the title as (kind, text) pieces (see titles)
     price_cents: int

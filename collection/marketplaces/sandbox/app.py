@@ -382,9 +382,10 @@ class SandboxApp:
                 {"_nkw": keywords, "_pgn": str(start_page)}
             )
         else:
-            url = payload.get("url")
-            if not isinstance(url, str) or not url:
+            given = payload.get("url")
+            if not isinstance(given, str) or not given:
                 return _json(400, {"message": "url: field required"})
+            url = given
         search = _parse_ebay_url(url)
         if search is None:
             return _json(
@@ -557,7 +558,6 @@ def caches_clear() -> None:
         amazon.node_products,
         amazon.category_records,
         universe.model_routing,
-        universe.build_shard,
         universe.search,
         universe.fewer_words,
         sellers.dropshippers,
@@ -565,3 +565,4 @@ def caches_clear() -> None:
         tokens.parse_query,
     ):
         cached.cache_clear()
+    universe.shards_clear()

@@ -21,7 +21,9 @@ _CONDITION_NAMES = {1000: "New", 1500: "Open box", 2500: "Seller refurbished", 3
 
 def _split_filter(value: str) -> list[str]:
     """Split on commas that are not inside {...} or [...]."""
-    terms, depth, current = [], 0, []
+    terms: list[str] = []
+    depth = 0
+    current: list[str] = []
     for ch in value:
         if ch in "{[":
             depth += 1

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 
 from . import ebay_pages
 from .responses import Response, _html, _json
@@ -36,6 +37,7 @@ _GATEWAY_HTML = (
 
 
 def server_error(kind: str, u: float) -> Response:
+    options: tuple[Callable[[], Response], ...]
     if kind == "oxylabs":
         options = (
             lambda: _json(500, {"message": "Internal server error"}),
@@ -86,6 +88,7 @@ def malformed(kind: str, response: Response, u: float) -> Response:
             is_html = isinstance(data["results"][0]["content"], str)
         except (ValueError, KeyError, IndexError, TypeError):
             is_html = False
+        content: str | dict[str, object]
         if is_html:  # an eBay page: captcha, empty or unrecognised content
             content = (
                 ebay_pages.CAPTCHA_PAGE

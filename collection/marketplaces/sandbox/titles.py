@@ -219,6 +219,7 @@ def own_title(pieces, r) -> str:
     feature = features[int(r.random() * len(features))] if features else ""
     colour, size = _part(pieces, "colour"), _part(pieces, "size")
     extra = tw.OWN_EXTRAS[int(r.random() * len(tw.OWN_EXTRAS))]
+    options: tuple[str, ...]
     if _part(pieces, "book"):
         book = _part(pieces, "book")
         fmt = tw.BOOK_FORMATS[int(r.random() * len(tw.BOOK_FORMATS))]
@@ -258,7 +259,7 @@ def shard_vocabulary(profile: str, noun_index: int) -> frozenset[str]:
 
 def global_vocabulary(hostile: bool) -> frozenset[str]:
     """Tokens any listing may carry whatever its product (decorations; hostile text)."""
-    texts = tw.PREFIXES + tw.SUFFIXES + tw.OWN_EXTRAS + tw.ACCESSORIES
+    texts: tuple[str, ...] = tw.PREFIXES + tw.SUFFIXES + tw.OWN_EXTRAS + tw.ACCESSORIES
     if hostile:
         texts += words.HOSTILE_MARKUP + ("x" * 100_000,)
     vocabulary: set[str] = set()

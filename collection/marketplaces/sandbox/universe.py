@@ -38,7 +38,7 @@ _US = ("US", "United States")
 
 class Shard(NamedTuple):
     listings: tuple[SandboxListing, ...]  # best-match order
-    index: dict[str, int]  # token → bitset of positions
+    index: dict[str, int]  # type: ignore[assignment]  # token → bitset; mypy: shadows tuple.index
     by_id: dict[str, int]
     copies: dict[str, tuple[int, ...]]  # asin → positions of its copies
 
@@ -296,11 +296,9 @@ def build_shard(params: CatalogueParams, shard: tuple[str, int]) -> Shard:
     return found
 
 
-def _clear_shards() -> None:
+def shards_clear() -> None:
+    """Forget the built shards (``build_shard``'s cache; see ``app.caches_clear``)."""
     _SHARDS.clear()
-
-
-build_shard.cache_clear = _clear_shards  # type: ignore[attr-defined]  (caches_clear)
 
 
 def ready(params: CatalogueParams, q: str) -> bool:
