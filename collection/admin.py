@@ -144,7 +144,8 @@ def scout_app_list(request, app_label=None):
     return sections + others
 
 
-admin.site.get_app_list = scout_app_list
+# The default site, so every admin URL keeps working; a method set on the instance.
+admin.site.get_app_list = scout_app_list  # type: ignore[method-assign]
 
 
 def run_live_url(run_id: int) -> str:
@@ -445,7 +446,7 @@ class CategoryPresetAdmin(admin.ModelAdmin):
 
 class RunTaskInline(admin.TabularInline):
     model = RunTask
-    fields = ["key", "status", "attempts", "error_type", "error_message", "finished_at"]
+    fields = ("key", "status", "attempts", "error_type", "error_message", "finished_at")
     readonly_fields = fields
     can_delete = False
     extra = 0
@@ -474,7 +475,7 @@ class CollectionRunAdmin(admin.ModelAdmin):
     ]
     list_filter = ["status", "phase", "created_at"]
     date_hierarchy = "created_at"
-    fields = [
+    fields = (
         "live_page",
         "outcome_page",
         "status",
@@ -508,7 +509,7 @@ class CollectionRunAdmin(admin.ModelAdmin):
         "heartbeat_at",
         "executor",
         "failure_reason",
-    ]
+    )
     readonly_fields = fields
     inlines = [RunTaskInline]
     actions = ["rerun_runs", "pause_runs", "resume_runs", "cancel_runs", "add_worker_to_runs"]
@@ -583,7 +584,7 @@ class CollectionRunAdmin(admin.ModelAdmin):
         done = []
         for run_id in queryset.order_by("pk").values_list("pk", flat=True):
             result = run_control(run_id=run_id, action=op, user=request.user)
-            if result.ok:
+            if result.run is not None:  # result.ok
                 self.message_user(
                     request, run_link_message(result.run, result.message), messages.SUCCESS
                 )
@@ -744,7 +745,7 @@ def _http_url(url: str) -> str:
 
 class ProductCategoryInline(admin.TabularInline):
     model = ProductCategory
-    fields = ["category", "rank", "run", "updated_at"]
+    fields = ("category", "rank", "run", "updated_at")
     readonly_fields = fields
     extra = 0
     max_num = 0
@@ -760,7 +761,7 @@ class ProductAdmin(admin.ModelAdmin):
     list_display = ["asin", "short_title", "price", "currency", "rating", "ratings_count"]
     search_fields = ["asin", "title"]
     list_filter = ["categories__department"]
-    fields = [
+    fields = (
         "asin",
         "amazon_link",
         "title",
@@ -773,7 +774,7 @@ class ProductAdmin(admin.ModelAdmin):
         "first_seen_run",
         "created_at",
         "updated_at",
-    ]
+    )
     readonly_fields = fields
     inlines = [ProductCategoryInline]
 
@@ -862,7 +863,8 @@ def seller_evidence_page(*, seller_id: int, page: str | int | None):
         .order_by("-created_at", "-id")
     )
     page_obj = Paginator(sightings, EVIDENCE_PER_PAGE).get_page(page)
-    page_obj.rows = [EvidenceRow.of(s) for s in page_obj.object_list]
+    # The template reads page.rows beside page.object_list; Page has no such field.
+    page_obj.rows = [EvidenceRow.of(s) for s in page_obj.object_list]  # type: ignore[attr-defined]
     return page_obj
 
 
@@ -967,7 +969,7 @@ class SellerAdmin(admin.ModelAdmin):
         "first_seen_at",
         "last_seen_at",
     ]
-    fields = [
+    fields = (
         "username",
         "display_name",
         "normalized",
@@ -989,7 +991,7 @@ class SellerAdmin(admin.ModelAdmin):
         "last_seen_at",
         "created_at",
         "updated_at",
-    ]
+    )
     readonly_fields = [f for f in fields if f != "display_name"]
     change_form_template = "admin/collection/seller/change_form.html"
     actions = [

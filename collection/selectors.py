@@ -774,7 +774,7 @@ def seller_runs_chart_get(*, seller_id: int) -> list[dict]:
     ]
 
 
-def product_resellers_get(*, asin: str, limit: int = 200) -> tuple[object, list[dict]] | None:
+def product_resellers_get(*, asin: str, limit: int = 200) -> tuple[Product, list[dict]] | None:
     """A product and the sellers who list it: each seller's latest matched listing of it
     (else their latest look-alike).
 

@@ -9,6 +9,7 @@ event, by that process.
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from django.utils import timezone
 
@@ -82,10 +83,11 @@ class RunEnding:
         """Record the stop's status (when this process decided it) and its event."""
         state = self.state
         stop = state.stop
-        event_data = {"message": stop.message}
+        assert stop is not None  # both callers set RunState.stop first
+        event_data: dict[str, Any] = {"message": stop.message}
         if not stop.transition:
             return  # whoever changed the status recorded the event
-        fields = {"status_message": stop.message}
+        fields: dict[str, Any] = {"status_message": stop.message}
         if stop.status == Status.PAUSED:
             fields.update(pause_reason=stop.reason, resume_at=stop.resume_at)
         elif stop.status == Status.FAILED:

@@ -232,9 +232,9 @@ def schedules_run_due(*, now: dt.datetime | None = None) -> list[Firing]:
     seen: set[int] = set()
 
     # Enabled schedules written without the service (shell, fixtures) get their first slot.
-    for schedule in Schedule.objects.filter(enabled=True, next_run_at__isnull=True):
-        Schedule.objects.filter(pk=schedule.pk, next_run_at__isnull=True).update(
-            next_run_at=schedule_next_run(cron=schedule.cron, after=now)
+    for unslotted in Schedule.objects.filter(enabled=True, next_run_at__isnull=True):
+        Schedule.objects.filter(pk=unslotted.pk, next_run_at__isnull=True).update(
+            next_run_at=schedule_next_run(cron=unslotted.cron, after=now)
         )
 
     while True:
@@ -251,6 +251,7 @@ def schedules_run_due(*, now: dt.datetime | None = None) -> list[Firing]:
                 break
             seen.add(schedule.pk)
             slot = schedule.next_run_at
+            assert slot is not None  # filtered on next_run_at__lte
             firing = Firing(
                 schedule_id=schedule.pk,
                 slot=slot,

@@ -17,6 +17,7 @@ import json
 import logging
 import sys
 from decimal import Decimal, InvalidOperation
+from typing import TYPE_CHECKING
 
 from django.core.management.base import BaseCommand, CommandError
 from django.db import DatabaseError
@@ -43,6 +44,11 @@ from collection.services.foreground import (
     run_foreground_resume,
 )
 from collection.services.lifecycle import RunError, categories_resolve, run_estimate_from_options
+
+if TYPE_CHECKING:  # rich is imported when a display starts
+    from rich.console import JustifyMethod
+    from rich.live import Live
+    from rich.progress import Progress, TaskID
 
 USAGE = 2  # exit status for bad input
 STOPPED = 1  # exit status for a run that did not complete
@@ -153,6 +159,7 @@ class Command(BaseCommand):
 
         if options["resume"] is not None:
             run_id = _int(options["resume"], "--resume")
+            assert run_id is not None  # options["resume"] is set
             fixed = [
                 name
                 for name, value in (
@@ -404,9 +411,10 @@ class ProgressDisplay:
 
         self.run_id = run_id
         self.console = Console(file=stream, highlight=False, soft_wrap=False)
-        self.progress = None
-        self.live = None
-        self._amazon = self._ebay = None
+        self.progress: Progress | None = None
+        self.live: Live | None = None
+        self._amazon: TaskID | None = None  # set with self.progress, by start()
+        self._ebay: TaskID | None = None
         self._last: RunProgress | None = None
 
     def __rich__(self):
@@ -458,7 +466,7 @@ class ProgressDisplay:
 
     def update(self, p: RunProgress) -> None:
         self._last = p
-        if self.progress is None:
+        if self.progress is None or self._amazon is None or self._ebay is None:
             return
         self.progress.update(
             self._amazon,
@@ -540,12 +548,13 @@ class ProgressDisplay:
             self.console.print("No listing of this run copies a best seller's title.")
             return
         table = Table(title=f"Top dropshippers of run {run_id}")
-        for name, justify in (
+        columns: tuple[tuple[str, JustifyMethod], ...] = (
             ("Seller", "left"),
             ("Best sellers matched", "right"),
             ("Median markup", "right"),
             ("Score", "right"),
-        ):
+        )
+        for name, justify in columns:
             table.add_column(name, justify=justify)
         for row in top:
             markup = row["median_markup_percent"]
