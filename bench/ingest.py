@@ -110,11 +110,11 @@ def prepare_database(*, existing: int, history: int) -> dict:
         cursor.execute(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE")
         cursor.execute(
             "INSERT INTO collection_collectionrun (status, phase, pause_reason, status_message,"
-            " requested_action, workers, amazon_pages, ebay_pages, markup_min_percent,"
+            " requested_action, workers, amazon_pages, ebay_pages, ebay_queries, markup_min_percent,"
             " markup_max_percent, products_found, ebay_searches, sellers_found, sellers_new,"
             " sightings, requests, retries, failed_tasks, skipped_records, stats, estimate,"
             " event_seq, created_at, executor, failure_reason)"
-            " VALUES ('completed', 'done', '', '', '', 5, 1, 1, 80, 120, 0, 0, 0, 0, 0, 0, 0, 0,"
+            " VALUES ('completed', 'done', '', '', '', 5, 1, 1, 2, 80, 120, 0, 0, 0, 0, 0, 0, 0, 0,"
             " 0, '{}', '{}', 0, now() - interval '1 day', '', '') RETURNING id"
         )
         old_run = cursor.fetchone()[0]
