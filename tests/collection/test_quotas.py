@@ -356,6 +356,8 @@ WORKER = textwrap.dedent(
     os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings"
     django.setup()
     from collection.marketplaces.base import QuotaExhausted
+    from collection.quota_windows import Quota
+    from collection.quotas import QuotaTracker
 
     print("ready", flush=True)  # then wait for the others: all start at once
     while not os.path.exists(sys.argv[3]):
