@@ -31,7 +31,6 @@ from django.utils import timezone
 
 from activity.models import RunEvent
 from activity.payloads import (
-    Action,  # re-exported for collection.engine until it imports activity.payloads (issue 15)
     Messages,
     frame_message,
     run_group,
@@ -41,7 +40,7 @@ from activity.publish import apublish_many, hand_over, publish_on_commit
 from activity.selectors import run_summary_for, run_summary_get
 from collection.models import CollectionRun
 
-__all__ = ["Action", "EventRecorder", "run_status_publish"]
+__all__ = ["EventRecorder", "run_status_publish"]
 
 logger = logging.getLogger(__name__)
 

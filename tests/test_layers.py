@@ -57,13 +57,11 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("engine", ("collection.engine", "collection.quotas")),
     ("pipeline, store", ("collection.pipeline", "collection.store")),
     # The run state machine the engine and the store make their status changes with.
-    # collection.services.runs only re-exports it for the engine (issue 15).
     (
         "lifecycle",
         (
             "collection.services.lifecycle",
             "collection.services.execution",
-            "collection.services.runs",
         ),
     ),
     ("events", ("activity.events",)),

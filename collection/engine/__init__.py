@@ -1,6 +1,6 @@
 """The parallel collection engine (see ``runner`` for how an execution is organised).
 
-Entry points (``CONTRACT.md``)::
+Entry points::
 
     report = run_execute(run_id=12)                    # sync: task workers, commands
     report = await arun_execute(run_id=12, workers=20, install_signal_handlers=True,

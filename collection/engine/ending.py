@@ -13,14 +13,15 @@ from typing import Any
 
 from django.utils import timezone
 
-from activity.events import Action, EventRecorder
+from activity.events import EventRecorder
+from activity.payloads import Action
 from collection import selectors, store
 from collection.engine.db import EngineDatabase
 from collection.engine.state import RunState
 from collection.engine.stats import EngineStats
 from collection.engine.writer import Writer
 from collection.models import CollectionRun
-from collection.services.runs import InvalidTransition, run_transition
+from collection.services.lifecycle import InvalidTransition, run_transition
 
 logger = logging.getLogger(__name__)
 

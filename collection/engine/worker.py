@@ -15,7 +15,8 @@ import random
 import time
 from collections.abc import Awaitable, Callable
 
-from activity.events import Action, EventRecorder
+from activity.events import EventRecorder
+from activity.payloads import Action
 from collection import pipeline, store
 from collection.engine.config import EngineConfig
 from collection.engine.limiter import ProviderGates
@@ -128,7 +129,7 @@ class Workers:
                     await self.quota_pause(gate.provider, exc, from_provider=False)
                     return None
                 if state.stop is not None:
-                    quota.release(gate.provider)  # quota hook: counted, but not sent
+                    quota.release(gate.provider)  # counted against the quota, but not sent
                     return None
             tries += 1
             self.stats.request(worker)

@@ -13,7 +13,8 @@ import asyncio
 import logging
 import time
 
-from activity.events import Action, EventRecorder
+from activity.events import EventRecorder
+from activity.payloads import Action
 from collection import store
 from collection.engine.config import EngineConfig
 from collection.engine.db import DatabaseUnavailable, EngineDatabase

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import collections
 import copy
 import datetime as dt
 import hashlib
@@ -149,6 +150,10 @@ class EbayAppTokens:
         self._attempts = 0  # mint requests answered (successfully or not)
         self._failure: MarketplaceError | None = None  # how the last mint request failed
         self._retry_at = 0.0  # a refused mint's Retry-After, as a self._clock() instant
+        # Tokens a server rejected: never taken back from the shared cache. Between a 401's
+        # invalidate() and its removal of the cached copy (two awaits), another worker's
+        # get() can read the cache and would otherwise adopt the dead token again.
+        self._rejected: collections.deque[str] = collections.deque(maxlen=8)
 
     def _valid(self, token: AppToken | None) -> bool:
         return token is not None and token.expires_at > self._clock()
@@ -181,6 +186,8 @@ class EbayAppTokens:
                     refusal.retry_after = wait
                     raise refusal
             token = await self._cache_get()
+            if token is not None and token.value in self._rejected:
+                token = None
             if not self._valid(token):
                 try:
                     token = await self._mint()
@@ -198,6 +205,7 @@ class EbayAppTokens:
 
     async def invalidate(self, failed: str) -> None:
         """Forget ``failed`` (a token a server rejected) if it is still the current one."""
+        self._rejected.append(failed)
         if self._token is not None and self._token.value == failed:
             self._token = None
         cached = await self._cache_get()

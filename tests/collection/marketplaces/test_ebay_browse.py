@@ -166,6 +166,52 @@ async def test_401_invalid_token_mints_once_and_retries():
     assert tokens.mints == 2
 
 
+class SlowDeleteCache:
+    """The Django cache, with a delete that waits (another worker runs meanwhile)."""
+
+    def __init__(self) -> None:
+        self.deleting = asyncio.Event()
+        self.release = asyncio.Event()
+
+    async def aget(self, key):
+        return await cache.aget(key)
+
+    async def aset(self, key, value, timeout=None):
+        await cache.aset(key, value, timeout)
+
+    async def adelete(self, key):
+        self.deleting.set()
+        await self.release.wait()
+        await cache.adelete(key)
+
+
+async def test_a_token_rejected_by_a_401_is_never_taken_back_from_the_cache():
+    """Between a 401's invalidation and the removal of the cached copy, another worker's
+    get() must mint, not adopt the dead token again (it then failed as AuthFailed)."""
+    minted = iter(["token-one", "token-two", "token-three"])
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        body = fixture_json("oauth_token.json") | {"access_token": next(minted)}
+        return httpx.Response(200, json=body)
+
+    slow = SlowDeleteCache()
+    async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as client:
+        tokens = EbayAppTokens(
+            client=client,
+            base_url=BASE,
+            client_id=CLIENT_ID,
+            client_secret=CLIENT_SECRET,
+            cache=slow,
+        )
+        first = await tokens.get()
+        invalidating = asyncio.create_task(tokens.invalidate(first))
+        await slow.deleting.wait()  # the dead token is still in the shared cache
+        second = await tokens.get()
+        slow.release.set()
+        await invalidating
+    assert (first, second) == ("token-one", "token-two")
+
+
 async def test_second_401_is_auth_failed():
     invalid = httpx.Response(401, json=fixture_json("browse_error_invalid_token.json"))
     recorded = Recorded(invalid)
