@@ -2,6 +2,9 @@
 
 Writes go through ``collection.services``; reads through ``collection.selectors``. Models
 hold data and constraints only.
+
+Past 400 lines: the whole domain's schema in one module, as Django expects of an app
+(the history of its migrations follows it); no logic lives here.
 """
 
 from decimal import Decimal

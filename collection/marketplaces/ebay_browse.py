@@ -14,6 +14,9 @@ quota, so a 429 without the header is ``QuotaExhausted`` (the engine pauses the 
 ``reset_at``, read best-effort from the Developer Analytics ``rate_limit`` call). A 429 that
 does carry ``Retry-After`` is a short-term throttle (a proxy, or the sandbox's requests per
 second knob) and is ``RateLimited`` with that delay.
+
+Past 400 lines: one API, its token lifecycle and its item parser with the fast paths the
+engine benchmark measures; the parts share the error tree and the redaction.
 """
 
 from __future__ import annotations

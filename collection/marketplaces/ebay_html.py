@@ -28,6 +28,9 @@ Each listing also carries what the card shows of shipping ("Free delivery" → 0
 "from China" → "CN"; a country we have no code for keeps its name) and the price's own
 currency ("KRW83,569.98" is KRW, never dollars; a currency we cannot tell leaves the price
 None). Regular expressions only ever run on one short text fragment, never on the page.
+
+Past 400 lines: both card generations, the divider, the seller-text variants and the
+money and shipping formats of a real results page, tested together against recorded shapes.
 """
 
 from __future__ import annotations

@@ -41,6 +41,9 @@ A missing figure (cut off at 80 characters) is no evidence either way.
 Cost: about 23 µs per listing_match without context, 27 µs per listing with
 page_context included (22,449 listings of 282 seed-3 search pages, best of 3, quiet
 core); product_terms ~0.1 ms once per product.
+
+Past 400 lines: one score and the evidence it weighs (brand, codes, variants, order, page
+context); every rule changes the same number, so they stay side by side.
 """
 
 from __future__ import annotations

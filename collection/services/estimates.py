@@ -15,6 +15,9 @@ page p (``page_survival[p]``) and the share whose first query found too little a
 second one (``follow_up_share``) are learned from the latest completed runs' ``RunTask`` rows
 when there are any, and otherwise stated defaults (``DEFAULTS``, measured on the sandbox
 marketplace's default catalogue; a real marketplace is learned after its first run).
+
+Past 400 lines: the estimate, what it learns from history and the quota forecast share
+the same rates; each interface reads all three.
 """
 
 from __future__ import annotations

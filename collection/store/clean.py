@@ -17,6 +17,9 @@ run's rows do not depend on how its results were split into batches:
   lowest positive price of all its records and the best (lowest) rank per category.
 
 The database side applies the same rules across batches (see ``store.results``).
+
+Past 400 lines: every untrusted field's cleaning and the order-independent dedupe rules
+that make a run's rows independent of batching; they are read together.
 """
 
 from __future__ import annotations

@@ -17,6 +17,9 @@ Search: each shard keeps an inverted index token → bitset of positions, positi
 best-match order (a hash of the item id). A query is routed to the shards whose
 vocabulary holds all its words (``titles.shard_vocabulary`` + model codes), so a search
 touches one or a few shards. Item ids encode their shard: ``1 PP NN SSSSSSS``.
+
+Past 400 lines: the emulated site's listings, their index and the search over it must
+agree with each other (tests compare the index with a reference matcher).
 """
 
 from __future__ import annotations

@@ -2,6 +2,8 @@
 
 Data only. Brand names are invented (so a generated title never names a real company),
 and each brand belongs to one profile so a title's first word tells its price range.
+
+Past 400 lines: word lists (data), no logic.
 """
 
 from __future__ import annotations
