@@ -350,14 +350,19 @@ def _parse_s_item(card: LexborNode, currency: str) -> Listing | None | bool:
     )
 
 
-def _has_next(tree: LexborHTMLParser) -> bool:
-    for node in tree.css(".pagination__next"):
+def _pagination_link(tree: LexborHTMLParser, selector: str) -> bool:
+    """Whether the pagination's next/previous control is a live link (not disabled)."""
+    for node in tree.css(selector):
         attrs = node.attributes
         if attrs.get("aria-disabled") == "true" or "disabled" in attrs:
             continue
         if node.tag == "a" and attrs.get("href"):
             return True
     return False
+
+
+def _has_next(tree: LexborHTMLParser) -> bool:
+    return _pagination_link(tree, ".pagination__next")
 
 
 def _hidden(node: LexborNode) -> bool:
@@ -376,13 +381,7 @@ def _hidden(node: LexborNode) -> bool:
 
 
 def _has_previous(tree: LexborHTMLParser) -> bool:
-    for node in tree.css(".pagination__previous"):
-        attrs = node.attributes
-        if attrs.get("aria-disabled") == "true" or "disabled" in attrs:
-            continue
-        if node.tag == "a" and attrs.get("href"):
-            return True
-    return False
+    return _pagination_link(tree, ".pagination__previous")
 
 
 def _is_captcha(tree: LexborHTMLParser) -> bool:
