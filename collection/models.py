@@ -452,18 +452,24 @@ class SellerSighting(models.Model):
     listing_price = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
     currency = models.CharField(max_length=3, blank=True, default="USD")
     # What the listing was: the evidence an operator reads.
-    title = models.CharField(max_length=300, blank=True)
-    item_url = models.URLField(max_length=500, blank=True)
+    title = models.CharField(max_length=300, blank=True, db_default="")
+    item_url = models.URLField(max_length=500, blank=True, db_default="")
     shipping_cost = models.DecimalField(
         max_digits=10, decimal_places=2, null=True, blank=True, help_text="0 = free shipping."
     )
-    location = models.CharField(max_length=64, blank=True)
-    query = models.CharField(max_length=300, blank=True, help_text="The eBay query that found it.")
+    location = models.CharField(max_length=64, blank=True, db_default="")
+    query = models.CharField(
+        max_length=300, blank=True, db_default="", help_text="The eBay query that found it."
+    )
     match_score = models.FloatField(
         null=True, blank=True, help_text="0–100: how closely the title copies the product's."
     )
+    # Database defaults too: rows written by SQL outside the ORM (benchmarks, tools, the
+    # sightings of runs before listings were judged) are look-alikes with no evidence.
     is_match = models.BooleanField(
-        default=False, help_text="A copy of the product (counts); otherwise a look-alike."
+        default=False,
+        db_default=False,
+        help_text="A copy of the product (counts); otherwise a look-alike.",
     )
     price_ratio = models.FloatField(
         null=True, blank=True, help_text="Listing price ÷ Amazon price (USD listings only)."
