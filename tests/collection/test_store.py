@@ -1017,3 +1017,21 @@ def test_control_separators_are_cleaned_from_scraped_strings():
     seller = Seller.objects.get()
     assert (seller.username, seller.normalized) == ("separated", "separated")
     assert SellerSighting.objects.get().item_id == "item"
+
+
+@pytest.mark.postgres_only
+def test_no_trigram_index_on_the_bare_seller_key():
+    """The store looks known sellers up by ``normalized =``: pg_trgm's GIN operator class also
+    serves ``=``, and the planner took such an index for 10k-key batches (a minute each).
+    The name search's trigram indexes are on expressions the store never compares."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'collection_seller'"
+        )
+        indexes = dict(cursor.fetchall())
+    trigram = {name: d for name, d in indexes.items() if "gin_trgm_ops" in d}
+    assert set(trigram) == {"seller_normalized_trgm", "seller_display_name_trgm"}
+    assert all("(normalized gin_trgm_ops)" not in d for d in trigram.values())
+    assert "lower((normalized)::text)" in trigram["seller_normalized_trgm"]
