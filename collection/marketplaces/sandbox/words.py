@@ -797,18 +797,6 @@ LAST_NAMES = (
     "chen",
 )
 
-LISTING_PREFIXES = ("", "", "", "", "NEW ", "New ", "Brand New ", "NEW - ", "🔥 ")
-LISTING_SUFFIXES = (
-    "",
-    "",
-    "",
-    " - Fast Free Shipping",
-    " | US Seller",
-    " NEW",
-    " FREE SHIP",
-    " (Sealed)",
-    " - Ships Today",
-)
 FOREIGN_COUNTRIES = (
     ("CN", "China"),
     ("GB", "United Kingdom"),
