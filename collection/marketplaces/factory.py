@@ -3,7 +3,8 @@
     MARKETPLACE=sandbox (default)  the emulator in-process: httpx.ASGITransport over
                                    SandboxApp, fake-but-valid credentials, base URLs
                                    http://sandbox.invalid. No network.
-    MARKETPLACE=live               the same adapters over the aiohttp transport to
+    MARKETPLACE=live               the same adapters over the aiohttp transport
+                                   (``transport.BodyTransport``) to
                                    OXYLABS_BASE_URL / EBAY_API_BASE_URL (production, eBay's
                                    sandbox, or `manage.py sandbox_marketplace` on loopback).
 
@@ -17,7 +18,8 @@ Usage (the engine)::
         page = await marketplace.amazon.best_sellers(node_id="172282", page=1)
         listings = await marketplace.ebay.search_listings(ListingQuery(...))
 
-One ``httpx.AsyncClient`` per ``marketplace_open``, shared by both adapters, with
+One ``httpx.AsyncClient`` (``transport.ApiClient``: no cookie jar) per
+``marketplace_open``, shared by both adapters, with
 ``httpx.Limits`` sized to the concurrency and ``httpx.Timeout`` from
 ``COLLECTION_HTTP_TIMEOUT`` (Oxylabs calls use ``COLLECTION_AMAZON_HTTP_TIMEOUT``: its
 realtime jobs take up to 150 s, for the eBay page as well as for Amazon).
@@ -36,6 +38,7 @@ from django.core.exceptions import ImproperlyConfigured
 from .base import EbaySource, Marketplace
 from .ebay_browse import EbayAppTokens, EbayBrowseSearch
 from .oxylabs import OxylabsAmazonBestSellers, OxylabsEbaySearch
+from .transport import ApiClient, BodyTransport
 
 SANDBOX_BASE_URL = "http://sandbox.invalid"
 USER_AGENT = "SellerScout/0.1"
@@ -219,15 +222,13 @@ async def marketplace_open(
         ebay_secret = pinned.ebay_client_secret or sandbox_defaults.SANDBOX_EBAY_CLIENT_SECRET
         extra["sandbox_app"] = sandbox_app
     else:
-        from httpx_aiohttp import AiohttpTransport
-
-        transport = AiohttpTransport(limits=limits)
+        transport = BodyTransport(limits=limits)
         oxylabs_base, ebay_base = config.oxylabs_base_url, config.ebay_api_base_url
         oxylabs_user, oxylabs_password = config.oxylabs_username, config.oxylabs_password
         ebay_id, ebay_secret = config.ebay_client_id, config.ebay_client_secret
 
     cache = _default_token_cache() if token_cache is _DEFAULT else token_cache
-    async with httpx.AsyncClient(
+    async with ApiClient(
         transport=transport,
         timeout=http_timeout(timeout_s),
         headers={"User-Agent": USER_AGENT},
