@@ -16,7 +16,8 @@ them and runs the phases; each part gets what it needs handed in, and they share
 
 Modules: ``claimer``, ``worker``, ``writer``, ``monitor``, ``broadcast``, ``ending``,
 ``report``; below them ``state`` (the shared state), ``db`` (which thread makes each
-database call, and retries), ``config``, ``streak``, ``retry``, ``limiter``, ``stats``.
+database call, and retries), ``config``, ``streak``, ``retry``, ``limiter``, ``stats``,
+``collector`` (the garbage collector's pace during a run).
 Every database call runs through ``sync_to_async``; none sits on a request's path.
 
 Stopping (pause, cancel, auth failure, quota, consecutive failures, a signal) is
@@ -40,6 +41,7 @@ from activity.events import EventRecorder
 from collection import pipeline, selectors, store
 from collection.engine.broadcast import EventFrames, ProgressFeed
 from collection.engine.claimer import Claimer
+from collection.engine.collector import gc_paced
 from collection.engine.config import EngineConfig
 from collection.engine.db import DatabaseUnavailable, EngineDatabase
 from collection.engine.ending import RunEnding
@@ -101,7 +103,8 @@ class Runner:
             signals = Signals(state, enabled=self.install_signal_handlers)
             signals.install()
             try:
-                await self._execute(options)
+                with gc_paced():  # see collector: a run allocates containers by the page
+                    await self._execute(options)
             finally:
                 signals.remove()
             return await report_build(state=state, db=db, stats=self.stats, started=started)
