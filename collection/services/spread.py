@@ -15,13 +15,16 @@ are claimed with SKIP LOCKED under leases, so nobody repeats anybody's work)::
 Stopping. Every process follows the run's row: an operator's pause or cancel (admin, live
 page), the Ctrl-C pause of the parent, completion. The joiners live in their own session,
 so a terminal's Ctrl-C reaches the parent only, which decides for the run. When the
-parent's execution ends, for whatever reason, it closes the lifelines: a joiner whose stdin
-reaches EOF signals itself SIGTERM, and the engine's handler stops it like a pause (if the
-run is still running, i.e. the parent died, the run is paused "interrupted"; otherwise the
-transition is refused and the joiner just stops), stores what it received and releases
-its tasks. A joiner still alive ``STOP_SECONDS`` later is killed, and the tasks it held are
-released here. A joiner that dies while the run goes on is logged and reported to the
-caller, its tasks are released at once, and the others finish the run: the run continues.
+parent's execution ends with the run's new status recorded, the joiners get
+``OWN_STOP_SECONDS`` to see it and end by themselves (they print their report then); after
+that, or at once when the parent's execution raised, it closes the lifelines: a joiner
+whose stdin reaches EOF signals itself SIGTERM, and the engine's handler stops it like a
+pause (if the run is still running, i.e. the parent died, the run is paused "interrupted";
+otherwise the transition is refused and the joiner just stops), stores what it received
+and releases its tasks. A joiner still alive ``STOP_SECONDS`` later is killed, and the
+tasks it held are released here. A joiner that dies while the run goes on is logged and
+reported to the caller, its tasks are released at once, and the others finish the run:
+the run continues.
 
 Where a run cannot spread (``spread_refusal``): SQLite, the embedded default. Its writers
 take the database lock one at a time, and its channel layer (in-memory) does not cross
@@ -62,6 +65,10 @@ AUTO = "auto"
 # ``auto`` gives every process at least this many workers: below it one process keeps up
 # with its requests, and a joiner's start-up (~1 s, ~100 MiB) would cost more than it adds.
 MIN_WORKERS_PER_PROCESS = 10
+# A joiner sees a status change within a control poll (1 s) and stops within the engine's
+# grace for requests in flight (2 s). Closing the lifeline sooner would race a joiner that
+# is ending by itself (a SIGTERM after the engine removed its handler kills it unreported).
+OWN_STOP_SECONDS = 3.5
 STOP_SECONDS = 15.0  # after its lifeline closes, how long a joiner gets to store and release
 JOIN_WAIT_SECONDS = 120.0  # how long a joiner waits for the parent to have the run running
 LOG_DIR_NAME = "seller-scout"
@@ -236,8 +243,9 @@ class Joiners:
         log_dir = joiner_log_dir()
         log_dir.mkdir(parents=True, exist_ok=True)
         env = _child_environment()
+        database = Path(str(connection.settings_dict.get("NAME") or "db")).name  # run ids repeat
         for index, share in enumerate(self.shares, start=1):
-            log_path = log_dir / f"run-{self.run_id}-joiner-{index}.log"
+            log_path = log_dir / f"{database}-run-{self.run_id}-joiner-{index}.log"
             with log_path.open("a") as log:
                 log.write(f"--- run {self.run_id}, joiner {index}, {share} workers, {since} ---\n")
                 log.flush()
@@ -316,19 +324,19 @@ class Joiners:
                 except Exception:
                     logger.warning("joiner death callback failed", exc_info=True)
 
-    def stop(self) -> None:
-        """Close the lifelines, give the joiners ``STOP_SECONDS`` to store and release,
-        kill what is left (a Ctrl-C here kills at once). Every joiner has ended after."""
+    def stop(self, *, at_once: bool = False) -> None:
+        """Let the joiners end by themselves (``OWN_STOP_SECONDS``, unless ``at_once``),
+        close the lifelines, give them ``STOP_SECONDS`` to store and release, kill what is
+        left (a Ctrl-C meanwhile kills at once). Every joiner has ended after."""
         self._stopping.set()
-        for joiner in self.joiners:
-            if joiner.process.stdin is not None:
-                with contextlib.suppress(OSError):
-                    joiner.process.stdin.close()
-        deadline = time.monotonic() + STOP_SECONDS
         try:
+            if not at_once:
+                self._wait(OWN_STOP_SECONDS)
             for joiner in self.joiners:
-                with contextlib.suppress(subprocess.TimeoutExpired):
-                    joiner.process.wait(timeout=max(0.0, deadline - time.monotonic()))
+                if joiner.process.stdin is not None:
+                    with contextlib.suppress(OSError):
+                        joiner.process.stdin.close()
+            self._wait(STOP_SECONDS)
         except KeyboardInterrupt:
             logger.warning("run %s: interrupted while the joiners stop; killing them", self.run_id)
         for joiner in self.joiners:
@@ -342,6 +350,12 @@ class Joiners:
                 joiner.process.kill()
         for watcher in self._watchers:
             watcher.join(timeout=30)
+
+    def _wait(self, seconds: float) -> None:
+        deadline = time.monotonic() + seconds
+        for joiner in self.joiners:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                joiner.process.wait(timeout=max(0.0, deadline - time.monotonic()))
 
 
 def lifeline_follow(fd: int) -> threading.Thread:
@@ -407,9 +421,11 @@ def run_execute_spread(
             install_signal_handlers=install_signal_handlers,
             progress=progress,
         )
-    finally:
-        if shares[1:]:
-            joiners.stop()
+    except BaseException:  # Ctrl-C before the engine's handlers, an engine error: now
+        joiners.stop(at_once=True)
+        raise
+    # The run's new status is recorded (or the database is gone: the report says so).
+    joiners.stop(at_once=report.status == CollectionRun.Status.RUNNING)
     here = {
         "role": "this process",
         "pid": os.getpid(),

@@ -109,6 +109,19 @@ def test_auto_and_counts_follow_the_cap_the_cores_and_the_workers(settings):
     assert spread.processes_resolve(requested="auto", workers=200).processes == 1
 
 
+@pytest.mark.postgres_only
+@pytest.mark.django_db
+def test_joiners_use_the_database_this_process_uses(monkeypatch):
+    # pytest-django points this process at test_<name>; the environment still names <name>.
+    name = connection.settings_dict["NAME"]
+    monkeypatch.setenv(
+        "DATABASE_URL", "postgres://postgres@127.0.0.1:5432/elsewhere?sslmode=prefer"
+    )
+    env = spread._child_environment()
+    assert env["DATABASE_URL"] == f"postgres://postgres@127.0.0.1:5432/{name}?sslmode=prefer"
+    assert env["DJANGO_SETTINGS_MODULE"] == "config.settings"
+
+
 def _run_command(*args):
     out, err = io.StringIO(), io.StringIO()
     call_command("run_collection", *args, stdout=out, stderr=err)
@@ -313,6 +326,9 @@ def test_a_joiner_whose_parent_is_killed_pauses_the_run_and_exits():
     )
     assert joiner[-1] not in held
     assert {_pid(e) for e in held} <= {process.pid}
+    log = spread.joiner_log_dir() / f"{connection.settings_dict['NAME']}-run-{run.pk}-joiner-1.log"
+    this_execution = log.read_text().rpartition("--- run ")[2]
+    assert "Interrupted (SIGTERM)" in this_execution and "Traceback" not in this_execution
 
 
 @pytest.mark.postgres_only

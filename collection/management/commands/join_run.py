@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
+import os
 import sys
 
 from django.core.management.base import BaseCommand, CommandError
@@ -53,4 +55,9 @@ class Command(BaseCommand):
             )
         except RunError as exc:  # completed or cancelled meanwhile, or gone
             result = {"run_id": options["run_id"], "skipped": True, "message": str(exc)}
-        self.stdout.write(json.dumps(result, default=str))
+        try:
+            self.stdout.write(json.dumps(result, default=str))
+            self.stdout.flush()
+        except BrokenPipeError:  # the parent died (the run was paused): nobody to tell
+            logging.getLogger(__name__).warning("parent gone; report not sent: %s", result)
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # quiet exit
