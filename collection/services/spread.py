@@ -26,6 +26,10 @@ tasks it held are released here. A joiner that dies while the run goes on is log
 reported to the caller, its tasks are released at once, and the others finish the run:
 the run continues.
 
+Both sides of the protocol (the parent's ``Joiners``, the joiner's ``lifeline_follow``
+and ``run_join_wait``) stay in this one module, past the usual ~400 lines, so that the
+lifeline, the report line and the wait condition are read, and changed, together.
+
 Where a run cannot spread (``spread_refusal``): SQLite, the embedded default. Its writers
 take the database lock one at a time, and its channel layer (in-memory) does not cross
 processes, so a joiner's events would reach the live page only from the database.
