@@ -6,6 +6,7 @@ channel layer and the sandbox marketplace served in-process. A real deployment s
 ``MARKETPLACE=live`` with provider credentials. Every variable is listed in ``.env.example``.
 """
 
+import os
 from pathlib import Path
 
 import environ
@@ -239,6 +240,13 @@ COLLECTION_RATE_LIMITS = env.dict(
     "COLLECTION_RATE_LIMITS", cast={"value": float}, default={"oxylabs": 40.0, "ebay": 0.0}
 )
 COLLECTION_MAX_ACTIVE_RUNS = env.int("COLLECTION_MAX_ACTIVE_RUNS", default=3)
+# Processes one run spreads over (run_collection --processes, a db_worker starting a run):
+# at most this many, default the cores this process may use. 1 keeps every run in one.
+COLLECTION_MAX_PROCESSES_PER_RUN = env.int(
+    "COLLECTION_MAX_PROCESSES_PER_RUN",
+    default=(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count())
+    or 1,
+)
 # An orphaned run (its process died) is re-queued automatically at most this many times.
 COLLECTION_MAX_AUTO_RESUMES = env.int("COLLECTION_MAX_AUTO_RESUMES", default=5)
 # Seconds between two scheduler ticks (due schedules, orphaned and stranded runs).

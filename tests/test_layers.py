@@ -53,7 +53,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     # A django.tasks Task is the worker's entry point and the address dispatch enqueues:
     # below dispatch, above the worker service it calls (one call, no logic).
     ("tasks", ("collection.tasks",)),
-    ("worker", ("collection.services.worker",)),
+    ("worker", ("collection.services.worker", "collection.services.spread")),
     ("engine", ("collection.engine", "collection.quotas")),
     ("pipeline, store", ("collection.pipeline", "collection.store")),
     # The run state machine the engine and the store make their status changes with.

@@ -159,7 +159,9 @@ def run_resume(*, run_id: int, enforce_active_limit: bool = True) -> CollectionR
 
 
 def run_worker_add(*, run_id: int) -> CollectionRun:
-    """Enqueue one more task for a queued or running run: another worker process joins it."""
+    """Enqueue one more task for a queued or running run: another worker process joins it
+    (by hand; a worker that starts a run already spreads it over the usable cores, see
+    ``services.spread``)."""
     run = CollectionRun.objects.get(pk=run_id)
     if not run.is_active:
         raise InvalidTransition(

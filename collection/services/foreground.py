@@ -3,7 +3,7 @@ this process, and wait out a provider's quota reset when the run pauses at one.
 
 A foreground run counts against ``COLLECTION_MAX_ACTIVE_RUNS`` like a run started in the
 admin (``dispatch.run_active_limit_check``); it is not enqueued for a task worker: this
-process executes it.
+process executes it, with the joiners it starts (``--processes``, ``services.spread``).
 """
 
 from __future__ import annotations
@@ -14,12 +14,11 @@ from collections.abc import Callable, Iterable
 from django.db import transaction
 from django.utils import timezone
 
-from collection import engine
-from collection.engine import RunReport
 from collection.models import CategoryPreset, CollectionRun
 from collection.selectors import run_resumable_get
 from collection.services.dispatch import run_active_limit_check
 from collection.services.lifecycle import RunOptionsError, categories_resolve, run_create
+from collection.services.spread import Joiner, SpreadReport, run_execute_spread
 
 
 def run_foreground_create(
@@ -79,30 +78,38 @@ def run_foreground_execute(
     *,
     run_id: int,
     workers: int | None = None,
+    processes: int = 1,
     progress: Callable | None = None,
     write: Callable[[str], None],
     waiting: Callable[[bool], None] = lambda waiting: None,
     sleep: Callable[[float], None] = time.sleep,
-) -> RunReport:
-    """Execute the run here until it stops; a pause at a provider quota waits for the
-    reset and executes it again (``waiting(True)`` before the wait, ``waiting(False)`` when
-    it goes on). Ctrl-C while waiting stops waiting; the run stays paused."""
-    report = _execute(run_id=run_id, workers=workers, progress=progress)
-    while report.status == CollectionRun.Status.PAUSED and (
-        report.pause_reason == CollectionRun.PauseReason.QUOTA
+    on_joiner_death: Callable[[Joiner], None] | None = None,
+) -> SpreadReport:
+    """Execute the run here (and in ``processes - 1`` joiners) until it stops; a pause at a
+    provider quota waits for the reset and executes it again (``waiting(True)`` before the
+    wait, ``waiting(False)`` when it goes on). Ctrl-C while waiting stops waiting; the run
+    stays paused. The joiners end with each execution, whatever ends it."""
+
+    def execute() -> SpreadReport:
+        return run_execute_spread(
+            run_id=run_id,
+            processes=processes,
+            workers=workers,
+            install_signal_handlers=True,
+            progress=progress,
+            on_joiner_death=on_joiner_death,
+        )
+
+    result = execute()
+    while result.report.status == CollectionRun.Status.PAUSED and (
+        result.report.pause_reason == CollectionRun.PauseReason.QUOTA
     ):
         waiting(True)
         if not run_quota_wait(run_id=run_id, write=write, sleep=sleep):
             break
         waiting(False)
-        report = _execute(run_id=run_id, workers=workers, progress=progress)
-    return report
-
-
-def _execute(*, run_id: int, workers: int | None, progress: Callable | None) -> RunReport:
-    return engine.run_execute(
-        run_id=run_id, workers=workers, install_signal_handlers=True, progress=progress
-    )
+        result = execute()
+    return result
 
 
 def run_quota_wait(

@@ -1,25 +1,48 @@
-"""The worker entry point: what a task worker does with a run id (``collection.tasks``)."""
+"""The worker entry points: what a task worker does with a run id (``collection.tasks``),
+and what a joiner process does (``manage.py join_run``, started by ``services.spread``)."""
 
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import json
 import logging
 
-from collection import engine
 from collection.models import CollectionRun
-from collection.services.lifecycle import InvalidTransition, Status, run_transition
+from collection.services.lifecycle import (
+    InvalidTransition,
+    Status,
+    run_is_orphaned,
+    run_transition,
+)
+from collection.services.spread import (
+    lifeline_follow,
+    processes_auto,
+    run_execute_spread,
+    run_join_wait,
+)
 
 logger = logging.getLogger(__name__)
 
 
-def run_worker_execute(*, run_id: int) -> dict:
+def run_worker_execute(
+    *,
+    run_id: int,
+    workers: int | None = None,
+    spread: bool = True,
+    install_signal_handlers: bool = False,
+) -> dict:
     """What a task worker does with a run id (``tasks.run_collection_task``).
 
     Executes a queued run, or joins a running one (the engine claims tasks with SKIP
     LOCKED, so a second process shares the work instead of repeating it). A run that was
     paused, cancelled or finished after it was enqueued is left alone: an operator's pause
     wins over a task that was already in the queue.
+
+    A worker that starts (or takes over) the run spreads it like ``run_collection
+    --processes auto``: joiners on the usable cores, within
+    ``COLLECTION_MAX_PROCESSES_PER_RUN``, at least ``spread.MIN_WORKERS_PER_PROCESS``
+    workers each. One that joins a live run, or a joiner (``spread=False``), does not.
     """
     run = CollectionRun.objects.filter(pk=run_id).first()
     if run is None or run.status not in CollectionRun.ACTIVE_STATUSES:
@@ -27,15 +50,51 @@ def run_worker_execute(*, run_id: int) -> dict:
         logger.info("run %s is %s; the task worker leaves it alone", run_id, status)
         return {"run_id": run_id, "status": status, "skipped": True}
 
+    joining = run.status == Status.RUNNING and not run_is_orphaned(run)
+    processes = 1
+    if spread and not joining:
+        processes = processes_auto(workers=workers or run.workers).processes
     try:
-        report = engine.run_execute(run_id=run_id)
+        result = run_execute_spread(
+            run_id=run_id,
+            processes=processes,
+            workers=workers,
+            install_signal_handlers=install_signal_handlers,
+        )
     except Exception as exc:
         # The engine records its own failures on the run; a run still queued means it
         # never got that far. Pause it with the reason instead of leaving it queued (the
         # recovery loop would re-enqueue it forever), then let the task record the error.
         _pause_if_never_started(run_id=run_id, exc=exc)
         raise
-    return _report_as_json(report)
+    return _report_as_json(result.report) | {"processes": result.processes}
+
+
+def run_join_execute(*, run_id: int, workers: int, since: dt.datetime, lifeline: int) -> dict:
+    """What a joiner process does (``manage.py join_run``): wait until its parent has the
+    run running (a heartbeat from ``since`` on), then take part in it as a task worker
+    joining a run does, with ``workers`` workers. The parent closing ``lifeline`` (the
+    file descriptor of the joiner's stdin), or dying, stops it (SIGTERM, which the engine
+    handles as a pause).
+
+    Returns a short plain report (the parent reads it from the joiner's stdout).
+    """
+    lifeline_follow(lifeline)
+    run = run_join_wait(run_id=run_id, since=since)
+    if run is None:
+        return {"run_id": run_id, "skipped": True, "requests": 0}
+    result = run_worker_execute(
+        run_id=run_id, workers=workers, spread=False, install_signal_handlers=True
+    )
+    session = result.get("session") or {}
+    return {
+        "run_id": run_id,
+        "status": result.get("status", ""),
+        "mode": result.get("mode", ""),
+        "executor": result.get("executor", ""),
+        "requests": int(session.get("requests", 0)),
+        "skipped": bool(result.get("skipped")),
+    }
 
 
 def _pause_if_never_started(*, run_id: int, exc: Exception) -> None:

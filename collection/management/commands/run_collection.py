@@ -3,11 +3,19 @@
     python manage.py run_collection --preset Sampler --workers 20
     python manage.py run_collection --categories 172282,12097479011 --ebay-pages 2 --json
     python manage.py run_collection --resume 12
+    python manage.py run_collection --preset Sampler --workers 50 --processes auto
 
-Ctrl-C (or SIGTERM) pauses the run cleanly and prints the command that resumes it. Exit
-status: 0 when the run completed, 1 when it ended paused, failed or cancelled, 2 for bad
-input (nothing is created or changed then). With ``--json`` the last line of standard
-output is one JSON object describing the run; progress goes to standard error.
+``--processes N|auto`` (default auto) spreads the run over N processes of this machine:
+this one and N-1 joiners it starts and stops (``collection.services.spread``), each with
+its share of ``--workers``. ``auto`` is one per usable core, at least 10 workers each,
+within ``COLLECTION_MAX_PROCESSES_PER_RUN``; on SQLite (the embedded default) it is 1.
+The joiners print nothing here: their logs go to a file each (the summary names them).
+
+Ctrl-C (or SIGTERM) pauses the run cleanly, joiners included, and prints the command that
+resumes it. Exit status: 0 when the run completed, 1 when it ended paused, failed or
+cancelled, 2 for bad input (nothing is created or changed then). With ``--json`` the last
+line of standard output is one JSON object describing the run; progress goes to standard
+error.
 """
 
 from __future__ import annotations
@@ -19,6 +27,7 @@ import sys
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import DatabaseError
 
@@ -44,6 +53,7 @@ from collection.services.foreground import (
     run_foreground_resume,
 )
 from collection.services.lifecycle import RunError, categories_resolve, run_estimate_from_options
+from collection.services.spread import AUTO, Spread, processes_resolve
 
 if TYPE_CHECKING:  # rich is imported when a display starts
     pass
@@ -74,6 +84,20 @@ def _int(value: str | None, name: str) -> int | None:
     except ValueError as exc:
         raise CommandError(
             f"{name} must be a whole number, got {value!r}.", returncode=USAGE
+        ) from exc
+
+
+def _processes(value: str | None) -> int | str | None:
+    if value is None:
+        return None
+    text = str(value).strip().lower()
+    if text == AUTO:
+        return AUTO
+    try:
+        return int(text)
+    except ValueError as exc:
+        raise CommandError(
+            f"--processes must be a whole number or 'auto', got {value!r}.", returncode=USAGE
         ) from exc
 
 
@@ -122,6 +146,13 @@ class Command(BaseCommand):
         )
         parser.add_argument("--markup-min", metavar="PCT", help="Lowest markup, percent (80).")
         parser.add_argument("--markup-max", metavar="PCT", help="Highest markup, percent (120).")
+        parser.add_argument(
+            "--processes",
+            metavar="N|auto",
+            help="Processes of this machine the run spreads over, the workers split between "
+            "them (auto, the default: one per usable core, at least 10 workers each; 1 on "
+            "SQLite).",
+        )
         parser.add_argument("--resume", metavar="RUN_ID", help="Continue a paused/failed run.")
         parser.add_argument(
             "--json",
@@ -136,9 +167,10 @@ class Command(BaseCommand):
 
     # --- input -------------------------------------------------------------------------
 
-    def _run_to_execute(self, options) -> tuple[int, int | None]:
-        """Create the run (or find the one to resume); return (run id, workers)."""
+    def _run_to_execute(self, options) -> tuple[int, int | None, Spread]:
+        """Create the run (or find the one to resume); return (run id, workers, spread)."""
         workers = _int(options["workers"], "--workers")
+        processes = _processes(options["processes"])
         amazon_pages = _int(options["amazon_pages"], "--amazon-pages")
         ebay_pages = _int(options["ebay_pages"], "--ebay-pages")
         ebay_queries = _int(options["ebay_queries"], "--ebay-queries")
@@ -181,9 +213,10 @@ class Command(BaseCommand):
                 raise _EstimateOnly(None, run=run)
             try:
                 run = run_foreground_resume(run_id=run_id)
+                spread = processes_resolve(requested=processes, workers=workers or run.workers)
             except RunError as exc:
                 raise CommandError(str(exc), returncode=USAGE) from None
-            return run.pk, workers
+            return run.pk, workers, spread
 
         if not node_ids and not presets:
             raise CommandError(
@@ -203,6 +236,12 @@ class Command(BaseCommand):
             except RunError as exc:
                 raise CommandError(str(exc), returncode=USAGE) from exc
             raise _EstimateOnly(estimate)
+        try:
+            spread = processes_resolve(
+                requested=processes, workers=workers or settings.COLLECTION_WORKERS
+            )
+        except RunError as exc:
+            raise CommandError(str(exc), returncode=USAGE) from None
         self._check_marketplace()
         try:
             run = run_foreground_create(
@@ -217,7 +256,7 @@ class Command(BaseCommand):
             )
         except RunError as exc:
             raise CommandError(str(exc), returncode=USAGE) from exc
-        return run.pk, workers
+        return run.pk, workers, spread
 
     def _check_marketplace(self) -> None:
         try:
@@ -237,21 +276,25 @@ class Command(BaseCommand):
     def _handle(self, **options):
         as_json = options["json"]
         try:
-            run_id, workers = self._run_to_execute(options)
+            run_id, workers, spread = self._run_to_execute(options)
         except _EstimateOnly as only:  # --estimate
             return self._print_estimate(only, as_json=as_json)
         # Progress and the summary go to stderr with --json, so stdout ends with the JSON.
         display_stream = sys.stderr if as_json else getattr(self.stdout, "_out", self.stdout)
-        display = ProgressDisplay(display_stream, run_id=run_id)
+        display = ProgressDisplay(display_stream, run_id=run_id, processes=spread.processes)
         self._warn_quota(run_id, display)
+        if spread.note and options["processes"] is not None:  # asked for auto: say why 1
+            display.console.print(spread.note, markup=False)
         display.start()
         try:
-            report = run_foreground_execute(
+            result = run_foreground_execute(
                 run_id=run_id,
                 workers=workers,
+                processes=spread.processes,
                 progress=display.update,
                 write=display.console.print,
                 waiting=lambda waiting: display.stop() if waiting else display.start(),
+                on_joiner_death=display.joiner_died,
             )
         except RunError as exc:  # completed/cancelled meanwhile, or gone
             display.stop()
@@ -263,11 +306,13 @@ class Command(BaseCommand):
                 returncode=STOPPED,
             ) from exc
         display.stop()
+        report = result.report
         evidence = run_evidence_get(run_id=run_id)
-        display.summary(report, evidence=evidence)
+        display.summary(report, evidence=evidence, processes=result.processes)
         self._compare_estimate(run_id, display)
         if as_json:
-            self.stdout.write(json.dumps(report_as_json(report) | evidence, default=str))
+            data = report_as_json(report) | {"processes": result.processes} | evidence
+            self.stdout.write(json.dumps(data, default=str))
         if report.status != "completed":
             raise CommandError(stopped_message(report), returncode=STOPPED)
 
