@@ -22,7 +22,10 @@ The digest (sha256) covers every page's task key, query, scores (repr of each fl
 follow-up query, and every product's queries; it must not change with an optimisation.
 
     .venv/bin/python bench/judging.py [--seed 1] [--categories 10] [--repeat 5]
-                                      [--heap-mib 0] [--expect DIGEST]
+                                      [--heap-mib 0] [--expect DIGEST] [--before main]
+
+``--before REV`` imports collection/matching's match code as it is at REV beside ours and
+times the same calls through it in each repetition (its results must agree too).
 
 ``--heap-mib`` keeps that many MiB of small live objects (tuples in lists, like a run's
 Django rows and pages) during the measurement, so the collector's work is as in a run.
@@ -169,10 +172,74 @@ def caches_clear() -> None:
     clear = getattr(matching, "caches_clear", None)
     if clear is not None:
         clear()
-    else:  # before the caches had a clear
-        from collection.matching import match
 
-        match._stem_cache.clear()
+
+def matching_at(rev: str):
+    """collection/matching's match module as it is at git ``rev``, imported beside ours
+    (a package of its own under /tmp), so both are timed in one process."""
+    import importlib
+    import subprocess
+    import tempfile
+
+    name = f"matching_at_{rev.replace('/', '_').replace('-', '_')}"
+    package = Path(tempfile.mkdtemp(prefix="scout-judging-")) / name
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    for module in ("_text", "_words", "match"):
+        source = subprocess.run(
+            ["git", "show", f"{rev}:collection/matching/{module}.py"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        (package / f"{module}.py").write_text(source)
+    sys.path.insert(0, str(package.parent))
+    return importlib.import_module(f"{name}.match")
+
+
+def caches_memory(api) -> dict[str, int]:
+    """Bytes each cache of the match module holds (deep sizes; functions, classes and
+    modules not followed)."""
+    import types
+
+    skip = (type, types.ModuleType, types.FunctionType, types.BuiltinFunctionType)
+
+    def deep(roots) -> int:
+        seen: set[int] = set()
+        todo = list(roots)
+        total = 0
+        while todo:
+            obj = todo.pop()
+            if id(obj) in seen or isinstance(obj, skip):
+                continue
+            seen.add(id(obj))
+            total += sys.getsizeof(obj)
+            todo.extend(gc.get_referents(obj))
+        return total
+
+    def lru(cached) -> list:  # the keys and results an lru_cache holds
+        return [r for r in gc.get_referents(cached) if not isinstance(r, (*skip, dict))]
+
+    out = {}
+    for name in ("_read_cached", "product_terms"):
+        cached = getattr(api, name, None)
+        if cached is not None and hasattr(cached, "cache_info"):
+            out[name.strip("_")] = deep(lru(cached))
+    for name in (
+        "_stems",
+        "_foreign_weights",
+        "_squashed",
+        "_is_code",
+        "_compounds_words",
+        "_chunk_words_memo",
+        "_chunk_compounds_memo",
+    ):
+        memo = getattr(api, name, None)
+        if memo is not None:
+            out[name.strip("_")] = deep([memo])
+    out["total"] = sum(out.values())
+    return out
 
 
 def judge_pipeline(pages, options) -> tuple[float, list]:
@@ -189,9 +256,13 @@ def judge_pipeline(pages, options) -> tuple[float, list]:
     return cpu, results
 
 
-def judge_parts(pages, *, cold: bool) -> tuple[dict[str, float], list]:
-    from collection.matching import listing_match, page_context, product_terms
-
+def judge_parts(pages, api, *, cold: bool) -> tuple[dict[str, float], list]:
+    """The three calls per page through ``api`` (a match module), each timed."""
+    product_terms, page_context, listing_match = (
+        api.product_terms,
+        api.page_context,
+        api.listing_match,
+    )
     clock = time.process_time
     cpu = {"terms": 0.0, "context": 0.0, "match": 0.0}
     results = []
@@ -246,6 +317,9 @@ def main() -> int:
     parser.add_argument("--heap-mib", type=int, default=0)
     parser.add_argument("--rebuild", action="store_true")
     parser.add_argument("--expect", default="", help="the baseline digest; exit 1 if different")
+    parser.add_argument(
+        "--before", default="", help="a git revision whose match code is timed beside ours"
+    )
     args = parser.parse_args()
     _django()
 
@@ -254,15 +328,16 @@ def main() -> int:
     options = _options()
     heap = _heap(args.heap_mib)
 
-    runs: dict[str, list[float]] = {
-        "pipeline": [],
-        "terms": [],
-        "context": [],
-        "match": [],
-        "cold terms": [],
-        "cold context": [],
-        "cold match": [],
-    }
+    from collection.matching import match as ours
+
+    before = matching_at(args.before) if args.before else None
+    runs: dict[str, list[float]] = {"pipeline": []}
+    modes = [("", ours, False), ("cold ", ours, True)]
+    if before is not None:
+        modes.append(("before ", before, False))
+    for label, _, _ in modes:
+        for part in ("terms", "context", "match", "total"):
+            runs[f"{label}{part}"] = []
     digests = set()
     for _ in range(args.repeat):
         caches_clear()
@@ -270,46 +345,42 @@ def main() -> int:
         cpu, results = judge_pipeline(pages, options)
         runs["pipeline"].append(cpu * 1e6 / listings)
         digests.add(digest(pages, results))
-        caches_clear()
-        gc.collect()
-        parts, scores = judge_parts(pages, cold=False)
-        for part, value in parts.items():
-            runs[part].append(value * 1e6 / listings)
-        if [r[2] for r in results] != scores:
-            raise SystemExit("parts and pipeline disagree")
-        gc.collect()
-        parts, scores = judge_parts(pages, cold=True)
-        for part, value in parts.items():
-            runs[f"cold {part}"].append(value * 1e6 / listings)
-        if [r[2] for r in results] != scores:
-            raise SystemExit("cold and pipeline disagree")
+        for label, api, cold in modes:
+            caches_clear()
+            gc.collect()
+            parts, scores = judge_parts(pages, api, cold=cold)
+            for part, value in parts.items():
+                runs[f"{label}{part}"].append(value * 1e6 / listings)
+            runs[f"{label}total"].append(sum(parts.values()) * 1e6 / listings)
+            if [r[2] for r in results] != scores:
+                raise SystemExit(f"{label or 'cached '}parts and the pipeline disagree")
+            if not label:  # what the caches hold after one run's worth of judging
+                stats = ours.cache_stats() if hasattr(ours, "cache_stats") else {}
+                stats["memory_bytes"] = caches_memory(ours)
     del heap
 
-    from collection import matching
-
-    stats = getattr(matching, "cache_stats", lambda: {})()
-    warm = [sum(v) for v in zip(runs["terms"], runs["context"], runs["match"], strict=True)]
-    cold = [
-        sum(v)
-        for v in zip(runs["cold terms"], runs["cold context"], runs["cold match"], strict=True)
-    ]
-    ratio = [c / w for c, w in zip(cold, warm, strict=True)]
     print(
         f"{len(pages)} search pages, {listings} listings "
         f"({listings / len(pages):.1f} a page), "
         f"{len({t.title for t, _ in pages})} products; seed {args.seed}, "
         f"{args.categories} categories, {args.repeat} repetitions, heap {args.heap_mib} MiB"
     )
-    print("µs per listing (min / median / max over repetitions; CPU, process_time):")
+    print("µs per listing, CPU (process_time), min / median / max over the repetitions:")
     for name, values in runs.items():
-        print(f"  {name:14s} {_spread(values)}")
-    print(f"  {'parts':14s} {_spread(warm)}")
-    print(f"  {'cold parts':14s} {_spread(cold)}")
-    print(f"  cold ÷ cached  {_spread(ratio)}")
+        print(f"  {name:16s} {_spread(values)}")
+    ratios = {}
+    for label in ("cold ", "before "):
+        if f"{label}total" in runs:
+            ratio = [b / a for a, b in zip(runs["total"], runs[f"{label}total"], strict=True)]
+            ratios[label.strip()] = sorted(ratio)
+            print(f"  {label.strip()} ÷ cached{'':6s}{_spread(ratio)}  (same repetition)")
     if stats:
-        print("caches after the last repetition:")
+        print("caches after a repetition (as in one run):")
         for name, row in stats.items():
-            print(f"  {name}: {row}")
+            hits = row.get("hits") if isinstance(row, dict) else None
+            looked = hits + row["misses"] if hits is not None else 0
+            rate = f", hit rate {hits / looked:.3f}" if looked else ""
+            print(f"  {name}: {row}{rate}")
     (only,) = digests if len(digests) == 1 else (None,)
     print(f"digest {only or sorted(digests)}")
     print(
@@ -318,8 +389,7 @@ def main() -> int:
                 "pages": len(pages),
                 "listings": listings,
                 "us_per_listing": {k: sorted(v) for k, v in runs.items()},
-                "parts": sorted(warm),
-                "cold_parts": sorted(cold),
+                "ratios": ratios,
                 "caches": stats,
                 "digest": only,
             },

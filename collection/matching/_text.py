@@ -41,10 +41,14 @@ def _prepare(text: object) -> str:
         text = html.unescape(text)
     if "<" in text:
         text = _TAG.sub(" ", text)
-    text = unicodedata.normalize("NFKC", text[: MAX_CHARS * 2])
+    text = text[: MAX_CHARS * 2]
+    if not text.isascii():  # ASCII is its own NFKC form
+        text = unicodedata.normalize("NFKC", text)
     text = text[:MAX_CHARS]
     if not text.isprintable():
         text = "".join(ch if ch.isprintable() else " " for ch in text)
+    if text.isascii() and "'" not in text and "`" not in text:
+        return text  # no apostrophe to join (the others are not ASCII)
     return _APOSTROPHE.sub("", text)
 
 
