@@ -50,7 +50,6 @@ from __future__ import annotations
 
 import functools
 import re
-from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from itertools import chain, filterfalse
@@ -60,6 +59,7 @@ from rapidfuzz.distance import LCSseq
 
 from ._text import (
     _COMPOUND,
+    _HAS_DIGIT,
     _PART,
     Token,
     clean,
@@ -415,8 +415,8 @@ class _Listing:
         self._specs: tuple[tuple[str, str], ...] | None = None
 
     def specs(self) -> tuple[tuple[str, str], ...]:
-        if self._specs is None:
-            self._specs = tuple(specs(self.text))
+        if self._specs is None:  # a figure needs a digit
+            self._specs = tuple(specs(self.text)) if _HAS_DIGIT.search(self.text) else ()
         return self._specs
 
     def lead(self, terms: ProductTerms) -> str:
@@ -573,11 +573,12 @@ class PageContext:
 def page_context(terms: ProductTerms, listing_titles: Iterable[object]) -> PageContext:
     """Computed once per search page (the titles it returned), for listing_match."""
     parsed: dict[str, _Listing] = {}
-    counts: Counter[str] = Counter()
+    counts: dict[str, int] = {}
     others = 0
     in_title = terms.weights.__contains__
     known = terms.words.__contains__
     weight_of = _foreign_weights.__getitem__
+    read = _read_cached
     listings = 0
     for title in listing_titles:
         if not isinstance(title, str):
@@ -585,7 +586,7 @@ def page_context(terms: ProductTerms, listing_titles: Iterable[object]) -> PageC
         listings += 1
         listing = parsed.get(title)
         if listing is None:
-            listing = parsed[title] = _listing(title)
+            listing = parsed[title] = read(title) if len(title) <= _LISTING_KEY else _read(title)
         unique = listing.unique
         # Another product's words: weight ≥ OTHER_PRODUCT. The weights are 1, 0.6, 0.3
         # (decoration 0), so the sum reaches 1 exactly when one word weighs 1 or the
@@ -593,7 +594,8 @@ def page_context(terms: ProductTerms, listing_titles: Iterable[object]) -> PageC
         if OTHER_PRODUCT and sum(map(weight_of, filterfalse(known, unique))) < OTHER_PRODUCT:
             continue
         others += 1
-        counts.update(filter(in_title, unique))
+        for w in filter(in_title, unique):
+            counts[w] = counts.get(w, 0) + 1
     share = {w: n / (others + SMOOTHING) for w, n in counts.items()}
     rare = []
     uncommon = []
