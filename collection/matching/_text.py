@@ -125,6 +125,12 @@ def tokenize(title: object) -> tuple[str, list[Token]]:
         added = False
         for m in _COMPOUND.finditer(chunk):
             comp = m.group(0)
+            if comp.isalnum():  # one word, the common case: its own compound
+                off = pos + m.start()
+                raw = raw_text[off : off + len(comp)] if raw_text else comp
+                tokens.append(Token(stem(comp), comp, raw, seg, off, True, comp))
+                added = True
+                continue
             parts = list(_PART.finditer(comp))
             squashed = "".join(p.group(0) for p in parts)
             for p in parts:

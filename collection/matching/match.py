@@ -204,11 +204,16 @@ class ProductTerms:
         return bool(self.sequence)
 
 
+def _has_digit(word: str) -> bool:
+    # No character is both alphabetic and a digit (checked over all of Unicode).
+    return not word.isalpha() and any(ch.isdigit() for ch in word)
+
+
 def _weight(tok: Token, brand: frozenset[str], code_pieces: dict[str, int]) -> float:
     w = tok.word
     if tok.compound in code_pieces:
         return W_CODE / code_pieces[tok.compound]
-    if w.isdigit() or w in _COLOUR_STEMS or any(ch.isdigit() for ch in w):
+    if w.isdigit() or w in _COLOUR_STEMS or _has_digit(w):
         return W_WEAK
     if w in brand:
         return W_DISTINCT
@@ -243,7 +248,7 @@ def _guess_brand(tokens: list[Token], seg: int, codes: frozenset[str]) -> tuple[
             or w in _FILLER_STEMS
             or w in _GENERIC_STEMS
             or w in _COLOUR_STEMS
-            or any(ch.isdigit() for ch in w)
+            or _has_digit(w)
         ):
             break
         brand.append(w)  # decoration words too: "Hot Wheels", "New Balance"

@@ -140,3 +140,13 @@ def test_a_very_long_title_is_read_but_not_kept():
     caches_clear()
     m._listing("x" * (m._LISTING_KEY + 1))
     assert cache_stats()["listings"]["size"] == 0
+
+
+def test_no_character_is_both_a_letter_and_a_digit():
+    # _has_digit skips the per-character scan of an alphabetic word on this ground.
+    assert not [c for c in map(chr, range(0x110000)) if c.isalpha() and c.isdigit()]
+
+
+def test_no_decoration_word_is_a_colour_or_a_size():
+    # A listing's colours and sizes are read once for every product, decoration included.
+    assert not m._DECORATION_STEMS & (m._COLOUR_STEMS | m.SIZE_WORDS)
