@@ -221,9 +221,15 @@ def caches_memory(api) -> dict[str, int]:
     def lru(cached) -> list:  # the keys and results an lru_cache holds
         return [r for r in gc.get_referents(cached) if not isinstance(r, (*skip, dict))]
 
+    reading = sys.modules.get(api.__name__.rsplit(".", 1)[0] + "._reading")
     out = {}
+
+    def lookup(name):
+        found = getattr(api, name, None)
+        return found if found is not None or reading is None else getattr(reading, name, None)
+
     for name in ("_read_cached", "product_terms"):
-        cached = getattr(api, name, None)
+        cached = lookup(name)
         if cached is not None and hasattr(cached, "cache_info"):
             out[name.strip("_")] = deep(lru(cached))
     for name in (
@@ -235,7 +241,7 @@ def caches_memory(api) -> dict[str, int]:
         "_chunk_words_memo",
         "_chunk_compounds_memo",
     ):
-        memo = getattr(api, name, None)
+        memo = lookup(name)
         if memo is not None:
             out[name.strip("_")] = deep([memo])
     out["total"] = sum(out.values())

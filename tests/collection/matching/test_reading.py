@@ -7,6 +7,7 @@ import random
 
 import pytest
 
+from collection.matching import _reading as r
 from collection.matching import (
     cache_stats,
     caches_clear,
@@ -38,8 +39,8 @@ TRICKY = [
 
 def _plain_reading(title):
     """What the listing reading was before its shortcuts: clean, the two regexes."""
-    text = clean(title)[: m._LISTING_CHARS]
-    words = tuple(w for w in map(stem, _PART.findall(text)) if w not in m._FILLER_STEMS)
+    text = clean(title)[: r._LISTING_CHARS]
+    words = tuple(w for w in map(stem, _PART.findall(text)) if w not in r._FILLER_STEMS)
     compounds = tuple(c if c.isalnum() else squash(c) for c in _COMPOUND.findall(text))
     return text, words, compounds
 
@@ -56,19 +57,19 @@ def _titles():
 @pytest.mark.parametrize("title", _titles())
 def test_reading_a_title_is_the_plain_reading(title):
     caches_clear()
-    got = m._listing(title)
-    again = m._listing(title)  # from the LRU this time
+    got = r._listing(title)
+    again = r._listing(title)  # from the LRU this time
     text, words, compounds = _plain_reading(title)
     for listing in (got, again):
         assert (listing.text, listing.words, listing.compounds) == (text, words, compounds)
 
 
 def test_random_ascii_titles_read_like_the_plain_reading():
-    r = random.Random(16)
+    rng = random.Random(16)
     alphabet = "abcXYZ019 -./,&<>'`_()|:;\t!é’"
     for _ in range(3000):
-        title = "".join(r.choice(alphabet) for _ in range(r.randrange(0, 40)))
-        listing = m._read(title)
+        title = "".join(rng.choice(alphabet) for _ in range(rng.randrange(0, 40)))
+        listing = r._read(title)
         assert (listing.text, listing.words, listing.compounds) == _plain_reading(title), title
 
 
@@ -117,12 +118,12 @@ def test_product_terms_are_memoised_and_shared():
 
 def test_every_cache_is_bounded():
     caches_clear()
-    for i in range(m.LISTING_CACHE + 50):
-        m._listing(f"Wireless Earbuds model Q{i} Bluetooth")
+    for i in range(r.LISTING_CACHE + 50):
+        r._listing(f"Wireless Earbuds model Q{i} Bluetooth")
     for i in range(m.PRODUCT_CACHE + 5):
         product_terms(f"Sonvik Q{i} Wireless Earbuds with Charging Case")
     stats = cache_stats()
-    assert stats["listings"]["size"] == m.LISTING_CACHE
+    assert stats["listings"]["size"] == r.LISTING_CACHE
     assert stats["product_terms"]["size"] == m.PRODUCT_CACHE
     for name, row in stats.items():
         assert row["size"] <= row["maxsize"], name
@@ -130,7 +131,7 @@ def test_every_cache_is_bounded():
 
 def test_a_memo_stops_remembering_when_full():
     calls = []
-    memo = m._Memo(lambda key: calls.append(key) or key.upper(), 2)
+    memo = r._Memo(lambda key: calls.append(key) or key.upper(), 2)
     assert [memo[k] for k in ("a", "b", "c", "c")] == ["A", "B", "C", "C"]
     assert len(memo) == 2
     assert calls == ["a", "b", "c", "c"]  # past its size, computed afresh
@@ -138,7 +139,7 @@ def test_a_memo_stops_remembering_when_full():
 
 def test_a_very_long_title_is_read_but_not_kept():
     caches_clear()
-    m._listing("x" * (m._LISTING_KEY + 1))
+    r._listing("x" * (r._LISTING_KEY + 1))
     assert cache_stats()["listings"]["size"] == 0
 
 
@@ -149,4 +150,4 @@ def test_no_character_is_both_a_letter_and_a_digit():
 
 def test_no_decoration_word_is_a_colour_or_a_size():
     # A listing's colours and sizes are read once for every product, decoration included.
-    assert not m._DECORATION_STEMS & (m._COLOUR_STEMS | m.SIZE_WORDS)
+    assert not r._DECORATION_STEMS & (r._COLOUR_STEMS | r.SIZE_WORDS)
