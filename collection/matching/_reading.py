@@ -39,7 +39,9 @@ class _Memo(dict[Any, Any]):
         return value
 
 
-_WORDS_CACHE = 50_000  # words per memo (a few MB at most)
+# Keys per memo: a 10-category run reads ~3,200 distinct words (~650 B each over all the
+# memos: ~2 MB); the bound keeps a run of junk titles under ~20 MB.
+_WORDS_CACHE = 20_000
 _stems: dict[str, str] = _Memo(stem, _WORDS_CACHE)
 
 
