@@ -41,10 +41,14 @@ def _prepare(text: object) -> str:
         text = html.unescape(text)
     if "<" in text:
         text = _TAG.sub(" ", text)
-    text = unicodedata.normalize("NFKC", text[: MAX_CHARS * 2])
+    text = text[: MAX_CHARS * 2]
+    if not text.isascii():  # ASCII is its own NFKC form
+        text = unicodedata.normalize("NFKC", text)
     text = text[:MAX_CHARS]
     if not text.isprintable():
         text = "".join(ch if ch.isprintable() else " " for ch in text)
+    if text.isascii() and "'" not in text and "`" not in text:
+        return text  # no apostrophe to join (the others are not ASCII)
     return _APOSTROPHE.sub("", text)
 
 
@@ -121,6 +125,12 @@ def tokenize(title: object) -> tuple[str, list[Token]]:
         added = False
         for m in _COMPOUND.finditer(chunk):
             comp = m.group(0)
+            if comp.isalnum():  # one word, the common case: its own compound
+                off = pos + m.start()
+                raw = raw_text[off : off + len(comp)] if raw_text else comp
+                tokens.append(Token(stem(comp), comp, raw, seg, off, True, comp))
+                added = True
+                continue
             parts = list(_PART.finditer(comp))
             squashed = "".join(p.group(0) for p in parts)
             for p in parts:

@@ -38,9 +38,16 @@ title, and the "4 Pack" title is the copy of the sibling ASIN, which is searched
 counted on its own. It scores below the threshold and is kept as a look-alike.
 A missing figure (cut off at 80 characters) is no evidence either way.
 
-Cost: about 23 µs per listing_match without context, 27 µs per listing with
-page_context included (22,449 listings of 282 seed-3 search pages, best of 3, quiet
-core); product_terms ~0.1 ms once per product.
+Cost (bench/judging.py: 84,842 listings of 1,160 search pages, seed 1, 10 categories,
+in a run's order; shared 2-core machine): ~22 µs of CPU per listing for the three calls,
+against ~31 µs before the reading was shared (same process, same pages): product_terms
+~2.7 µs a listing (~0.1 ms a product), page_context ~12.5 (it reads the titles),
+listing_match ~7. Where that comes from: a listing title is read once whatever the
+product (_reading: clean, split, its compounds and codes; an LRU of LISTING_CACHE titles
+keeps them for the sibling products' searches, ~24 % of the listings judged), the
+product's side is prepared once (ProductTerms' derived fields), and a listing whose
+penalties outweigh all it could score is 0 without computing its word order. Every
+shortcut gives the score the full path gives, bit for bit (the bench's digest).
 
 Past 400 lines: one score and the evidence it weighs (brand, codes, variants, order, page
 context); every rule changes the same number, so they stay side by side.
@@ -48,28 +55,43 @@ context); every rule changes the same number, so they stay side by side.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from itertools import filterfalse
 
 from rapidfuzz.distance import LCSseq
 
+from ._reading import (
+    _COLOUR_STEMS,
+    _COMPAT_STEMS,
+    _DECORATION_STEMS,
+    _FILLER_STEMS,
+    _GENERIC_STEMS,
+    _LISTING_KEY,
+    _WORDS_CACHE,
+    _chunk_compounds_memo,
+    _chunk_words_memo,
+    _compounds_words,
+    _is_code,
+    _Listing,
+    _listing,
+    _Memo,
+    _read,
+    _read_cached,
+    _squashed,
+    _stems,
+)
 from ._text import (
-    _COMPOUND,
     _PART,
     Token,
     clean,
     is_code,
     specs,
-    squash,
     stem,
     tokenize,
 )
 from ._words import (
-    COLOURS,
-    COMPAT_MARKERS,
-    DECORATION,
-    FILLER,
-    GENERIC,
     SIZE_WORDS,
     VARIANT_UNITS,
 )
@@ -79,7 +101,6 @@ MATCH_THRESHOLD: float = 60.0
 # How much of the (debranded, filler-free) Amazon title a copy can hold: 80 characters
 # minus room for decoration the seller adds.
 _COPY_ROOM = 55
-_LISTING_CHARS = 200  # eBay titles stop at 80; the rest of a longer text is noise
 
 W_DISTINCT = 1.0
 W_GENERIC = 0.6
@@ -104,24 +125,8 @@ COMMON = 0.5  # 1 - share below this: a word most of the kind's listings hold (�
 OTHER_PRODUCT = 1.0
 SMOOTHING = 2  # pseudo-listings: a word held by 1 of 2 others is not yet generic
 
-_stem_cache: dict[str, str] = {}
-
-
-def _stem(word: str) -> str:
-    got = _stem_cache.get(word)
-    if got is None:
-        got = stem(word)
-        if len(_stem_cache) < 50_000:
-            _stem_cache[word] = got
-    return got
-
 
 _UPGRADE_WORDS = frozenset({"upgraded", "upgrade", "improved", "newest"})
-_FILLER_STEMS = frozenset(stem(w) for w in FILLER)
-_DECORATION_STEMS = frozenset(stem(w) for w in DECORATION)
-_COLOUR_STEMS = frozenset(stem(w) for w in COLOURS)
-_GENERIC_STEMS = frozenset(stem(w) for w in GENERIC)
-_COMPAT_STEMS = frozenset(stem(w) for w in COMPAT_MARKERS)
 
 
 @dataclass(frozen=True, eq=False)
@@ -149,16 +154,47 @@ class ProductTerms:
     reach: dict[str, float] = field(default_factory=dict, repr=False)  # word → how likely
     # a copy cut at 80 still holds it (1 within the room, less the further it stands)
 
+    # Derived once here for listing_match (so each listing costs dictionary look-ups):
+    # word → the weight it adds to coverage (weight × reach; brand and code words aside),
+    # word → one character (the word order as a str for rapidfuzz), the words a listing's
+    # fill leaves out, and the decoration words the title itself has (kept in listings).
+    cover: dict[str, float] = field(init=False, repr=False)
+    letters: dict[str, str] = field(init=False, repr=False)
+    sequence_letters: str = field(init=False, repr=False)
+    unfilled: frozenset[str] = field(init=False, repr=False)
+    decoration: frozenset[str] = field(init=False, repr=False)
+    variants: bool = field(init=False, repr=False)  # it names a pack, size or colour
+    spec_units: frozenset[str] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        aside = self.code_words | self.sure_brand
+        reach = self.reach
+        cover = {w: wt * reach.get(w, 1.0) for w, wt in self.weights.items() if w not in aside}
+        letters = {w: chr(0x4E00 + i) for i, w in enumerate(dict.fromkeys(self.sequence))}
+        setattr_ = object.__setattr__
+        setattr_(self, "cover", cover)
+        setattr_(self, "letters", letters)
+        setattr_(self, "sequence_letters", "".join(letters[w] for w in self.sequence))
+        setattr_(self, "unfilled", aside)
+        setattr_(self, "decoration", self.words & _DECORATION_STEMS)
+        setattr_(self, "variants", bool(self.specs or self.colours or self.sizes))
+        setattr_(self, "spec_units", frozenset(unit for unit, _ in self.specs))
+
     @property
     def usable(self) -> bool:
         return bool(self.sequence)
+
+
+def _has_digit(word: str) -> bool:
+    # No character is both alphabetic and a digit (checked over all of Unicode).
+    return not word.isalpha() and any(ch.isdigit() for ch in word)
 
 
 def _weight(tok: Token, brand: frozenset[str], code_pieces: dict[str, int]) -> float:
     w = tok.word
     if tok.compound in code_pieces:
         return W_CODE / code_pieces[tok.compound]
-    if w.isdigit() or w in _COLOUR_STEMS or any(ch.isdigit() for ch in w):
+    if w.isdigit() or w in _COLOUR_STEMS or _has_digit(w):
         return W_WEAK
     if w in brand:
         return W_DISTINCT
@@ -193,7 +229,7 @@ def _guess_brand(tokens: list[Token], seg: int, codes: frozenset[str]) -> tuple[
             or w in _FILLER_STEMS
             or w in _GENERIC_STEMS
             or w in _COLOUR_STEMS
-            or any(ch.isdigit() for ch in w)
+            or _has_digit(w)
         ):
             break
         brand.append(w)  # decoration words too: "Hot Wheels", "New Balance"
@@ -205,8 +241,17 @@ def _guess_brand(tokens: list[Token], seg: int, codes: frozenset[str]) -> tuple[
     return tuple(brand)
 
 
+# A search page's product is prepared for its judging and, when the page found too
+# little, again at once for its fallback query (search_queries): a short memory is
+# enough for that (planning and a follow-up page come too late for any small one).
+PRODUCT_CACHE = 64  # ProductTerms of ~11 KB each: ~0.7 MB
+
+
+@functools.lru_cache(maxsize=PRODUCT_CACHE)
 def product_terms(title: str, *, brand: str | None = None) -> ProductTerms:
-    """Prepare an Amazon title (once per product) for search_queries and listing_match."""
+    """Prepare an Amazon title (once per product) for search_queries and listing_match.
+
+    Memoised (the result is shared: read it, never change it)."""
     text, tokens = tokenize(title)
     seg = _product_segment(tokens)
 
@@ -301,13 +346,14 @@ def _breaks(terms: ProductTerms, shared: list[str]) -> int:
     jumps = 0
     at = -1
     for w in shared:
-        ps = positions[w]
-        nxt = next((p for p in ps if p > at), None)
-        if nxt is None:
+        ps = positions[w]  # ascending
+        if ps[-1] <= at:  # none after: a jump back to its first place
             jumps += 1
             at = ps[0]
+        elif ps[0] > at:
+            at = ps[0]
         else:
-            at = nxt
+            at = next(p for p in ps if p > at)
     return jumps
 
 
@@ -319,39 +365,29 @@ def _listing_weight(word: str) -> float:
     return W_DISTINCT
 
 
-def _variant_conflict(terms: ProductTerms, text: str, words: set[str]) -> bool:
+def _foreign_weight(word: str) -> float:
+    # Decoration weighs 0 (dropped, unless the Amazon title has it: then it is known).
+    return 0.0 if word in _DECORATION_STEMS else _listing_weight(word)
+
+
+_foreign_weights: dict[str, float] = _Memo(_foreign_weight, _WORDS_CACHE)
+
+
+def _variant_conflict(terms: ProductTerms, listing: _Listing) -> bool:
     if terms.specs:
-        theirs = specs(text)
-        mine_units = {unit for unit, _ in terms.specs}
-        for unit, value in theirs:
+        mine_units = terms.spec_units
+        for unit, value in listing.specs():
             if unit in mine_units and (unit, value) not in terms.specs:
                 return True
     if terms.colours:
-        their_colours = words & _COLOUR_STEMS
-        if their_colours and not their_colours & terms.colours:
+        their_colours = _COLOUR_STEMS.intersection(listing.unique)
+        if their_colours and their_colours.isdisjoint(terms.colours):
             return True
     if terms.sizes:
-        their_sizes = words & SIZE_WORDS
-        if their_sizes and not their_sizes & terms.sizes:
+        their_sizes = SIZE_WORDS.intersection(listing.unique)
+        if their_sizes and their_sizes.isdisjoint(terms.sizes):
             return True
     return False
-
-
-def _content(terms: ProductTerms, listing_title: str) -> tuple[str, list[str]]:
-    """A listing's cleaned text and its content words (stemmed; filler and decoration gone)."""
-    text = clean(listing_title)[:_LISTING_CHARS]
-    known = terms.words
-    content = [
-        w
-        for w in map(_stem, _PART.findall(text))
-        if w not in _FILLER_STEMS and (w in known or w not in _DECORATION_STEMS)
-    ]
-    return text, content
-
-
-def _foreign_weight(terms: ProductTerms, content: list[str]) -> float:
-    known = terms.words
-    return sum(_listing_weight(w) for w in set(content) if w not in known)
 
 
 @dataclass(frozen=True, eq=False)
@@ -367,32 +403,60 @@ class PageContext:
     listings: int
     others: int  # listings holding another product's words
     share: dict[str, float] = field(repr=False)  # product word → its share among others
-    parsed: dict[str, tuple[str, list[str]]] = field(repr=False)  # title → _content
+    parsed: dict[str, _Listing] = field(repr=False)  # title → the listing, read
+    # The coverage words (brand and code aside) rare among the others (1 − share ≥ RARE),
+    # and those not common (1 − share ≥ COMMON): a listing holding none of the first
+    # loses RARE_PENALTY, twice that when it holds none of the second either.
+    rare: frozenset[str] = field(default=frozenset(), repr=False)
+    uncommon: frozenset[str] = field(default=frozenset(), repr=False)
 
 
 def page_context(terms: ProductTerms, listing_titles: Iterable[object]) -> PageContext:
     """Computed once per search page (the titles it returned), for listing_match."""
-    parsed: dict[str, tuple[str, list[str]]] = {}
+    parsed: dict[str, _Listing] = {}
     counts: dict[str, int] = {}
     others = 0
-    weights = terms.weights
+    in_title = terms.weights.__contains__
+    known = terms.words.__contains__
+    weight_of = _foreign_weights.__getitem__
+    read = _read_cached
     listings = 0
     for title in listing_titles:
         if not isinstance(title, str):
             title = ""
         listings += 1
-        got = parsed.get(title)
-        if got is None:
-            got = parsed[title] = _content(terms, title)
-        content = got[1]
-        if OTHER_PRODUCT and _foreign_weight(terms, content) < OTHER_PRODUCT:
+        listing = parsed.get(title)
+        if listing is None:
+            listing = parsed[title] = read(title) if len(title) <= _LISTING_KEY else _read(title)
+        unique = listing.unique
+        # Another product's words: weight ≥ OTHER_PRODUCT. The weights are 1, 0.6, 0.3
+        # (decoration 0), so the sum reaches 1 exactly when one word weighs 1 or the
+        # others make 1.2 or more: no rounding decides it, whatever the summation.
+        if OTHER_PRODUCT and sum(map(weight_of, filterfalse(known, unique))) < OTHER_PRODUCT:
             continue
         others += 1
-        for w in set(content):
-            if w in weights:
-                counts[w] = counts.get(w, 0) + 1
+        for w in filter(in_title, unique):
+            counts[w] = counts.get(w, 0) + 1
     share = {w: n / (others + SMOOTHING) for w, n in counts.items()}
-    return PageContext(listings=listings, others=others, share=share, parsed=parsed)
+    rare = []
+    uncommon = []
+    for w in terms.cover:
+        held = 1.0 - share.get(w, 0.0)
+        if held >= RARE:
+            rare.append(w)
+        if held >= COMMON:
+            uncommon.append(w)
+    return PageContext(
+        listings=listings,
+        others=others,
+        share=share,
+        parsed=parsed,
+        rare=frozenset(rare),
+        uncommon=frozenset(uncommon),
+    )
+
+
+_BOUND_MARGIN = 1e-6  # far above the rounding of a handful of additions below 200
 
 
 def listing_match(
@@ -401,97 +465,156 @@ def listing_match(
     """0–100: how surely this eBay listing title is a copy of the Amazon title."""
     if not terms.sequence:
         return 0.0
-    got = context.parsed.get(listing_title) if context is not None else None
-    text, content = got if got is not None else _content(terms, listing_title)
-    known = terms.words
+    if not isinstance(listing_title, str):
+        listing_title = ""
+    listing = context.parsed.get(listing_title) if context is not None else None
+    if listing is None:
+        listing = _listing(listing_title)
+    content = listing.words
     if not content:
         return 0.0
+    known = terms.words
     weights = terms.weights
-    code_words = terms.code_words
-    sure_brand = terms.sure_brand
-    reach = terms.reach
-    share = context.share if context is not None else None
+    cover = terms.cover
+    unique = listing.unique
+    foreign_weights = _foreign_weights
 
-    seen: set[str] = set()
     mine = theirs = covered = 0.0
-    for w in content:
-        if w in seen:
-            continue
-        seen.add(w)
-        if w in weights:
-            weight = weights[w]
+    for w in unique:
+        weight = weights.get(w)
+        if weight is not None:
             mine += weight
-            if w not in code_words and w not in sure_brand:
-                covered += weight * reach.get(w, 1.0)
-        elif w in known:  # an Amazon word with no weight (filler kept by the seller)
-            continue
-        else:
-            theirs += _listing_weight(w)
+            part = cover.get(w)
+            if part is not None:
+                covered += part
+        elif w not in known:  # (an Amazon word with no weight is filler kept by the seller)
+            theirs += foreign_weights[w]  # 0 for decoration: dropped
     if mine <= 0:
         return 0.0
     precision = mine / (mine + FOREIGN * theirs)
     room = terms.room_weight
     coverage = min(1.0, covered / room) if room else 1.0
-    shared = [w for w in content if w in weights]
-    order = LCSseq.similarity(shared, terms.sequence) / len(shared)
-    score = 100.0 * coverage * precision * (0.8 + 0.2 * order)
-    if terms.room_chars:
-        body = sum(len(w) + 1 for w in seen if w not in sure_brand and w not in code_words)
-        fill = body / terms.room_chars
-        if fill < SHORT_FILL:
-            score *= fill / SHORT_FILL
-    compounds = [c if c.isalnum() else squash(c) for c in _COMPOUND.findall(text)]
-    has_code = bool(terms.codes) and not terms.codes.isdisjoint(compounds)
-    if share is not None and not has_code:
-        best = max(
-            (
-                1.0 - share.get(w, 0.0)
-                for w in seen
-                if w in weights and w not in sure_brand and w not in code_words
-            ),
-            default=0.0,
-        )
-        if best < RARE:
-            # Nothing but the kind's common words: the more common, the surer not a copy.
-            score -= RARE_PENALTY * (2.0 if best < COMMON else 1.0)
-    unique = list(dict.fromkeys(shared))
-    jumps = _breaks(terms, unique)
-    if jumps > 1:
-        score -= JUMP_PENALTY * (jumps - 1)
 
-    if has_code and coverage >= 0.5:
-        score = min(100.0, score + CODE_BONUS)  # a short own title with the code is not a copy
-    if _other_code(terms, compounds):
-        score -= OTHER_CODE_PENALTY
-    lead = content[0]
-    if (
+    # The penalties that need no word order, first: when they take away more than the
+    # score can hold (100 · coverage · precision, plus the code bonus), the score is 0
+    # whatever the order, and the order is not computed.
+    codes = terms.codes
+    has_code = bool(codes) and not codes.isdisjoint(listing.compounds)
+    rare = 0.0
+    if context is not None and not has_code and context.rare.isdisjoint(unique):
+        # Nothing but the kind's common words: the more common, the surer not a copy.
+        rare = RARE_PENALTY * (2.0 if context.uncommon.isdisjoint(unique) else 1.0)
+    other_code = bool(listing.codes) and _other_code(terms, listing)
+    lead = content[0] if listing.decoration is None else listing.lead(terms.decoration)
+    other_brand = (
         lead not in known
         and lead not in _GENERIC_STEMS
         and lead not in _COLOUR_STEMS
         and len(lead) >= 3
         and lead.isalpha()
-    ):
+    )
+    variant = terms.variants and _variant_conflict(terms, listing)
+    bound = 100.0 * coverage * precision
+    if has_code and coverage >= 0.5:
+        bound += CODE_BONUS
+    bound -= (
+        rare
+        + (OTHER_CODE_PENALTY if other_code else 0.0)
+        + (OTHER_BRAND_PENALTY if other_brand else 0.0)
+        + (VARIANT_PENALTY if variant else 0.0)
+    )
+    if bound < -_BOUND_MARGIN:
+        return 0.0
+
+    letters = terms.letters
+    shared = "".join(map(letters.__getitem__, filter(letters.__contains__, content)))
+    if shared in terms.sequence_letters:  # a run of the title: all of it in order
+        order = 1.0
+    else:
+        order = LCSseq.similarity(shared, terms.sequence_letters) / len(shared)
+    score = 100.0 * coverage * precision * (0.8 + 0.2 * order)
+    if terms.room_chars:
+        body = listing.body
+        unfilled = terms.unfilled
+        if not unfilled.isdisjoint(unique):
+            body -= sum(len(w) + 1 for w in unique if w in unfilled and w not in _DECORATION_STEMS)
+        if listing.decoration is not None and not terms.decoration.isdisjoint(listing.decoration):
+            kept = terms.decoration.intersection(listing.decoration)
+            body += sum(len(w) + 1 for w in kept if w not in unfilled)
+        fill = body / terms.room_chars
+        if fill < SHORT_FILL:
+            score *= fill / SHORT_FILL
+    if rare:
+        score -= rare
+    if len(shared) > 2:  # two words jump once at most
+        jumps = _breaks(terms, list(filter(weights.__contains__, unique)))
+        if jumps > 1:
+            score -= JUMP_PENALTY * (jumps - 1)
+
+    if has_code and coverage >= 0.5:
+        score = min(100.0, score + CODE_BONUS)  # a short own title with the code is not a copy
+    if other_code:
+        score -= OTHER_CODE_PENALTY
+    if other_brand:
         score -= OTHER_BRAND_PENALTY
-    if _variant_conflict(terms, text, seen):
+    if variant:
         score -= VARIANT_PENALTY
     return round(max(0.0, min(100.0, score)), 2)
 
 
-def _other_code(terms: ProductTerms, compounds: list[str]) -> bool:
+def _other_code(terms: ProductTerms, listing: _Listing) -> bool:
     """A model code in the listing that the Amazon title doesn't have (ignoring "for …")."""
     known = terms.words
-    for code in compounds:
-        if code in COMPAT_MARKERS:
-            return False  # what follows is what it fits
-        if code not in known and code not in terms.compat_codes and is_code(code):
-            return True
-    return False
+    compat = terms.compat_codes
+    return any(code not in known and code not in compat for code in listing.codes)
+
+
+def caches_clear() -> None:
+    """Forget the listings read and the products prepared (tests, benchmarks)."""
+    _read_cached.cache_clear()
+    product_terms.cache_clear()
+    for memo in (
+        _stems,
+        _foreign_weights,
+        _squashed,
+        _is_code,
+        _compounds_words,
+        _chunk_words_memo,
+        _chunk_compounds_memo,
+    ):
+        memo.clear()
+
+
+def cache_stats() -> dict[str, dict[str, int]]:
+    """Hits, misses and size of each bounded cache of the match check."""
+    out = {}
+    for name, cached in (("listings", _read_cached), ("product_terms", product_terms)):
+        info = cached.cache_info()
+        out[name] = {
+            "hits": info.hits,
+            "misses": info.misses,
+            "size": info.currsize,
+            "maxsize": info.maxsize or 0,
+        }
+    for name, memo in (
+        ("stems", _stems),
+        ("word_weights", _foreign_weights),
+        ("compounds", _squashed),
+        ("codes", _is_code),
+        ("compound_words", _compounds_words),
+        ("chunk_words", _chunk_words_memo),
+        ("chunk_compounds", _chunk_compounds_memo),
+    ):
+        out[name] = {"size": len(memo), "maxsize": _WORDS_CACHE}
+    return out
 
 
 __all__ = [
     "MATCH_THRESHOLD",
     "PageContext",
     "ProductTerms",
+    "cache_stats",
+    "caches_clear",
     "listing_match",
     "page_context",
     "product_terms",

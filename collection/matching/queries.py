@@ -28,9 +28,10 @@ edits. Rules, in order of how reliably a word survives:
 
 from __future__ import annotations
 
+from ._reading import _GENERIC_STEMS
 from ._text import Token
 from ._words import COLOURS, DECORATION, FILLER, SIZE_WORDS, UNITS
-from .match import _GENERIC_STEMS, ProductTerms, product_terms
+from .match import ProductTerms, product_terms
 
 # Measured on bench/matching.py (seed 3, 16 categories): of the fallback queries sent after
 # a first query with 0 / 1 / 2 matches, 48 % / 32 % / 3 % found a copy the first had not
