@@ -105,6 +105,10 @@ class ProgressDisplay:
         self.live.start()
 
     def update(self, p: RunProgress) -> None:
+        """The engine's progress (about twice a second). The first one starts the live
+        display: its refresh thread must not exist before the run's joiners are forked."""
+        if self.live is None:
+            self.start()
         self._last = p
         now = time.monotonic()
         self._requests.append((now, p.requests))

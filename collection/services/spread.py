@@ -1,16 +1,21 @@
 """One run over several processes of this machine: this one and its joiners.
 
 The process that starts (or resumes) a run executes it with its share of the workers and
-starts ``processes - 1`` joiners, ``python -m django join_run RUN_ID --workers K --since T``
-(the same interpreter, settings and database). A joiner waits until this process has the
-run running, then takes part in it the way a task worker an operator added does
-(``worker.run_join_execute`` → ``run_worker_execute`` → the engine, which JOINs: tasks
-are claimed with SKIP LOCKED under leases, so nobody repeats anybody's work)::
+starts ``processes - 1`` joiners. A joiner waits until this process has the run running,
+then takes part in it the way a task worker an operator added does (``run_join_execute``
+→ the engine, which JOINs: tasks are claimed with SKIP LOCKED under leases, so nobody
+repeats anybody's work)::
 
-    this process ──Popen, own session──► joiner 1 … N-1
+    this process ──fork (or spawn), own session──► joiner 1 … N-1
                    stdin:  the lifeline (this process holds the other end)
                    stdout: the joiner's report, one JSON line when it ends
                    stderr: a log file per joiner (nothing reaches the operator's terminal)
+
+Starting. Where this process is single-threaded with no transaction open (run_collection
+before its display starts, a db_worker) the joiners are forked (``COLLECTION_JOINER_START
+= fork``, the default): they start with Django and the code loaded and share this
+process's pages. Elsewhere (or with ``spawn``) each is a new interpreter, ``python -m
+django join_run RUN_ID --workers K --since T`` (~1 s of CPU and ~100 MiB to start).
 
 Stopping. Every process follows the run's row: an operator's pause or cancel (admin, live
 page), the Ctrl-C pause of the parent, completion. The joiners live in their own session,
@@ -42,6 +47,7 @@ import dataclasses
 import datetime as dt
 import json
 import logging
+import logging.config
 import os
 import signal
 import socket
@@ -50,6 +56,7 @@ import sys
 import tempfile
 import threading
 import time
+import traceback
 from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -61,7 +68,7 @@ from django.utils import timezone
 from collection import engine, store
 from collection.engine import RunReport
 from collection.models import CollectionRun, RunTask
-from collection.services.lifecycle import RunOptionsError
+from collection.services.lifecycle import RunError, RunOptionsError
 
 logger = logging.getLogger(__name__)
 
@@ -169,7 +176,7 @@ class Joiner:
     index: int
     workers: int
     log_path: Path
-    process: subprocess.Popen
+    process: JoinerProcess
     report: dict = dataclasses.field(default_factory=dict)  # what it printed when it ended
     died: bool = False  # exited with an error while the run went on
     released: int = 0  # its tasks this process gave back after it ended
@@ -229,6 +236,143 @@ def _tasks_release_of(*, run_id: int, pid: int) -> int:
     return sum(store.tasks_release(run_id=run_id, executor=e) for e in list(executors))
 
 
+class ForkedJoiner:
+    """A joiner forked from this process, with what ``Joiners`` uses of a ``Popen``: the
+    lifeline (``stdin``), the report (``stdout``), ``poll``/``wait``/``kill``."""
+
+    def __init__(self, *, pid: int, lifeline: int, report: int) -> None:
+        self.pid = pid
+        self.stdin = os.fdopen(lifeline, "wb", buffering=0)
+        self.stdout = os.fdopen(report, "rb")
+        self.returncode: int | None = None
+
+    def poll(self) -> int | None:
+        if self.returncode is None:
+            try:
+                pid, status = os.waitpid(self.pid, os.WNOHANG)
+            except ChildProcessError:  # reaped elsewhere: it has ended, how is unknown
+                self.returncode = -1
+                return self.returncode
+            if pid:
+                self.returncode = os.waitstatus_to_exitcode(status)
+        return self.returncode
+
+    def wait(self, timeout: float | None = None) -> int:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        pause = 0.001
+        while self.poll() is None:
+            if deadline is not None and time.monotonic() >= deadline:
+                raise subprocess.TimeoutExpired(f"joiner {self.pid}", timeout or 0.0)
+            time.sleep(pause)
+            pause = min(pause * 2, 0.05)
+        assert self.returncode is not None
+        return self.returncode
+
+    def kill(self) -> None:
+        if self.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.pid, signal.SIGKILL)
+
+
+JoinerProcess = subprocess.Popen | ForkedJoiner
+
+
+def fork_is_safe() -> bool:
+    """Whether joiners may be forked from this process: a POSIX process with one thread
+    (a fork copies only the calling thread, so another thread's locks could stay held in
+    the child forever; CPython warns for the same reason) and no database transaction open
+    (this process's connections are closed before the fork, so the child opens its own)."""
+    if settings.COLLECTION_JOINER_START != "fork" or not hasattr(os, "fork"):
+        return False
+    try:
+        threads = len(os.listdir("/proc/self/task"))
+    except OSError:
+        threads = threading.active_count()
+    return threads == 1 and not any(c.in_atomic_block for c in connections.all())
+
+
+def _fork_joiner(
+    *, run_id: int, workers: int, since: dt.datetime, log_path: Path, inherited: list[int]
+) -> ForkedJoiner:
+    """Fork a joiner: the child already has Django, the settings and the code loaded (a
+    spawned ``join_run`` spends ~1 s of CPU and ~100 MiB on that), and shares the
+    parent's pages until it writes them. Its stdin, stdout and stderr are the lifeline,
+    the report and the log file, as a spawned joiner's; ``inherited`` are this process's
+    descriptors of earlier joiners, closed in the child so their pipes still end."""
+    lifeline_read, lifeline_write = os.pipe()
+    report_read, report_write = os.pipe()
+    log_fd = os.open(log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    pid = os.fork()
+    if pid == 0:  # the joiner; it never returns into the parent's code
+        code = 1
+        try:
+            os.setsid()  # the terminal's Ctrl-C is the parent's to handle, as when spawned
+            for fd in (*inherited, lifeline_write, report_read):
+                os.close(fd)
+            os.dup2(lifeline_read, 0)
+            os.dup2(report_write, 1)
+            os.dup2(log_fd, 2)
+            for fd in (lifeline_read, report_write, log_fd):
+                os.close(fd)
+            code = _forked_joiner_main(run_id=run_id, workers=workers, since=since)
+        except BaseException:
+            with contextlib.suppress(Exception):
+                os.write(2, f"joiner failed:\n{traceback.format_exc()}".encode(errors="replace"))
+        finally:
+            os._exit(code)
+    for fd in (lifeline_read, report_write, log_fd):
+        os.close(fd)
+    return ForkedJoiner(pid=pid, lifeline=lifeline_write, report=report_read)
+
+
+def _forked_joiner_main(*, run_id: int, workers: int, since: dt.datetime) -> int:
+    """In a forked joiner: what ``manage.py join_run`` does, writing to the new stdio."""
+    sys.stdout = open(1, "w", buffering=1, closefd=False)  # the process's own stdio
+    sys.stderr = open(2, "w", buffering=1, closefd=False)
+    # The logging a spawned joiner gets (the parent may have quietened its own loggers
+    # for its display), its handlers on the new stderr.
+    logging.config.dictConfig(settings.LOGGING)
+    try:
+        result = run_join_execute(run_id=run_id, workers=workers, since=since, lifeline=0)
+    except RunError as exc:  # completed or cancelled meanwhile, or gone (as join_run)
+        result = {"run_id": run_id, "skipped": True, "message": str(exc)}
+    try:
+        os.write(1, (json.dumps(result, default=str) + "\n").encode())
+    except BrokenPipeError:  # the parent died (the run was paused): nobody to tell
+        logger.warning("parent gone; report not sent: %s", result)
+    return 0
+
+
+def _spawn_joiner(
+    *, run_id: int, workers: int, since: dt.datetime, log_path: Path, env: dict[str, str] | None
+) -> subprocess.Popen:
+    """Start a joiner as a new interpreter (``manage.py join_run``): where forking is not
+    safe (threads running, an open transaction) or not wanted."""
+    with log_path.open("a") as log:
+        return subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "django",
+                "join_run",
+                str(run_id),
+                "--workers",
+                str(workers),
+                "--since",
+                since.isoformat(),
+            ],
+            cwd=settings.BASE_DIR,
+            env=env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=log,
+            start_new_session=True,  # the terminal's Ctrl-C is the parent's to handle
+        )
+
+
 class Joiners:
     """The joiner processes of one execution: ``start`` them, ``stop`` them (always)."""
 
@@ -246,43 +390,48 @@ class Joiners:
         since = timezone.now()
         log_dir = joiner_log_dir()
         log_dir.mkdir(parents=True, exist_ok=True)
-        env = _child_environment()
         database = Path(str(connection.settings_dict.get("NAME") or "db")).name  # run ids repeat
+        forking = fork_is_safe()
+        if forking:
+            connections.close_all()  # the children open their own; this process reconnects
+        env = None if forking else _child_environment()
+        inherited: list[int] = []
         for index, share in enumerate(self.shares, start=1):
             log_path = log_dir / f"{database}-run-{self.run_id}-joiner-{index}.log"
             with log_path.open("a") as log:
-                log.write(f"--- run {self.run_id}, joiner {index}, {share} workers, {since} ---\n")
-                log.flush()
-                process = subprocess.Popen(
-                    [
-                        sys.executable,
-                        "-m",
-                        "django",
-                        "join_run",
-                        str(self.run_id),
-                        "--workers",
-                        str(share),
-                        "--since",
-                        since.isoformat(),
-                    ],
-                    cwd=settings.BASE_DIR,
-                    env=env,
-                    stdin=subprocess.PIPE,
-                    stdout=subprocess.PIPE,
-                    stderr=log,
-                    start_new_session=True,  # the terminal's Ctrl-C is the parent's to handle
+                how = "forked" if forking else "spawned"
+                log.write(
+                    f"--- run {self.run_id}, joiner {index}, {share} workers, {how}, {since} ---\n"
                 )
-            joiner = Joiner(index=index, workers=share, log_path=log_path, process=process)
-            self.joiners.append(joiner)
+            process: JoinerProcess
+            if forking:
+                process = _fork_joiner(
+                    run_id=self.run_id,
+                    workers=share,
+                    since=since,
+                    log_path=log_path,
+                    inherited=inherited,
+                )
+                inherited += [process.stdin.fileno(), process.stdout.fileno()]
+            else:
+                process = _spawn_joiner(
+                    run_id=self.run_id, workers=share, since=since, log_path=log_path, env=env
+                )
+            self.joiners.append(
+                Joiner(index=index, workers=share, log_path=log_path, process=process)
+            )
+        # Watchers only once every child is forked: a fork copies one thread only.
+        for joiner in self.joiners:
             watcher = threading.Thread(
-                target=self._watch, args=(joiner,), name=f"joiner-{index}", daemon=True
+                target=self._watch, args=(joiner,), name=f"joiner-{joiner.index}", daemon=True
             )
             watcher.start()
             self._watchers.append(watcher)
         logger.info(
-            "run %s: %d joiners started (pids %s; logs in %s)",
+            "run %s: %d joiners %s (pids %s; logs in %s)",
             self.run_id,
             len(self.joiners),
+            "forked" if forking else "started",
             ", ".join(str(j.process.pid) for j in self.joiners),
             log_dir,
         )
@@ -440,6 +589,31 @@ def run_execute_spread(
         "requests": int(report.session.get("requests", 0)),
     }
     return SpreadReport(report=report, processes=[here, *(j.as_json() for j in joiners.joiners)])
+
+
+def run_join_execute(*, run_id: int, workers: int, since: dt.datetime, lifeline: int) -> dict:
+    """What a joiner does (forked, or ``manage.py join_run``): wait until its parent has
+    the run running (a heartbeat from ``since`` on), then take part in it with ``workers``
+    workers, as a task worker joining a run does (the engine JOINs a running run). The
+    parent closing ``lifeline`` (the joiner's stdin), or dying, stops it (SIGTERM, which
+    the engine handles as a pause).
+
+    Returns a short plain report (the parent reads it from the joiner's stdout). Raises
+    ``RunError`` when the run is completed or cancelled meanwhile, or gone.
+    """
+    lifeline_follow(lifeline)
+    run = run_join_wait(run_id=run_id, since=since)
+    if run is None:
+        return {"run_id": run_id, "skipped": True, "requests": 0}
+    report = engine.run_execute(run_id=run_id, workers=workers, install_signal_handlers=True)
+    return {
+        "run_id": run_id,
+        "status": report.status,
+        "mode": report.mode,
+        "executor": report.executor,
+        "requests": int(report.session.get("requests", 0)),
+        "skipped": False,
+    }
 
 
 def run_join_wait(

@@ -1,10 +1,9 @@
-"""The worker entry points: what a task worker does with a run id (``collection.tasks``),
-and what a joiner process does (``manage.py join_run``, started by ``services.spread``)."""
+"""The worker entry point: what a task worker does with a run id (``collection.tasks``).
+A joiner's side (forked, or ``manage.py join_run``) is ``services.spread``'s."""
 
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
 import json
 import logging
 
@@ -15,12 +14,7 @@ from collection.services.lifecycle import (
     run_is_orphaned,
     run_transition,
 )
-from collection.services.spread import (
-    lifeline_follow,
-    processes_auto,
-    run_execute_spread,
-    run_join_wait,
-)
+from collection.services.spread import processes_auto, run_execute_spread
 
 logger = logging.getLogger(__name__)
 
@@ -68,33 +62,6 @@ def run_worker_execute(
         _pause_if_never_started(run_id=run_id, exc=exc)
         raise
     return _report_as_json(result.report) | {"processes": result.processes}
-
-
-def run_join_execute(*, run_id: int, workers: int, since: dt.datetime, lifeline: int) -> dict:
-    """What a joiner process does (``manage.py join_run``): wait until its parent has the
-    run running (a heartbeat from ``since`` on), then take part in it as a task worker
-    joining a run does, with ``workers`` workers. The parent closing ``lifeline`` (the
-    file descriptor of the joiner's stdin), or dying, stops it (SIGTERM, which the engine
-    handles as a pause).
-
-    Returns a short plain report (the parent reads it from the joiner's stdout).
-    """
-    lifeline_follow(lifeline)
-    run = run_join_wait(run_id=run_id, since=since)
-    if run is None:
-        return {"run_id": run_id, "skipped": True, "requests": 0}
-    result = run_worker_execute(
-        run_id=run_id, workers=workers, spread=False, install_signal_handlers=True
-    )
-    session = result.get("session") or {}
-    return {
-        "run_id": run_id,
-        "status": result.get("status", ""),
-        "mode": result.get("mode", ""),
-        "executor": result.get("executor", ""),
-        "requests": int(session.get("requests", 0)),
-        "skipped": bool(result.get("skipped")),
-    }
 
 
 def _pause_if_never_started(*, run_id: int, exc: Exception) -> None:

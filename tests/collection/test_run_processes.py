@@ -189,10 +189,17 @@ def test_command_line_bad_processes_exits_2_with_one_line_on_stderr():
 
 @pytest.mark.postgres_only
 @transactional
-def test_two_processes_complete_the_run_together_and_report_once():
+@pytest.mark.parametrize("start", ["fork", "spawn"])
+def test_two_processes_complete_the_run_together_and_report_once(start):
     run = make_run(node_ids=NODES, workers=4, amazon_pages=2, ebay_pages=1)
     process = manage(
-        "run_collection", "--resume", str(run.pk), "--processes", "2", "--json", env_extra=SLOW
+        "run_collection",
+        "--resume",
+        str(run.pk),
+        "--processes",
+        "2",
+        "--json",
+        env_extra={**SLOW, "COLLECTION_JOINER_START": start},
     )
     out, err = process.communicate(timeout=180)
     assert process.returncode == 0, err[-3000:]
@@ -225,6 +232,8 @@ def test_two_processes_complete_the_run_together_and_report_once():
     assert not _alive(joiner["pid"])
     log = open(joiner["log"]).read()
     assert f"run {run.pk}: joined by {joiner['executor']}" in log
+    # Forked (Django already loaded) where the parent is single-threaded, as here.
+    assert f"joiner 1, 2 workers, {start}ed," in log
 
 
 @pytest.mark.postgres_only

@@ -19,7 +19,7 @@ import sys
 from django.core.management.base import BaseCommand, CommandError
 
 from collection.services.lifecycle import RunError
-from collection.services.worker import run_join_execute
+from collection.services.spread import run_join_execute
 
 
 def _since(value: str) -> dt.datetime:

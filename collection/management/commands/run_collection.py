@@ -285,15 +285,14 @@ class Command(BaseCommand):
         self._warn_quota(run_id, display)
         if spread.note and options["processes"] is not None:  # asked for auto: say why 1
             display.console.print(spread.note, markup=False)
-        display.start()
-        try:
+        try:  # the display starts with the first progress, once the joiners are forked
             result = run_foreground_execute(
                 run_id=run_id,
                 workers=workers,
                 processes=spread.processes,
                 progress=display.update,
                 write=display.console.print,
-                waiting=lambda waiting: display.stop() if waiting else display.start(),
+                waiting=lambda waiting: display.stop() if waiting else None,
                 on_joiner_death=display.joiner_died,
             )
         except RunError as exc:  # completed/cancelled meanwhile, or gone
