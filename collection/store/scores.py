@@ -30,6 +30,9 @@ from collection.models import Seller, SellerSighting
 from ._postgres import SELLERS_LOCK
 
 CHUNK = 2000  # sellers per transaction
+SIGHTINGS = SellerSighting._meta.db_table
+# seller id → (products matched, median price ratio, copy share)
+Aggregates = dict[int, tuple[int, float | None, float | None]]
 
 
 def _chunks[T](items: list[T], size: int = CHUNK) -> Iterator[list[T]]:
@@ -37,12 +40,11 @@ def _chunks[T](items: list[T], size: int = CHUNK) -> Iterator[list[T]]:
         yield items[start : start + size]
 
 
-def seller_aggregates(
-    rows: Iterable[tuple[int, int, int, bool, float | None]],
-) -> dict[int, tuple[int, float | None, float | None]]:
+def seller_aggregates(rows: Iterable[tuple[int, int, int, bool, float | None]]) -> Aggregates:
     """(seller, product, run, is_match, price_ratio) rows → {seller: (matched, median, share)}.
 
-    Pure, so tests and the bench compute exactly what the store stores.
+    Pure, so tests and the bench compute exactly what the store stores (on PostgreSQL
+    ``_aggregates_postgres`` groups the rows in the database to the same figures).
     """
     sighted: dict[int, set[int]] = {}
     latest: dict[int, dict[int, tuple[int, float | None]]] = {}
@@ -67,6 +69,26 @@ def seller_aggregates(
 def shared_listings_resolve(*, run_id: int) -> int:
     """Keep a listing matched under one product of the run only (the best score, then the
     smallest product id); the others become look-alikes. Returns how many moved."""
+    if connection.vendor == "postgresql":
+        # The same ranking as below, in one statement (no sighting travels to Python).
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"""
+                UPDATE {SIGHTINGS} SET is_match = false WHERE id IN (
+                    SELECT id FROM (
+                        SELECT id, row_number() OVER (
+                            PARTITION BY item_url
+                            ORDER BY COALESCE(match_score, 0) DESC, product_id, id
+                        ) AS rank
+                        FROM {SIGHTINGS}
+                        WHERE run_id = %s AND is_match AND item_url <> ''
+                    ) ranked
+                    WHERE rank > 1
+                )
+                """,
+                [run_id],
+            )
+            return cursor.rowcount
     best: dict[str, tuple[float, int, int]] = {}
     demoted: list[int] = []
     rows = SellerSighting.objects.filter(run_id=run_id, is_match=True).exclude(item_url="")
@@ -87,6 +109,36 @@ def shared_listings_resolve(*, run_id: int) -> int:
     return len(demoted)
 
 
+def _aggregates_postgres(seller_ids: list[int]) -> Aggregates:
+    """``seller_aggregates`` of these sellers' sightings, the grouping done by PostgreSQL:
+    one row per seller (its products sighted and matched, the latest matched ratio of each)
+    instead of one per sighting; the median and the rounding stay in Python, so the
+    figures are the pure function's to the bit."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            WITH products AS (
+                -- per (seller, product): its latest matched sighting, or any when none is
+                SELECT DISTINCT ON (seller_id, product_id) seller_id, is_match, price_ratio
+                FROM {SIGHTINGS}
+                WHERE seller_id = ANY(%s)
+                ORDER BY seller_id, product_id, is_match DESC, run_id DESC
+            )
+            SELECT seller_id, count(*), count(*) FILTER (WHERE is_match),
+                array_agg(price_ratio) FILTER (WHERE is_match AND price_ratio IS NOT NULL)
+            FROM products GROUP BY seller_id
+            """,
+            [seller_ids],
+        )
+        result = {}
+        for seller_id, sighted, matched, ratios in cursor.fetchall():
+            ordered = sorted(ratios or ())
+            median = round(statistics.median(ordered), 4) if ordered else None
+            share = round(matched / sighted, 4) if sighted else None
+            result[seller_id] = (matched, median, share)
+        return result
+
+
 def seller_scores_settle(*, run_id: int) -> int:
     """Recompute the aggregates and score of every seller the run saw; returns how many."""
     shared_listings_resolve(run_id=run_id)
@@ -94,18 +146,23 @@ def seller_scores_settle(*, run_id: int) -> int:
         SellerSighting.objects.filter(run_id=run_id).values_list("seller_id", flat=True).distinct()
     )
     table = Seller._meta.db_table
+    postgres = connection.vendor == "postgresql"
     for chunk in _chunks(seller_ids):
-        rows = SellerSighting.objects.filter(seller_id__in=chunk).values_list(
-            "seller_id", "product_id", "run_id", "is_match", "price_ratio"
-        )
+        if postgres:
+            aggregates = _aggregates_postgres(chunk)
+        else:
+            rows = SellerSighting.objects.filter(seller_id__in=chunk).values_list(
+                "seller_id", "product_id", "run_id", "is_match", "price_ratio"
+            )
+            aggregates = seller_aggregates(rows)
         values = []
-        for seller_id, (matched, median, share) in sorted(seller_aggregates(rows).items()):
+        for seller_id, (matched, median, share) in sorted(aggregates.items()):
             score = dropshipper_score(
                 products_matched=matched, median_price_ratio=median, copy_share=share
             )
             values.append((seller_id, matched, median, share, score))
         with transaction.atomic(), connection.cursor() as cursor:
-            if connection.vendor == "postgresql":
+            if postgres:
                 # The store's seller section (see _postgres): one writer of sellers at a time,
                 # so this update and a batch of another run never lock rows in two orders.
                 cursor.execute("SELECT pg_advisory_xact_lock(%s)", [SELLERS_LOCK])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import random
 from decimal import Decimal
 
 import pytest
@@ -31,6 +32,7 @@ from collection.store import (
     run_heartbeat,
     run_phase_advance,
     run_plan,
+    seller_aggregates,
     seller_scores_settle,
     tasks_claim,
     tasks_extend_lease,
@@ -497,6 +499,66 @@ def test_seller_counters_and_score_over_runs():
     assert seller.runs_seen == 2
     assert seller.score > first_score
     assert counters(run2)["sellers_found"] == 1 and counters(run2)["sellers_new"] == 0
+
+
+def test_settling_gives_the_pure_functions_figures_over_runs_and_shared_listings():
+    """On PostgreSQL a run's settling groups the sightings in SQL and demotes shared
+    listings in one statement; both must give what the pure rules give on the same rows
+    (several runs, a product re-judged, foreign prices without a ratio, a listing found
+    under several products, ties on the score)."""
+    rng = random.Random(7)
+    asins = [f"B0SETTLE{i:02d}" for i in range(8)]
+    for _ in range(3):
+        run = new_run()
+        outcomes = []
+        for task in ebay_tasks(run, asins):
+            listings, scores = [], []
+            for _ in range(rng.randint(1, 6)):
+                url = f"https://www.ebay.com/itm/{rng.randint(1, 12)}"
+                listings.append(
+                    listing(
+                        f"s{rng.randint(0, 9)}",
+                        item_id=url.rsplit("/", 1)[1],
+                        price=rng.choice(["19.99", "35.50", "39.99", "44.00"]),
+                        currency=rng.choice(["USD", "USD", "USD", "EUR"]),  # EUR: no ratio
+                        url=url,
+                    )
+                )
+                scores.append(rng.choice([10.0, 55.0, 70.0, 70.0, 90.0]))
+            outcomes.append(
+                done(task.id, listing_page(listings), scores=scores, reference_price="20")
+            )
+        results_store(run_id=run.pk, outcomes=outcomes)
+
+        # What the shared-listing rule keeps: per URL, the best score, then the product.
+        matched = SellerSighting.objects.filter(run=run, is_match=True).exclude(item_url="")
+        best: dict[str, tuple] = {}
+        for pk, url, score, product_id in matched.values_list(
+            "pk", "item_url", "match_score", "product_id"
+        ):
+            best[url] = min(best.get(url, (1e9,)), (-(score or 0.0), product_id, pk))
+        keep = {rank[2] for rank in best.values()}
+        shared = matched.count() - len(keep)
+        assert shared > 0  # the scenario has shared listings
+
+        assert seller_scores_settle(run_id=run.pk) > 0
+        after = set(
+            SellerSighting.objects.filter(run=run, is_match=True).values_list("pk", flat=True)
+        )
+        assert after == keep
+
+    rows = SellerSighting.objects.values_list(
+        "seller_id", "product_id", "run_id", "is_match", "price_ratio"
+    )
+    expected = seller_aggregates(rows)
+    settled = {
+        pk: (matched, median, share)
+        for pk, matched, median, share in Seller.objects.values_list(
+            "pk", "products_matched", "median_price_ratio", "copy_share"
+        )
+    }
+    assert settled == expected
+    assert len({median for _, median, _ in expected.values()}) > 3  # varied, not all one
 
 
 def test_the_same_preset_again_leaves_the_score_where_it_was():
