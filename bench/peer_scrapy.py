@@ -32,7 +32,7 @@ logged per request). ``--reactor``: ``asyncio`` (Scrapy's default,
 AsyncioSelectorReactor with the Twisted HTTP/1.1 download handler), ``epoll`` (Twisted's
 own reactor, same handler) or ``none`` (Scrapy 2.19's reactorless mode: an asyncio loop
 and the experimental aiohttp download handler; the default here: the fastest of the three
-on this machine, by ~20 % in efficiency and CPU, see bench/README.md).
+on this machine by its medians, see bench/README.md).
 
 Measured like our run: the wall time and ``time.process_time()`` of the process from the
 engine's start (``engine_started``) to the spider's close (``spider_closed``); R (the
