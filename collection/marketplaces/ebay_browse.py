@@ -50,12 +50,14 @@ from .browse_items import SearchPage, parse_item_summary, read_search_page
 from .values import parse_count
 from .wire import (
     Endpoint,
+    RequestTemplate,
     Scrubber,
     decode_json,
     error_for_status,
     parse_retry_after,
     redact_url,
     send,
+    send_request,
     try_json,
 )
 
@@ -313,6 +315,8 @@ class EbayBrowseSearch:
         self._quota_lock = asyncio.Lock()
         self._quota: tuple[float, BrowseQuota | None] | None = None
         self._warned: set[object] = set()
+        # The search's merged request headers for the current token (wire.RequestTemplate).
+        self._template: tuple[str, RequestTemplate] | None = None
 
     def search_params(self, query: ListingQuery) -> dict[str, str] | None:
         """The query string of one page, or None when the page is past eBay's window."""
@@ -328,6 +332,28 @@ class EbayBrowseSearch:
         }
 
     async def _get(self, url: str | httpx.URL, params: dict | None, display_url: str, token: str):
+        if params is None and url.__class__ is httpx.URL:  # a search (its endpoint's URL)
+            template = self._template
+            if template is None or template[0] != token:
+                template = self._template = (
+                    token,
+                    RequestTemplate(
+                        self._client,
+                        "GET",
+                        self._search_endpoint.url,
+                        headers={
+                            "Authorization": f"Bearer {token}",
+                            "X-EBAY-C-MARKETPLACE-ID": self._marketplace_id,
+                        },
+                    ),
+                )
+            return await send_request(
+                self._client,
+                template[1].request(url),  # type: ignore[arg-type]
+                provider=PROVIDER,
+                display_url=display_url,
+                scrub=self._scrub,
+            )
         return await send(
             self._client,
             "GET",
