@@ -31,7 +31,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from urllib.parse import urlencode
+from urllib.parse import quote_plus, urlencode
 
 import httpx
 
@@ -281,6 +281,24 @@ def browse_filter(query: ListingQuery) -> str:
     )
 
 
+# browse_filter's constant head as urlencode quotes it (quote_plus), quoted once: quoting
+# is per character, so the head's and the rest's quoted forms make the whole one.
+_FILTER_HEAD = quote_plus(
+    "conditionIds:{1000},maxDeliveryCost:0,itemLocationCountry:US,deliveryCountry:US,"
+    "buyingOptions:{FIXED_PRICE},"
+)
+
+
+def encoded_query(q: str, limit: int, offset: int, query: ListingQuery) -> str:
+    """``urlencode(search_params)`` of one page (``q`` already single-spaced), ~4 µs
+    instead of ~17: the filter's constant head is quoted once."""
+    band = quote_plus(f"{query.price_min:.2f}..{query.price_max:.2f}")
+    return (
+        f"q={quote_plus(q)}&limit={limit}&offset={offset}&filter={_FILTER_HEAD}"
+        f"price%3A%5B{band}%5D%2CpriceCurrency%3A{quote_plus(query.currency)}"
+    )
+
+
 _READABLE = (("%7B", "{"), ("%7D", "}"), ("%5B", "["), ("%5D", "]"), ("%3A", ":"), ("%2C", ","))
 
 
@@ -318,16 +336,22 @@ class EbayBrowseSearch:
         # The search's merged request headers for the current token (wire.RequestTemplate).
         self._template: tuple[str, RequestTemplate] | None = None
 
-    def search_params(self, query: ListingQuery) -> dict[str, str] | None:
-        """The query string of one page, or None when the page is past eBay's window."""
+    @staticmethod
+    def page_window(query: ListingQuery) -> tuple[int, int] | None:
+        """(limit, offset) of one page, or None when the page is past eBay's window."""
         limit = min(max(int(query.page_size), 1), MAX_LIMIT)
         offset = (max(query.page, 1) - 1) * limit
-        if offset >= MAX_RESULT_WINDOW:
+        return None if offset >= MAX_RESULT_WINDOW else (limit, offset)
+
+    def search_params(self, query: ListingQuery) -> dict[str, str] | None:
+        """The query string of one page, or None when the page is past eBay's window."""
+        window = self.page_window(query)
+        if window is None:
             return None
         return {
             "q": " ".join(query.keywords.split()),
-            "limit": str(limit),
-            "offset": str(offset),
+            "limit": str(window[0]),
+            "offset": str(window[1]),
             "filter": browse_filter(query),
         }
 
@@ -380,18 +404,20 @@ class EbayBrowseSearch:
         return response
 
     async def search_listings(self, query: ListingQuery) -> ListingPage:
-        params = self.search_params(query)
-        if params is None:
+        window = self.page_window(query)
+        if window is None:
             display_url = redact_url(f"{self._search_url}?{urlencode({'q': query.keywords})}")
             return ListingPage(listings=(), has_next=False, request_url=display_url)
-        # The query string is encoded once here and added to the parsed endpoint (httpx
-        # would parse the whole URL character by character, and once more to merge
-        # ``params``). Its parameters are ours and carry no secret, so the display form
-        # needs no redaction beyond the base.
-        encoded = urlencode(params)
+        # The query string (search_params, encoded) is built once here and added to the
+        # parsed endpoint (httpx would parse the whole URL character by character, and
+        # once more to merge ``params``). Its parameters are ours and carry no secret, so
+        # the display form needs no redaction beyond the base.
+        limit, offset = window
+        q = " ".join(query.keywords.split())
+        encoded = encoded_query(q, limit, offset, query)
         url = self._search_endpoint.with_query(encoded)
         display_url = f"{self._display_url}?{_readable(encoded)}"[:2000]
-        if not params["q"]:
+        if not q:
             raise ClientError(f"{PROVIDER}: empty keywords", provider=PROVIDER, url=display_url)
         response = await self._authorized_get(url, None, display_url)
         if response.status_code != 200:
@@ -400,7 +426,6 @@ class EbayBrowseSearch:
         if page is None:  # refused by the typed decoder: the dicts, as orjson gives them
             page = _dict_page(response, query, display_url)
         self._note_warnings(page.warnings)
-        offset, limit = int(params["offset"]), int(params["limit"])
         has_next = bool(page.next) and offset + limit < MAX_RESULT_WINDOW
         return ListingPage(
             listings=tuple(page.listings),

@@ -244,7 +244,7 @@ def browse_body(
     page = listings[offset : offset + limit]
     # urlencode({"q", "limit", "offset", "filter"}) with the query's parts quoted once.
     base = f"{origin}/buy/browse/v1/item_summary/search?q={quote_plus(q)}&limit={limit}&offset="
-    tail = f"&filter={quote_plus(raw_filter)}" if raw_filter else ""
+    tail = f"&filter={_quote_filter(raw_filter)}" if raw_filter else ""
     data: dict = {"href": f"{base}{offset}{tail}", "total": total}
     if offset + limit < total and offset + limit < BROWSE_MAX_WINDOW:
         data["next"] = f"{base}{offset + limit}{tail}"
@@ -268,6 +268,17 @@ def browse_body(
         parts.append(b',"warnings":' + text.encode())
     parts.append(b"}")
     return b"".join(parts)
+
+
+@lru_cache(maxsize=4096)
+def _quote_term(term: str) -> str:
+    return quote_plus(term)
+
+
+def _quote_filter(raw: str) -> str:
+    """``quote_plus(raw)`` term by term (quoting is per character: "," is "%2C"), so the
+    terms every search repeats are quoted once (~1 µs instead of ~8 for a run's filter)."""
+    return "%2C".join(map(_quote_term, raw.split(",")))
 
 
 # A listing's item JSON, per catalogue (an item id names one listing there), encoded once:

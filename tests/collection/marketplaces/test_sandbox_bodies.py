@@ -8,8 +8,9 @@ non-ASCII and odd origins, every page of a result, filters with and without warn
 """
 
 import json
+import random
 from functools import lru_cache
-from urllib.parse import urlencode
+from urllib.parse import quote_plus, urlencode
 
 import httpx
 import pytest
@@ -147,3 +148,10 @@ async def test_the_app_serves_the_reference_body(small_config):
         )
     assert reply.status_code == 200
     assert reply.content == reference_body(params, "http://sandbox.invalid", q, FILTERS[0], 50, 0)
+
+
+def test_the_filter_is_quoted_as_quote_plus_quotes_it_whole():
+    rng = random.Random(5)
+    for _ in range(20_000):
+        raw = "".join(rng.choice(",,a :{}[]é%+ \x00½|.") for _ in range(rng.randint(0, 12)))
+        assert ebay_browse._quote_filter(raw) == quote_plus(raw), raw

@@ -5,6 +5,8 @@
 import asyncio
 import gzip
 import json
+import random
+import re
 from urllib.parse import urlencode
 
 import httpx
@@ -12,6 +14,7 @@ import pytest
 from aiohttp import web
 from httpx_aiohttp import AiohttpTransport
 
+from collection.marketplaces import wire
 from collection.marketplaces.base import ConnectionFailed, RequestTimeout
 from collection.marketplaces.transport import ApiClient, BodyTransport
 from collection.marketplaces.wire import Endpoint, RequestTemplate, Scrubber, send, send_request
@@ -42,6 +45,19 @@ def test_endpoint_url_is_the_url_httpx_builds_from_the_string(params):
 def test_endpoint_leaves_a_query_urlencode_did_not_make_to_httpx(query):
     endpoint = Endpoint(SEARCH)
     assert str(endpoint.with_query(query)) == str(httpx.URL(f"{SEARCH}?{query}"))
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_the_encoded_query_check_is_the_alternation_it_replaces(seed):
+    """``wire._is_encoded_query`` accepts exactly what the regex it replaced accepted."""
+    reference = re.compile(r"(?:[A-Za-z0-9._~+=&-]|%[0-9A-Fa-f]{2})*")
+    rng = random.Random(seed)
+    alphabet = "%%%aF9g.-_~+=&/ ?#[]é\t"
+    for _ in range(20_000):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 8)))
+        assert wire._is_encoded_query(text) == (reference.fullmatch(text) is not None), text
+    assert wire._is_encoded_query("q=a+b&filter=price%3A%5B1..2%5D%2C")
+    assert not wire._is_encoded_query("q=%zz") and not wire._is_encoded_query("q=%4")
 
 
 def test_endpoint_refuses_what_httpx_refuses():
