@@ -23,7 +23,11 @@ band), warmed first so the sandbox answers from its memo:
 CPU is ``time.process_time()`` of this process (the sandbox is another one). Not a timed
 figure of ``./dev bench``: run it under the bench lock when comparing, the machine is shared.
 
+``--sandbox`` measures the other side instead: the sandbox server's CPU per search for a
+run-shaped stream of ``--searches`` (2,500, a run's worth) at 50 ms (``sandbox_main``).
+
     .venv/bin/python bench/client.py [--pages 200] [--rounds 5] [--inflight 50]
+    .venv/bin/python bench/client.py --sandbox [--searches 2500] [--latency-ms 50]
 """
 
 from __future__ import annotations
@@ -320,6 +324,50 @@ async def main(args) -> dict:
     return results
 
 
+async def sandbox_main(args) -> dict:
+    """The sandbox's own CPU per search (its process, read from ``/__sandbox__/cpu``) for a
+    run-shaped stream: the queries of every category's best sellers (as ``main``), sent by
+    ``search_listings`` at ``--inflight`` with the engine bench's latency and seed. The
+    first pass builds the universe's shards; the next ones find them built (a run after
+    the first one), their pages past the body memo all the same when there are more
+    searches than it holds (2,048)."""
+    from bench._common import sandbox_cpu_seconds
+    from collection.marketplaces.ebay_browse import EbayAppTokens, EbayBrowseSearch
+    from collection.marketplaces.factory import USER_AGENT, http_limits, http_timeout
+    from collection.marketplaces.transport import ApiClient, BodyTransport
+
+    results: dict = {}
+    with loopback_sandbox(latency_ms=args.latency_ms, seed=1) as base_url:
+        client = ApiClient(
+            transport=BodyTransport(limits=http_limits(args.inflight)),
+            timeout=http_timeout(30),
+            headers={"User-Agent": USER_AGENT},
+            follow_redirects=False,
+            trust_env=False,
+        )
+        async with client:
+            tokens = EbayAppTokens(
+                client=client,
+                base_url=base_url,
+                client_id=LIVE_CREDENTIALS["EBAY_CLIENT_ID"],
+                client_secret=LIVE_CREDENTIALS["EBAY_CLIENT_SECRET"],
+            )
+            search = EbayBrowseSearch(client=client, base_url=base_url, tokens=tokens)
+            began = sandbox_cpu_seconds(base_url)
+            queries = await _queries(base_url, client, args.searches)
+            results["best_seller_pages_cpu_s"] = round(sandbox_cpu_seconds(base_url) - began, 3)
+            results["searches"] = len(queries)
+            await tokens.get()
+            for name in ("first pass (shards built)", "second pass", "third pass"):
+                began = sandbox_cpu_seconds(base_url)
+                await _gather_cpu(search.search_listings, queries, args.inflight)
+                spent = sandbox_cpu_seconds(base_url) - began
+                results[f"sandbox_cpu_ms_per_search, {name}"] = round(
+                    _cpu_ms(spent, len(queries)), 4
+                )
+    return results
+
+
 def _spread(values: list[float]) -> dict[str, float]:
     return {
         "median": round(statistics.median(values), 4),
@@ -333,6 +381,13 @@ if __name__ == "__main__":
     parser.add_argument("--pages", type=int, default=200)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--inflight", type=int, default=50)
+    parser.add_argument(
+        "--sandbox",
+        action="store_true",
+        help="measure the sandbox server's CPU per search instead (see sandbox_main)",
+    )
+    parser.add_argument("--searches", type=int, default=2500, help="with --sandbox")
+    parser.add_argument("--latency-ms", type=float, default=50.0, help="with --sandbox")
     args = parser.parse_args()
     import os
 
@@ -341,7 +396,7 @@ if __name__ == "__main__":
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     os.environ.setdefault("SECRET_KEY", "bench-only-not-a-secret-0123456789abcdef")
     django.setup()
-    result = asyncio.run(main(args))
+    result = asyncio.run(sandbox_main(args) if args.sandbox else main(args))
     for key, value in result.items():
         if isinstance(value, dict) and all(isinstance(v, dict) for v in value.values()):
             print(key)
@@ -349,4 +404,4 @@ if __name__ == "__main__":
                 print(f"  {name:50} {figure}")
         else:
             print(f"{key:22} {value}")
-    print(json.dumps({"figure": "client", **result}))
+    print(json.dumps({"figure": "sandbox" if args.sandbox else "client", **result}))
