@@ -20,6 +20,9 @@ Everything else falls back to the dict path, so the result is the one ``orjson``
   same keys; integers past 64 bits as the floats ``orjson`` makes of them) and parsed by
   ``parse_item_summary``: skipped and counted, or cleaned, exactly as before.
 
+Past 400 lines: the two readings of an item (dict and typed) stay side by side, the
+typed one falling back to the other field by field; splitting them would hide that.
+
 What the typed decoder accepts and ``orjson`` refused: content of fields the parser never
 reads that nests deeper than ``orjson``'s 1,024 levels (up to msgspec's own recursion
 limit, where it refuses too) or holds a number beyond a double's range. Such a page is
