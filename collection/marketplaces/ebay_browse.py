@@ -15,8 +15,8 @@ quota, so a 429 without the header is ``QuotaExhausted`` (the engine pauses the 
 does carry ``Retry-After`` is a short-term throttle (a proxy, or the sandbox's requests per
 second knob) and is ``RateLimited`` with that delay.
 
-Past 400 lines: one API, its token lifecycle and its item parser with the fast paths the
-engine benchmark measures; the parts share the error tree and the redaction.
+Past 400 lines: one API, its token lifecycle, its search and its quota lookup; they share
+the error tree and the redaction. Reading a search page into listings is ``browse_items``.
 """
 
 from __future__ import annotations
@@ -31,8 +31,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from decimal import Decimal
-from urllib.parse import urlencode
+from urllib.parse import quote_plus, urlencode
 
 import httpx
 
@@ -40,7 +39,6 @@ from .base import (
     AuthFailed,
     ClientError,
     ErrorContext,
-    Listing,
     ListingPage,
     ListingQuery,
     MarketplaceError,
@@ -48,25 +46,18 @@ from .base import (
     QuotaExhausted,
     RateLimited,
 )
-from .values import (
-    MAX_ITEM_ID_LENGTH,
-    MAX_TITLE_LENGTH,
-    MAX_USERNAME_LENGTH,
-    clean_currency,
-    clean_text,
-    clean_url,
-    parse_count,
-    parse_percent,
-    parse_price,
-)
+from .browse_items import SearchPage, parse_item_summary, read_search_page
+from .values import parse_count
 from .wire import (
     Endpoint,
+    RequestTemplate,
     Scrubber,
     decode_json,
     error_for_status,
     parse_retry_after,
     redact_url,
     send,
+    send_request,
     try_json,
 )
 
@@ -290,214 +281,21 @@ def browse_filter(query: ListingQuery) -> str:
     )
 
 
-_FREE = frozenset({"0", "0.0", "0.00"})
-_ZERO = Decimal(0)
-_NOT_FREE = object()  # every shipping option states a positive cost
-ITEM_ORIGIN = "https://www.ebay.com/itm/"
+# browse_filter's constant head as urlencode quotes it (quote_plus), quoted once: quoting
+# is per character, so the head's and the rest's quoted forms make the whole one.
+_FILTER_HEAD = quote_plus(
+    "conditionIds:{1000},maxDeliveryCost:0,itemLocationCountry:US,deliveryCountry:US,"
+    "buyingOptions:{FIXED_PRICE},"
+)
 
 
-def _shipping_cost(options: object) -> Decimal | None | object:
-    """0 when an option ships free, None when unknown, ``_NOT_FREE`` when every option
-    states a positive cost. A missing container proves nothing (eBay omits it), so the
-    server-side maxDeliveryCost filter is trusted and the cost is unknown."""
-    if options.__class__ is not list or not options:
-        return None
-    unknown = False
-    for option in options:
-        if option.__class__ is not dict:
-            unknown = True
-            continue
-        cost = option.get("shippingCost")
-        value = cost.get("value") if cost.__class__ is dict else None
-        if value.__class__ is str and value in _FREE:  # "0.00": no Decimal needed
-            return _ZERO
-        if value is None or parse_price(value) is None:
-            unknown = True  # missing or garbage: proves nothing either way
-    return None if unknown else _NOT_FREE
-
-
-def _text(value: object, max_length: int) -> str:
-    """``clean_text`` with a fast path for the common short, printable, single-spaced
-    value (about half the cost of a page's parsing otherwise)."""
-    if (
-        value.__class__ is str
-        and len(value) <= max_length
-        and value.isprintable()
-        and "  " not in value
-        and value[:1] != " "
-        and value[-1:] != " "
-    ):
-        return value
-    return clean_text(value, max_length)
-
-
-def _item_url(get, item_id: str) -> str:
-    """``https://www.ebay.com/itm/<legacyItemId>`` (the form both routes store), else the
-    item's own ``itemWebUrl`` when it is a safe URL."""
-    legacy = get("legacyItemId")
-    if legacy.__class__ is not str or not legacy.isdigit() or len(legacy) > 20:
-        parts = item_id.split("|")  # "v1|<legacyId>|<variationId>"
-        legacy = parts[1] if len(parts) == 3 else ""
-    if legacy.isascii() and legacy.isdigit() and len(legacy) <= 20:
-        return ITEM_ORIGIN + legacy
-    return clean_url(get("itemWebUrl"), "https://www.ebay.com")
-
-
-# Memo of the scalars that repeat across a run (a price string per listing, ~10k distinct
-# in a run of 2,500 searches; ~120 distinct feedback percentages): a dict hit instead of
-# a regex and a Decimal. Values are immutable; the memo is cleared when it grows past its
-# cap, so a hostile stream of distinct strings costs memory only up to it.
-_MEMO_CAP = 50_000
-_prices: dict[str, Decimal | None] = {}
-_percents: dict[str, Decimal | None] = {}
-_new_listing = tuple.__new__  # Listing(...) without NamedTuple's Python-level __new__
-
-
-def _memo_price(value: str) -> Decimal | None:
-    price = _prices.get(value, _NOT_FREE)
-    if price is _NOT_FREE:
-        if len(_prices) >= _MEMO_CAP:
-            _prices.clear()
-        price = _prices[value] = parse_price(value)
-    return price  # type: ignore[return-value]
-
-
-def _memo_percent(value: str) -> Decimal | None:
-    percent = _percents.get(value, _NOT_FREE)
-    if percent is _NOT_FREE:
-        if len(_percents) >= _MEMO_CAP:
-            _percents.clear()
-        percent = _percents[value] = parse_percent(value)
-    return percent  # type: ignore[return-value]
-
-
-def parse_item_summary(item: object, query: ListingQuery) -> Listing | None:
-    """One ``itemSummaries[]`` entry, or None when unusable or outside the filters.
-
-    Every field is checked; a value of the usual shape (a short printable string, an
-    integer score, a free shipping option first, a numeric legacy id) is taken as it is
-    on the fast path, anything else goes through the same cleaning as before (``_text``,
-    ``parse_*``, ``_shipping_cost``, ``_item_url``) with the same result. The parse costs
-    ~2 µs an item instead of ~6 (``bench/client.py``); a page holds up to 200.
-    """
-    if item.__class__ is not dict:
-        return None
-    get = item.get  # type: ignore[attr-defined]
-    item_id = get("itemId")
-    seller = get("seller")
-    if item_id.__class__ is not str or seller.__class__ is not dict:
-        return None
-    if not (
-        0 < len(item_id) <= MAX_ITEM_ID_LENGTH
-        and item_id.isprintable()
-        and "  " not in item_id
-        and item_id[0] != " "
-        and item_id[-1] != " "
-    ):
-        item_id = _text(item_id, MAX_ITEM_ID_LENGTH + 1)
-        if not item_id or len(item_id) > MAX_ITEM_ID_LENGTH:
-            return None
-    seller_get = seller.get
-    user_id = seller_get("userId")
-    if user_id is None:
-        user_id = ""
-    elif not (
-        user_id.__class__ is str
-        and len(user_id) <= MAX_USERNAME_LENGTH
-        and user_id.isprintable()
-        and "  " not in user_id
-        and user_id[:1] != " "
-        and user_id[-1:] != " "
-    ):
-        user_id = _text(user_id, MAX_USERNAME_LENGTH + 1)
-        if len(user_id) > MAX_USERNAME_LENGTH:
-            user_id = ""
-    # Since 2025-09-26 some items carry the immutable user id in place of the username:
-    # it is kept as the (opaque) username, and an item with only the id is still usable.
-    username = seller_get("username")
-    if not (
-        username.__class__ is str
-        and 0 < len(username) <= MAX_USERNAME_LENGTH
-        and username.isprintable()
-        and "  " not in username
-        and username[0] != " "
-        and username[-1] != " "
-    ):
-        username = _text(username, MAX_USERNAME_LENGTH + 1) or user_id
-        if not username or len(username) > MAX_USERNAME_LENGTH:
-            return None
-    condition_id = get("conditionId")
-    if condition_id is not None and condition_id != "1000" and str(condition_id) != "1000":
-        return None
-    location = get("itemLocation")
-    country = ""
-    if location.__class__ is dict:
-        located = location.get("country")
-        if located is not None:
-            if located != "US":
-                return None
-            country = located
-    options = get("shippingOptions")
-    shipping: object = None
-    if options.__class__ is list and options:
-        first = options[0]
-        cost = first.get("shippingCost") if first.__class__ is dict else None
-        free = cost.get("value") if cost.__class__ is dict else None
-        if free.__class__ is str and free in _FREE:  # the common case
-            shipping = _ZERO
-        else:
-            shipping = _shipping_cost(options)
-            if shipping is _NOT_FREE:
-                return None
-    price_obj = get("price")
-    if price_obj.__class__ is not dict:
-        price_obj = {}
-    value = price_obj.get("value")
-    price = _memo_price(value) if value.__class__ is str else parse_price(value)
-    currency = price_obj.get("currency")
-    target = query.currency
-    if currency != target:
-        currency = clean_currency(currency, target)
-    # The band is in the query's currency: a price in another one is kept, with its own
-    # code, and is never compared with (or read as) dollars.
-    if price is not None and currency == target:
-        if not (query.price_min <= price <= query.price_max):
-            return None
-    title = get("title")
-    if not (
-        title.__class__ is str
-        and len(title) <= MAX_TITLE_LENGTH
-        and title.isprintable()
-        and "  " not in title
-        and title[:1] != " "
-        and title[-1:] != " "
-    ):
-        title = _text(title, MAX_TITLE_LENGTH)
-    score = seller_get("feedbackScore")
-    if score.__class__ is not int or score < 0:
-        score = parse_count(score)
-    percent = seller_get("feedbackPercentage")
-    percent = _memo_percent(percent) if percent.__class__ is str else parse_percent(percent)
-    legacy = get("legacyItemId")
-    if legacy.__class__ is str and 0 < len(legacy) <= 20 and legacy.isascii() and legacy.isdigit():
-        url = ITEM_ORIGIN + legacy
-    else:
-        url = _item_url(get, item_id)
-    return _new_listing(  # type: ignore[call-overload]
-        Listing,
-        (
-            item_id,
-            title,
-            price,
-            currency,
-            username,
-            score,
-            percent,
-            url,
-            shipping,
-            country,
-            user_id,
-        ),
+def encoded_query(q: str, limit: int, offset: int, query: ListingQuery) -> str:
+    """``urlencode(search_params)`` of one page (``q`` already single-spaced), ~4 µs
+    instead of ~17: the filter's constant head is quoted once."""
+    band = quote_plus(f"{query.price_min:.2f}..{query.price_max:.2f}")
+    return (
+        f"q={quote_plus(q)}&limit={limit}&offset={offset}&filter={_FILTER_HEAD}"
+        f"price%3A%5B{band}%5D%2CpriceCurrency%3A{quote_plus(query.currency)}"
     )
 
 
@@ -535,21 +333,51 @@ class EbayBrowseSearch:
         self._quota_lock = asyncio.Lock()
         self._quota: tuple[float, BrowseQuota | None] | None = None
         self._warned: set[object] = set()
+        # The search's merged request headers for the current token (wire.RequestTemplate).
+        self._template: tuple[str, RequestTemplate] | None = None
+
+    @staticmethod
+    def page_window(query: ListingQuery) -> tuple[int, int] | None:
+        """(limit, offset) of one page, or None when the page is past eBay's window."""
+        limit = min(max(int(query.page_size), 1), MAX_LIMIT)
+        offset = (max(query.page, 1) - 1) * limit
+        return None if offset >= MAX_RESULT_WINDOW else (limit, offset)
 
     def search_params(self, query: ListingQuery) -> dict[str, str] | None:
         """The query string of one page, or None when the page is past eBay's window."""
-        limit = min(max(int(query.page_size), 1), MAX_LIMIT)
-        offset = (max(query.page, 1) - 1) * limit
-        if offset >= MAX_RESULT_WINDOW:
+        window = self.page_window(query)
+        if window is None:
             return None
         return {
             "q": " ".join(query.keywords.split()),
-            "limit": str(limit),
-            "offset": str(offset),
+            "limit": str(window[0]),
+            "offset": str(window[1]),
             "filter": browse_filter(query),
         }
 
     async def _get(self, url: str | httpx.URL, params: dict | None, display_url: str, token: str):
+        if params is None and url.__class__ is httpx.URL:  # a search (its endpoint's URL)
+            template = self._template
+            if template is None or template[0] != token:
+                template = self._template = (
+                    token,
+                    RequestTemplate(
+                        self._client,
+                        "GET",
+                        self._search_endpoint.url,
+                        headers={
+                            "Authorization": f"Bearer {token}",
+                            "X-EBAY-C-MARKETPLACE-ID": self._marketplace_id,
+                        },
+                    ),
+                )
+            return await send_request(
+                self._client,
+                template[1].request(url),  # type: ignore[arg-type]
+                provider=PROVIDER,
+                display_url=display_url,
+                scrub=self._scrub,
+            )
         return await send(
             self._client,
             "GET",
@@ -576,45 +404,34 @@ class EbayBrowseSearch:
         return response
 
     async def search_listings(self, query: ListingQuery) -> ListingPage:
-        params = self.search_params(query)
-        if params is None:
+        window = self.page_window(query)
+        if window is None:
             display_url = redact_url(f"{self._search_url}?{urlencode({'q': query.keywords})}")
             return ListingPage(listings=(), has_next=False, request_url=display_url)
-        # The query string is encoded once here and added to the parsed endpoint (httpx
-        # would parse the whole URL character by character, and once more to merge
-        # ``params``). Its parameters are ours and carry no secret, so the display form
-        # needs no redaction beyond the base.
-        encoded = urlencode(params)
+        # The query string (search_params, encoded) is built once here and added to the
+        # parsed endpoint (httpx would parse the whole URL character by character, and
+        # once more to merge ``params``). Its parameters are ours and carry no secret, so
+        # the display form needs no redaction beyond the base.
+        limit, offset = window
+        q = " ".join(query.keywords.split())
+        encoded = encoded_query(q, limit, offset, query)
         url = self._search_endpoint.with_query(encoded)
         display_url = f"{self._display_url}?{_readable(encoded)}"[:2000]
-        if not params["q"]:
+        if not q:
             raise ClientError(f"{PROVIDER}: empty keywords", provider=PROVIDER, url=display_url)
         response = await self._authorized_get(url, None, display_url)
         if response.status_code != 200:
             raise await self._error(response, display_url)
-        data = decode_json(response, provider=PROVIDER, display_url=display_url)
-        common: ErrorContext = {"provider": PROVIDER, "status_code": 200, "url": display_url}
-        if not isinstance(data, dict):
-            raise ParseError(f"{PROVIDER}: search response is not an object", **common)
-        items = data.get("itemSummaries", [])
-        if not isinstance(items, list):
-            raise ParseError(f"{PROVIDER}: itemSummaries is not a list", **common)
-        self._note_warnings(data.get("warnings"))
-        listings = []
-        skipped = 0
-        for item in items:
-            listing = parse_item_summary(item, query)
-            if listing is None:
-                skipped += 1
-            else:
-                listings.append(listing)
-        offset, limit = int(params["offset"]), int(params["limit"])
-        has_next = bool(data.get("next")) and offset + limit < MAX_RESULT_WINDOW
+        page = read_search_page(response.content, query)
+        if page is None:  # refused by the typed decoder: the dicts, as orjson gives them
+            page = _dict_page(response, query, display_url)
+        self._note_warnings(page.warnings)
+        has_next = bool(page.next) and offset + limit < MAX_RESULT_WINDOW
         return ListingPage(
-            listings=tuple(listings),
+            listings=tuple(page.listings),
             has_next=has_next,
-            skipped=skipped,
-            total=parse_count(data.get("total")),
+            skipped=page.skipped,
+            total=parse_count(page.total),
             request_url=display_url,
         )
 
@@ -663,6 +480,27 @@ class EbayBrowseSearch:
                 logger.info("ebay: quota lookup failed: %s", exc)
             self._quota = (now, quota)
             return quota
+
+
+def _dict_page(response: httpx.Response, query: ListingQuery, display_url: str) -> SearchPage:
+    """A search page through ``decode_json`` and ``parse_item_summary`` (the page the
+    typed decoder refused: ParseError for what is not a search page)."""
+    data = decode_json(response, provider=PROVIDER, display_url=display_url)
+    common: ErrorContext = {"provider": PROVIDER, "status_code": 200, "url": display_url}
+    if not isinstance(data, dict):
+        raise ParseError(f"{PROVIDER}: search response is not an object", **common)
+    items = data.get("itemSummaries", [])
+    if not isinstance(items, list):
+        raise ParseError(f"{PROVIDER}: itemSummaries is not a list", **common)
+    listings = []
+    skipped = 0
+    for item in items:
+        listing = parse_item_summary(item, query)
+        if listing is None:
+            skipped += 1
+        else:
+            listings.append(listing)
+    return SearchPage(listings, skipped, data.get("total"), data.get("next"), data.get("warnings"))
 
 
 def _parse_quota(body: object) -> BrowseQuota | None:

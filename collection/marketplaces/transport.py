@@ -20,6 +20,7 @@ request with what the adapters use only:
   checked and quoted it;
 - the headers as a list of pairs from ``Headers.raw`` (the bytes httpx holds);
 - one ``ClientTimeout`` per distinct timeout (a run has two: Browse and Oxylabs);
+- no cookie jar in the aiohttp session either (``DummyCookieJar``);
 - the body read whole inside the transport (``ClientResponse.read``, one buffer) and
   handed to httpx as one ``httpx.ByteStream``: ``Response.aread`` then takes one step.
 
@@ -36,7 +37,7 @@ now also around the body read: a connection reset mid-body is an ``httpx.ReadErr
 from __future__ import annotations
 
 import httpx
-from aiohttp import ClientSession, ClientTimeout
+from aiohttp import ClientSession, ClientTimeout, DummyCookieJar, TCPConnector
 from httpx_aiohttp import AiohttpTransport
 from httpx_aiohttp.transport import map_aiohttp_exceptions
 from yarl import URL
@@ -77,6 +78,23 @@ class BodyTransport(AiohttpTransport):
             raise NotImplementedError("BodyTransport sends neither through proxies nor sockets")
         super().__init__(**kwargs)
         self._timeouts: dict[tuple, ClientTimeout] = {}
+
+    def get_client(self) -> ClientSession:
+        """``AiohttpTransport``'s session, with aiohttp's cookie jar off as well: it would
+        store a provider's ``Set-Cookie`` and send it back behind ``ApiClient``'s back
+        (and filter every request's cookies for nothing)."""
+        if self.client is not None:
+            return super().get_client()
+        limits = self.limits
+        connector = TCPConnector(
+            keepalive_timeout=limits.keepalive_expiry,
+            ssl=self.ssl_context,
+            local_addr=(self.local_address, 0) if self.local_address else None,
+            # aiohttp's default (100) where httpx's Limits leave it open, as the stock
+            # transport builds it.
+            limit=100 if limits.max_connections is None else limits.max_connections,
+        )
+        return ClientSession(connector=connector, cookie_jar=DummyCookieJar())
 
     def _timeout(self, timeout: dict) -> ClientTimeout:
         key = (timeout.get("connect"), timeout.get("read"), timeout.get("pool"))

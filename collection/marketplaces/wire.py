@@ -123,8 +123,17 @@ class Scrubber:
 
 
 # What ``urllib.parse.urlencode`` produces: unreserved characters, "+", "=", "&" and %XX
-# escapes, none of which httpx re-quotes.
-_ENCODED_QUERY = re.compile(r"(?:[A-Za-z0-9._~+=&-]|%[0-9A-Fa-f]{2})*")
+# escapes, none of which httpx re-quotes. Checked as those characters and "%", with no
+# "%" not followed by two hex digits: the same strings as ``(?:[…]|%[0-9A-Fa-f]{2})*``,
+# a fifth of its cost (one class instead of an alternation per character).
+_ENCODED_CHARS = re.compile(r"[A-Za-z0-9._~+=&%-]*")
+_BAD_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
+
+
+def _is_encoded_query(query: str) -> bool:
+    return _ENCODED_CHARS.fullmatch(query) is not None and (
+        "%" not in query or _BAD_ESCAPE.search(query) is None
+    )
 
 
 class Endpoint:
@@ -163,7 +172,7 @@ class Endpoint:
         """The endpoint's URL with ``query``, an encoded query string (``urlencode``)."""
         if not query:
             return self.url
-        if self._fast and _ENCODED_QUERY.fullmatch(query):
+        if self._fast and _is_encoded_query(query):
             return self._build(query)
         return httpx.URL(f"{self.text}?{query}")
 
@@ -173,6 +182,52 @@ def _is_real_timeout(exc: httpx.TimeoutException) -> bool:
     # connection reset) to httpx.ConnectTimeout; only a timeout underneath is a timeout.
     cause = exc.__cause__
     return cause is None or isinstance(cause, TimeoutError)
+
+
+class RequestTemplate:
+    """The headers and extensions of one kind of request, merged by the client once.
+
+    ``client.request`` merges the client's default headers with the request's, its
+    cookies, URL and timeout into a new ``httpx.Request`` each time; a search sends the
+    same headers to the same host thousands of times. ``request(url)`` builds the
+    ``httpx.Request`` from what ``client.build_request`` merged for the first one (the
+    ``Host`` header included: every URL given must be on the template's origin), and
+    ``send_request`` sends it through ``client.send`` as ``client.request`` does.
+    """
+
+    def __init__(self, client: httpx.AsyncClient, method: str, url: httpx.URL, **kwargs) -> None:
+        built = client.build_request(method, url, **kwargs)
+        if built.content:
+            raise ValueError("a RequestTemplate has no body")
+        self.method = built.method
+        self.headers = built.headers
+        self.extensions = built.extensions
+
+    def request(self, url: httpx.URL) -> httpx.Request:
+        return httpx.Request(self.method, url, headers=self.headers, extensions=self.extensions)
+
+
+def _transport_failure(exc: Exception, provider: str, display_url: str, scrub: Scrubber):
+    """The MarketplaceError for a transport exception, or None when it is not one.
+
+    The original exception is not chained by the callers (``from None``): its text is
+    kept, scrubbed, in the message, and nothing that carried request headers can leak
+    through a traceback.
+    """
+    if isinstance(exc, httpx.TimeoutException):
+        kind = RequestTimeout if _is_real_timeout(exc) else ConnectionFailed
+        message = f"{provider}: {type(exc).__name__} {scrub(exc) or ''}".rstrip()
+        return kind(message, provider=provider, url=display_url)
+    if isinstance(exc, httpx.TransportError):
+        message = f"{provider}: {type(exc).__name__} {scrub(exc) or ''}".rstrip()
+        return ConnectionFailed(message, provider=provider, url=display_url)
+    if isinstance(exc, (OSError, asyncio.IncompleteReadError)):  # a transport that did not map it
+        message = f"{provider}: {type(exc).__name__} {scrub(exc)}"
+        return ConnectionFailed(message, provider=provider, url=display_url)
+    return None
+
+
+_TRANSPORT_ERRORS = (httpx.TransportError, OSError, asyncio.IncompleteReadError)
 
 
 async def send(
@@ -185,25 +240,31 @@ async def send(
     scrub: Scrubber,
     **kwargs,
 ) -> httpx.Response:
-    """One request; transport failures come back as RequestTimeout / ConnectionFailed.
-
-    The original exception is not chained (``from None``): its text is kept, scrubbed, in
-    the message, and nothing that carried request headers can leak through a traceback.
-    """
+    """One request; transport failures come back as RequestTimeout / ConnectionFailed."""
     try:
         response = await client.request(method, url, **kwargs)
-    except httpx.TimeoutException as exc:
-        kind = RequestTimeout if _is_real_timeout(exc) else ConnectionFailed
-        message = f"{provider}: {type(exc).__name__} {scrub(exc) or ''}".rstrip()
-        raise kind(message, provider=provider, url=display_url) from None
-    except httpx.TransportError as exc:
-        message = f"{provider}: {type(exc).__name__} {scrub(exc) or ''}".rstrip()
-        raise ConnectionFailed(message, provider=provider, url=display_url) from None
-    except (OSError, asyncio.IncompleteReadError) as exc:  # a transport that did not map it
-        message = f"{provider}: {type(exc).__name__} {scrub(exc)}"
-        raise ConnectionFailed(message, provider=provider, url=display_url) from None
+    except _TRANSPORT_ERRORS as exc:
+        raise _transport_failure(exc, provider, display_url, scrub) from None  # type: ignore[misc]
     if logger.isEnabledFor(logging.DEBUG):
         logger.debug("%s %s %s → %s", provider, method, display_url, response.status_code)
+    return response
+
+
+async def send_request(
+    client: httpx.AsyncClient,
+    request: httpx.Request,
+    *,
+    provider: str,
+    display_url: str,
+    scrub: Scrubber,
+) -> httpx.Response:
+    """``send`` for a request built beforehand (``RequestTemplate.request``)."""
+    try:
+        response = await client.send(request)
+    except _TRANSPORT_ERRORS as exc:
+        raise _transport_failure(exc, provider, display_url, scrub) from None  # type: ignore[misc]
+    if logger.isEnabledFor(logging.DEBUG):
+        logger.debug("%s %s %s → %s", provider, request.method, display_url, response.status_code)
     return response
 
 

@@ -135,6 +135,7 @@ class SandboxApp:
         self._buckets: dict[str, _TokenBucket] = {}
         self._token_key = hashlib.sha256(f"sandbox-token-key:{self.config.seed}".encode()).digest()
         self._token_generation = 0
+        self._signed: dict[str, tuple[str, str]] = {}  # token → its (expires, generation)
         self._quota_epoch = (  # see SandboxConfig.quota_epoch
             time.time() if self.config.quota_epoch is None else self.config.quota_epoch
         )
@@ -305,18 +306,33 @@ class SandboxApp:
         return TOKEN_PREFIX + base64.urlsafe_b64encode(f"{payload}.{signature}".encode()).decode()
 
     def _token_valid(self, token: str) -> bool:
+        signed = self._signed.get(token)
+        if signed is None:
+            signed = self._signed_token(token)
+            if signed is None:
+                return False
+            if len(self._signed) >= 1024:  # a run has one or two tokens
+                self._signed.clear()
+            self._signed[token] = signed
+        expires, generation = signed
+        return generation == str(self._token_generation) and int(expires) > time.time()
+
+    def _signed_token(self, token: str) -> tuple[str, str] | None:
+        """(expires, generation) of a token this app signed, else None. Memoised per token
+        by ``_token_valid`` (its signature never changes; expiry and generation are
+        checked on every request)."""
         if not token.startswith(TOKEN_PREFIX):
-            return False
+            return None
         try:
             decoded = base64.urlsafe_b64decode(token[len(TOKEN_PREFIX) :].encode()).decode()
             client, expires, generation, signature = decoded.split(".")
         except (binascii.Error, UnicodeDecodeError, ValueError):
-            return False
+            return None
         payload = f"{client}.{expires}.{generation}"
         expected = hmac.new(self._token_key, payload.encode(), hashlib.sha256).hexdigest()[:24]
         if not hmac.compare_digest(expected, signature):
-            return False
-        return generation == str(self._token_generation) and int(expires) > time.time()
+            return None
+        return expires, generation
 
     def _bearer_error(self, request: Request) -> Response | None:
         value = request.headers.get("authorization", "")
@@ -552,7 +568,6 @@ def caches_clear() -> None:
         _amazon_body,
         _ebay_page_body,
         ebay_browse.browse_body,
-        ebay_browse._item_json,
         amazon.profile_products,
         amazon.asin_index,
         amazon.node_products,
@@ -566,3 +581,4 @@ def caches_clear() -> None:
     ):
         cached.cache_clear()
     universe.shards_clear()
+    ebay_browse.items_clear()

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
-from urllib.parse import urlencode
+from urllib.parse import quote_plus
 
 from . import universe
 from .catalogue import CatalogueParams, ListingFilter, SandboxListing
@@ -235,34 +235,75 @@ def _browse_item(listing: SandboxListing) -> dict:
 def browse_body(
     params: CatalogueParams, origin: str, q: str, raw_filter: str, limit: int, offset: int
 ) -> bytes:
+    """The JSON body of one search page (memoised: a run repeats few pages, but builds
+    each of its ~2,500 once, so the build is the hot path: it joins bytes, see
+    ``_item_bytes``)."""
     listing_filter, warnings, _ = parse_browse_filter(raw_filter)
     listings = universe.search(params, q, listing_filter)
     total = len(listings)
     page = listings[offset : offset + limit]
-
-    def link(at: int) -> str:
-        query = {"q": q, "limit": str(limit), "offset": str(at)}
-        if raw_filter:
-            query["filter"] = raw_filter
-        return f"{origin}/buy/browse/v1/item_summary/search?{urlencode(query)}"
-
-    data: dict = {"href": link(offset), "total": total}
+    # urlencode({"q", "limit", "offset", "filter"}) with the query's parts quoted once.
+    base = f"{origin}/buy/browse/v1/item_summary/search?q={quote_plus(q)}&limit={limit}&offset="
+    tail = f"&filter={_quote_filter(raw_filter)}" if raw_filter else ""
+    data: dict = {"href": f"{base}{offset}{tail}", "total": total}
     if offset + limit < total and offset + limit < BROWSE_MAX_WINDOW:
-        data["next"] = link(offset + limit)
+        data["next"] = f"{base}{offset + limit}{tail}"
     if offset > 0:
-        data["prev"] = link(max(0, offset - limit))
+        data["prev"] = f"{base}{max(0, offset - limit)}{tail}"
     data["limit"] = limit
     data["offset"] = offset
-    text = json.dumps(data, separators=(",", ":"), ensure_ascii=False)[:-1]
+    parts = [json.dumps(data, separators=(",", ":"), ensure_ascii=False)[:-1].encode()]
     if page:  # items are serialised once per listing and spliced in (the hot path)
-        text += ',"itemSummaries":[' + ",".join(map(_item_json, page)) + "]"
+        items = _items_of(params)
+        get = items.get
+        encoded = []
+        for listing in page:
+            item = get(listing.item_id)
+            if item is None:
+                item = _item_bytes(items, listing)
+            encoded.append(item)
+        parts += (b',"itemSummaries":[', b",".join(encoded), b"]")
     if warnings:
-        text += ',"warnings":' + json.dumps(
-            list(warnings), separators=(",", ":"), ensure_ascii=False
-        )
-    return (text + "}").encode()
+        text = json.dumps(list(warnings), separators=(",", ":"), ensure_ascii=False)
+        parts.append(b',"warnings":' + text.encode())
+    parts.append(b"}")
+    return b"".join(parts)
 
 
-@lru_cache(maxsize=200_000)
-def _item_json(listing: SandboxListing) -> str:
-    return json.dumps(_browse_item(listing), separators=(",", ":"), ensure_ascii=False)
+@lru_cache(maxsize=4096)
+def _quote_term(term: str) -> str:
+    return quote_plus(term)
+
+
+def _quote_filter(raw: str) -> str:
+    """``quote_plus(raw)`` term by term (quoting is per character: "," is "%2C"), so the
+    terms every search repeats are quoted once (~1 µs instead of ~8 for a run's filter)."""
+    return "%2C".join(map(_quote_term, raw.split(",")))
+
+
+# A listing's item JSON, per catalogue (an item id names one listing there), encoded once:
+# a page is then one join of bytes, without hashing each listing (a 15-field tuple) for a
+# memo or encoding the whole page again. Bounded like the memo it replaces (~200 MB).
+_ITEM_CAP = 200_000
+_ITEMS: dict[CatalogueParams, dict[str, bytes]] = {}
+
+
+def _items_of(params: CatalogueParams) -> dict[str, bytes]:
+    items = _ITEMS.get(params)
+    if items is None:
+        items = _ITEMS[params] = {}
+    return items
+
+
+def _item_bytes(items: dict[str, bytes], listing: SandboxListing) -> bytes:
+    if len(items) >= _ITEM_CAP:
+        items.clear()
+    item = items[listing.item_id] = json.dumps(
+        _browse_item(listing), separators=(",", ":"), ensure_ascii=False
+    ).encode()
+    return item
+
+
+def items_clear() -> None:
+    """Forget the encoded items (``app.caches_clear``)."""
+    _ITEMS.clear()

@@ -7,12 +7,13 @@ values (wrong types, controls, padding, over-long text, odd numbers); each must 
 an identical ``Listing`` (same values, same types) or be skipped by both.
 """
 
+import copy
 import random
 from decimal import Decimal
 
 import pytest
 
-from collection.marketplaces import ebay_browse
+from collection.marketplaces import browse_items
 from collection.marketplaces.base import Listing, ListingQuery
 from collection.marketplaces.ebay_browse import parse_item_summary
 from collection.marketplaces.values import (
@@ -290,7 +291,7 @@ def hostile_items(count: int, seed: int) -> list:
             if value is MISSING:
                 target.pop(key, None)
             else:
-                target[key] = value
+                target[key] = copy.deepcopy(value)  # no record shares (or nests) another's
         items.append(item)
     return items
 
@@ -341,10 +342,10 @@ def test_an_unhashable_shipping_cost_is_an_unknown_cost_not_a_crash():
 
 
 def test_the_memos_are_capped(monkeypatch):
-    monkeypatch.setattr(ebay_browse, "_MEMO_CAP", 10)
-    monkeypatch.setattr(ebay_browse, "_prices", {})
+    monkeypatch.setattr(browse_items, "_MEMO_CAP", 10)
+    monkeypatch.setattr(browse_items, "_prices", {})
     for cents in range(25):
         item = good_item()
         item["price"]["value"] = f"60.{cents:02d}"
         assert parse_item_summary(item, QUERY).price == Decimal(f"60.{cents:02d}")
-    assert len(ebay_browse._prices) <= 10
+    assert len(browse_items._prices) <= 10

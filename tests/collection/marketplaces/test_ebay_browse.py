@@ -4,8 +4,9 @@ import asyncio
 import base64
 import datetime as dt
 import json
+import random
 from decimal import Decimal
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlencode
 
 import httpx
 import pytest
@@ -24,6 +25,7 @@ from collection.marketplaces.ebay_browse import (
     EbayAppTokens,
     EbayBrowseSearch,
     browse_filter,
+    encoded_query,
     parse_item_summary,
 )
 from collection.marketplaces.sandbox import SandboxApp, SandboxTransport
@@ -463,6 +465,33 @@ def test_filter_value():
         "conditionIds:{1000},maxDeliveryCost:0,itemLocationCountry:US,deliveryCountry:US,"
         "buyingOptions:{FIXED_PRICE},price:[300.00..400.00],priceCurrency:USD"
     )
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_the_encoded_query_is_urlencode_of_the_search_params(seed):
+    """search_listings encodes the query string itself (the filter's head quoted once):
+    it must be exactly what urlencode makes of search_params, for any query."""
+    rng = random.Random(seed)
+    words = ["wireless", "café", "½", "100%", "a&b=c", "#1", "x/y?z", "(a, b)", "-used", "\t"]
+    prices = ["0", "0.5", "19.999", "-3", "1E+3", "123456789.125", "NaN", "Infinity"]
+    search = EbayBrowseSearch.__new__(EbayBrowseSearch)  # search_params reads no state
+    for _ in range(300):
+        keywords = rng.choice(["  ", "\u3000"]).join(rng.sample(words, rng.randint(0, 4)))
+        query = ListingQuery(
+            keywords=keywords,
+            price_min=Decimal(rng.choice(prices)),
+            price_max=Decimal(rng.choice(prices)),
+            page=rng.randint(1, 60),
+            page_size=rng.choice([1, 50, 200, 500, 0]),
+            currency=rng.choice(["USD", "EUR", "us d", "€", "A&B"]),
+        )
+        params = search.search_params(query)
+        window = EbayBrowseSearch.page_window(query)
+        if params is None:
+            assert window is None
+            continue
+        limit, offset = window  # type: ignore[misc]
+        assert encoded_query(params["q"], limit, offset, query) == urlencode(params)
 
 
 # --- against the in-process sandbox ------------------------------------------------------

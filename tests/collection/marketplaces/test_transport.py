@@ -5,6 +5,8 @@
 import asyncio
 import gzip
 import json
+import random
+import re
 from urllib.parse import urlencode
 
 import httpx
@@ -12,9 +14,10 @@ import pytest
 from aiohttp import web
 from httpx_aiohttp import AiohttpTransport
 
+from collection.marketplaces import wire
 from collection.marketplaces.base import ConnectionFailed, RequestTimeout
 from collection.marketplaces.transport import ApiClient, BodyTransport
-from collection.marketplaces.wire import Endpoint, Scrubber, send
+from collection.marketplaces.wire import Endpoint, RequestTemplate, Scrubber, send, send_request
 
 SEARCH = "https://api.ebay.com/buy/browse/v1/item_summary/search"
 
@@ -42,6 +45,19 @@ def test_endpoint_url_is_the_url_httpx_builds_from_the_string(params):
 def test_endpoint_leaves_a_query_urlencode_did_not_make_to_httpx(query):
     endpoint = Endpoint(SEARCH)
     assert str(endpoint.with_query(query)) == str(httpx.URL(f"{SEARCH}?{query}"))
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_the_encoded_query_check_is_the_alternation_it_replaces(seed):
+    """``wire._is_encoded_query`` accepts exactly what the regex it replaced accepted."""
+    reference = re.compile(r"(?:[A-Za-z0-9._~+=&-]|%[0-9A-Fa-f]{2})*")
+    rng = random.Random(seed)
+    alphabet = "%%%aF9g.-_~+=&/ ?#[]é\t"
+    for _ in range(20_000):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 8)))
+        assert wire._is_encoded_query(text) == (reference.fullmatch(text) is not None), text
+    assert wire._is_encoded_query("q=a+b&filter=price%3A%5B1..2%5D%2C")
+    assert not wire._is_encoded_query("q=%zz") and not wire._is_encoded_query("q=%4")
 
 
 def test_endpoint_refuses_what_httpx_refuses():
@@ -103,6 +119,12 @@ def _routes() -> web.RouteTableDef:
             headers={"Retry-After": "7", "X-Trace": "t1"},
             status=429 if "limited" in request.query else 200,
         )
+
+    @routes.get("/cookie")
+    async def cookie(request: web.Request) -> web.Response:
+        response = web.json_response({"cookie": request.headers.get("Cookie")})
+        response.set_cookie("session", "abc", path="/")
+        return response
 
     @routes.post("/form")
     async def form(request: web.Request) -> web.Response:
@@ -215,3 +237,70 @@ def test_body_transport_refuses_what_it_does_not_do():
         BodyTransport(proxy=httpx.Proxy("http://proxy.invalid:3128"))
     with pytest.raises(NotImplementedError):
         BodyTransport(uds="/tmp/socket")
+
+
+async def test_body_transport_keeps_no_cookie_either(loopback):
+    """aiohttp's own jar would store the cookie and send it back under ApiClient."""
+    async with _client() as client:
+        first = await client.get(loopback + "/cookie")
+        assert "session=abc" in first.headers["set-cookie"]
+        second = await client.get(loopback + "/cookie")
+    assert first.json() == second.json() == {"cookie": None}
+
+
+async def test_a_request_template_sends_what_client_request_sends(loopback):
+    endpoint = Endpoint(loopback + "/echo")
+    headers = {"Authorization": "Bearer T0K", "X-EBAY-C-MARKETPLACE-ID": "EBAY_US"}
+    query = urlencode({"q": "café 100% [x]", "limit": "200"})
+    scrub = Scrubber()
+    async with _client() as client:
+        template = RequestTemplate(client, "GET", endpoint.url, headers=headers)
+        plain = await client.get(endpoint.with_query(query), headers=headers)
+        built = await send_request(
+            client,
+            template.request(endpoint.with_query(query)),
+            provider="test",
+            display_url="",
+            scrub=scrub,
+        )
+        second = template.request(endpoint.with_query("q=other"))
+        assert second.url.params["q"] == "other" and second.headers == template.headers
+    assert built.status_code == plain.status_code == 200
+    assert built.json() == plain.json()
+    assert built.request.headers.raw == plain.request.headers.raw
+    assert built.request.extensions == plain.request.extensions
+    with pytest.raises(ValueError):
+        RequestTemplate(client, "POST", endpoint.url, content=b"x")
+
+
+async def test_send_request_failures_classify_as_send(loopback):
+    scrub = Scrubber(["T0K"])
+    async with _client(timeout=httpx.Timeout(0.3)) as client:
+        slow = RequestTemplate(client, "GET", httpx.URL(loopback + "/slow"))
+        with pytest.raises(RequestTimeout):
+            await send_request(
+                client,
+                slow.request(slow_url := httpx.URL(loopback + "/slow")),
+                provider="t",
+                display_url=str(slow_url),
+                scrub=scrub,
+            )
+        cut = RequestTemplate(client, "GET", httpx.URL(loopback + "/cut"))
+        with pytest.raises(ConnectionFailed):
+            await send_request(
+                client,
+                cut.request(httpx.URL(loopback + "/cut")),
+                provider="t",
+                display_url="",
+                scrub=scrub,
+            )
+        nothing = RequestTemplate(client, "GET", httpx.URL("http://127.0.0.1:9/nothing"))
+        with pytest.raises(ConnectionFailed) as info:
+            await send_request(
+                client,
+                nothing.request(httpx.URL("http://127.0.0.1:9/nothing")),
+                provider="t",
+                display_url="",
+                scrub=scrub,
+            )
+    assert info.value.__cause__ is None and info.value.__suppress_context__
