@@ -88,7 +88,8 @@ def shared_listings_resolve(*, run_id: int) -> int:
                 """,
                 [run_id],
             )
-            return cursor.rowcount
+            moved: int = cursor.rowcount
+            return moved
     best: dict[str, tuple[float, int, int]] = {}
     demoted: list[int] = []
     rows = SellerSighting.objects.filter(run_id=run_id, is_match=True).exclude(item_url="")

@@ -83,5 +83,5 @@ def test_a_large_export_streams_in_bounded_memory():
         change = SellerChange.objects.get(pk=export.change_id)
         assert change.details["rows_written"] == ROWS and change.details["completed"] is True
         growth = (peak - baseline) / 1e6
-        # noqa: the figures are this test's report (pytest -s), not a leftover debug print
+        # The figures are this test's report (pytest -s), not a leftover debug print.
         print(f"{fmt}: {size / 1e6:.1f} MB streamed, RSS growth {growth:.1f} MB")  # noqa: T201
