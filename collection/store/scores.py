@@ -122,7 +122,7 @@ def _aggregates_postgres(seller_ids: list[int]) -> Aggregates:
                 -- per (seller, product): its latest matched sighting, or any when none is
                 SELECT DISTINCT ON (seller_id, product_id) seller_id, is_match, price_ratio
                 FROM {SIGHTINGS}
-                WHERE seller_id = ANY(%s)
+                WHERE seller_id = ANY(%s::bigint[])
                 ORDER BY seller_id, product_id, is_match DESC, run_id DESC
             )
             SELECT seller_id, count(*), count(*) FILTER (WHERE is_match),
