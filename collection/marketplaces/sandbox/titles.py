@@ -10,6 +10,7 @@ separator, so a habit can strip the brand or reorder the features and re-join:
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import NamedTuple
 
 from . import title_words as tw
@@ -58,12 +59,17 @@ def _book_pieces(noun_index: int, r) -> tuple[tuple[str, str], ...]:
     return tuple(pieces)
 
 
-def _feature_pool(profile: str) -> list[tuple[str, str]]:
+@lru_cache(maxsize=32)
+def _feature_pool_of(profile: str) -> tuple[tuple[str, str], ...]:
     spec = words.PROFILES[profile]
     pool = [("feature", f) for f in spec.features + tw.COMMON_FEATURES]
     pool += [("with", w) for w in tw.WITH_PHRASES.get(profile, ())]
     pool += [("for", f) for f in tw.FOR_PHRASES.get(profile, ())]
-    return pool
+    return tuple(pool)
+
+
+def _feature_pool(profile: str) -> list[tuple[str, str]]:
+    return list(_feature_pool_of(profile))
 
 
 def amazon_pieces(
@@ -104,10 +110,12 @@ def amazon_pieces(
         size = spec.variants[int(r.random() * len(spec.variants))]
     tail = len(size) + 2 * bool(size) + len(colour) + 2 * bool(colour)
     length = len(join(pieces))
-    dash = r.random() < 0.3
+    # Every feature takes the dash when the title has one: ``length`` is always the length
+    # of the pieces so far (the test once written against it was always true).
+    separator = " - " if r.random() < 0.3 else ", "
     for kind, text in chosen:
         if kind == "feature":
-            text = (" - " if dash and length == len(join(pieces)) else ", ") + text
+            text = separator + text
         else:
             text = " " + text
         if length + len(text) + tail > target:
@@ -205,6 +213,91 @@ def apply_habit(habit: Habit, pieces, r) -> str:
     return decorate(text, habit.prefix, habit.suffix, habit.limit)
 
 
+_HEAD_KINDS = ("brand", "model", "noun", "book", "subtitle")
+_REST_KINDS = ("size", "colour", "format")
+
+
+class HabitCopier:
+    """``apply_habit`` for many dropshippers' copies of one product (~30 a product): the
+    pieces are sorted once, and the text before decoration (a few variants per product)
+    is edited once per variant."""
+
+    __slots__ = ("_feature", "_features", "_head", "_rest", "_texts")
+
+    def __init__(self, pieces) -> None:
+        features = [text for kind, text in pieces if kind in _FEATURE_KINDS]
+        self._features = features
+        self._feature = {
+            "keep": "".join(features),
+            "reorder": "".join(features[1:] + features[:1] if len(features) > 1 else features),
+        }
+        self._head = {
+            (strip_brand, strip_model): "".join(
+                text
+                for kind, text in pieces
+                if kind in _HEAD_KINDS
+                and not (strip_brand and kind == "brand")
+                and not (strip_model and kind == "model")
+            )
+            for strip_brand in (False, True)
+            for strip_model in (False, True)
+        }
+        self._rest = "".join(text for kind, text in pieces if kind in _REST_KINDS)
+        self._texts: dict[tuple, str] = {}
+
+    def copy(self, habit: Habit, r) -> str:
+        """``apply_habit(habit, pieces, r)``, drawing from ``r`` exactly as it does."""
+        if habit.features == "drop":
+            features = self._features
+            random = r.random
+            feature = "".join([text for i, text in enumerate(features) if i == 0 or random() < 0.5])
+        else:
+            feature = self._feature[habit.features]
+        key = (habit.strip_brand, habit.strip_model, feature, habit.drop_filler, habit.case)
+        text = self._texts.get(key)
+        if text is None:
+            text = self._head[key[:2]] + feature + self._rest
+            text = self._texts[key] = _edit(text.strip(" ,-:"), habit)
+        return decorate(text, habit.prefix, habit.suffix, habit.limit)
+
+
+def _edit(text: str, habit: Habit) -> str:
+    if habit.drop_filler:
+        text = _strip_filler(text)
+    if habit.case == "upper":
+        text = text.upper()
+    elif habit.case == "title":
+        text = " ".join(w[:1].upper() + w[1:] for w in text.split())
+    return text
+
+
+class Parts(NamedTuple):
+    """The pieces ordinary sellers' titles pick from (``_part`` of each kind, once)."""
+
+    brand: str
+    noun: str
+    model: str
+    colour: str
+    size: str
+    book: str
+    features: tuple[str, ...]
+    name: str  # brand, noun, model: what an accessory names
+
+    @classmethod
+    def of(cls, pieces) -> Parts:
+        brand, noun, model = _part(pieces, "brand"), _part(pieces, "noun"), _part(pieces, "model")
+        return cls(
+            brand,
+            noun,
+            model,
+            _part(pieces, "colour"),
+            _part(pieces, "size"),
+            _part(pieces, "book"),
+            tuple(text.strip(" ,-") for kind, text in pieces if kind == "feature"),
+            " ".join(part for part in (brand, noun, model) if part),
+        )
+
+
 def _part(pieces, kind: str) -> str:
     for k, text in pieces:
         if k == kind:
@@ -212,31 +305,39 @@ def _part(pieces, kind: str) -> str:
     return ""
 
 
-def own_title(pieces, r) -> str:
-    """An ordinary seller's short title of the same product."""
-    brand, noun, model = _part(pieces, "brand"), _part(pieces, "noun"), _part(pieces, "model")
-    features = [text.strip(" ,-") for kind, text in pieces if kind == "feature"]
+def own_title(pieces, r, parts: Parts | None = None) -> str:
+    """An ordinary seller's short title of the same product (``parts``: of ``pieces``)."""
+    brand, noun, model, colour, size, book, features, _ = parts or Parts.of(pieces)
     feature = features[int(r.random() * len(features))] if features else ""
-    colour, size = _part(pieces, "colour"), _part(pieces, "size")
     extra = tw.OWN_EXTRAS[int(r.random() * len(tw.OWN_EXTRAS))]
-    options: tuple[str, ...]
-    if _part(pieces, "book"):
-        book = _part(pieces, "book")
+    # The option is drawn last and building one draws nothing: only the chosen is built.
+    if book:
         fmt = tw.BOOK_FORMATS[int(r.random() * len(tw.BOOK_FORMATS))]
-        options = (f"{book} {fmt}", f"{book} - {fmt} - {extra}", f"{extra} {book}")
-    else:
-        options = (
-            f"{brand} {noun} {feature}",
-            f"{noun} {colour or size}",
-            f"{brand} {model} {noun}" if model else f"{brand} {noun} {size or colour}",
-            f"{extra} {brand} {noun} - {colour or feature}",
-            f"{noun} {feature} {size}",
+        choice = int(r.random() * 3)
+        option = (
+            f"{book} {fmt}"
+            if choice == 0
+            else f"{book} - {fmt} - {extra}"
+            if choice == 1
+            else f"{extra} {book}"
         )
-    return cut(" ".join(options[int(r.random() * len(options))].split()), EBAY_MAX)
+    else:
+        choice = int(r.random() * 5)
+        if choice == 0:
+            option = f"{brand} {noun} {feature}"
+        elif choice == 1:
+            option = f"{noun} {colour or size}"
+        elif choice == 2:
+            option = f"{brand} {model} {noun}" if model else f"{brand} {noun} {size or colour}"
+        elif choice == 3:
+            option = f"{extra} {brand} {noun} - {colour or feature}"
+        else:
+            option = f"{noun} {feature} {size}"
+    return cut(option, EBAY_MAX)  # cut joins the words with single spaces first
 
 
-def accessory_title(pieces, r) -> str:
-    name = " ".join(_part(pieces, k) for k in ("brand", "noun", "model") if _part(pieces, k))
+def accessory_title(pieces, r, parts: Parts | None = None) -> str:
+    name = (parts or Parts.of(pieces)).name
     accessory = tw.ACCESSORIES[int(r.random() * len(tw.ACCESSORIES))]
     return cut(f"{accessory} {name}", EBAY_MAX)
 

@@ -28,11 +28,12 @@ import bisect
 import math
 import threading
 from functools import lru_cache
+from hashlib import blake2b
 from typing import NamedTuple
 
 from . import amazon, sellers, titles, words
 from .catalogue import CatalogueParams, ListingFilter, SandboxListing, SellerRecord, h64, rng
-from .tokens import ParsedQuery, parse_query, tokens
+from .tokens import ParsedQuery, parse_query, title_tokens, tokens, word_tokens
 
 _SHIPPING_COSTS = (399, 599, 749, 999, 1495)
 _USED = (3000, 3000, 1500, 2500)
@@ -131,134 +132,153 @@ def route(params: CatalogueParams, query: ParsedQuery) -> list[tuple[str, int]]:
 
 
 # --- building a shard -----------------------------------------------------------------------
+#
+# The hot path of a first search (a shard holds ~2,000 listings). Every draw of the two
+# per-product RNG streams ("ebay": drafts, "terms": listing terms) happens in the order it
+# always did, so the listings are the same bytes; what changed is the overhead around
+# them: drafts are tuples, the seed's sellers are looked up once per shard, the index is
+# tokenised word by word through a memo (``tokens.title_tokens``).
 
 
-def _flawed(r, listing: dict) -> None:
+class _Draft(NamedTuple):
+    kind: str
+    asin: str
+    seller: SellerRecord
+    title: str
+    price: int
+    condition: int = 1000
+    shipping: int = 0
+    where: tuple[str, str] = _US
+    buying: str = "FIXED_PRICE"
+
+
+class _Sellers(NamedTuple):
+    """What a shard build looks up per listing, once per build."""
+
+    seed: int
+    dropshippers: tuple[sellers.Dropshipper, ...]
+    cumulative: tuple[float, ...]
+    retailers: tuple[SellerRecord, ...]
+
+    @classmethod
+    def of(cls, params: CatalogueParams) -> _Sellers:
+        return cls(
+            params.seed,
+            sellers.dropshippers(params.seed, params.dropshippers),
+            sellers.zipf_cumulative(params.dropshippers),
+            sellers.retailers(params.seed),
+        )
+
+
+def _flawed(r, draft: _Draft) -> _Draft:
     flaw = int(r.random() * 4)
     if flaw == 0:
-        listing["condition"] = _USED[int(r.random() * 4)]
-    elif flaw == 1:
-        listing["shipping"] = _SHIPPING_COSTS[int(r.random() * len(_SHIPPING_COSTS))]
-    elif flaw == 2:
-        listing["where"] = words.FOREIGN_COUNTRIES[int(r.random() * len(words.FOREIGN_COUNTRIES))]
-    else:
-        listing["buying"] = "AUCTION"
+        return draft._replace(condition=_USED[int(r.random() * 4)])
+    if flaw == 1:
+        return draft._replace(shipping=_SHIPPING_COSTS[int(r.random() * len(_SHIPPING_COSTS))])
+    if flaw == 2:
+        foreign = words.FOREIGN_COUNTRIES
+        return draft._replace(where=foreign[int(r.random() * len(foreign))])
+    return draft._replace(buying="AUCTION")
 
 
-def _ordinary_terms(r) -> dict:
-    terms: dict = {}
-    if r.random() < 0.3:
-        terms["condition"] = _USED[int(r.random() * 4)]
-    if r.random() < 0.45:
-        terms["shipping"] = _SHIPPING_COSTS[int(r.random() * len(_SHIPPING_COSTS))]
-    if r.random() < 0.1:
-        terms["where"] = words.FOREIGN_COUNTRIES[int(r.random() * len(words.FOREIGN_COUNTRIES))]
-    if r.random() < 0.15:
-        terms["buying"] = "AUCTION"
-    return terms
+def _ordinary(r, kind: str, asin: str, seller: SellerRecord, title: str, price: int) -> _Draft:
+    """An ordinary seller's listing, its terms drawn last (used, shipping, abroad, auction)."""
+    random = r.random
+    condition = _USED[int(random() * 4)] if random() < 0.3 else 1000
+    shipping = _SHIPPING_COSTS[int(random() * len(_SHIPPING_COSTS))] if random() < 0.45 else 0
+    foreign = words.FOREIGN_COUNTRIES
+    where = foreign[int(random() * len(foreign))] if random() < 0.1 else _US
+    buying = "AUCTION" if random() < 0.15 else "FIXED_PRICE"
+    return _Draft(kind, asin, seller, title, price, condition, shipping, where, buying)
 
 
-def _pick_dropshipper(params: CatalogueParams, r, used: set[int]) -> sellers.Dropshipper | None:
-    population = sellers.dropshippers(params.seed, params.dropshippers)
-    cumulative = sellers.zipf_cumulative(params.dropshippers)
+def _pick_dropshipper(known: _Sellers, r, used: set[int]) -> sellers.Dropshipper | None:
+    cumulative = known.cumulative
+    top, last = cumulative[-1], len(cumulative) - 1
     for _ in range(6):
-        pick = bisect.bisect_right(cumulative, r.random() * cumulative[-1], 0, len(cumulative) - 1)
+        pick = bisect.bisect_right(cumulative, r.random() * top, 0, last)
         if pick not in used:
             used.add(pick)
-            return population[pick]
+            return known.dropshippers[pick]
     return None
 
 
-def _ordinary_seller(params: CatalogueParams, r) -> SellerRecord:
+def _ordinary_seller(known: _Sellers, r) -> SellerRecord:
     if r.random() < 0.35:
-        pool = sellers.retailers(params.seed)
+        pool = known.retailers
         return pool[int(r.random() ** 2 * len(pool))]
-    return sellers.one_off(params.seed, r)
+    return sellers.one_off(known.seed, r)
 
 
-def _product_drafts(params: CatalogueParams, product: amazon.Product) -> list[dict]:
+def _product_drafts(
+    params: CatalogueParams, product: amazon.Product, known: _Sellers | None = None
+) -> list[_Draft]:
+    known = known or _Sellers.of(params)
     seed, price = params.seed, product.price_cents
     r = rng(seed, "ebay", product.asin)
-    drafts: list[dict] = []
+    random, uniform = r.random, r.uniform
+    asin, pieces = product.asin, product.pieces
+    drafts: list[_Draft] = []
     cap = max(1, params.max_listings)
-    copies = 0 if r.random() < 0.12 else min(cap, int(math.exp(r.uniform(0, math.log(cap + 1)))))
+    copies = 0 if random() < 0.12 else min(cap, int(math.exp(uniform(0, math.log(cap + 1)))))
     used: set[int] = set()
+    habits = titles.HabitCopier(pieces)
     for _ in range(copies):
-        dropshipper = _pick_dropshipper(params, r, used)
+        dropshipper = _pick_dropshipper(known, r, used)
         if dropshipper is None:
             continue
-        draft = {
-            "kind": "copy",
-            "asin": product.asin,
-            "seller": dropshipper.seller,
-            "title": titles.apply_habit(dropshipper.habit, product.pieces, r),
-            "price": round(price * dropshipper.markup * r.uniform(0.97, 1.03)),
-        }
-        if dropshipper.abroad:
-            draft["where"] = dropshipper.abroad
-        if r.random() < dropshipper.flaw_rate:
-            _flawed(r, draft)
+        title = habits.copy(dropshipper.habit, r)
+        draft = _Draft(
+            "copy",
+            asin,
+            dropshipper.seller,
+            title,
+            round(price * dropshipper.markup * uniform(0.97, 1.03)),
+            where=dropshipper.abroad or _US,
+        )
+        if random() < dropshipper.flaw_rate:
+            draft = _flawed(r, draft)
         drafts.append(draft)
-    for _ in range(2 + int(r.random() * 9)):
-        u = r.random()
+    parts = titles.Parts.of(pieces)
+    for _ in range(2 + int(random() * 9)):
+        u = random()
         ratio = (
-            r.uniform(1.0, 1.5)
-            if u < 0.85
-            else r.uniform(1.8, 2.2)
-            if u < 0.95
-            else r.uniform(0.8, 1.0)
+            uniform(1.0, 1.5) if u < 0.85 else uniform(1.8, 2.2) if u < 0.95 else uniform(0.8, 1.0)
         )
-        drafts.append(
-            {
-                "kind": "own_title",
-                "asin": product.asin,
-                "seller": _ordinary_seller(params, r),
-                "title": titles.own_title(product.pieces, r),
-                "price": round(price * ratio),
-                **_ordinary_terms(r),
-            }
-        )
+        seller = _ordinary_seller(known, r)
+        title = titles.own_title(pieces, r, parts)
+        drafts.append(_ordinary(r, "own_title", asin, seller, title, round(price * ratio)))
     spec = words.PROFILES[product.profile]
-    count = _lookalike_count(seed, product.asin)
-    for model in lookalike_models(seed, product.asin, count):
-        brand = (
-            ""
-            if not spec.brands or r.random() < 0.4
-            else spec.brands[int(r.random() * len(spec.brands))]
-        )
-        if brand == titles._part(product.pieces, "brand"):
+    brands = spec.brands
+    features = tuple((k, t.lstrip(" ,-")) for k, t in pieces if k == "feature")
+    for model in lookalike_models(seed, asin, _lookalike_count(seed, asin)):
+        brand = "" if not brands or random() < 0.4 else brands[int(random() * len(brands))]
+        if brand == parts.brand:
             brand = ""
-        shared = tuple(p for p in product.pieces if p[0] == "feature")[: 1 + int(r.random() * 2)]
-        shared = tuple((k, t.lstrip(" ,-")) for k, t in shared)
-        pieces = list(
+        shared = features[: 1 + int(random() * 2)]
+        lookalike = list(
             titles.amazon_pieces(product.profile, product.noun_index, r, brand=brand, shared=shared)
         )
-        pieces = [p for p in pieces if p[0] != "model"]
+        lookalike = [p for p in lookalike if p[0] != "model"]
         if model and product.profile != "books":
-            at = 1 if pieces and pieces[0][0] == "brand" else 0
-            pieces.insert(at + 1, ("model", f" {model}"))
-        draft = {"kind": "lookalike", "asin": "", "price": round(price * r.uniform(0.5, 2.6))}
-        dropshipper = _pick_dropshipper(params, r, set()) if r.random() < 0.15 else None
+            at = 1 if lookalike and lookalike[0][0] == "brand" else 0
+            lookalike.insert(at + 1, ("model", f" {model}"))
+        cost = round(price * uniform(0.5, 2.6))
+        dropshipper = _pick_dropshipper(known, r, set()) if random() < 0.15 else None
         if dropshipper is not None:
-            draft["seller"] = dropshipper.seller
-            draft["title"] = titles.apply_habit(dropshipper.habit, pieces, r)
+            title = titles.apply_habit(dropshipper.habit, lookalike, r)
+            drafts.append(_Draft("lookalike", "", dropshipper.seller, title, cost))
         else:
-            draft["seller"] = _ordinary_seller(params, r)
-            draft["title"] = titles.own_title(pieces, r)
-            draft.update(_ordinary_terms(r))
-        drafts.append(draft)
+            seller = _ordinary_seller(known, r)
+            title = titles.own_title(lookalike, r)
+            drafts.append(_ordinary(r, "lookalike", "", seller, title, cost))
     if product.profile != "books":
-        for _ in range(int(r.random() * 4)):
-            drafts.append(
-                {
-                    "kind": "other",
-                    "asin": "",
-                    "seller": _ordinary_seller(params, r),
-                    "title": titles.accessory_title(product.pieces, r),
-                    "price": max(199, round(price * r.uniform(0.1, 0.5))),
-                    **_ordinary_terms(r),
-                }
-            )
+        for _ in range(int(random() * 4)):
+            seller = _ordinary_seller(known, r)
+            title = titles.accessory_title(pieces, r, parts)
+            cost = max(199, round(price * uniform(0.1, 0.5)))
+            drafts.append(_ordinary(r, "other", "", seller, title, cost))
     return drafts
 
 
@@ -336,48 +356,64 @@ def _build_shard(params: CatalogueParams, shard: tuple[str, int]) -> Shard:
     profile, noun_index = shard
     prefix = f"1{amazon.PROFILE_NAMES.index(profile):02d}{noun_index:02d}"
     offset = h64(seed, "ids", shard) % 10_000_000
-    population = sellers.dropshippers(seed, params.dropshippers)
+    known = _Sellers.of(params)
+    population = known.dropshippers
+    hostile = params.hostile
+    # h64(seed, "rank", item_id): the repr of that tuple, its head written once.
+    rank_head = f"({seed!r}, 'rank', ".encode()
     listings = []
     serial = 0
     for product in shard_products(params, shard):
         r = rng(seed, "terms", product.asin)
-        for draft in _product_drafts(params, product):
+        random = r.random
+        for draft in _product_drafts(params, product, known):
             item_id = f"{prefix}{(serial * 7919 + offset) % 10_000_000:07d}"
             serial += 1
-            seller, title = draft["seller"], draft["title"]
-            if params.hostile:
-                if r.random() < 0.06:
+            seller, title = draft.seller, draft.title
+            if hostile:
+                if random() < 0.06:
                     seller = sellers.hostile_variant(
-                        population[int(r.random() * min(30, len(population)))].seller, r
+                        population[int(random() * min(30, len(population)))].seller, r
                     )
                 title = _hostile_title(title, r)
-            shipping = draft.get("shipping", 0)
-            country, country_name = draft.get("where", _US)
+            shipping = draft.shipping
+            country, country_name = draft.where
+            omit = shipping == 0 and random() < 0.08
+            postal_code = f"{100 + int(random() * 900)}**"
+            rank = int.from_bytes(
+                blake2b(rank_head + repr(item_id).encode() + b")", digest_size=8).digest(),
+                "big",
+            )
             listings.append(
                 SandboxListing(
                     item_id,
                     title,
-                    max(1, draft["price"]),
-                    draft.get("condition", 1000),
+                    max(1, draft.price),
+                    draft.condition,
                     shipping,
                     country,
                     country_name,
-                    draft.get("buying", "FIXED_PRICE"),
+                    draft.buying,
                     seller,
-                    shipping == 0 and r.random() < 0.08,
-                    f"{100 + int(r.random() * 900)}**",
-                    draft["kind"],
-                    draft["asin"],
-                    h64(seed, "rank", item_id),
-                    bool(seller.user_id) and r.random() < 0.9,
+                    omit,
+                    postal_code,
+                    draft.kind,
+                    draft.asin,
+                    rank,
+                    bool(seller.user_id) and random() < 0.9,
                 )
             )
     listings.sort(key=lambda listing: listing.rank)
     positions: dict[str, list[int]] = {}
     copies: dict[str, list[int]] = {}
+    memo = word_tokens()
     for pos, listing in enumerate(listings):
-        for token in set(tokens(listing.title)):
-            positions.setdefault(token, []).append(pos)
+        for token in title_tokens(listing.title, memo):
+            found = positions.get(token)
+            if found is None:
+                positions[token] = [pos]
+            else:
+                found.append(pos)
         if listing.kind == "copy":
             copies.setdefault(listing.asin, []).append(pos)
     return Shard(
