@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import bisect
 import math
+import operator
 import threading
 from functools import lru_cache
 from hashlib import blake2b
@@ -33,11 +34,13 @@ from typing import NamedTuple
 
 from . import amazon, sellers, titles, words
 from .catalogue import CatalogueParams, ListingFilter, SandboxListing, SellerRecord, h64, rng
-from .tokens import ParsedQuery, parse_query, title_tokens, tokens, word_tokens
+from .tokens import ParsedQuery, parse_query, tokens, word_tokens
 
 _SHIPPING_COSTS = (399, 599, 749, 999, 1495)
 _USED = (3000, 3000, 1500, 2500)
 _US = ("US", "United States")
+_RANK = operator.itemgetter(13)  # SandboxListing.rank
+new_tuple = tuple.__new__
 
 
 class Shard(NamedTuple):
@@ -140,16 +143,9 @@ def route(params: CatalogueParams, query: ParsedQuery) -> list[tuple[str, int]]:
 # tokenised word by word through a memo (``tokens.title_tokens``).
 
 
-class _Draft(NamedTuple):
-    kind: str
-    asin: str
-    seller: SellerRecord
-    title: str
-    price: int
-    condition: int = 1000
-    shipping: int = 0
-    where: tuple[str, str] = _US
-    buying: str = "FIXED_PRICE"
+# A listing before its terms: (kind, asin, seller, title, price, condition, shipping, where,
+# buying). A plain tuple: a NamedTuple's constructor is a Python call per listing.
+_Draft = tuple[str, str, SellerRecord, str, int, int, int, tuple[str, str], str]
 
 
 class _Sellers(NamedTuple):
@@ -171,15 +167,17 @@ class _Sellers(NamedTuple):
 
 
 def _flawed(r, draft: _Draft) -> _Draft:
+    kind, asin, seller, title, price, condition, shipping, where, buying = draft
     flaw = int(r.random() * 4)
     if flaw == 0:
-        return draft._replace(condition=_USED[int(r.random() * 4)])
-    if flaw == 1:
-        return draft._replace(shipping=_SHIPPING_COSTS[int(r.random() * len(_SHIPPING_COSTS))])
-    if flaw == 2:
-        foreign = words.FOREIGN_COUNTRIES
-        return draft._replace(where=foreign[int(r.random() * len(foreign))])
-    return draft._replace(buying="AUCTION")
+        condition = _USED[int(r.random() * 4)]
+    elif flaw == 1:
+        shipping = _SHIPPING_COSTS[int(r.random() * len(_SHIPPING_COSTS))]
+    elif flaw == 2:
+        where = words.FOREIGN_COUNTRIES[int(r.random() * len(words.FOREIGN_COUNTRIES))]
+    else:
+        buying = "AUCTION"
+    return (kind, asin, seller, title, price, condition, shipping, where, buying)
 
 
 def _ordinary(r, kind: str, asin: str, seller: SellerRecord, title: str, price: int) -> _Draft:
@@ -190,7 +188,7 @@ def _ordinary(r, kind: str, asin: str, seller: SellerRecord, title: str, price: 
     foreign = words.FOREIGN_COUNTRIES
     where = foreign[int(random() * len(foreign))] if random() < 0.1 else _US
     buying = "AUCTION" if random() < 0.15 else "FIXED_PRICE"
-    return _Draft(kind, asin, seller, title, price, condition, shipping, where, buying)
+    return (kind, asin, seller, title, price, condition, shipping, where, buying)
 
 
 def _pick_dropshipper(known: _Sellers, r, used: set[int]) -> sellers.Dropshipper | None:
@@ -229,13 +227,16 @@ def _product_drafts(
         if dropshipper is None:
             continue
         title = habits.copy(dropshipper.habit, r)
-        draft = _Draft(
+        draft: _Draft = (
             "copy",
             asin,
             dropshipper.seller,
             title,
             round(price * dropshipper.markup * uniform(0.97, 1.03)),
-            where=dropshipper.abroad or _US,
+            1000,
+            0,
+            dropshipper.abroad or _US,
+            "FIXED_PRICE",
         )
         if random() < dropshipper.flaw_rate:
             draft = _flawed(r, draft)
@@ -268,7 +269,9 @@ def _product_drafts(
         dropshipper = _pick_dropshipper(known, r, set()) if random() < 0.15 else None
         if dropshipper is not None:
             title = titles.apply_habit(dropshipper.habit, lookalike, r)
-            drafts.append(_Draft("lookalike", "", dropshipper.seller, title, cost))
+            drafts.append(
+                ("lookalike", "", dropshipper.seller, title, cost, 1000, 0, _US, "FIXED_PRICE")
+            )
         else:
             seller = _ordinary_seller(known, r)
             title = titles.own_title(lookalike, r)
@@ -366,54 +369,65 @@ def _build_shard(params: CatalogueParams, shard: tuple[str, int]) -> Shard:
     for product in shard_products(params, shard):
         r = rng(seed, "terms", product.asin)
         random = r.random
-        for draft in _product_drafts(params, product, known):
+        for kind, asin, seller, title, price, condition, shipping, where, buying in _product_drafts(
+            params, product, known
+        ):
             item_id = f"{prefix}{(serial * 7919 + offset) % 10_000_000:07d}"
             serial += 1
-            seller, title = draft.seller, draft.title
             if hostile:
                 if random() < 0.06:
                     seller = sellers.hostile_variant(
                         population[int(random() * min(30, len(population)))].seller, r
                     )
                 title = _hostile_title(title, r)
-            shipping = draft.shipping
-            country, country_name = draft.where
+            country, country_name = where
             omit = shipping == 0 and random() < 0.08
             postal_code = f"{100 + int(random() * 900)}**"
             rank = int.from_bytes(
                 blake2b(rank_head + repr(item_id).encode() + b")", digest_size=8).digest(),
                 "big",
             )
+            show_user_id = bool(seller.user_id) and random() < 0.9
+            # SandboxListing(...) without its Python-level __new__ (same fields, same order).
             listings.append(
-                SandboxListing(
-                    item_id,
-                    title,
-                    max(1, draft.price),
-                    draft.condition,
-                    shipping,
-                    country,
-                    country_name,
-                    draft.buying,
-                    seller,
-                    omit,
-                    postal_code,
-                    draft.kind,
-                    draft.asin,
-                    rank,
-                    bool(seller.user_id) and random() < 0.9,
+                new_tuple(
+                    SandboxListing,
+                    (
+                        item_id,
+                        title,
+                        max(1, price),
+                        condition,
+                        shipping,
+                        country,
+                        country_name,
+                        buying,
+                        seller,
+                        omit,
+                        postal_code,
+                        kind,
+                        asin,
+                        rank,
+                        show_user_id,
+                    ),
                 )
             )
-    listings.sort(key=lambda listing: listing.rank)
+    listings.sort(key=_RANK)
     positions: dict[str, list[int]] = {}
     copies: dict[str, list[int]] = {}
     memo = word_tokens()
+    get_tokens, get_positions = memo.get, positions.get
     for pos, listing in enumerate(listings):
-        for token in title_tokens(listing.title, memo):
-            found = positions.get(token)
-            if found is None:
-                positions[token] = [pos]
-            else:
-                found.append(pos)
+        # tokens.title_tokens inlined: a title's tokens, each position once.
+        for word in listing.title.split():
+            found_tokens = get_tokens(word)
+            if found_tokens is None:
+                found_tokens = memo[word] = tuple(tokens(word))
+            for token in found_tokens:
+                found = get_positions(token)
+                if found is None:
+                    positions[token] = [pos]
+                elif found[-1] != pos:
+                    found.append(pos)
         if listing.kind == "copy":
             copies.setdefault(listing.asin, []).append(pos)
     return Shard(
