@@ -478,11 +478,15 @@ def matching_bits(shard: Shard, query: ParsedQuery) -> int:
 
 
 def positions(bits: int) -> list[int]:
+    """The set bits of ``bits``, lowest first: found in its binary text, right to left (the
+    loop of ``bits & -bits`` was quadratic: each step copies the whole integer)."""
+    text = bin(bits)
+    last = len(text) - 1
     out = []
-    while bits:
-        low = bits & -bits
-        out.append(low.bit_length() - 1)
-        bits ^= low
+    at = text.rfind("1", 2)
+    while at > 1:
+        out.append(last - at)
+        at = text.rfind("1", 2, at)
     return out
 
 
