@@ -252,7 +252,7 @@ class HabitCopier:
     pieces are sorted once, and the text before decoration (a few variants per product)
     is edited once per variant."""
 
-    __slots__ = ("_feature", "_features", "_head", "_rest", "_texts")
+    __slots__ = ("_feature", "_features", "_head", "_pieces", "_rest", "_texts")
 
     def __init__(self, pieces) -> None:
         features = [text for kind, text in pieces if kind in _FEATURE_KINDS]
@@ -261,17 +261,8 @@ class HabitCopier:
             "keep": "".join(features),
             "reorder": "".join(features[1:] + features[:1] if len(features) > 1 else features),
         }
-        self._head = {
-            (strip_brand, strip_model): "".join(
-                text
-                for kind, text in pieces
-                if kind in _HEAD_KINDS
-                and not (strip_brand and kind == "brand")
-                and not (strip_model and kind == "model")
-            )
-            for strip_brand in (False, True)
-            for strip_model in (False, True)
-        }
+        self._pieces = pieces
+        self._head: dict[tuple[bool, bool], str] = {}
         self._rest = "".join(text for kind, text in pieces if kind in _REST_KINDS)
         self._texts: dict[tuple, str] = {}
 
@@ -286,9 +277,23 @@ class HabitCopier:
         key = (habit.strip_brand, habit.strip_model, feature, habit.drop_filler, habit.case)
         text = self._texts.get(key)
         if text is None:
-            text = self._head[key[:2]] + feature + self._rest
+            head = self._head.get(key[:2])
+            if head is None:
+                head = self._head[key[:2]] = self._head_of(habit.strip_brand, habit.strip_model)
+            text = head + feature + self._rest
             text = self._texts[key] = _edit(text.strip(" ,-:"), habit)
         return decorate(text, habit.prefix, habit.suffix, habit.limit)
+
+    def _head_of(self, strip_brand: bool, strip_model: bool) -> str:
+        return "".join(
+            [
+                text
+                for kind, text in self._pieces
+                if kind in _HEAD_KINDS
+                and not (strip_brand and kind == "brand")
+                and not (strip_model and kind == "model")
+            ]
+        )
 
 
 def _edit(text: str, habit: Habit) -> str:

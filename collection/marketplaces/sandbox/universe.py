@@ -372,7 +372,8 @@ def _build_shard(params: CatalogueParams, shard: tuple[str, int]) -> Shard:
         for kind, asin, seller, title, price, condition, shipping, where, buying in _product_drafts(
             params, product, known
         ):
-            item_id = f"{prefix}{(serial * 7919 + offset) % 10_000_000:07d}"
+            # f"{prefix}{(serial * 7919 + offset) % 10_000_000:07d}", zero-padded by hand
+            item_id = prefix + str(10_000_000 + (serial * 7919 + offset) % 10_000_000)[1:]
             serial += 1
             if hostile:
                 if random() < 0.06:
