@@ -48,6 +48,9 @@ class Shard(NamedTuple):
     index: dict[str, int]  # type: ignore[assignment]  # token → bitset; mypy: shadows tuple.index
     by_id: dict[str, int]
     copies: dict[str, tuple[int, ...]]  # asin → positions of its copies
+    # (conditions, free shipping, country, buying options) of a filter → the listings that
+    # pass them (bitset), filled by the searches (a run sends one such filter, many bands).
+    facets: dict[tuple, int]
 
 
 def shard_products(params: CatalogueParams, shard: tuple[str, int]) -> list[amazon.Product]:
@@ -436,6 +439,7 @@ def _build_shard(params: CatalogueParams, shard: tuple[str, int]) -> Shard:
         _bitsets(positions, len(listings)),
         {listing.item_id: pos for pos, listing in enumerate(listings)},
         {asin: tuple(found) for asin, found in copies.items()},
+        {},
     )
 
 
@@ -491,6 +495,22 @@ def positions(bits: int) -> list[int]:
     return out
 
 
+def _passing(shard: Shard, listing_filter: ListingFilter) -> int:
+    """The listings of ``shard`` that pass ``listing_filter`` but its price band (bitset)."""
+    key = (
+        listing_filter.condition_ids,
+        listing_filter.free_shipping,
+        listing_filter.country,
+        listing_filter.buying_options,
+    )
+    bits = shard.facets.get(key)
+    if bits is None:
+        unpriced = ListingFilter(*key)
+        passing = [pos for pos, item in enumerate(shard.listings) if unpriced.matches(item)]
+        bits = shard.facets[key] = _bitsets({"": passing}, len(shard.listings))[""]
+    return bits
+
+
 def _collect(
     params: CatalogueParams,
     query: ParsedQuery,
@@ -506,8 +526,20 @@ def _collect(
         shard = build_shard(params, shard_key)
         bits = bits_of(shard)
         if bits:
+            bits &= _passing(shard, listing_filter)
+        if bits:
             items = shard.listings
-            found += [items[p] for p in positions(bits) if listing_filter.matches(items[p])]
+            low, high = listing_filter.price_min_cents, listing_filter.price_max_cents
+            if low is None and high is None:
+                found += [items[p] for p in positions(bits)]
+            else:
+                low = -1 if low is None else low
+                high = math.inf if high is None else high
+                found += [
+                    item
+                    for item in map(items.__getitem__, positions(bits))
+                    if low <= item.price_cents <= high
+                ]
     if len(shards) > 1:
         found.sort(key=lambda listing: listing.rank)
     return tuple(found)
