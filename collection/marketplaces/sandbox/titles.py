@@ -40,16 +40,23 @@ def shuffle(r, x: list) -> None:
         x[i], x[j] = x[j], x[i]
 
 
+_MODEL_PATTERNS = ("Ldd", "LLddd", "Lddd", "LLdddL", "LdL", "LLdd")
+_DIGITS = "0123456789"
+
+
 def model_code(r) -> str:
     # Every token of a model code has a digit (the search's routing relies on it).
-    pattern = ("Ldd", "LLddd", "Lddd", "LLdddL", "LdL", "LLdd")[int(r.random() * 6)]
+    random = r.random
+    pattern = _MODEL_PATTERNS[int(random() * 6)]
     return "".join(
-        _LETTERS[int(r.random() * len(_LETTERS))]
-        if ch == "L"
-        else str(int(r.random() * 10))
-        if ch == "d"
-        else ch
-        for ch in pattern
+        [
+            _LETTERS[int(random() * len(_LETTERS))]
+            if ch == "L"
+            else _DIGITS[int(random() * 10)]
+            if ch == "d"
+            else ch
+            for ch in pattern
+        ]
     )
 
 

@@ -58,9 +58,11 @@ def shard_products(params: CatalogueParams, shard: tuple[str, int]) -> list[amaz
     return [p for p in amazon.profile_products(params, profile) if p.noun_index == noun_index]
 
 
-def lookalike_models(seed: int, asin: str, count: int) -> list[str]:
+@lru_cache(maxsize=65_536)
+def lookalike_models(seed: int, asin: str, count: int) -> tuple[str, ...]:
+    """Memoised: ``model_routing`` draws them for every product, the shard builds again."""
     r = rng(seed, "lookalike-models", asin)
-    return [titles.model_code(r) if r.random() < 0.6 else "" for _ in range(count)]
+    return tuple([titles.model_code(r) if r.random() < 0.6 else "" for _ in range(count)])
 
 
 def _lookalike_count(seed: int, asin: str) -> int:
