@@ -158,7 +158,11 @@ def amazon_pieces(
 
 def cut(text: str, limit: int) -> str:
     """Cut at a word boundary at or before ``limit`` characters; no dangling punctuation."""
-    text = " ".join(text.split())
+    return _cut(" ".join(text.split()), limit)
+
+
+def _cut(text: str, limit: int) -> str:
+    """``cut`` of a text whose words are already joined by single spaces."""
     if len(text) > limit:
         head = text[: limit + 1]
         text = head.rsplit(" ", 1)[0] if " " in head else text[:limit]
@@ -218,10 +222,15 @@ def _strip_filler(text: str) -> str:
 
 
 def decorate(body: str, prefix: str, suffix: str, limit: int = EBAY_MAX) -> str:
+    return _decorate(" ".join(body.split()), prefix, suffix, limit)
+
+
+def _decorate(body: str, prefix: str, suffix: str, limit: int) -> str:
+    """``decorate`` of a body whose words are already joined by single spaces."""
     room = min(limit, EBAY_MAX - len(prefix) - len(suffix))
-    text = cut(body, room)
+    text = _cut(body, room)
     if len(text) < 24 and suffix:  # not worth the decoration: keep the words
-        return decorate(body, prefix, "", limit)
+        return _decorate(body, prefix, "", limit)
     return (prefix + text + suffix).strip()[:EBAY_MAX]
 
 
@@ -288,8 +297,8 @@ class HabitCopier:
             if head is None:
                 head = self._head[key[:2]] = self._head_of(habit.strip_brand, habit.strip_model)
             text = head + feature + self._rest
-            text = self._texts[key] = _edit(text.strip(" ,-:"), habit)
-        return decorate(text, habit.prefix, habit.suffix, habit.limit)
+            text = self._texts[key] = " ".join(_edit(text.strip(" ,-:"), habit).split())
+        return _decorate(text, habit.prefix, habit.suffix, habit.limit)
 
     def _head_of(self, strip_brand: bool, strip_model: bool) -> str:
         return "".join(
@@ -327,16 +336,26 @@ class Parts(NamedTuple):
 
     @classmethod
     def of(cls, pieces) -> Parts:
-        brand, noun, model = _part(pieces, "brand"), _part(pieces, "noun"), _part(pieces, "model")
+        first: dict[str, str] = {}  # kind → its first piece (what _part strips)
+        features = []
+        for kind, text in pieces:
+            if kind not in first:
+                first[kind] = text
+            if kind == "feature":
+                features.append(text.strip(" ,-"))
+        brand, noun, model, colour, size, book = (
+            first[kind].strip(" ,-:()") if kind in first else ""
+            for kind in ("brand", "noun", "model", "colour", "size", "book")
+        )
         return cls(
             brand,
             noun,
             model,
-            _part(pieces, "colour"),
-            _part(pieces, "size"),
-            _part(pieces, "book"),
-            tuple(text.strip(" ,-") for kind, text in pieces if kind == "feature"),
-            " ".join(part for part in (brand, noun, model) if part),
+            colour,
+            size,
+            book,
+            tuple(features),
+            " ".join([part for part in (brand, noun, model) if part]),
         )
 
 
