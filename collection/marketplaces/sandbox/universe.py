@@ -16,7 +16,11 @@ product of the shard (its listings all live there):
 Search: each shard keeps an inverted index token → bitset of positions, positions in
 best-match order (a hash of the item id). A query is routed to the shards whose
 vocabulary holds all its words (``titles.shard_vocabulary`` + model codes), so a search
-touches one or a few shards. Item ids encode their shard: ``1 PP NN SSSSSSS``.
+touches one or a few shards. Item ids encode their shard: ``1 PP NN SSSSSSS``. A shard also
+keeps, per filter without its price band, the bitset of the listings passing it.
+
+A build is the hot path of a first search: ``bench/sandbox_digest.py`` (and the test
+pinning it) guards that making it cheaper moves no byte of what the sandbox serves.
 
 Past 400 lines: the emulated site's listings, their index and the search over it must
 agree with each other (tests compare the index with a reference matcher).
