@@ -422,27 +422,31 @@ def _build_shard(params: CatalogueParams, shard: tuple[str, int]) -> Shard:
                 )
             )
     listings.sort(key=_RANK)
-    positions: dict[str, list[int]] = {}
+    # Positions per title word first (a title's tokens are its words' tokens, see
+    # tokens.title_tokens), then a token's bitset is the OR of its words' bitsets.
+    by_word: dict[str, list[int]] = {}
     copies: dict[str, list[int]] = {}
-    memo = word_tokens()
-    get_tokens, get_positions = memo.get, positions.get
+    get_positions = by_word.get
     for pos, listing in enumerate(listings):
-        # tokens.title_tokens inlined: a title's tokens, each position once.
         for word in listing.title.split():
-            found_tokens = get_tokens(word)
-            if found_tokens is None:
-                found_tokens = memo[word] = tuple(tokens(word))
-            for token in found_tokens:
-                found = get_positions(token)
-                if found is None:
-                    positions[token] = [pos]
-                elif found[-1] != pos:
-                    found.append(pos)
+            found = get_positions(word)
+            if found is None:
+                by_word[word] = [pos]
+            elif found[-1] != pos:
+                found.append(pos)
         if listing.kind == "copy":
             copies.setdefault(listing.asin, []).append(pos)
+    memo = word_tokens()
+    index: dict[str, int] = {}
+    for word, bits in _bitsets(by_word, len(listings)).items():
+        found_tokens = memo.get(word)
+        if found_tokens is None:
+            found_tokens = memo[word] = tuple(tokens(word))
+        for token in found_tokens:
+            index[token] = index.get(token, 0) | bits
     return Shard(
         tuple(listings),
-        _bitsets(positions, len(listings)),
+        index,
         {listing.item_id: pos for pos, listing in enumerate(listings)},
         {asin: tuple(found) for asin, found in copies.items()},
         {},
