@@ -543,12 +543,12 @@ def _collect(
             if low is None and high is None:
                 found += [items[p] for p in positions(bits)]
             else:
-                low = -1 if low is None else low
-                high = math.inf if high is None else high
+                floor: float = -math.inf if low is None else low
+                ceiling: float = math.inf if high is None else high
                 found += [
                     item
                     for item in map(items.__getitem__, positions(bits))
-                    if low <= item.price_cents <= high
+                    if floor <= item.price_cents <= ceiling
                 ]
     if len(shards) > 1:
         found.sort(key=lambda listing: listing.rank)
