@@ -25,9 +25,13 @@ figure of ``./dev bench``: run it under the bench lock when comparing, the machi
 
 ``--sandbox`` measures the other side instead: the sandbox server's CPU per search for a
 run-shaped stream of ``--searches`` (2,500, a run's worth) at 50 ms (``sandbox_main``).
+``--cold N`` measures only the first pass (every shard a search touches is built then: what
+a fresh sandbox costs, the first ``./dev demo`` an operator sees), against N fresh sandboxes:
+median [min–max].
 
     .venv/bin/python bench/client.py [--pages 200] [--rounds 5] [--inflight 50]
     .venv/bin/python bench/client.py --sandbox [--searches 2500] [--latency-ms 50]
+    flock -x /tmp/bench.lock .venv/bin/python bench/client.py --sandbox --cold 3
 """
 
 from __future__ import annotations
@@ -324,7 +328,23 @@ async def main(args) -> dict:
     return results
 
 
-async def sandbox_main(args) -> dict:
+async def sandbox_cold_main(args) -> dict:
+    """The first pass's sandbox CPU per search, over ``args.cold`` fresh sandboxes."""
+    firsts = []
+    for _ in range(args.cold):
+        result = await sandbox_main(args, passes=("first pass (shards built)",))
+        firsts.append(result["sandbox_cpu_ms_per_search, first pass (shards built)"])
+    return {
+        "searches": result["searches"],
+        "sandboxes": args.cold,
+        "sandbox_cpu_ms_per_search, first pass (cold)": _spread(firsts),
+        "runs": firsts,
+    }
+
+
+async def sandbox_main(
+    args, passes=("first pass (shards built)", "second pass", "third pass")
+) -> dict:
     """The sandbox's own CPU per search (its process, read from ``/__sandbox__/cpu``) for a
     run-shaped stream: the queries of every category's best sellers (as ``main``), sent by
     ``search_listings`` at ``--inflight`` with the engine bench's latency and seed. The
@@ -358,7 +378,7 @@ async def sandbox_main(args) -> dict:
             results["best_seller_pages_cpu_s"] = round(sandbox_cpu_seconds(base_url) - began, 3)
             results["searches"] = len(queries)
             await tokens.get()
-            for name in ("first pass (shards built)", "second pass", "third pass"):
+            for name in passes:
                 began = sandbox_cpu_seconds(base_url)
                 await _gather_cpu(search.search_listings, queries, args.inflight)
                 spent = sandbox_cpu_seconds(base_url) - began
@@ -388,6 +408,9 @@ if __name__ == "__main__":
     )
     parser.add_argument("--searches", type=int, default=2500, help="with --sandbox")
     parser.add_argument("--latency-ms", type=float, default=50.0, help="with --sandbox")
+    parser.add_argument(
+        "--cold", type=int, default=0, help="with --sandbox: the first pass only, N sandboxes"
+    )
     args = parser.parse_args()
     import os
 
@@ -396,7 +419,11 @@ if __name__ == "__main__":
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     os.environ.setdefault("SECRET_KEY", "bench-only-not-a-secret-0123456789abcdef")
     django.setup()
-    result = asyncio.run(sandbox_main(args) if args.sandbox else main(args))
+    result = asyncio.run(
+        (sandbox_cold_main(args) if args.cold else sandbox_main(args))
+        if args.sandbox
+        else main(args)
+    )
     for key, value in result.items():
         if isinstance(value, dict) and all(isinstance(v, dict) for v in value.values()):
             print(key)

@@ -573,6 +573,7 @@ def caches_clear() -> None:
         amazon.node_products,
         amazon.category_records,
         universe.model_routing,
+        universe.lookalike_models,
         universe.search,
         universe.fewer_words,
         sellers.dropshippers,

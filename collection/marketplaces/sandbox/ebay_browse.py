@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
+from json.encoder import encode_basestring as _quoted  # json.dumps' own, ensure_ascii=False
 from urllib.parse import quote_plus
 
 from . import universe
@@ -298,10 +299,50 @@ def _items_of(params: CatalogueParams) -> dict[str, bytes]:
 def _item_bytes(items: dict[str, bytes], listing: SandboxListing) -> bytes:
     if len(items) >= _ITEM_CAP:
         items.clear()
-    item = items[listing.item_id] = json.dumps(
-        _browse_item(listing), separators=(",", ":"), ensure_ascii=False
-    ).encode()
+    item = items[listing.item_id] = _item_json(listing).encode()
     return item
+
+
+_CONDITION_JSON = {cid: _quoted(name) for cid, name in _CONDITION_NAMES.items()}
+_NEW_JSON = _quoted("New")
+
+
+def _item_json(listing: SandboxListing) -> str:
+    """``json.dumps(_browse_item(listing), separators=(",", ":"), ensure_ascii=False)``,
+    written as a template (a first search encodes each of its listings: a third of the
+    cost of json.dumps over the dict; tests compare the two)."""
+    seller = listing.seller
+    item_id = _quoted(listing.item_id)[1:-1]
+    user_id = f',"userId":{_quoted(seller.user_id)}' if listing.show_user_id else ""
+    shipping = (
+        ""
+        if listing.omit_shipping_options
+        else ',"shippingOptions":[{"shippingCostType":"FIXED","shippingCost":'
+        f'{{"value":{_quoted(listing.shipping_text)},"currency":"USD"}}}}]'
+    )
+    number = int(listing.item_id)
+    return (
+        f'{{"itemId":"v1|{item_id}|0","title":{_quoted(listing.title)},'
+        '"leafCategoryIds":["112529"],'
+        '"categories":[{"categoryId":"112529","categoryName":"Headphones"}],'
+        f'"image":{{"imageUrl":"https://i.ebayimg.com/images/g/{item_id}/s-l225.jpg"}},'
+        f'"price":{{"value":{_quoted(listing.price_text)},"currency":"USD"}},'
+        f'"itemHref":"https://api.ebay.com/buy/browse/v1/item/v1%7C{item_id}%7C0",'
+        f'"seller":{{"username":{_quoted(seller.username)},'
+        f'"feedbackPercentage":{_quoted(seller.feedback_percent)},'
+        f'"feedbackScore":{int.__repr__(seller.feedback_score)}{user_id}}},'
+        f'"condition":{_CONDITION_JSON.get(listing.condition_id, _NEW_JSON)},'
+        f'"conditionId":"{int.__repr__(listing.condition_id)}"{shipping},'
+        f'"buyingOptions":[{_quoted(listing.buying_option)}],'
+        f'"itemWebUrl":"https://www.ebay.com/itm/{item_id}",'
+        f'"itemLocation":{{"postalCode":{_quoted(listing.postal_code)},'
+        f'"country":{_quoted(listing.country)}}},'
+        f'"adultOnly":false,"legacyItemId":"{item_id}","availableCoupons":false,'
+        f'"itemCreationDate":"2026-10-{1 + number % 28:02d}T08:15:00.000Z",'
+        f'"topRatedBuyingExperience":{"true" if number % 7 == 0 else "false"},'
+        f'"priorityListing":{"true" if number % 11 == 0 else "false"},'
+        '"listingMarketplaceId":"EBAY_US"}'
+    )
 
 
 def items_clear() -> None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import itertools
 from functools import lru_cache
+from hashlib import blake2b
 from typing import NamedTuple
 
 from . import titles, words
@@ -53,14 +54,21 @@ def user_id(seed: int, name: str) -> str:
     return f"u{h64(seed, 'user-id', name.casefold()):016x}"[:11]
 
 
+def _h64_named(seed: int, tag: str, folded: str) -> int:
+    """``h64(seed, tag, folded)``: the repr of that tuple written directly."""
+    text = f"({seed!r}, {tag!r}, {folded!r})"
+    return int.from_bytes(blake2b(text.encode(), digest_size=8).digest(), "big")
+
+
 def _percent(r, low: float) -> str:
     value = round(low + (100.4 - low) * r.random(), 1)
     return "100" if value >= 100 else f"{value:.1f}"
 
 
 def _record(seed: int, name: str, score: int, percent: str, dropshipper: bool) -> SellerRecord:
-    uid = user_id(seed, name)
-    shown = uid if h64(seed, "id-listed", name.casefold()) % 25 == 0 else name
+    folded = name.casefold()
+    uid = f"u{_h64_named(seed, 'user-id', folded):016x}"[:11]  # user_id(seed, name)
+    shown = uid if _h64_named(seed, "id-listed", folded) % 25 == 0 else name
     return SellerRecord(shown, score, percent, uid, dropshipper)
 
 

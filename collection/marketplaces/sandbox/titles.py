@@ -10,6 +10,7 @@ separator, so a habit can strip the brand or reorder the features and re-join:
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import NamedTuple
 
 from . import title_words as tw
@@ -22,19 +23,40 @@ _LETTERS = "ABCDEFGHJKLMNPRSTVWXZ"
 
 
 def join(pieces) -> str:
-    return "".join(text for _, text in pieces)
+    return "".join([text for _, text in pieces])
+
+
+def shuffle(r, x: list) -> None:
+    """``r.shuffle(x)`` for a ``random.Random``, its ``_randbelow`` inlined (CPython's
+    ``_randbelow_with_getrandbits``, 3.12+): the same draws, without a Python call per
+    element (the sandbox digest would show any difference)."""
+    getrandbits = r.getrandbits
+    for i in range(len(x) - 1, 0, -1):
+        n = i + 1
+        k = n.bit_length()
+        j = getrandbits(k)
+        while j >= n:
+            j = getrandbits(k)
+        x[i], x[j] = x[j], x[i]
+
+
+_MODEL_PATTERNS = ("Ldd", "LLddd", "Lddd", "LLdddL", "LdL", "LLdd")
+_DIGITS = "0123456789"
 
 
 def model_code(r) -> str:
     # Every token of a model code has a digit (the search's routing relies on it).
-    pattern = ("Ldd", "LLddd", "Lddd", "LLdddL", "LdL", "LLdd")[int(r.random() * 6)]
+    random = r.random
+    pattern = _MODEL_PATTERNS[int(random() * 6)]
     return "".join(
-        _LETTERS[int(r.random() * len(_LETTERS))]
-        if ch == "L"
-        else str(int(r.random() * 10))
-        if ch == "d"
-        else ch
-        for ch in pattern
+        [
+            _LETTERS[int(random() * len(_LETTERS))]
+            if ch == "L"
+            else _DIGITS[int(random() * 10)]
+            if ch == "d"
+            else ch
+            for ch in pattern
+        ]
     )
 
 
@@ -58,12 +80,17 @@ def _book_pieces(noun_index: int, r) -> tuple[tuple[str, str], ...]:
     return tuple(pieces)
 
 
-def _feature_pool(profile: str) -> list[tuple[str, str]]:
+@lru_cache(maxsize=32)
+def _feature_pool_of(profile: str) -> tuple[tuple[str, str], ...]:
     spec = words.PROFILES[profile]
     pool = [("feature", f) for f in spec.features + tw.COMMON_FEATURES]
     pool += [("with", w) for w in tw.WITH_PHRASES.get(profile, ())]
     pool += [("for", f) for f in tw.FOR_PHRASES.get(profile, ())]
-    return pool
+    return tuple(pool)
+
+
+def _feature_pool(profile: str) -> list[tuple[str, str]]:
+    return list(_feature_pool_of(profile))
 
 
 def amazon_pieces(
@@ -96,7 +123,7 @@ def amazon_pieces(
     if model:
         pieces.append(("model", f" {model}"))
     pool = _feature_pool(profile)
-    r.shuffle(pool)
+    shuffle(r, pool)
     chosen = list(shared) + [p for p in pool if p not in shared]
     size = tw.SIZES[int(r.random() * len(tw.SIZES))] if r.random() < 0.5 else ""
     colour = tw.COLOURS[int(r.random() * len(tw.COLOURS))] if r.random() < 0.6 else ""
@@ -104,10 +131,12 @@ def amazon_pieces(
         size = spec.variants[int(r.random() * len(spec.variants))]
     tail = len(size) + 2 * bool(size) + len(colour) + 2 * bool(colour)
     length = len(join(pieces))
-    dash = r.random() < 0.3
+    # Every feature takes the dash when the title has one: ``length`` is always the length
+    # of the pieces so far (the test once written against it was always true).
+    separator = " - " if r.random() < 0.3 else ", "
     for kind, text in chosen:
         if kind == "feature":
-            text = (" - " if dash and length == len(join(pieces)) else ", ") + text
+            text = separator + text
         else:
             text = " " + text
         if length + len(text) + tail > target:
@@ -129,7 +158,11 @@ def amazon_pieces(
 
 def cut(text: str, limit: int) -> str:
     """Cut at a word boundary at or before ``limit`` characters; no dangling punctuation."""
-    text = " ".join(text.split())
+    return _cut(" ".join(text.split()), limit)
+
+
+def _cut(text: str, limit: int) -> str:
+    """``cut`` of a text whose words are already joined by single spaces."""
     if len(text) > limit:
         head = text[: limit + 1]
         text = head.rsplit(" ", 1)[0] if " " in head else text[:limit]
@@ -163,20 +196,41 @@ def habit_for(r) -> Habit:
     )
 
 
+_FILLER_SEPARATORS = str.maketrans(",|:", "   ")
+# word → the word kept ("" when dropped): a few thousand words per process.
+_KEPT: dict[str, str] = {}
+
+
+def _kept(word: str) -> str:
+    word = word.strip("()")
+    if word and word not in ("-", "–") and word.casefold() not in tw.FILLER_WORDS:
+        return word
+    return ""
+
+
 def _strip_filler(text: str) -> str:
+    if len(_KEPT) > 100_000:
+        _KEPT.clear()
     kept = []
-    for word in text.replace(",", " ").replace("|", " ").replace(":", " ").split():
-        word = word.strip("()")
-        if word and word not in ("-", "–") and word.casefold() not in tw.FILLER_WORDS:
-            kept.append(word)
+    for word in text.translate(_FILLER_SEPARATORS).split():
+        found = _KEPT.get(word)
+        if found is None:
+            found = _KEPT[word] = _kept(word)
+        if found:
+            kept.append(found)
     return " ".join(kept)
 
 
 def decorate(body: str, prefix: str, suffix: str, limit: int = EBAY_MAX) -> str:
+    return _decorate(" ".join(body.split()), prefix, suffix, limit)
+
+
+def _decorate(body: str, prefix: str, suffix: str, limit: int) -> str:
+    """``decorate`` of a body whose words are already joined by single spaces."""
     room = min(limit, EBAY_MAX - len(prefix) - len(suffix))
-    text = cut(body, room)
+    text = _cut(body, room)
     if len(text) < 24 and suffix:  # not worth the decoration: keep the words
-        return decorate(body, prefix, "", limit)
+        return _decorate(body, prefix, "", limit)
     return (prefix + text + suffix).strip()[:EBAY_MAX]
 
 
@@ -205,6 +259,106 @@ def apply_habit(habit: Habit, pieces, r) -> str:
     return decorate(text, habit.prefix, habit.suffix, habit.limit)
 
 
+_HEAD_KINDS = ("brand", "model", "noun", "book", "subtitle")
+_REST_KINDS = ("size", "colour", "format")
+
+
+class HabitCopier:
+    """``apply_habit`` for many dropshippers' copies of one product (~30 a product): the
+    pieces are sorted once, and the text before decoration (a few variants per product)
+    is edited once per variant."""
+
+    __slots__ = ("_feature", "_features", "_head", "_pieces", "_rest", "_texts")
+
+    def __init__(self, pieces) -> None:
+        features = [text for kind, text in pieces if kind in _FEATURE_KINDS]
+        self._features = features
+        self._feature = {
+            "keep": "".join(features),
+            "reorder": "".join(features[1:] + features[:1] if len(features) > 1 else features),
+        }
+        self._pieces = pieces
+        self._head: dict[tuple[bool, bool], str] = {}
+        self._rest = "".join(text for kind, text in pieces if kind in _REST_KINDS)
+        self._texts: dict[tuple, str] = {}
+
+    def copy(self, habit: Habit, r) -> str:
+        """``apply_habit(habit, pieces, r)``, drawing from ``r`` exactly as it does."""
+        if habit.features == "drop":
+            features = self._features
+            random = r.random
+            feature = "".join([text for i, text in enumerate(features) if i == 0 or random() < 0.5])
+        else:
+            feature = self._feature[habit.features]
+        key = (habit.strip_brand, habit.strip_model, feature, habit.drop_filler, habit.case)
+        text = self._texts.get(key)
+        if text is None:
+            head = self._head.get(key[:2])
+            if head is None:
+                head = self._head[key[:2]] = self._head_of(habit.strip_brand, habit.strip_model)
+            text = head + feature + self._rest
+            text = self._texts[key] = " ".join(_edit(text.strip(" ,-:"), habit).split())
+        return _decorate(text, habit.prefix, habit.suffix, habit.limit)
+
+    def _head_of(self, strip_brand: bool, strip_model: bool) -> str:
+        return "".join(
+            [
+                text
+                for kind, text in self._pieces
+                if kind in _HEAD_KINDS
+                and not (strip_brand and kind == "brand")
+                and not (strip_model and kind == "model")
+            ]
+        )
+
+
+def _edit(text: str, habit: Habit) -> str:
+    if habit.drop_filler:
+        text = _strip_filler(text)
+    if habit.case == "upper":
+        text = text.upper()
+    elif habit.case == "title":
+        text = " ".join(w[:1].upper() + w[1:] for w in text.split())
+    return text
+
+
+class Parts(NamedTuple):
+    """The pieces ordinary sellers' titles pick from (``_part`` of each kind, once)."""
+
+    brand: str
+    noun: str
+    model: str
+    colour: str
+    size: str
+    book: str
+    features: tuple[str, ...]
+    name: str  # brand, noun, model: what an accessory names
+
+    @classmethod
+    def of(cls, pieces) -> Parts:
+        first: dict[str, str] = {}  # kind → its first piece (what _part strips)
+        features = []
+        for kind, text in pieces:
+            if kind not in first:
+                first[kind] = text
+            if kind == "feature":
+                features.append(text.strip(" ,-"))
+        brand, noun, model, colour, size, book = (
+            first[kind].strip(" ,-:()") if kind in first else ""
+            for kind in ("brand", "noun", "model", "colour", "size", "book")
+        )
+        return cls(
+            brand,
+            noun,
+            model,
+            colour,
+            size,
+            book,
+            tuple(features),
+            " ".join([part for part in (brand, noun, model) if part]),
+        )
+
+
 def _part(pieces, kind: str) -> str:
     for k, text in pieces:
         if k == kind:
@@ -212,31 +366,39 @@ def _part(pieces, kind: str) -> str:
     return ""
 
 
-def own_title(pieces, r) -> str:
-    """An ordinary seller's short title of the same product."""
-    brand, noun, model = _part(pieces, "brand"), _part(pieces, "noun"), _part(pieces, "model")
-    features = [text.strip(" ,-") for kind, text in pieces if kind == "feature"]
+def own_title(pieces, r, parts: Parts | None = None) -> str:
+    """An ordinary seller's short title of the same product (``parts``: of ``pieces``)."""
+    brand, noun, model, colour, size, book, features, _ = parts or Parts.of(pieces)
     feature = features[int(r.random() * len(features))] if features else ""
-    colour, size = _part(pieces, "colour"), _part(pieces, "size")
     extra = tw.OWN_EXTRAS[int(r.random() * len(tw.OWN_EXTRAS))]
-    options: tuple[str, ...]
-    if _part(pieces, "book"):
-        book = _part(pieces, "book")
+    # The option is drawn last and building one draws nothing: only the chosen is built.
+    if book:
         fmt = tw.BOOK_FORMATS[int(r.random() * len(tw.BOOK_FORMATS))]
-        options = (f"{book} {fmt}", f"{book} - {fmt} - {extra}", f"{extra} {book}")
-    else:
-        options = (
-            f"{brand} {noun} {feature}",
-            f"{noun} {colour or size}",
-            f"{brand} {model} {noun}" if model else f"{brand} {noun} {size or colour}",
-            f"{extra} {brand} {noun} - {colour or feature}",
-            f"{noun} {feature} {size}",
+        choice = int(r.random() * 3)
+        option = (
+            f"{book} {fmt}"
+            if choice == 0
+            else f"{book} - {fmt} - {extra}"
+            if choice == 1
+            else f"{extra} {book}"
         )
-    return cut(" ".join(options[int(r.random() * len(options))].split()), EBAY_MAX)
+    else:
+        choice = int(r.random() * 5)
+        if choice == 0:
+            option = f"{brand} {noun} {feature}"
+        elif choice == 1:
+            option = f"{noun} {colour or size}"
+        elif choice == 2:
+            option = f"{brand} {model} {noun}" if model else f"{brand} {noun} {size or colour}"
+        elif choice == 3:
+            option = f"{extra} {brand} {noun} - {colour or feature}"
+        else:
+            option = f"{noun} {feature} {size}"
+    return cut(option, EBAY_MAX)  # cut joins the words with single spaces first
 
 
-def accessory_title(pieces, r) -> str:
-    name = " ".join(_part(pieces, k) for k in ("brand", "noun", "model") if _part(pieces, k))
+def accessory_title(pieces, r, parts: Parts | None = None) -> str:
+    name = (parts or Parts.of(pieces)).name
     accessory = tw.ACCESSORIES[int(r.random() * len(tw.ACCESSORIES))]
     return cut(f"{accessory} {name}", EBAY_MAX)
 

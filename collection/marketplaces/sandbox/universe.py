@@ -16,7 +16,11 @@ product of the shard (its listings all live there):
 Search: each shard keeps an inverted index token → bitset of positions, positions in
 best-match order (a hash of the item id). A query is routed to the shards whose
 vocabulary holds all its words (``titles.shard_vocabulary`` + model codes), so a search
-touches one or a few shards. Item ids encode their shard: ``1 PP NN SSSSSSS``.
+touches one or a few shards. Item ids encode their shard: ``1 PP NN SSSSSSS``. A shard also
+keeps, per filter without its price band, the bitset of the listings passing it.
+
+A build is the hot path of a first search: ``bench/sandbox_digest.py`` (and the test
+pinning it) guards that making it cheaper moves no byte of what the sandbox serves.
 
 Past 400 lines: the emulated site's listings, their index and the search over it must
 agree with each other (tests compare the index with a reference matcher).
@@ -26,17 +30,21 @@ from __future__ import annotations
 
 import bisect
 import math
+import operator
 import threading
 from functools import lru_cache
+from hashlib import blake2b
 from typing import NamedTuple
 
 from . import amazon, sellers, titles, words
 from .catalogue import CatalogueParams, ListingFilter, SandboxListing, SellerRecord, h64, rng
-from .tokens import ParsedQuery, parse_query, tokens
+from .tokens import ParsedQuery, parse_query, tokens, word_tokens
 
 _SHIPPING_COSTS = (399, 599, 749, 999, 1495)
 _USED = (3000, 3000, 1500, 2500)
 _US = ("US", "United States")
+_RANK = operator.itemgetter(13)  # SandboxListing.rank
+new_tuple = tuple.__new__
 
 
 class Shard(NamedTuple):
@@ -44,6 +52,9 @@ class Shard(NamedTuple):
     index: dict[str, int]  # type: ignore[assignment]  # token → bitset; mypy: shadows tuple.index
     by_id: dict[str, int]
     copies: dict[str, tuple[int, ...]]  # asin → positions of its copies
+    # (conditions, free shipping, country, buying options) of a filter → the listings that
+    # pass them (bitset), filled by the searches (a run sends one such filter, many bands).
+    facets: dict[tuple, int]
 
 
 def shard_products(params: CatalogueParams, shard: tuple[str, int]) -> list[amazon.Product]:
@@ -51,9 +62,11 @@ def shard_products(params: CatalogueParams, shard: tuple[str, int]) -> list[amaz
     return [p for p in amazon.profile_products(params, profile) if p.noun_index == noun_index]
 
 
-def lookalike_models(seed: int, asin: str, count: int) -> list[str]:
+@lru_cache(maxsize=65_536)
+def lookalike_models(seed: int, asin: str, count: int) -> tuple[str, ...]:
+    """Memoised: ``model_routing`` draws them for every product, the shard builds again."""
     r = rng(seed, "lookalike-models", asin)
-    return [titles.model_code(r) if r.random() < 0.6 else "" for _ in range(count)]
+    return tuple([titles.model_code(r) if r.random() < 0.6 else "" for _ in range(count)])
 
 
 def _lookalike_count(seed: int, asin: str) -> int:
@@ -131,134 +144,153 @@ def route(params: CatalogueParams, query: ParsedQuery) -> list[tuple[str, int]]:
 
 
 # --- building a shard -----------------------------------------------------------------------
+#
+# The hot path of a first search (a shard holds ~2,000 listings). Every draw of the two
+# per-product RNG streams ("ebay": drafts, "terms": listing terms) happens in the order it
+# always did, so the listings are the same bytes; what changed is the overhead around
+# them: drafts are tuples, the seed's sellers are looked up once per shard, the index is
+# tokenised word by word through a memo (``tokens.title_tokens``).
 
 
-def _flawed(r, listing: dict) -> None:
+# A listing before its terms: (kind, asin, seller, title, price, condition, shipping, where,
+# buying). A plain tuple: a NamedTuple's constructor is a Python call per listing.
+_Draft = tuple[str, str, SellerRecord, str, int, int, int, tuple[str, str], str]
+
+
+class _Sellers(NamedTuple):
+    """What a shard build looks up per listing, once per build."""
+
+    seed: int
+    dropshippers: tuple[sellers.Dropshipper, ...]
+    cumulative: tuple[float, ...]
+    retailers: tuple[SellerRecord, ...]
+
+    @classmethod
+    def of(cls, params: CatalogueParams) -> _Sellers:
+        return cls(
+            params.seed,
+            sellers.dropshippers(params.seed, params.dropshippers),
+            sellers.zipf_cumulative(params.dropshippers),
+            sellers.retailers(params.seed),
+        )
+
+
+def _flawed(r, draft: _Draft) -> _Draft:
+    kind, asin, seller, title, price, condition, shipping, where, buying = draft
     flaw = int(r.random() * 4)
     if flaw == 0:
-        listing["condition"] = _USED[int(r.random() * 4)]
+        condition = _USED[int(r.random() * 4)]
     elif flaw == 1:
-        listing["shipping"] = _SHIPPING_COSTS[int(r.random() * len(_SHIPPING_COSTS))]
+        shipping = _SHIPPING_COSTS[int(r.random() * len(_SHIPPING_COSTS))]
     elif flaw == 2:
-        listing["where"] = words.FOREIGN_COUNTRIES[int(r.random() * len(words.FOREIGN_COUNTRIES))]
+        where = words.FOREIGN_COUNTRIES[int(r.random() * len(words.FOREIGN_COUNTRIES))]
     else:
-        listing["buying"] = "AUCTION"
+        buying = "AUCTION"
+    return (kind, asin, seller, title, price, condition, shipping, where, buying)
 
 
-def _ordinary_terms(r) -> dict:
-    terms: dict = {}
-    if r.random() < 0.3:
-        terms["condition"] = _USED[int(r.random() * 4)]
-    if r.random() < 0.45:
-        terms["shipping"] = _SHIPPING_COSTS[int(r.random() * len(_SHIPPING_COSTS))]
-    if r.random() < 0.1:
-        terms["where"] = words.FOREIGN_COUNTRIES[int(r.random() * len(words.FOREIGN_COUNTRIES))]
-    if r.random() < 0.15:
-        terms["buying"] = "AUCTION"
-    return terms
+def _ordinary(r, kind: str, asin: str, seller: SellerRecord, title: str, price: int) -> _Draft:
+    """An ordinary seller's listing, its terms drawn last (used, shipping, abroad, auction)."""
+    random = r.random
+    condition = _USED[int(random() * 4)] if random() < 0.3 else 1000
+    shipping = _SHIPPING_COSTS[int(random() * len(_SHIPPING_COSTS))] if random() < 0.45 else 0
+    foreign = words.FOREIGN_COUNTRIES
+    where = foreign[int(random() * len(foreign))] if random() < 0.1 else _US
+    buying = "AUCTION" if random() < 0.15 else "FIXED_PRICE"
+    return (kind, asin, seller, title, price, condition, shipping, where, buying)
 
 
-def _pick_dropshipper(params: CatalogueParams, r, used: set[int]) -> sellers.Dropshipper | None:
-    population = sellers.dropshippers(params.seed, params.dropshippers)
-    cumulative = sellers.zipf_cumulative(params.dropshippers)
+def _pick_dropshipper(known: _Sellers, r, used: set[int]) -> sellers.Dropshipper | None:
+    cumulative = known.cumulative
+    top, last = cumulative[-1], len(cumulative) - 1
     for _ in range(6):
-        pick = bisect.bisect_right(cumulative, r.random() * cumulative[-1], 0, len(cumulative) - 1)
+        pick = bisect.bisect_right(cumulative, r.random() * top, 0, last)
         if pick not in used:
             used.add(pick)
-            return population[pick]
+            return known.dropshippers[pick]
     return None
 
 
-def _ordinary_seller(params: CatalogueParams, r) -> SellerRecord:
+def _ordinary_seller(known: _Sellers, r) -> SellerRecord:
     if r.random() < 0.35:
-        pool = sellers.retailers(params.seed)
+        pool = known.retailers
         return pool[int(r.random() ** 2 * len(pool))]
-    return sellers.one_off(params.seed, r)
+    return sellers.one_off(known.seed, r)
 
 
-def _product_drafts(params: CatalogueParams, product: amazon.Product) -> list[dict]:
+def _product_drafts(
+    params: CatalogueParams, product: amazon.Product, known: _Sellers | None = None
+) -> list[_Draft]:
+    known = known or _Sellers.of(params)
     seed, price = params.seed, product.price_cents
     r = rng(seed, "ebay", product.asin)
-    drafts: list[dict] = []
+    random, uniform = r.random, r.uniform
+    asin, pieces = product.asin, product.pieces
+    drafts: list[_Draft] = []
     cap = max(1, params.max_listings)
-    copies = 0 if r.random() < 0.12 else min(cap, int(math.exp(r.uniform(0, math.log(cap + 1)))))
+    copies = 0 if random() < 0.12 else min(cap, int(math.exp(uniform(0, math.log(cap + 1)))))
     used: set[int] = set()
+    habits = titles.HabitCopier(pieces)
     for _ in range(copies):
-        dropshipper = _pick_dropshipper(params, r, used)
+        dropshipper = _pick_dropshipper(known, r, used)
         if dropshipper is None:
             continue
-        draft = {
-            "kind": "copy",
-            "asin": product.asin,
-            "seller": dropshipper.seller,
-            "title": titles.apply_habit(dropshipper.habit, product.pieces, r),
-            "price": round(price * dropshipper.markup * r.uniform(0.97, 1.03)),
-        }
-        if dropshipper.abroad:
-            draft["where"] = dropshipper.abroad
-        if r.random() < dropshipper.flaw_rate:
-            _flawed(r, draft)
+        title = habits.copy(dropshipper.habit, r)
+        draft: _Draft = (
+            "copy",
+            asin,
+            dropshipper.seller,
+            title,
+            round(price * dropshipper.markup * uniform(0.97, 1.03)),
+            1000,
+            0,
+            dropshipper.abroad or _US,
+            "FIXED_PRICE",
+        )
+        if random() < dropshipper.flaw_rate:
+            draft = _flawed(r, draft)
         drafts.append(draft)
-    for _ in range(2 + int(r.random() * 9)):
-        u = r.random()
+    parts = titles.Parts.of(pieces)
+    for _ in range(2 + int(random() * 9)):
+        u = random()
         ratio = (
-            r.uniform(1.0, 1.5)
-            if u < 0.85
-            else r.uniform(1.8, 2.2)
-            if u < 0.95
-            else r.uniform(0.8, 1.0)
+            uniform(1.0, 1.5) if u < 0.85 else uniform(1.8, 2.2) if u < 0.95 else uniform(0.8, 1.0)
         )
-        drafts.append(
-            {
-                "kind": "own_title",
-                "asin": product.asin,
-                "seller": _ordinary_seller(params, r),
-                "title": titles.own_title(product.pieces, r),
-                "price": round(price * ratio),
-                **_ordinary_terms(r),
-            }
-        )
+        seller = _ordinary_seller(known, r)
+        title = titles.own_title(pieces, r, parts)
+        drafts.append(_ordinary(r, "own_title", asin, seller, title, round(price * ratio)))
     spec = words.PROFILES[product.profile]
-    count = _lookalike_count(seed, product.asin)
-    for model in lookalike_models(seed, product.asin, count):
-        brand = (
-            ""
-            if not spec.brands or r.random() < 0.4
-            else spec.brands[int(r.random() * len(spec.brands))]
-        )
-        if brand == titles._part(product.pieces, "brand"):
+    brands = spec.brands
+    features = tuple((k, t.lstrip(" ,-")) for k, t in pieces if k == "feature")
+    for model in lookalike_models(seed, asin, _lookalike_count(seed, asin)):
+        brand = "" if not brands or random() < 0.4 else brands[int(random() * len(brands))]
+        if brand == parts.brand:
             brand = ""
-        shared = tuple(p for p in product.pieces if p[0] == "feature")[: 1 + int(r.random() * 2)]
-        shared = tuple((k, t.lstrip(" ,-")) for k, t in shared)
-        pieces = list(
+        shared = features[: 1 + int(random() * 2)]
+        lookalike = list(
             titles.amazon_pieces(product.profile, product.noun_index, r, brand=brand, shared=shared)
         )
-        pieces = [p for p in pieces if p[0] != "model"]
+        lookalike = [p for p in lookalike if p[0] != "model"]
         if model and product.profile != "books":
-            at = 1 if pieces and pieces[0][0] == "brand" else 0
-            pieces.insert(at + 1, ("model", f" {model}"))
-        draft = {"kind": "lookalike", "asin": "", "price": round(price * r.uniform(0.5, 2.6))}
-        dropshipper = _pick_dropshipper(params, r, set()) if r.random() < 0.15 else None
+            at = 1 if lookalike and lookalike[0][0] == "brand" else 0
+            lookalike.insert(at + 1, ("model", f" {model}"))
+        cost = round(price * uniform(0.5, 2.6))
+        dropshipper = _pick_dropshipper(known, r, set()) if random() < 0.15 else None
         if dropshipper is not None:
-            draft["seller"] = dropshipper.seller
-            draft["title"] = titles.apply_habit(dropshipper.habit, pieces, r)
-        else:
-            draft["seller"] = _ordinary_seller(params, r)
-            draft["title"] = titles.own_title(pieces, r)
-            draft.update(_ordinary_terms(r))
-        drafts.append(draft)
-    if product.profile != "books":
-        for _ in range(int(r.random() * 4)):
+            title = titles.apply_habit(dropshipper.habit, lookalike, r)
             drafts.append(
-                {
-                    "kind": "other",
-                    "asin": "",
-                    "seller": _ordinary_seller(params, r),
-                    "title": titles.accessory_title(product.pieces, r),
-                    "price": max(199, round(price * r.uniform(0.1, 0.5))),
-                    **_ordinary_terms(r),
-                }
+                ("lookalike", "", dropshipper.seller, title, cost, 1000, 0, _US, "FIXED_PRICE")
             )
+        else:
+            seller = _ordinary_seller(known, r)
+            title = titles.own_title(lookalike, r)
+            drafts.append(_ordinary(r, "lookalike", "", seller, title, cost))
+    if product.profile != "books":
+        for _ in range(int(random() * 4)):
+            seller = _ordinary_seller(known, r)
+            title = titles.accessory_title(pieces, r, parts)
+            cost = max(199, round(price * uniform(0.1, 0.5)))
+            drafts.append(_ordinary(r, "other", "", seller, title, cost))
     return drafts
 
 
@@ -336,55 +368,88 @@ def _build_shard(params: CatalogueParams, shard: tuple[str, int]) -> Shard:
     profile, noun_index = shard
     prefix = f"1{amazon.PROFILE_NAMES.index(profile):02d}{noun_index:02d}"
     offset = h64(seed, "ids", shard) % 10_000_000
-    population = sellers.dropshippers(seed, params.dropshippers)
+    known = _Sellers.of(params)
+    population = known.dropshippers
+    hostile = params.hostile
+    # h64(seed, "rank", item_id): the repr of that tuple, its head written once.
+    rank_head = f"({seed!r}, 'rank', ".encode()
     listings = []
     serial = 0
     for product in shard_products(params, shard):
         r = rng(seed, "terms", product.asin)
-        for draft in _product_drafts(params, product):
-            item_id = f"{prefix}{(serial * 7919 + offset) % 10_000_000:07d}"
+        random = r.random
+        for kind, asin, seller, title, price, condition, shipping, where, buying in _product_drafts(
+            params, product, known
+        ):
+            # f"{prefix}{(serial * 7919 + offset) % 10_000_000:07d}", zero-padded by hand
+            item_id = prefix + str(10_000_000 + (serial * 7919 + offset) % 10_000_000)[1:]
             serial += 1
-            seller, title = draft["seller"], draft["title"]
-            if params.hostile:
-                if r.random() < 0.06:
+            if hostile:
+                if random() < 0.06:
                     seller = sellers.hostile_variant(
-                        population[int(r.random() * min(30, len(population)))].seller, r
+                        population[int(random() * min(30, len(population)))].seller, r
                     )
                 title = _hostile_title(title, r)
-            shipping = draft.get("shipping", 0)
-            country, country_name = draft.get("where", _US)
+            country, country_name = where
+            omit = shipping == 0 and random() < 0.08
+            postal_code = f"{100 + int(random() * 900)}**"
+            rank = int.from_bytes(
+                blake2b(rank_head + repr(item_id).encode() + b")", digest_size=8).digest(),
+                "big",
+            )
+            show_user_id = bool(seller.user_id) and random() < 0.9
+            # SandboxListing(...) without its Python-level __new__ (same fields, same order).
             listings.append(
-                SandboxListing(
-                    item_id,
-                    title,
-                    max(1, draft["price"]),
-                    draft.get("condition", 1000),
-                    shipping,
-                    country,
-                    country_name,
-                    draft.get("buying", "FIXED_PRICE"),
-                    seller,
-                    shipping == 0 and r.random() < 0.08,
-                    f"{100 + int(r.random() * 900)}**",
-                    draft["kind"],
-                    draft["asin"],
-                    h64(seed, "rank", item_id),
-                    bool(seller.user_id) and r.random() < 0.9,
+                new_tuple(
+                    SandboxListing,
+                    (
+                        item_id,
+                        title,
+                        max(1, price),
+                        condition,
+                        shipping,
+                        country,
+                        country_name,
+                        buying,
+                        seller,
+                        omit,
+                        postal_code,
+                        kind,
+                        asin,
+                        rank,
+                        show_user_id,
+                    ),
                 )
             )
-    listings.sort(key=lambda listing: listing.rank)
-    positions: dict[str, list[int]] = {}
+    listings.sort(key=_RANK)
+    # Positions per title word first (a title's tokens are its words' tokens, see
+    # tokens.title_tokens), then a token's bitset is the OR of its words' bitsets.
+    by_word: dict[str, list[int]] = {}
     copies: dict[str, list[int]] = {}
+    get_positions = by_word.get
     for pos, listing in enumerate(listings):
-        for token in set(tokens(listing.title)):
-            positions.setdefault(token, []).append(pos)
+        for word in listing.title.split():
+            found = get_positions(word)
+            if found is None:
+                by_word[word] = [pos]
+            elif found[-1] != pos:
+                found.append(pos)
         if listing.kind == "copy":
             copies.setdefault(listing.asin, []).append(pos)
+    memo = word_tokens()
+    index: dict[str, int] = {}
+    for word, bits in _bitsets(by_word, len(listings)).items():
+        found_tokens = memo.get(word)
+        if found_tokens is None:
+            found_tokens = memo[word] = tuple(tokens(word))
+        for token in found_tokens:
+            index[token] = index.get(token, 0) | bits
     return Shard(
         tuple(listings),
-        _bitsets(positions, len(listings)),
+        index,
         {listing.item_id: pos for pos, listing in enumerate(listings)},
         {asin: tuple(found) for asin, found in copies.items()},
+        {},
     )
 
 
@@ -428,12 +493,32 @@ def matching_bits(shard: Shard, query: ParsedQuery) -> int:
 
 
 def positions(bits: int) -> list[int]:
+    """The set bits of ``bits``, lowest first: found in its binary text, right to left (the
+    loop of ``bits & -bits`` was quadratic: each step copies the whole integer)."""
+    text = bin(bits)
+    last = len(text) - 1
     out = []
-    while bits:
-        low = bits & -bits
-        out.append(low.bit_length() - 1)
-        bits ^= low
+    at = text.rfind("1", 2)
+    while at > 1:
+        out.append(last - at)
+        at = text.rfind("1", 2, at)
     return out
+
+
+def _passing(shard: Shard, listing_filter: ListingFilter) -> int:
+    """The listings of ``shard`` that pass ``listing_filter`` but its price band (bitset)."""
+    key = (
+        listing_filter.condition_ids,
+        listing_filter.free_shipping,
+        listing_filter.country,
+        listing_filter.buying_options,
+    )
+    bits = shard.facets.get(key)
+    if bits is None:
+        unpriced = ListingFilter(*key)
+        passing = [pos for pos, item in enumerate(shard.listings) if unpriced.matches(item)]
+        bits = shard.facets[key] = _bitsets({"": passing}, len(shard.listings))[""]
+    return bits
 
 
 def _collect(
@@ -451,8 +536,20 @@ def _collect(
         shard = build_shard(params, shard_key)
         bits = bits_of(shard)
         if bits:
+            bits &= _passing(shard, listing_filter)
+        if bits:
             items = shard.listings
-            found += [items[p] for p in positions(bits) if listing_filter.matches(items[p])]
+            low, high = listing_filter.price_min_cents, listing_filter.price_max_cents
+            if low is None and high is None:
+                found += [items[p] for p in positions(bits)]
+            else:
+                floor: float = -math.inf if low is None else low
+                ceiling: float = math.inf if high is None else high
+                found += [
+                    item
+                    for item in map(items.__getitem__, positions(bits))
+                    if floor <= item.price_cents <= ceiling
+                ]
     if len(shards) > 1:
         found.sort(key=lambda listing: listing.rank)
     return tuple(found)
