@@ -89,7 +89,7 @@ class _Listing:
         if _DECORATION_STEMS.isdisjoint(unique):
             self.decoration: tuple[str, ...] | None = None
         else:
-            decoration = tuple(w for w in unique if w in _DECORATION_STEMS)
+            decoration = tuple(filter(_DECORATION_STEMS.__contains__, unique))
             self.decoration = decoration
             self.body -= sum(map(len, decoration)) + len(decoration)
         self.compounds = compounds
