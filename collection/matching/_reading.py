@@ -137,6 +137,7 @@ _compounds_words: dict[str, tuple[str, ...]] = _Memo(_compound_words, _WORDS_CAC
 
 # ASCII bytes that are neither a word's nor a compound's joint, as spaces.
 _CHUNKS = bytes(b if chr(b).isalnum() or chr(b) in "-./" else 0x20 for b in range(256))
+_NON_ASCII_WORD = re.compile(r"[^\W\x00-\x7f]")  # a letter or digit other than ASCII
 
 
 def _chunk_words(chunk: bytes) -> tuple[str, ...]:
@@ -172,8 +173,10 @@ def _read(listing_title: object) -> _Listing:
     # Its words are the pieces of its compounds, in order (a compound is word pieces
     # joined by single - . /). ASCII: the chunks between characters that are neither
     # (a compound never spans one) are mostly a compound each; each chunk is read once.
-    if text.isascii():
-        chunks = text.encode("ascii").translate(_CHUNKS).split()
+    # A character other than ASCII that is neither a letter nor a digit ("🔥", "™")
+    # parts chunks as a space does: encoded as "?", it is one.
+    if text.isascii() or not _NON_ASCII_WORD.search(text):
+        chunks = text.encode("ascii", "replace").translate(_CHUNKS).split()
         # sum(…, ()): one C call (a title's dozen short tuples; chain+tuple costs more).
         words = sum(map(_chunk_words_memo.__getitem__, chunks), ())
         compounds = sum(map(_chunk_compounds_memo.__getitem__, chunks), ())
