@@ -85,7 +85,7 @@ class _Listing:
         self.words = words
         unique = tuple(dict.fromkeys(words))
         self.unique = unique
-        self.body = sum(map(len, unique)) + len(unique)
+        self.body = len(" ".join(unique)) + 1 if unique else 0  # a space after each
         if _DECORATION_STEMS.isdisjoint(unique):
             self.decoration: tuple[str, ...] | None = None
         else:
@@ -124,9 +124,6 @@ _squashed: dict[str, str] = _Memo(_squash, _WORDS_CACHE)
 _is_code: dict[str, bool] = _Memo(_maybe_code, _WORDS_CACHE)
 
 
-_NEEDS_CLEANING = re.compile(r"[&<'`]")  # an entity, markup, an apostrophe to join
-
-
 def _compound_words(compound: str) -> tuple[str, ...]:
     """The content words of one compound ("usb-c" → usb, c), stemmed, filler gone."""
     parts = (compound,) if compound.isalnum() else _PART.findall(compound)
@@ -163,7 +160,10 @@ def _read(listing_title: object) -> _Listing:
         isinstance(listing_title, str)
         and listing_title.isascii()
         and listing_title.isprintable()
-        and not _NEEDS_CLEANING.search(listing_title)
+        and "&" not in listing_title  # an entity, markup, an apostrophe to join
+        and "<" not in listing_title
+        and "'" not in listing_title
+        and "`" not in listing_title
     ):
         # What clean() gives for plain printable ASCII: nothing to unescape, strip,
         # normalise or join; lower() keeps the length, so cut first.
