@@ -506,6 +506,13 @@ def listing_match(
     if context is not None and not has_code and context.rare.isdisjoint(unique):
         # Nothing but the kind's common words: the more common, the surer not a copy.
         rare = RARE_PENALTY * (2.0 if context.uncommon.isdisjoint(unique) else 1.0)
+    bound = 100.0 * coverage * precision
+    if has_code and coverage >= 0.5:
+        bound += CODE_BONUS
+    # Checked as the penalties come, the cheap ones first: each only takes away (whole
+    # multiples of 15, summed exactly), so a bound below 0 stays below with the rest.
+    if bound - rare < -_BOUND_MARGIN:
+        return 0.0
     other_code = bool(listing.codes) and _other_code(terms, listing)
     lead = content[0] if listing.decoration is None else listing.lead(terms.decoration)
     other_brand = (
@@ -515,17 +522,15 @@ def listing_match(
         and len(lead) >= 3
         and lead.isalpha()
     )
-    variant = terms.variants and _variant_conflict(terms, listing)
-    bound = 100.0 * coverage * precision
-    if has_code and coverage >= 0.5:
-        bound += CODE_BONUS
-    bound -= (
+    penalty = (
         rare
         + (OTHER_CODE_PENALTY if other_code else 0.0)
         + (OTHER_BRAND_PENALTY if other_brand else 0.0)
-        + (VARIANT_PENALTY if variant else 0.0)
     )
-    if bound < -_BOUND_MARGIN:
+    if bound - penalty < -_BOUND_MARGIN:
+        return 0.0
+    variant = terms.variants and _variant_conflict(terms, listing)
+    if variant and bound - (penalty + VARIANT_PENALTY) < -_BOUND_MARGIN:
         return 0.0
 
     letters = terms.letters
