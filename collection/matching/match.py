@@ -87,7 +87,6 @@ from ._text import (
     _PART,
     Token,
     clean,
-    is_code,
     specs,
     stem,
     tokenize,
@@ -269,7 +268,7 @@ def product_terms(title: str, *, brand: str | None = None) -> ProductTerms:
     compat_codes: set[str] = set()
     code_pieces: dict[str, int] = {}
     for tok in tokens:
-        if tok.compound in code_pieces or not is_code(tok.compound):
+        if tok.compound in code_pieces or not _is_code[tok.compound]:
             continue
         (compat_codes if is_compat(tok) else codes).add(tok.compound)
         code_pieces[tok.compound] = len({t.word for t in tokens if t.compound == tok.compound})
