@@ -185,15 +185,21 @@ def matching_at(rev: str):
     package = Path(tempfile.mkdtemp(prefix="scout-judging-")) / name
     package.mkdir()
     (package / "__init__.py").write_text("")
-    for module in ("_text", "_words", "match"):
+    # Every module of the package at rev (match imports _reading, _text and _words).
+    listed = subprocess.run(
+        ["git", "ls-tree", "--name-only", rev, "collection/matching/"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    for path in listed:
+        if not path.endswith(".py") or path.endswith("/__init__.py"):
+            continue  # an empty __init__: only match is imported
         source = subprocess.run(
-            ["git", "show", f"{rev}:collection/matching/{module}.py"],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            check=True,
+            ["git", "show", f"{rev}:{path}"], cwd=ROOT, capture_output=True, text=True, check=True
         ).stdout
-        (package / f"{module}.py").write_text(source)
+        (package / Path(path).name).write_text(source)
     sys.path.insert(0, str(package.parent))
     return importlib.import_module(f"{name}.match")
 

@@ -85,11 +85,11 @@ class _Listing:
         self.words = words
         unique = tuple(dict.fromkeys(words))
         self.unique = unique
-        self.body = sum(map(len, unique)) + len(unique)
+        self.body = len(" ".join(unique)) + 1 if unique else 0  # a space after each
         if _DECORATION_STEMS.isdisjoint(unique):
             self.decoration: tuple[str, ...] | None = None
         else:
-            decoration = tuple(w for w in unique if w in _DECORATION_STEMS)
+            decoration = tuple(filter(_DECORATION_STEMS.__contains__, unique))
             self.decoration = decoration
             self.body -= sum(map(len, decoration)) + len(decoration)
         self.compounds = compounds
@@ -124,9 +124,6 @@ _squashed: dict[str, str] = _Memo(_squash, _WORDS_CACHE)
 _is_code: dict[str, bool] = _Memo(_maybe_code, _WORDS_CACHE)
 
 
-_NEEDS_CLEANING = re.compile(r"[&<'`]")  # an entity, markup, an apostrophe to join
-
-
 def _compound_words(compound: str) -> tuple[str, ...]:
     """The content words of one compound ("usb-c" → usb, c), stemmed, filler gone."""
     parts = (compound,) if compound.isalnum() else _PART.findall(compound)
@@ -137,6 +134,7 @@ _compounds_words: dict[str, tuple[str, ...]] = _Memo(_compound_words, _WORDS_CAC
 
 # ASCII bytes that are neither a word's nor a compound's joint, as spaces.
 _CHUNKS = bytes(b if chr(b).isalnum() or chr(b) in "-./" else 0x20 for b in range(256))
+_NON_ASCII_WORD = re.compile(r"[^\W\x00-\x7f]")  # a letter or digit other than ASCII
 
 
 def _chunk_words(chunk: bytes) -> tuple[str, ...]:
@@ -162,7 +160,10 @@ def _read(listing_title: object) -> _Listing:
         isinstance(listing_title, str)
         and listing_title.isascii()
         and listing_title.isprintable()
-        and not _NEEDS_CLEANING.search(listing_title)
+        and "&" not in listing_title  # an entity, markup, an apostrophe to join
+        and "<" not in listing_title
+        and "'" not in listing_title
+        and "`" not in listing_title
     ):
         # What clean() gives for plain printable ASCII: nothing to unescape, strip,
         # normalise or join; lower() keeps the length, so cut first.
@@ -172,10 +173,13 @@ def _read(listing_title: object) -> _Listing:
     # Its words are the pieces of its compounds, in order (a compound is word pieces
     # joined by single - . /). ASCII: the chunks between characters that are neither
     # (a compound never spans one) are mostly a compound each; each chunk is read once.
-    if text.isascii():
-        chunks = text.encode("ascii").translate(_CHUNKS).split()
-        words = tuple(chain.from_iterable(map(_chunk_words_memo.__getitem__, chunks)))
-        compounds = tuple(chain.from_iterable(map(_chunk_compounds_memo.__getitem__, chunks)))
+    # A character other than ASCII that is neither a letter nor a digit ("🔥", "™")
+    # parts chunks as a space does: encoded as "?", it is one.
+    if text.isascii() or not _NON_ASCII_WORD.search(text):
+        chunks = text.encode("ascii", "replace").translate(_CHUNKS).split()
+        # sum(…, ()): one C call (a title's dozen short tuples; chain+tuple costs more).
+        words = sum(map(_chunk_words_memo.__getitem__, chunks), ())
+        compounds = sum(map(_chunk_compounds_memo.__getitem__, chunks), ())
     else:
         found = _COMPOUND.findall(text)
         words = tuple(chain.from_iterable(map(_compounds_words.__getitem__, found)))

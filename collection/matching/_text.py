@@ -161,6 +161,7 @@ def specs(text: str) -> frozenset[tuple[str, str]]:
         spec = spec_of(number.replace(",", "."), unit)
         if spec is not None:
             found.add(spec)
-    for _, number in _UNIT_OF.findall(text):
-        found.add(("pack", f"{float(number):g}"))
+    if "of" in text:  # "Pack of 4" (the regex's scan of a whole title is not cheap)
+        for _, number in _UNIT_OF.findall(text):
+            found.add(("pack", f"{float(number):g}"))
     return frozenset(found)

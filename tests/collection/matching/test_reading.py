@@ -73,6 +73,17 @@ def test_random_ascii_titles_read_like_the_plain_reading():
         assert (listing.text, listing.words, listing.compounds) == _plain_reading(title), title
 
 
+def test_titles_with_other_characters_read_like_the_plain_reading():
+    # Emoji and symbols part chunks like a space; letters and digits beyond ASCII
+    # (é, ½, fullwidth, Greek) take the regex path.
+    rng = random.Random(17)
+    alphabet = ["ab", "X9", " ", "-", ".", "/", "🔥", "™", "’", "é", "½", "Ｑ４", "Ω", "_", "&"]
+    for _ in range(3000):
+        title = "".join(rng.choice(alphabet) for _ in range(rng.randrange(0, 30)))
+        listing = r._read(title)
+        assert (listing.text, listing.words, listing.compounds) == _plain_reading(title), title
+
+
 def _page(product):
     titles = [t for p in PRODUCTS for kind in ("copies", "lookalikes", "variants") for t in p[kind]]
     return titles + product["own"] + list(UNRELATED)
