@@ -488,6 +488,34 @@ class SellerSighting(models.Model):
         return f"seller {self.seller_id} × product {self.product_id} (run {self.run_id})"
 
 
+class SellerRunPending(models.Model):
+    """What one batch saw of a known seller, until the run settles its sellers' counters.
+
+    Only with ``COLLECTION_SELLER_COUNTERS=per_run`` (PostgreSQL store): instead of updating
+    every known seller's row with every batch that sees it, a batch appends one row here per
+    known seller (its smallest spelling, best feedback pair, user id, the sightings it
+    inserted, when), and ``store.seller_scores_settle`` folds them into the sellers once
+    when the run stops, then deletes them. Append-only, no unique key: a small table whose
+    pages stay in memory, against a random page of the seller table per update.
+    """
+
+    run = models.ForeignKey(
+        CollectionRun, on_delete=models.CASCADE, related_name="+", db_constraint=False
+    )
+    seller = models.ForeignKey(
+        "Seller", on_delete=models.CASCADE, related_name="+", db_constraint=False, db_index=False
+    )
+    username = models.CharField(max_length=255)
+    feedback_score = models.IntegerField(null=True, blank=True)
+    feedback_percent = models.DecimalField(max_digits=5, decimal_places=2, null=True, blank=True)
+    ebay_user_id = models.CharField(max_length=100, blank=True, default="")
+    listings = models.PositiveIntegerField(default=0, help_text="Sightings the batch inserted.")
+    seen_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"seller {self.seller_id} pending in run {self.run_id}"
+
+
 class SellerChange(models.Model):
     """The audit log: every change to the seller table, by a run or a person."""
 
