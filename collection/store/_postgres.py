@@ -623,6 +623,34 @@ def store_sellers(*, run_id: int, batch: PreparedBatch, now, counters: str = "pe
     }
 
 
+_SETTLE = f"""WITH p AS (
+    DELETE FROM {T_PENDING} WHERE run_id = %(run)s
+    RETURNING seller_id, username, feedback_score, feedback_percent,
+              ebay_user_id, listings, seen_at
+), g AS (
+    SELECT p.seller_id AS id, sum(p.listings) AS n_new, max(p.seen_at) AS seen_at,
+           min(p.username COLLATE "C") AS username,
+           COALESCE(max(p.ebay_user_id COLLATE "C"), '') AS user_id,
+           (array_agg(p.feedback_score ORDER BY {_FEEDBACK_ORDER})
+            FILTER (WHERE {_HAS_FEEDBACK}))[1] AS feedback_score,
+           (array_agg(p.feedback_percent ORDER BY {_FEEDBACK_ORDER})
+            FILTER (WHERE {_HAS_FEEDBACK}))[1] AS feedback_percent
+    FROM p GROUP BY p.seller_id
+), a AS MATERIALIZED (
+    SELECT g.*,
+           g.n_new > 0 AND g.n_new = (
+               SELECT count(*) FROM {T_SIGHTING} r
+               WHERE r.run_id = %(run)s AND r.seller_id = g.id
+           ) AS first_in_run
+    FROM g
+), upd AS (
+    {_SELLER_UPDATE}
+    RETURNING a.first_in_run
+)
+SELECT count(*), count(*) FILTER (WHERE first_in_run) FROM upd
+"""
+
+
 def seller_counters_settle(*, run_id: int, now) -> tuple[int, int]:
     """Fold the run's ``SellerRunPending`` rows into its sellers (per_run counters).
 
@@ -637,36 +665,11 @@ def seller_counters_settle(*, run_id: int, now) -> tuple[int, int]:
     sellers_found.
     """
     with _cursor() as cursor:
+        # A run's staged rows (~3 per seller seen) sorted by seller in memory, not spilled
+        # to disk at the stock 4 MB (165k rows on figure 2); JIT off as in the batches.
+        cursor.execute("SET LOCAL work_mem = '64MB'")
+        cursor.execute("SET LOCAL jit = off")
         cursor.execute("SELECT pg_advisory_xact_lock(%(key)s)", {"key": SELLERS_LOCK})
-        cursor.execute(
-            f"""
-            WITH p AS (
-                DELETE FROM {T_PENDING} WHERE run_id = %(run)s
-                RETURNING seller_id, username, feedback_score, feedback_percent,
-                          ebay_user_id, listings, seen_at
-            ), g AS (
-                SELECT p.seller_id AS id, sum(p.listings) AS n_new, max(p.seen_at) AS seen_at,
-                       min(p.username COLLATE "C") AS username,
-                       COALESCE(max(p.ebay_user_id COLLATE "C"), '') AS user_id,
-                       (array_agg(p.feedback_score ORDER BY {_FEEDBACK_ORDER})
-                        FILTER (WHERE {_HAS_FEEDBACK}))[1] AS feedback_score,
-                       (array_agg(p.feedback_percent ORDER BY {_FEEDBACK_ORDER})
-                        FILTER (WHERE {_HAS_FEEDBACK}))[1] AS feedback_percent
-                FROM p GROUP BY p.seller_id
-            ), a AS MATERIALIZED (
-                SELECT g.*,
-                       g.n_new > 0 AND g.n_new = (
-                           SELECT count(*) FROM {T_SIGHTING} r
-                           WHERE r.run_id = %(run)s AND r.seller_id = g.id
-                       ) AS first_in_run
-                FROM g
-            ), upd AS (
-                {_SELLER_UPDATE}
-                RETURNING a.first_in_run
-            )
-            SELECT count(*), count(*) FILTER (WHERE first_in_run) FROM upd
-            """,
-            {"run": run_id, "now": now},
-        )
+        cursor.execute(_SETTLE, {"run": run_id, "now": now})
         updated, first = cursor.fetchone()
     return updated, first
