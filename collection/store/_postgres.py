@@ -579,6 +579,7 @@ def store_sellers(*, run_id: int, batch: PreparedBatch, now, counters: str = "pe
             "run": run_id,
             "now": now,
         }
+        staged_first_in_run = 0
         if counters == "per_run":
             cursor.execute(
                 f"""
@@ -594,16 +595,31 @@ def store_sellers(*, run_id: int, batch: PreparedBatch, now, counters: str = "pe
                 params,
             )
         else:
+            # What per_run batches of this run staged (the setting changed while it ran)
+            # is settled first, so that the rows below read as per_batch ones.
+            cursor.execute(
+                f"SELECT EXISTS (SELECT 1 FROM {T_PENDING} WHERE run_id = %(run)s)",
+                {"run": run_id},
+            )
+            if cursor.fetchone()[0]:
+                cursor.execute(_SETTLE, {"run": run_id, "now": now})
+                staged_first_in_run = cursor.fetchone()[1]
+            # A seller whose last seen run is this one has a sighting in it (every writer
+            # of last_seen_run_id writes it with the seller's sightings, under the lock):
+            # no probe for it — most known sellers of a batch after their first.
             cursor.execute(
                 f"""
                 WITH {_SIGHTINGS_INSERT}, {_KNOWN_BATCH}, a AS MATERIALIZED (
                     -- computed once, not per reference in the update
                     SELECT v.*, COALESCE(agg.n_new, 0) AS n_new, %(now)s::timestamptz AS seen_at,
-                           agg.n_new IS NOT NULL AND NOT EXISTS (
-                               SELECT 1 FROM {T_SIGHTING} r
-                               WHERE r.run_id = %(run)s AND r.seller_id = v.id OFFSET 0
-                           ) AS first_in_run
+                           CASE WHEN agg.n_new IS NULL OR s.last_seen_run_id = %(run)s
+                                THEN false
+                                ELSE NOT EXISTS (
+                                    SELECT 1 FROM {T_SIGHTING} r
+                                    WHERE r.run_id = %(run)s AND r.seller_id = v.id OFFSET 0
+                                ) END AS first_in_run
                     FROM v LEFT JOIN agg ON agg.seller_id = v.id
+                        JOIN {T_SELLER} s ON s.id = v.id
                 ), upd AS (
                     {_SELLER_UPDATE}
                     RETURNING a.first_in_run
@@ -614,6 +630,7 @@ def store_sellers(*, run_id: int, batch: PreparedBatch, now, counters: str = "pe
                 params,
             )
         sightings_new, known_first_in_run = cursor.fetchone()
+        known_first_in_run += staged_first_in_run
 
     return {
         "new_keys": new_keys,

@@ -151,3 +151,27 @@ def test_switching_to_per_run_within_a_run_stays_exact(settings):
     assert rows["switch"][4:6] == (counts["switch"], 1) == (4, 1)
     assert rows["other"][4:6] == (counts["other"], 1) == (4, 1)
     assert run_counters_get(run_id=run.pk)["sellers_found"] == 2
+
+
+def test_switching_back_to_per_batch_settles_what_was_staged(settings):
+    """per_run batches, then per_batch ones (no stop in between): the first per_batch batch
+    folds in what was staged, so each seller is counted once."""
+    old_run = new_run()
+    Seller.objects.create(
+        username="back", normalized="back", first_seen_run=old_run, last_seen_run=old_run
+    )
+    run = new_run()
+    tasks = ebay_tasks(run, [f"B0BACK{i:04d}" for i in range(4)])
+    settings.COLLECTION_SELLER_COUNTERS = "per_run"
+    store(run, tasks[0], [listing("back", item_id="k0"), listing("fresh", item_id="f0")])
+    store(run, tasks[1], [listing("back", item_id="k1"), listing("fresh", item_id="f1")])
+    settings.COLLECTION_SELLER_COUNTERS = "per_batch"
+    store(run, tasks[2], [listing("back", item_id="k2")])
+    assert not SellerRunPending.objects.exists()
+    store(run, tasks[3], [listing("back", item_id="k3"), listing("fresh", item_id="f3")])
+    rows = sellers()
+    assert rows["back"][4:6] == (4, 1)
+    assert rows["fresh"][4:6] == (3, 1)
+    assert run_counters_get(run_id=run.pk)["sellers_found"] == 2
+    seller_scores_settle(run_id=run.pk)
+    assert sellers()["back"][4:6] == (4, 1)
