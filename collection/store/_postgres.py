@@ -15,7 +15,9 @@ Locking, in the order a transaction takes it (no cycle, so no deadlock):
    the update re-reads each row as it then is), new ones inserted in key order (their
    trigger takes the active-count row, migration 0005), the active count for the ``added``
    changes (exact: every earlier change to it has committed, no later one has started),
-   then the sightings and the known sellers' update in one statement, all rows of its own.
+   then the sightings and the known sellers' update in one statement, all rows of its own
+   (with ``COLLECTION_SELLER_COUNTERS=per_run``, rows appended to ``SellerRunPending``
+   instead of the update; ``seller_counters_settle`` folds them in under the same lock).
    The counters are exact because no other transaction inserts sightings or moves
    counters meanwhile. Batches of a run nearly always share sellers (dropshippers recur),
    so row locks serialized them here anyway; one lock spares a second lookup of every
@@ -440,8 +442,12 @@ def store_sellers(*, run_id: int, batch: PreparedBatch, now, counters: str = "pe
     (last seen, feedback, user id, listing counters) by the statement that inserts the
     sightings. The score and the matched-product aggregates are not touched here: they are
     settled from the sightings when the run finishes (``store.scores``), which keeps this
-    update HOT (no indexed column changes). Three statements when the batch adds no
-    seller, six when it does.
+    update HOT (no indexed column changes). Four statements when the batch adds no
+    seller, seven when it does (per_run: three and six).
+
+    ``counters="per_run"``: known sellers' rows are not written; what the batch saw of
+    each is appended to ``SellerRunPending`` and its ``sellers_found`` counts only the new
+    sellers (the known ones are counted by ``seller_counters_settle``).
     """
     sellers = batch.sorted_sellers()
     products_per_key = Counter(row.key for row in batch.sightings.values())
