@@ -6,7 +6,12 @@ results of an eBay phase — 200,000 listings by 50,000 sellers (30 % already kn
 exactly as the engine flushes them. Report sellers/s and rows/s, and the ratio to a raw
 ``COPY`` of the same rows into unindexed temp tables measured in the same script.
 
-    .venv/bin/python bench/ingest.py [--existing 1000000] [--profile] [--statements]
+    .venv/bin/python bench/ingest.py [--modes per_batch,per_run] [--repeat 3]
+        [--existing 1000000] [--profile] [--statements]
+
+Each round measures every ``COLLECTION_SELLER_COUNTERS`` mode once from the same state and
+the same outcomes: per_batch (the default: known sellers' rows move with every batch) and
+per_run (staged, then settled as when the run stops; the settle is part of its wall time).
 
 Uses its own database (see ``bench/_django.py``): by default
 ``postgres://postgres@127.0.0.1:5432/scout_bench``. The 1M sellers are generated in SQL
@@ -14,7 +19,8 @@ Uses its own database (see ``bench/_django.py``): by default
 reused (``--fresh`` regenerates). ``--shape grouped`` puts all of a seller's listings in
 one batch (each seller upserted once) instead of anywhere in the run. ``--statements``
 prints the wall and PostgreSQL CPU time of each statement the store ran (COMMIT included),
-``--profile`` cProfiles the client. Prints a table, then one JSON line.
+``--profile`` cProfiles the client. Prints a line per round, a table (median [min–max] of
+the rounds per mode), then one JSON line.
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ import os
 import platform
 import pstats
 import random
+import statistics
 import sys
 import time
 from decimal import Decimal
@@ -39,6 +46,7 @@ from bench._django import bench_setup  # noqa: E402
 
 TABLES = [
     "collection_sellerchange",
+    "collection_sellerrunpending",
     "collection_sellersighting",
     "collection_sellersnapshot",
     "collection_seller",
@@ -85,6 +93,7 @@ def reuse_database(*, existing: int, history: int) -> dict | None:
             return None
         started = time.perf_counter()
         cursor.execute("DELETE FROM collection_sellerchange")
+        cursor.execute("DELETE FROM collection_sellerrunpending")
         cursor.execute("DELETE FROM collection_sellersighting WHERE run_id <> 1")
         cursor.execute("DELETE FROM collection_seller WHERE normalized NOT LIKE 'old%%'")
         cursor.execute(
@@ -395,6 +404,76 @@ def verify(run, *, existing: int, sellers: int, known: int, sightings: int) -> d
     return checks
 
 
+def measure(args, *, mode: str, known: int, products: int, history: int) -> dict:
+    """One measured ingest in one ``COLLECTION_SELLER_COUNTERS`` mode, from the same state
+    (the previous run's changes undone) and the same outcomes (same seed)."""
+    from django.conf import settings
+
+    from collection.store import clean, seller_counters_settle
+
+    prep = None
+    if not args.fresh:
+        prep = reuse_database(existing=args.existing, history=history)
+    if prep is None:
+        prep = prepare_database(existing=args.existing, history=history)
+    args.fresh = False  # once
+    rng = random.Random(args.seed)
+    run, tasks = prepare_run(products=products)
+    names = seller_names(sellers=args.sellers, known=known, existing=args.existing, rng=rng)
+    outcomes = build_outcomes(
+        tasks,
+        names,
+        per_page=args.per_page,
+        rng=rng,
+        shape=args.shape,
+        tasks_per_batch=args.tasks_per_batch,
+    )
+    calibration = cpu_calibration()
+    clean._names.clear()  # a process starts a run with no name cleaned yet
+    settings.COLLECTION_SELLER_COUNTERS = mode
+    wall, client_cpu, server_cpu, batch_times, totals = store_all(
+        run,
+        outcomes,
+        tasks_per_batch=args.tasks_per_batch,
+        profile=args.profile,
+        statements=args.statements,
+    )
+    # per_run: the staged counters settled as when the run stops, counted in the figure.
+    started = time.perf_counter()
+    seller_counters_settle(run_id=run.pk)
+    settle = time.perf_counter() - started
+    total = wall + settle
+    checks = verify(
+        run, existing=args.existing, sellers=args.sellers, known=known, sightings=args.sightings
+    )
+    batch_times.sort()
+    return {
+        "mode": mode,
+        "prep": prep,
+        "outcomes": outcomes,
+        "calibration": calibration,
+        "load": os.getloadavg()[0],
+        "wall": total,
+        "batches_wall": wall,
+        "settle": settle,
+        "client_cpu": client_cpu,
+        "server_cpu": server_cpu,
+        "batch_p50": batch_times[len(batch_times) // 2],
+        "batch_max": batch_times[-1],
+        "batches": len(batch_times),
+        "checks": checks,
+        "ok": all(got == want for got, want in checks.values()),
+    }
+
+
+def _spread(values: list[float], fmt: str = "{:,.0f}") -> str:
+    ordered = sorted(values)
+    return (
+        f"{fmt.format(statistics.median(ordered))} "
+        f"[{fmt.format(ordered[0])}–{fmt.format(ordered[-1])}]"
+    )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--existing", type=int, default=1_000_000)
@@ -416,6 +495,14 @@ def main() -> int:
         default="spread",
         help="spread: a seller's listings anywhere in the run (default); grouped: all in one batch",
     )
+    parser.add_argument(
+        "--modes",
+        default="per_batch,per_run",
+        help="COLLECTION_SELLER_COUNTERS modes to measure, in turn (default both)",
+    )
+    parser.add_argument(
+        "--repeat", type=int, default=3, help="rounds (each measures every mode once)"
+    )
     parser.add_argument("--profile", action="store_true", help="cProfile the store calls")
     parser.add_argument(
         "--statements",
@@ -430,56 +517,41 @@ def main() -> int:
         "intact (by default its changes are undone and they are reused)",
     )
     args = parser.parse_args()
+    modes = [m.strip() for m in args.modes.split(",") if m.strip()]
+    if not modes or any(m not in ("per_batch", "per_run") for m in modes):
+        parser.error("--modes: per_batch and/or per_run")
 
     url = bench_setup()
     from django.db import connection
 
-    rng = random.Random(args.seed)
     known = round(args.sellers * args.known_share)
     products = args.sightings // args.per_page
     if args.sightings % args.per_page or (products * args.per_page) % args.sellers:
         parser.error("sightings must be a multiple of per-page and of sellers")
-
     history = min(args.history, args.existing)
-    prep = None
-    if not args.fresh:
-        prep = reuse_database(existing=args.existing, history=history)
-    if prep is None:
-        prep = prepare_database(existing=args.existing, history=history)
-    run, tasks = prepare_run(products=products)
-    names = seller_names(sellers=args.sellers, known=known, existing=args.existing, rng=rng)
-    outcomes = build_outcomes(
-        tasks,
-        names,
-        per_page=args.per_page,
-        rng=rng,
-        shape=args.shape,
-        tasks_per_batch=args.tasks_per_batch,
-    )
-    calibration = cpu_calibration()
 
-    wall, client_cpu, server_cpu, batch_times, totals = store_all(
-        run,
-        outcomes,
-        tasks_per_batch=args.tasks_per_batch,
-        profile=args.profile,
-        statements=args.statements,
-    )
-    checks = verify(
-        run, existing=args.existing, sellers=args.sellers, known=known, sightings=args.sightings
-    )
-    copy_s, copy_rows = copy_baseline(outcomes)
-
-    rows = args.sellers + args.sightings
-    sellers_per_s = args.sellers / wall
-    rows_per_s = rows / wall
+    rounds: dict[str, list[dict]] = {mode: [] for mode in modes}
+    for number in range(args.repeat):
+        for mode in modes:
+            m = measure(args, mode=mode, known=known, products=products, history=history)
+            rounds[mode].append(m)
+            print(
+                f"  round {number + 1} {mode:<9} {args.sellers / m['wall']:>8,.0f} sellers/s"
+                f"  ({m['wall']:.2f} s: batches {m['batches_wall']:.2f} + settle"
+                f" {m['settle']:.2f}; client {m['client_cpu']:.2f} CPU-s, PostgreSQL"
+                f" {m['server_cpu'] or 0:.2f}; load {m['load']:.1f})"
+                f"  {'ok' if m['ok'] else 'CHECKS FAILED'}",
+                flush=True,
+            )
+    last = rounds[modes[-1]][-1]
+    copy_s, copy_rows = copy_baseline(last["outcomes"])
     copy_rows_per_s = copy_rows / copy_s
-    batch_times.sort()
     with connection.cursor() as cursor:
         cursor.execute("SHOW server_version")
         server_version = cursor.fetchone()[0]
 
-    ok = all(got == want for got, want in checks.values())
+    rows = args.sellers + args.sightings
+    ok = all(m["ok"] for ms in rounds.values() for m in ms)
     print()
     print("Figure 2 — ingest through collection.store.results_store")
     print(f"  database            {url.rsplit('@', 1)[-1]}  (PostgreSQL {server_version})")
@@ -487,46 +559,78 @@ def main() -> int:
         f"  machine             {platform.machine()}, {os.cpu_count()} CPUs, Python "
         f"{platform.python_version()}"
     )
+    prep = rounds[modes[0]][0]["prep"]
     made = "reused" if "reused_s" in prep else f"generated in {prep['existing_sellers_s']:.1f} s"
     print(f"  existing sellers    {args.existing:,} ({made}), {history:,} history sightings")
     print(
-        f"  batches             {len(batch_times)} × {args.tasks_per_batch} tasks ×"
+        f"  batches             {last['batches']} × {args.tasks_per_batch} tasks ×"
         f" {args.per_page} listings"
     )
     print(f"  sellers             {args.sellers:,} ({known:,} known, {args.sellers - known:,} new)")
     print(f"  sightings           {args.sightings:,}  (shape: {args.shape})")
+    calibrations = [m["calibration"] for ms in rounds.values() for m in ms]
+    loads = [m["load"] for ms in rounds.values() for m in ms]
     print(
-        f"  CPU calibration     {calibration:.2f} s for a 10M-step Python loop"
-        f" (load average {os.getloadavg()[0]:.1f})"
+        f"  CPU calibration     {_spread(calibrations, '{:.2f}')} s for a 10M-step Python loop"
+        f" (load average {_spread(loads, '{:.1f}')})"
     )
+    print(f"  rounds              {args.repeat} (median [min–max]); per_run includes its settle")
     print()
-    print(f"  {'measure':<34}{'value':>14}")
-    print(f"  {'-' * 48}")
-    table = [
-        ("store wall time (s)", f"{wall:.2f}"),
-        ("sellers/s (target ≥ 20,000)", f"{sellers_per_s:,.0f}"),
-        ("sightings/s", f"{args.sightings / wall:,.0f}"),
-        ("rows/s (sellers + sightings)", f"{rows_per_s:,.0f}"),
-        (
-            "batch p50 / max (ms)",
-            f"{1000 * batch_times[len(batch_times) // 2]:.0f} / {1000 * batch_times[-1]:.0f}",
-        ),
-        ("client CPU (s)", f"{client_cpu:.2f}"),
-        ("client CPU per listing (µs)", f"{1e6 * client_cpu / args.sightings:.1f}"),
-        ("server CPU (s)", "n/a" if server_cpu is None else f"{server_cpu:.2f}"),
-        (
-            "sellers per CPU-second (both)",
-            "n/a" if server_cpu is None else f"{args.sellers / (client_cpu + server_cpu):,.0f}",
-        ),
-        ("raw COPY, same rows (rows/s)", f"{copy_rows_per_s:,.0f}"),
-        ("store / COPY", f"{rows_per_s / copy_rows_per_s:.3f}"),
-    ]
-    for name, value in table:
-        print(f"  {name:<34}{value:>14}")
+    print(f"  {'measure':<34}" + "".join(f"{mode:>26}" for mode in modes))
+    print(f"  {'-' * (34 + 26 * len(modes))}")
+
+    def line(name, values, fmt="{:,.0f}"):
+        print(f"  {name:<34}" + "".join(f"{_spread(v, fmt):>26}" for v in values))
+
+    per_mode = {mode: rounds[mode] for mode in modes}
+    line(
+        "sellers/s (target ≥ 20,000)",
+        [[args.sellers / m["wall"] for m in ms] for ms in per_mode.values()],
+    )
+    line("wall time (s)", [[m["wall"] for m in ms] for ms in per_mode.values()], "{:.2f}")
+    line("  of which settle (s)", [[m["settle"] for m in ms] for ms in per_mode.values()], "{:.2f}")
+    line(
+        "rows/s (sellers + sightings)", [[rows / m["wall"] for m in ms] for ms in per_mode.values()]
+    )
+    line("batch p50 (ms)", [[1000 * m["batch_p50"] for m in ms] for ms in per_mode.values()])
+    line("batch max (ms)", [[1000 * m["batch_max"] for m in ms] for ms in per_mode.values()])
+    line(
+        "client CPU per listing (µs)",
+        [[1e6 * m["client_cpu"] / args.sightings for m in ms] for ms in per_mode.values()],
+        "{:.1f}",
+    )
+    line(
+        "server CPU (s)",
+        [[m["server_cpu"] or 0.0 for m in ms] for ms in per_mode.values()],
+        "{:.2f}",
+    )
+    line(
+        "store ÷ raw COPY",
+        [[rows / m["wall"] / copy_rows_per_s for m in ms] for ms in per_mode.values()],
+        "{:.3f}",
+    )
+    print(f"  {'raw COPY, same rows (rows/s)':<34}{copy_rows_per_s:>26,.0f}")
     print()
-    for name, (got, want) in checks.items():
+    for name, (got, want) in last["checks"].items():
         print(f"  check {name:<28} {got!s:>12} {'ok' if got == want else f'!= {want}'}")
+    print(f"  every check of every round: {'ok' if ok else 'FAILED'}")
     print()
+
+    def summary(ms: list[dict]) -> dict:
+        rates = sorted(args.sellers / m["wall"] for m in ms)
+        return {
+            "sellers_per_s": round(statistics.median(rates)),
+            "sellers_per_s_min": round(rates[0]),
+            "sellers_per_s_max": round(rates[-1]),
+            "wall_s": round(statistics.median(m["wall"] for m in ms), 3),
+            "settle_s": round(statistics.median(m["settle"] for m in ms), 3),
+            "client_cpu_s": round(statistics.median(m["client_cpu"] for m in ms), 3),
+            "server_cpu_s": round(statistics.median(m["server_cpu"] or 0.0 for m in ms), 3),
+            "target_met": statistics.median(rates) >= 20_000,
+        }
+
+    by_mode = {mode: summary(ms) for mode, ms in per_mode.items()}
+    headline = by_mode.get("per_batch") or by_mode[modes[0]]
     print(
         json.dumps(
             {
@@ -536,21 +640,23 @@ def main() -> int:
                 "sellers": args.sellers,
                 "known_sellers": known,
                 "sightings": args.sightings,
-                "batches": len(batch_times),
+                "batches": last["batches"],
                 "tasks_per_batch": args.tasks_per_batch,
                 "shape": args.shape,
-                "cpu_calibration_s": round(calibration, 3),
-                "load_average": round(os.getloadavg()[0], 2),
-                "wall_s": round(wall, 3),
-                "sellers_per_s": round(sellers_per_s),
-                "sightings_per_s": round(args.sightings / wall),
-                "rows_per_s": round(rows_per_s),
-                "client_cpu_s": round(client_cpu, 3),
-                "server_cpu_s": None if server_cpu is None else round(server_cpu, 3),
+                "repeat": args.repeat,
+                "cpu_calibration_s": round(statistics.median(calibrations), 3),
+                "load_average": round(statistics.median(loads), 2),
+                # the default mode's (per_batch) median; every mode under "modes"
+                "sellers_per_s": headline["sellers_per_s"],
+                "wall_s": headline["wall_s"],
+                "rows_per_s": round(rows / headline["wall_s"]),
+                "client_cpu_s": headline["client_cpu_s"],
+                "server_cpu_s": headline["server_cpu_s"],
+                "modes": by_mode,
                 "copy_rows_per_s": round(copy_rows_per_s),
-                "ratio_to_copy": round(rows_per_s / copy_rows_per_s, 4),
+                "ratio_to_copy": round(rows / headline["wall_s"] / copy_rows_per_s, 4),
                 "target_sellers_per_s": 20_000,
-                "target_met": sellers_per_s >= 20_000,
+                "target_met": any(v["target_met"] for v in by_mode.values()),
                 "postgres": server_version,
                 "cpus": os.cpu_count(),
                 "at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),

@@ -48,7 +48,8 @@ FIGURES = {
         ["--workers", "50,200", "--processes", "1,auto", "--repeat", "3", "--peer", "scrapy"],
         1500,
     ),
-    "ingest": ("bench/ingest.py", [], 600),
+    # both COLLECTION_SELLER_COUNTERS modes, 3 rounds each (~4 minutes)
+    "ingest": ("bench/ingest.py", [], 900),
     "fanout": ("bench/fanout.py", [], 400),
     "memory": ("bench/memory.py", [], 400),
     "matching": ("bench/matching.py", [], 900),
@@ -195,13 +196,23 @@ def summarize(results: dict[str, dict | None]) -> list[list]:
                 )
     ingest = results.get("ingest")
     if ingest:
+        per_batch = ingest.get("modes", {}).get("per_batch", ingest)
         row(
             "2 ingest",
-            "sellers/s",
-            f"{ingest['sellers_per_s']:,}",
+            "sellers/s (per_batch, the default)",
+            f"{per_batch['sellers_per_s']:,}",
             "≥ 20,000",
-            ingest["target_met"],
+            per_batch["target_met"],
         )
+        per_run = ingest.get("modes", {}).get("per_run")
+        if per_run:
+            row(
+                "2 ingest",
+                "sellers/s, COLLECTION_SELLER_COUNTERS=per_run",
+                f"{per_run['sellers_per_s']:,}",
+                "≥ 20,000",
+                per_run["target_met"],
+            )
         row("2 ingest", "rows/s ÷ raw COPY", f"{ingest['ratio_to_copy']:.3f}", "report", None)
     fanout = results.get("fanout")
     if fanout:

@@ -349,8 +349,19 @@ class Seller(models.Model):
     )
     feedback_score = models.IntegerField(null=True, blank=True)
     feedback_percent = models.DecimalField(max_digits=5, decimal_places=2, null=True, blank=True)
+    # No database foreign keys on the two runs (``db_constraint=False``), nor on a change's
+    # seller and run: each is a deferred check at commit (~4 µs, a key-share lock of the run
+    # row), ~4 per new seller and 1 per known seller a run sees first — 0.6 CPU-s of
+    # figure 2's store. The store writes them only with the run whose tasks it holds
+    # locked and sellers it inserted or looked up under the seller section's lock; a
+    # deleted run or seller is SET_NULL by Django's collector (``on_delete``), as before.
     first_seen_run = models.ForeignKey(
-        CollectionRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        CollectionRun,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_constraint=False,
     )
     # No index: the store moves it once per run for every seller seen, which would make that
     # update non-HOT; only deleting a run looks sellers up by it (a scan, rare).
@@ -361,6 +372,7 @@ class Seller(models.Model):
         on_delete=models.SET_NULL,
         related_name="+",
         db_index=False,
+        db_constraint=False,
     )
     first_seen_at = models.DateTimeField(null=True, blank=True, db_index=True)
     last_seen_at = models.DateTimeField(null=True, blank=True)
@@ -488,6 +500,34 @@ class SellerSighting(models.Model):
         return f"seller {self.seller_id} × product {self.product_id} (run {self.run_id})"
 
 
+class SellerRunPending(models.Model):
+    """What one batch saw of a known seller, until the run settles its sellers' counters.
+
+    Only with ``COLLECTION_SELLER_COUNTERS=per_run`` (PostgreSQL store): instead of updating
+    every known seller's row with every batch that sees it, a batch appends one row here per
+    known seller (its smallest spelling, best feedback pair, user id, the sightings it
+    inserted, when), and ``store.seller_scores_settle`` folds them into the sellers once
+    when the run stops, then deletes them. Append-only, no unique key: a small table whose
+    pages stay in memory, against a random page of the seller table per update.
+    """
+
+    run = models.ForeignKey(
+        CollectionRun, on_delete=models.CASCADE, related_name="+", db_constraint=False
+    )
+    seller = models.ForeignKey(
+        "Seller", on_delete=models.CASCADE, related_name="+", db_constraint=False, db_index=False
+    )
+    username = models.CharField(max_length=255)
+    feedback_score = models.IntegerField(null=True, blank=True)
+    feedback_percent = models.DecimalField(max_digits=5, decimal_places=2, null=True, blank=True)
+    ebay_user_id = models.CharField(max_length=100, blank=True, default="")
+    listings = models.PositiveIntegerField(default=0, help_text="Sightings the batch inserted.")
+    seen_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"seller {self.seller_id} pending in run {self.run_id}"
+
+
 class SellerChange(models.Model):
     """The audit log: every change to the seller table, by a run or a person."""
 
@@ -508,8 +548,14 @@ class SellerChange(models.Model):
 
     action = models.CharField(max_length=16, choices=Action.choices, db_index=True)
     source = models.CharField(max_length=16, choices=Source.choices)
+    # No database foreign keys: see ``Seller.first_seen_run``.
     seller = models.ForeignKey(
-        Seller, null=True, blank=True, on_delete=models.SET_NULL, related_name="changes"
+        Seller,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="changes",
+        db_constraint=False,
     )
     run = models.ForeignKey(
         CollectionRun,
@@ -517,6 +563,7 @@ class SellerChange(models.Model):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="seller_changes",
+        db_constraint=False,
     )
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL,

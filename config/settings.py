@@ -233,6 +233,16 @@ COLLECTION_LEASE_SECONDS = env.int("COLLECTION_LEASE_SECONDS", default=60)
 COLLECTION_HEARTBEAT_SECONDS = env.float("COLLECTION_HEARTBEAT_SECONDS", default=5.0)
 COLLECTION_BATCH_SIZE = env.int("COLLECTION_BATCH_SIZE", default=200)  # tasks per flush
 COLLECTION_FLUSH_SECONDS = env.float("COLLECTION_FLUSH_SECONDS", default=0.5)
+# When a known seller's listing counters, last seen and feedback move (PostgreSQL store):
+# per_batch = with every batch that sees them (exact at every commit); per_run = staged
+# by each batch and settled when the run stops (faster ingest; until then these columns
+# and the run's sellers_found lag for sellers known before the batch).
+COLLECTION_SELLER_COUNTERS = env.str("COLLECTION_SELLER_COUNTERS", default="per_batch")
+if COLLECTION_SELLER_COUNTERS not in ("per_batch", "per_run"):
+    raise ImproperlyConfigured(
+        "COLLECTION_SELLER_COUNTERS must be per_batch or per_run, "
+        f"not {COLLECTION_SELLER_COUNTERS!r}"
+    )
 COLLECTION_HTTP_TIMEOUT = env.float("COLLECTION_HTTP_TIMEOUT", default=30.0)
 COLLECTION_AMAZON_HTTP_TIMEOUT = env.float("COLLECTION_AMAZON_HTTP_TIMEOUT", default=165.0)
 # Requests per second per provider; 0 = unlimited.

@@ -11,7 +11,7 @@ Sync functions; the async engine calls them through ``sync_to_async``:
 """
 
 from .results import RUN_COUNTER_FIELDS, results_store, run_counters_add
-from .scores import seller_aggregates, seller_scores_settle
+from .scores import seller_aggregates, seller_counters_settle, seller_scores_settle
 from .tasks import (
     phase_remaining,
     run_counters_get,
@@ -41,6 +41,7 @@ __all__ = [
     "run_phase_advance",
     "run_plan",
     "seller_aggregates",
+    "seller_counters_settle",
     "seller_scores_settle",
     "tasks_claim",
     "tasks_extend_lease",

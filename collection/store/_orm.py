@@ -276,7 +276,13 @@ def _pairs_by_seller(pairs: Iterable[tuple[int, int]]) -> dict[int, list[int]]:
     return grouped
 
 
-def store_sellers(*, run_id: int, batch: PreparedBatch, now) -> dict:
+def store_sellers(*, run_id: int, batch: PreparedBatch, now, counters: str = "per_batch") -> dict:
+    """Sellers, `added` changes, sightings and seller counters; returns counts.
+
+    ``counters`` is accepted for the same signature as ``_postgres`` and ignored: this
+    path always moves the counters with the batch (SQLite has one writer at a time, so
+    staging them would save nothing).
+    """
     if _on_postgres():
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [SELLERS_LOCK])

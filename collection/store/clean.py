@@ -236,7 +236,6 @@ class PreparedBatch:
     amazon_done: int = 0
     ebay_done: int = 0
     # Per-batch memos of cleaned values (bounded by the batch, dropped with it).
-    memo_names: dict = field(default_factory=dict)
     memo_prices: dict = field(default_factory=dict)
     memo_percents: dict = field(default_factory=dict)
     memo_currencies: dict = field(default_factory=dict)
@@ -310,6 +309,42 @@ def _prepare_best_sellers(batch: PreparedBatch, task: TaskRow, page) -> None:
             batch.skipped += 1
 
 
+# Cleaned seller names across batches (raw → (username, key)): a run's sellers recur in
+# many batches (a dropshipper lists many best sellers), and a batch sees most names once.
+# Bounded: emptied when full. Only plain str keys; values depend on nothing else.
+_NAMES_MAX = 200_000
+_names: dict[str, tuple[str, str]] = {}
+
+
+def _clean_name(raw) -> tuple[str, str]:
+    """(username, key) of a raw seller name; ('', '') when nothing is left of it."""
+    if raw.__class__ is str:
+        cleaned = _names.get(raw)
+        if cleaned is not None:
+            return cleaned
+        if len(raw) <= USERNAME_MAX and raw.isascii() and raw.isprintable():
+            # What column_text does to a short printable ASCII name, without the call.
+            username = raw.strip()
+            cleaned = (username, seller_key(username))
+        else:
+            username = column_text(raw, USERNAME_MAX).strip()
+            cleaned = (username, seller_key(username)[:USERNAME_MAX] if username else "")
+        if len(_names) >= _NAMES_MAX:
+            _names.clear()
+        _names[raw] = cleaned
+        return cleaned
+    username = column_text(raw, USERNAME_MAX).strip()
+    return (username, seller_key(username)[:USERNAME_MAX] if username else "")
+
+
+def _plain(value, limit: int) -> str:
+    """``column_text(value, limit).strip()``, with the common case (short printable ASCII)
+    taken without the call."""
+    if value.__class__ is str and len(value) <= limit and value.isascii() and value.isprintable():
+        return value.strip()
+    return column_text(value, limit).strip()
+
+
 def _memo_decimal(memo: dict, raw, limit: Decimal) -> Decimal | None:
     """``clean_decimal`` of a value that repeats across a batch, cleaned once."""
     try:
@@ -358,8 +393,7 @@ def _prepare_listings(batch: PreparedBatch, task: TaskRow, outcome, ebay_pages: 
         reference = None
     product_id = task.product_id
     sellers, sightings = batch.sellers, batch.sightings
-    names, prices, percents, currencies = (
-        batch.memo_names,
+    prices, percents, currencies = (
         batch.memo_prices,
         batch.memo_percents,
         batch.memo_currencies,
@@ -367,26 +401,8 @@ def _prepare_listings(batch: PreparedBatch, task: TaskRow, outcome, ebay_pages: 
     occurrences = 0
     for listing, score in zip(page.listings, scores, strict=True):
         try:
-            # Sellers, prices and currencies repeat across a batch: clean each value once.
-            raw = listing.seller_username
-            cleaned = names.get(raw) if raw.__class__ is str else None
-            if cleaned is None:
-                if (
-                    raw.__class__ is str
-                    and len(raw) <= USERNAME_MAX
-                    and raw.isascii()
-                    and raw.isprintable()
-                ):
-                    # What column_text does to a short printable ASCII name, without
-                    # the call (most names; each is new to its batch).
-                    username = raw.strip()
-                    cleaned = (username, seller_key(username))
-                else:
-                    username = column_text(raw, USERNAME_MAX).strip()
-                    cleaned = (username, seller_key(username)[:USERNAME_MAX] if username else "")
-                if raw.__class__ is str:
-                    names[raw] = cleaned
-            username, key = cleaned
+            # Sellers, prices and currencies repeat: clean each value once.
+            username, key = _clean_name(listing.seller_username)
             if not key:
                 batch.skipped += 1
                 continue
@@ -396,7 +412,11 @@ def _prepare_listings(batch: PreparedBatch, task: TaskRow, outcome, ebay_pages: 
                 feedback.__class__ is int and INT_MIN <= feedback <= INT_MAX
             ):
                 feedback = clean_int(feedback, low=INT_MIN, high=INT_MAX)
-            percent = _memo_decimal(percents, listing.seller_feedback_percent, _PERCENT_LIMIT)
+            raw = listing.seller_feedback_percent
+            try:
+                percent = percents[raw]
+            except (KeyError, TypeError):
+                percent = _memo_decimal(percents, raw, _PERCENT_LIMIT)
             user_id = listing.seller_user_id
             if user_id:
                 user_id = column_text(user_id, USER_ID_MAX).strip()
@@ -420,7 +440,11 @@ def _prepare_listings(batch: PreparedBatch, task: TaskRow, outcome, ebay_pages: 
                 item_id = raw.strip()
             else:
                 item_id = column_text(raw, ITEM_ID_MAX).strip()
-            price = _memo_decimal(prices, listing.price, _PRICE_LIMIT)
+            raw = listing.price
+            try:
+                price = prices[raw]
+            except (KeyError, TypeError):
+                price = _memo_decimal(prices, raw, _PRICE_LIMIT)
             raw = listing.currency
             currency = currencies.get(raw)
             if currency is None:
@@ -451,10 +475,11 @@ _USD = ("USD", "")
 
 def _listing_evidence(row: SightingRow, listing, reference: Decimal | None) -> None:
     """Fill what the listing was (only for the sighting that wins its (seller, product))."""
-    row.title = column_text(listing.title, LISTING_TITLE_MAX * 4).strip()[:LISTING_TITLE_MAX]
-    url = column_text(listing.url, ITEM_URL_MAX).strip()
+    row.title = _plain(listing.title, LISTING_TITLE_MAX * 4)[:LISTING_TITLE_MAX]
+    url = _plain(listing.url, ITEM_URL_MAX)
     row.url = url if url.startswith(("https://", "http://")) else ""
-    row.shipping_cost = clean_decimal(listing.shipping_cost, limit=_PRICE_LIMIT)
-    row.location = column_text(listing.location, LOCATION_MAX).strip()
+    shipping = listing.shipping_cost
+    row.shipping_cost = None if shipping is None else clean_decimal(shipping, limit=_PRICE_LIMIT)
+    row.location = _plain(listing.location, LOCATION_MAX)
     if reference is not None and row.price is not None and row.currency in _USD:
         row.price_ratio = round(float(row.price / reference), 4)

@@ -14,7 +14,9 @@ In that one transaction:
    exact active-seller count after their insert, sightings are written with their listing
    evidence (one per (run, seller, product): a match before a look-alike, then the lowest
    price), and the sellers' listing counters move (the score and the matched-product
-   aggregates are settled from the sightings when the run finishes: ``store.scores``);
+   aggregates are settled from the sightings when the run finishes: ``store.scores``;
+   with ``COLLECTION_SELLER_COUNTERS=per_run`` a known seller's counters, last seen and
+   feedback are staged instead and settled there too, see ``SellerRunPending``);
 5. the run's counters are incremented (``F()``), plus the engine's ``counters``.
 
 Rows written for a run never depend on how its results were batched or ordered, so one
@@ -31,6 +33,7 @@ import logging
 from collections.abc import Iterable, Iterator
 from typing import Any
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
@@ -131,7 +134,12 @@ def results_store(
         result.ebay_tasks_created = backend.create_tasks(run_id=run_id, tasks=new_tasks)
 
         if batch.sellers:
-            stored = backend.store_sellers(run_id=run_id, batch=batch, now=now)
+            stored = backend.store_sellers(
+                run_id=run_id,
+                batch=batch,
+                now=now,
+                counters=settings.COLLECTION_SELLER_COUNTERS,
+            )
             result.sellers_seen = len(batch.sellers)
             result.sellers_new = len(stored["new_keys"])
             result.sellers_deduped = batch.seller_occurrences - result.sellers_new

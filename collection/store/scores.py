@@ -23,11 +23,14 @@ import statistics
 from collections.abc import Iterable, Iterator
 
 from django.db import connection, transaction
+from django.utils import timezone
 
 from collection.matching.score import dropshipper_score
 from collection.models import Seller, SellerSighting
 
+from . import _postgres
 from ._postgres import SELLERS_LOCK
+from .results import run_counters_add
 
 CHUNK = 2000  # sellers per transaction
 SIGHTINGS = SellerSighting._meta.db_table
@@ -140,8 +143,31 @@ def _aggregates_postgres(seller_ids: list[int]) -> Aggregates:
         return result
 
 
+def seller_counters_settle(*, run_id: int) -> int:
+    """Fold what the run's batches staged under ``COLLECTION_SELLER_COUNTERS=per_run``
+    into its sellers (counters, last seen, feedback) and the run's ``sellers_found``;
+    returns the sellers updated.
+
+    Whatever the setting now: a run staged under per_run is settled even if the setting
+    changed since. Idempotent (what it folds in is deleted in the same transaction), so a
+    run paused, resumed and completed is settled at each stop. Nothing is staged on the
+    ORM path (SQLite).
+    """
+    if connection.vendor != "postgresql":
+        return 0
+    with transaction.atomic():
+        updated, first_in_run = _postgres.seller_counters_settle(run_id=run_id, now=timezone.now())
+        if first_in_run:
+            run_counters_add(run_id=run_id, increments={"sellers_found": first_in_run})
+    return updated
+
+
 def seller_scores_settle(*, run_id: int) -> int:
-    """Recompute the aggregates and score of every seller the run saw; returns how many."""
+    """Recompute the aggregates and score of every seller the run saw; returns how many.
+
+    The counters staged by per_run batches are settled first (``seller_counters_settle``).
+    """
+    seller_counters_settle(run_id=run_id)
     shared_listings_resolve(run_id=run_id)
     seller_ids = sorted(
         SellerSighting.objects.filter(run_id=run_id).values_list("seller_id", flat=True).distinct()

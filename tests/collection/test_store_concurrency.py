@@ -20,6 +20,7 @@ from collection.store import (
     results_store,
     run_counters_get,
     run_plan,
+    seller_counters_settle,
     seller_scores_settle,
     tasks_claim,
 )
@@ -76,7 +77,14 @@ def make_ebay_tasks(run, count: int):
     return claim_all(run.pk, "ebay")
 
 
-def test_overlapping_sellers_in_opposite_orders_from_two_processes():
+@pytest.fixture(params=["per_batch", "per_run"])
+def seller_counters(request, settings) -> str:
+    """Both ways known sellers' counters move (``COLLECTION_SELLER_COUNTERS``)."""
+    settings.COLLECTION_SELLER_COUNTERS = request.param
+    return request.param
+
+
+def test_overlapping_sellers_in_opposite_orders_from_two_processes(seller_counters):
     run = new_run()
     tasks = make_ebay_tasks(run, 60)
     names = [f"Seller{i:03d}" for i in range(150)]
@@ -137,8 +145,13 @@ def test_overlapping_sellers_in_opposite_orders_from_two_processes():
         60,
     )
     seen = SellerSighting.objects.filter(run=run).values("seller").distinct().count()
-    assert counters["sellers_found"] == a["found"] + b["found"] == seen
+    assert counters["sellers_found"] == a["found"] + b["found"]
+    if seller_counters == "per_batch":
+        assert counters["sellers_found"] == seen
+    else:  # known sellers are counted when the run settles
+        assert counters["sellers_found"] < seen
     seller_scores_settle(run_id=run.pk)
+    assert run_counters_get(run_id=run.pk)["sellers_found"] == seen
     exact = Seller.objects.annotate(
         n=Count("sightings"), products=Count("sightings__product", distinct=True)
     ).values_list("times_seen", "n", "products_matched", "products", "runs_seen")
@@ -195,7 +208,7 @@ def test_concurrent_claimers_never_share_a_task():
         assert all(owners[t] == f"w{n}" for t in got)
 
 
-def test_a_duplicate_delivery_racing_the_original_applies_once():
+def test_a_duplicate_delivery_racing_the_original_applies_once(seller_counters):
     run = new_run()
     tasks = make_ebay_tasks(run, 30)
     outcomes = [
@@ -214,4 +227,47 @@ def test_a_duplicate_delivery_racing_the_original_applies_once():
     counters = run_counters_get(run_id=run.pk)
     assert (counters["ebay_searches"], counters["sightings"]) == (30, 30)
     assert counters["sellers_new"] == 7
+    seller_counters_settle(run_id=run.pk)  # per_run: the staged counters; per_batch: nothing
     assert sum(Seller.objects.values_list("times_seen", flat=True)) == 30
+    assert run_counters_get(run_id=run.pk)["sellers_found"] == 7
+
+
+def test_per_run_settles_racing_two_writers_stay_exact(settings):
+    """A process settling the run (it paused) while two others still store batches."""
+    settings.COLLECTION_SELLER_COUNTERS = "per_run"
+    run = new_run()
+    tasks = make_ebay_tasks(run, 40)
+    names = [f"Racer{i:02d}" for i in range(30)]
+    Seller.objects.bulk_create([Seller(username=n, normalized=n.lower()) for n in names[::3]])
+    writing = threading.Semaphore(0)
+
+    def writer(my_tasks, seed):
+        rng = random.Random(seed)
+        try:
+            for task in my_tasks:
+                chosen = rng.sample(names, 10) + [f"own-{task.id}"]
+                page = listing_page([listing(n, item_id=f"{task.id}-{n}") for n in chosen])
+                results_store(run_id=run.pk, outcomes=[done(task.id, page)])
+        finally:
+            writing.release()
+
+    def settler():
+        settled = 0
+        while not writing.acquire(blocking=False):
+            settled += seller_counters_settle(run_id=run.pk)
+        writing.acquire()  # the other writer
+        return settled
+
+    run_threads(lambda: writer(tasks[::2], 1), lambda: writer(tasks[1::2], 2), settler)
+    seller_scores_settle(run_id=run.pk)
+    keys = list(Seller.objects.values_list("normalized", flat=True))
+    assert len(keys) == len(set(keys)) == len(names) + 40
+    exact = Seller.objects.annotate(n=Count("sightings")).values_list(
+        "times_seen", "n", "runs_seen"
+    )
+    for times_seen, n, runs_seen in exact:
+        assert (times_seen, runs_seen) == (n, 1 if n else 0)
+    seen = SellerSighting.objects.filter(run=run).values("seller").distinct().count()
+    assert run_counters_get(run_id=run.pk)["sellers_found"] == seen
+    after = sorted(SellerChange.objects.values_list("seller_count_after", flat=True))
+    assert after == list(range(len(names[::3]) + 1, len(keys) + 1))
