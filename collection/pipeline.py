@@ -69,10 +69,11 @@ def price_band(
     return low, max(low, high)
 
 
-@functools.lru_cache(maxsize=4096)
+@functools.lru_cache(maxsize=256)
 def product_queries(title: str, limit: int) -> tuple[str, ...]:
     """The eBay queries of a product title (memoised: events, the request URL and the
-    fetch each ask for the task's query)."""
+    fetch each ask for the task's query, within a few tasks of each other; 256 covers the
+    tasks claimed ahead and in flight, and the memo does not grow with the run)."""
     return search_queries(title, limit=limit)
 
 

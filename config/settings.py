@@ -243,6 +243,11 @@ if COLLECTION_SELLER_COUNTERS not in ("per_batch", "per_run"):
         "COLLECTION_SELLER_COUNTERS must be per_batch or per_run, "
         f"not {COLLECTION_SELLER_COUNTERS!r}"
     )
+# A flush also starts once this many rows (listings, best sellers) wait; at most
+# ROWS_IN_FLIGHT rows are held (waiting plus being stored): past it, workers wait before
+# their next request (back-pressure), so a run's memory does not grow with its size.
+COLLECTION_BATCH_ROWS = env.int("COLLECTION_BATCH_ROWS", default=5_000)
+COLLECTION_ROWS_IN_FLIGHT = env.int("COLLECTION_ROWS_IN_FLIGHT", default=10_000)
 COLLECTION_HTTP_TIMEOUT = env.float("COLLECTION_HTTP_TIMEOUT", default=30.0)
 COLLECTION_AMAZON_HTTP_TIMEOUT = env.float("COLLECTION_AMAZON_HTTP_TIMEOUT", default=165.0)
 # Requests per second per provider; 0 = unlimited.

@@ -27,6 +27,8 @@ class EngineConfig:
     batch_size: int
     flush_seconds: float
     frame_seconds: float
+    batch_rows: int = 5_000
+    rows_in_flight: int = 10_000
     grace_seconds: float = GRACE_SECONDS
     claim_poll_seconds: float = CLAIM_POLL_SECONDS
     progress_seconds: float = 0.5
@@ -47,5 +49,7 @@ class EngineConfig:
             control_seconds=min(CONTROL_SECONDS, heartbeat),
             batch_size=max(1, int(settings.COLLECTION_BATCH_SIZE)),
             flush_seconds=float(settings.COLLECTION_FLUSH_SECONDS),
+            batch_rows=max(1, int(settings.COLLECTION_BATCH_ROWS)),
+            rows_in_flight=max(1, int(settings.COLLECTION_ROWS_IN_FLIGHT)),
             frame_seconds=float(settings.ACTIVITY_FRAME_SECONDS),
         )

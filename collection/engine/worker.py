@@ -109,6 +109,10 @@ class Workers:
                 state.wakeup.set()
             if outcome is not None:
                 self._outcome_record(outcome, worker)
+                # The page is the writer's now: not kept alive here while this worker
+                # waits for its next task.
+                outcome = None
+                await self.writer.room()  # back-pressure: the writer holds enough rows
 
     async def _perform(self, task: store.ClaimedTask, worker: int) -> store.TaskOutcome | None:
         """Fetch one task with retries. None: stopped before finishing (task released)."""

@@ -1,10 +1,16 @@
 """The writer: task outcomes batched and stored through the store, and what was stored.
 
-Outcomes are stored by size (``COLLECTION_BATCH_SIZE``) or age (``COLLECTION_FLUSH_SECONDS``),
-in one ``results_store`` transaction with the counters counted since the last one (every
-2 s at least while anything was counted). A stored batch bumps ``RunState.generation`` and
-wakes the claimer, since it may have created the next pages' tasks; its events say what
-was stored, deduplicated and inserted.
+Outcomes are stored by size (``COLLECTION_BATCH_SIZE`` tasks or ``COLLECTION_BATCH_ROWS``
+rows) or age (``COLLECTION_FLUSH_SECONDS``), in one ``results_store`` transaction with the
+counters counted since the last one (every 2 s at least while anything was counted). A
+stored batch bumps ``RunState.generation`` and wakes the claimer, since it may have created
+the next pages' tasks; its events say what was stored, deduplicated and inserted.
+
+Memory is bounded by rows, not by tasks or by the run's size: a task's outcome holds a page
+(up to 200 listings, ~50 best sellers), and outcomes keep arriving while a batch is being
+stored. Once ``COLLECTION_ROWS_IN_FLIGHT`` rows are held (waiting plus being stored), a
+worker that delivers waits in ``room`` before its next request until a batch is stored
+(back-pressure; counted as ``writer/backpressure``).
 """
 
 from __future__ import annotations
@@ -29,6 +35,15 @@ Status = CollectionRun.Status
 PauseReason = CollectionRun.PauseReason
 
 
+def outcome_rows(outcome: store.TaskOutcome) -> int:
+    """The rows an outcome brings to a batch (its listings or best sellers; 1 at least)."""
+    if outcome.listings is not None:
+        return max(1, len(outcome.listings.listings))
+    if outcome.best_sellers is not None:
+        return max(1, len(outcome.best_sellers.products))
+    return 1
+
+
 class Writer:
     """Batches outcomes (``deliver``) and stores them (in the background, and ``flush``)."""
 
@@ -49,6 +64,9 @@ class Writer:
         self.streak = streak
         self.recorder = recorder
         self._outcomes: list[store.TaskOutcome] = []
+        self._rows = 0  # in self._outcomes
+        self._storing_rows = 0  # in the batch being stored
+        self._stored = asyncio.Event()  # set (and replaced) when a batch is stored
         self._first_outcome_at = 0.0
         self._last_flush_at = 0.0
         self._flush_requested = False
@@ -60,11 +78,39 @@ class Writer:
     def deliver(self, outcome: store.TaskOutcome) -> None:
         outcomes = self._outcomes
         outcomes.append(outcome)
+        self._rows += outcome_rows(outcome)
         if len(outcomes) == 1:
             self._first_outcome_at = time.monotonic()
             self._wakeup.set()
-        elif len(outcomes) >= self.config.batch_size:
+        elif len(outcomes) >= self.config.batch_size or self._rows >= self._batch_rows():
             self._wakeup.set()
+
+    def _batch_rows(self) -> int:
+        return min(self.config.batch_rows, self.config.rows_in_flight)
+
+    @property
+    def held_rows(self) -> int:
+        """Rows held in memory: waiting for a batch, and in the batch being stored."""
+        return self._rows + self._storing_rows
+
+    async def room(self) -> None:
+        """Return once fewer than ``rows_in_flight`` rows are held (workers call it after
+        delivering, before their next request); at once when the execution is stopping."""
+        limit = self.config.rows_in_flight
+        if self._rows + self._storing_rows < limit:
+            return
+        self.stats.inc("writer/backpressure")
+        while (
+            self._rows + self._storing_rows >= limit
+            and not self._closing
+            and self.state.stop is None
+        ):
+            self._wakeup.set()  # a batch is due (batch_rows ≤ rows_in_flight)
+            stored = self._stored
+            try:
+                await asyncio.wait_for(stored.wait(), 1.0)
+            except TimeoutError:
+                pass  # look again (a stop, or a writer that ended)
 
     def flush_soon(self) -> None:
         """Do not wait for a full batch (the claimer waits for what it would create)."""
@@ -114,7 +160,12 @@ class Writer:
             now = time.monotonic()
             if self._outcomes:
                 due = self._first_outcome_at + config.flush_seconds
-                if len(self._outcomes) >= config.batch_size or self._flush_requested or now >= due:
+                if (
+                    len(self._outcomes) >= config.batch_size
+                    or self._rows >= self._batch_rows()
+                    or self._flush_requested
+                    or now >= due
+                ):
                     await self.flush()
                     continue
                 await wait(self._wakeup, due - now)
@@ -130,12 +181,16 @@ class Writer:
         async with self._lock:
             # Held failures are stored only when the run goes on (a stop releases them).
             if release_held and state.stop is None:
-                self._outcomes.extend(self.streak.release())
+                for held in self.streak.release():
+                    self._outcomes.append(held)
+                    self._rows += outcome_rows(held)
             outcomes, self._outcomes = self._outcomes, []
+            self._storing_rows, self._rows = self._rows, 0
             self._flush_requested = False
             counters = self.stats.take_delta()
             self._last_flush_at = time.monotonic()
             if not outcomes and not counters:
+                self._storing_rows = 0
                 return None
             try:
                 result = await self.db.retry(
@@ -150,6 +205,10 @@ class Writer:
                 # unfinished, so a resume fetches them again; the counters go next time.
                 self.stats.give_back(counters)
                 raise
+            finally:
+                self._storing_rows = 0
+                self._stored.set()  # wakes the workers waiting for room
+                self._stored = asyncio.Event()
             state.generation += 1
             self._batch_events(result)
             state.wakeup.set()

@@ -2,6 +2,8 @@
 
 import datetime as dt
 import email.utils
+import gc
+import weakref
 
 import aiohttp
 import httpx
@@ -23,6 +25,7 @@ from collection.marketplaces.wire import (
     parse_retry_after,
     redact_url,
     send,
+    send_request,
 )
 
 from .support import recorded_client
@@ -144,3 +147,24 @@ async def test_transport_error_text_is_scrubbed():
         await _send(httpx.ConnectError("could not auth as hunter2secret"))
     assert "hunter2secret" not in str(info.value)
     assert info.value.__cause__ is None and info.value.__suppress_context__
+
+
+async def test_a_response_is_freed_when_dropped_not_at_the_next_garbage_collection():
+    # httpx binds a response's stream to the response (a reference cycle): its body
+    # waited for the cyclic collector, which a run paces slowly (engine.collector).
+    client = recorded_client(lambda request: httpx.Response(200, content=b"x" * 200_000))
+    context = {"provider": "p", "display_url": "https://api.example.com/x", "scrub": Scrubber([])}
+    gc.disable()
+    try:
+        async with client:
+            sent = await send(client, "GET", "https://api.example.com/x", **context)
+            built = await send_request(
+                client, client.build_request("GET", "https://api.example.com/y"), **context
+            )
+            assert sent.content == built.content == b"x" * 200_000
+            assert await sent.aread() == b"x" * 200_000  # the body stays readable
+            refs = [weakref.ref(sent), weakref.ref(built)]
+            del sent, built
+            assert [ref() for ref in refs] == [None, None]
+    finally:
+        gc.enable()
