@@ -29,7 +29,8 @@ def seller_updates() -> tuple[int, int]:
     """(updates, HOT updates) of the seller table in this transaction so far."""
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT n_tup_upd, n_tup_hot_upd FROM pg_stat_xact_user_tables WHERE relid = %s::regclass",
+            "SELECT n_tup_upd, n_tup_hot_upd FROM pg_stat_xact_user_tables"
+            " WHERE relid = %s::regclass",
             [Seller._meta.db_table],
         )
         return cursor.fetchone()
