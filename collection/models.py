@@ -399,7 +399,7 @@ class Seller(models.Model):
 
     # The store's per-batch update of a known seller writes no indexed column, so it is a
     # HOT update (no index entry) when the row's page has room: on PostgreSQL the table keeps
-    # 15 % of each page free (fillfactor 85, migration 0010); tests/collection/
+    # 30 % of each page free (fillfactor 70, migration 0005); tests/collection/
     # test_store_hot_updates.py fails if an index or a full page makes those updates cold.
     class Meta:
         ordering = ["normalized"]

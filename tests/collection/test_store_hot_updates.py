@@ -3,7 +3,7 @@
 The store moves a known seller's counters with every batch (per_batch) or once when the run
 stops (per_run). Neither changes an indexed column, so PostgreSQL can keep the new row
 version on the same page without touching the table's nine indexes — if the page has room
-(migration 0010's fillfactor) and no index covers what the update writes. Either missing
+(migration 0005's fillfactor, 70) and no index covers what the update writes. Either missing
 made every such update write all nine indexes (two trigram GIN): ~5× the cost at 1M sellers.
 """
 
