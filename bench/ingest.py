@@ -255,9 +255,12 @@ def build_outcomes(
     return outcomes
 
 
-def statement_timers(pid: int) -> dict:
+def statement_timers(pids: dict[int, int]) -> dict:
     """Wrap the store's cursors (``_postgres._Cursor`` and Django's) with wall and backend-CPU
-    timers per statement (keyed by its first SQL words); returns the live totals."""
+    timers per statement (keyed by its first SQL words); returns the live totals. ``pids``
+    maps each storing thread to its backend (filled as threads start)."""
+    import threading
+
     from django.db.backends.base.base import BaseDatabaseWrapper
     from django.db.backends.utils import CursorWrapper
 
@@ -269,14 +272,17 @@ def statement_timers(pid: int) -> dict:
         def wrapper(self, sql, params=None, *args, **kwargs):
             words = " ".join(str(sql).split())
             key = words[:90]
-            cpu0, t0 = backend_cpu_seconds(pid), time.perf_counter()
+            pid = pids.get(threading.get_ident())
+            cpu0 = backend_cpu_seconds(pid) if pid else 0.0
+            t0 = time.perf_counter()
             try:
                 return execute(self, sql, params, *args, **kwargs)
             finally:
                 row = totals.setdefault(key, [0, 0.0, 0.0])
                 row[0] += 1
                 row[1] += time.perf_counter() - t0
-                row[2] += backend_cpu_seconds(pid) - cpu0
+                if pid:
+                    row[2] += backend_cpu_seconds(pid) - cpu0
 
         return wrapper
 
@@ -296,42 +302,103 @@ def print_statement_timers(totals: dict) -> None:
     print()
 
 
-def store_all(run, outcomes, *, tasks_per_batch: int, profile: bool, statements: bool = False):
+def store_all(
+    run,
+    outcomes,
+    *,
+    tasks_per_batch: int,
+    in_flight: int,
+    profile: bool,
+    statements: bool = False,
+):
+    """Store the outcomes in batches, ``in_flight`` at a time, as the engine's writer does:
+    each storing thread has its own connection (``COLLECTION_STORES_IN_FLIGHT``)."""
+    import threading
+
     from django.db import connection
 
     from collection.store import results_store
 
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_backend_pid()")
-        pid = cursor.fetchone()[0]
-    timers = statement_timers(pid) if statements else None
-    server_before = backend_cpu_seconds(pid)
-    profiler = cProfile.Profile() if profile else None
-    batch_times = []
+    batches = [
+        outcomes[start : start + tasks_per_batch]
+        for start in range(0, len(outcomes), tasks_per_batch)
+    ]
+    pids: dict[int, int] = {}  # thread → its backend, for the statement timers
+    server_spent: list[float] = []  # each backend's CPU seconds
+    timers = statement_timers(pids) if statements else None
+    profilers: list[cProfile.Profile] = []
+    batch_times: list[float] = []
     totals = {"sellers_new": 0, "sightings_new": 0, "sellers_seen": 0}
+    errors: list[BaseException] = []
+    lock = threading.Lock()
+    pending = iter(range(len(batches)))
+    ready = threading.Barrier(in_flight + 1)
+
+    def storer() -> None:
+        pid = before = None
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_backend_pid()")
+                pid = cursor.fetchone()[0]
+            pids[threading.get_ident()] = pid
+            before = backend_cpu_seconds(pid)
+            profiler = cProfile.Profile() if profile else None
+            if profiler:
+                profilers.append(profiler)
+            ready.wait()
+            while not errors:
+                with lock:
+                    index = next(pending, None)
+                if index is None:
+                    break
+                batch = batches[index]
+                t0 = time.perf_counter()
+                if profiler:
+                    profiler.enable()
+                result = results_store(
+                    run_id=run.pk, outcomes=batch, counters={"requests": len(batch)}
+                )
+                if profiler:
+                    profiler.disable()
+                with lock:
+                    batch_times.append(time.perf_counter() - t0)
+                    totals["sellers_new"] += result.sellers_new
+                    totals["sightings_new"] += result.sightings_new
+                    totals["sellers_seen"] += result.sellers_seen
+        except BaseException as exc:  # reported by the main thread
+            errors.append(exc)
+            ready.abort()
+        finally:
+            after = backend_cpu_seconds(pid) if pid is not None else None
+            if before is not None and after is not None:
+                with lock:
+                    server_spent.append(after - before)
+            connection.close()
+
+    threads = [threading.Thread(target=storer, name=f"store-{n}") for n in range(in_flight)]
+    for thread in threads:
+        thread.start()
+    try:
+        ready.wait()
+    except threading.BrokenBarrierError:
+        pass
     cpu_before = time.process_time()
     started = time.perf_counter()
-    for start in range(0, len(outcomes), tasks_per_batch):
-        batch = outcomes[start : start + tasks_per_batch]
-        t0 = time.perf_counter()
-        if profiler:
-            profiler.enable()
-        result = results_store(run_id=run.pk, outcomes=batch, counters={"requests": len(batch)})
-        if profiler:
-            profiler.disable()
-        batch_times.append(time.perf_counter() - t0)
-        totals["sellers_new"] += result.sellers_new
-        totals["sightings_new"] += result.sightings_new
-        totals["sellers_seen"] += result.sellers_seen
+    for thread in threads:
+        thread.join()
     wall = time.perf_counter() - started
     client_cpu = time.process_time() - cpu_before
-    server_after = backend_cpu_seconds(pid)
-    server_cpu = None if server_before is None else server_after - server_before
+    if errors:
+        raise errors[0]
+    server_cpu = sum(server_spent) if len(server_spent) == in_flight else None
     if timers is not None:
         print_statement_timers(timers)
-    if profiler:
+    if profilers:
         out = io.StringIO()
-        pstats.Stats(profiler, stream=out).sort_stats("tottime").print_stats(25)
+        stats = pstats.Stats(profilers[0], stream=out)
+        for extra in profilers[1:]:
+            stats.add(extra)
+        stats.sort_stats("tottime").print_stats(25)
         print(out.getvalue())
     return wall, client_cpu, server_cpu, batch_times, totals
 
@@ -435,6 +502,7 @@ def measure(args, *, mode: str, known: int, products: int, history: int) -> dict
         run,
         outcomes,
         tasks_per_batch=args.tasks_per_batch,
+        in_flight=args.in_flight,
         profile=args.profile,
         statements=args.statements,
     )
@@ -503,6 +571,13 @@ def main() -> int:
     parser.add_argument(
         "--repeat", type=int, default=3, help="rounds (each measures every mode once)"
     )
+    parser.add_argument(
+        "--in-flight",
+        type=int,
+        default=None,
+        help="batches stored at once, each on its own thread and connection"
+        " (default: COLLECTION_STORES_IN_FLIGHT, as the engine's writer)",
+    )
     parser.add_argument("--profile", action="store_true", help="cProfile the store calls")
     parser.add_argument(
         "--statements",
@@ -522,7 +597,13 @@ def main() -> int:
         parser.error("--modes: per_batch and/or per_run")
 
     url = bench_setup()
+    from django.conf import settings
     from django.db import connection
+
+    if args.in_flight is None:
+        args.in_flight = settings.COLLECTION_STORES_IN_FLIGHT
+    if args.in_flight < 1:
+        parser.error("--in-flight: 1 or more")
 
     known = round(args.sellers * args.known_share)
     products = args.sightings // args.per_page
@@ -568,6 +649,7 @@ def main() -> int:
     )
     print(f"  sellers             {args.sellers:,} ({known:,} known, {args.sellers - known:,} new)")
     print(f"  sightings           {args.sightings:,}  (shape: {args.shape})")
+    print(f"  batches in flight   {args.in_flight} (one thread and connection each)")
     calibrations = [m["calibration"] for ms in rounds.values() for m in ms]
     loads = [m["load"] for ms in rounds.values() for m in ms]
     print(
@@ -644,6 +726,7 @@ def main() -> int:
                 "tasks_per_batch": args.tasks_per_batch,
                 "shape": args.shape,
                 "repeat": args.repeat,
+                "in_flight": args.in_flight,
                 "cpu_calibration_s": round(statistics.median(calibrations), 3),
                 "load_average": round(statistics.median(loads), 2),
                 # the default mode's (per_batch) median; every mode under "modes"

@@ -248,6 +248,10 @@ if COLLECTION_SELLER_COUNTERS not in ("per_batch", "per_run"):
 # their next request (back-pressure), so a run's memory does not grow with its size.
 COLLECTION_BATCH_ROWS = env.int("COLLECTION_BATCH_ROWS", default=5_000)
 COLLECTION_ROWS_IN_FLIGHT = env.int("COLLECTION_ROWS_IN_FLIGHT", default=10_000)
+# Batches one process stores at once (PostgreSQL), each on a thread and connection of its
+# own: the next batch is prepared, its tasks marked and its sellers looked up while the one
+# before holds the seller section. 1 = one batch after the other; SQLite always stores one.
+COLLECTION_STORES_IN_FLIGHT = env.int("COLLECTION_STORES_IN_FLIGHT", default=2)
 COLLECTION_HTTP_TIMEOUT = env.float("COLLECTION_HTTP_TIMEOUT", default=30.0)
 COLLECTION_AMAZON_HTTP_TIMEOUT = env.float("COLLECTION_AMAZON_HTTP_TIMEOUT", default=165.0)
 # Requests per second per provider; 0 = unlimited.

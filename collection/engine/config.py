@@ -29,6 +29,7 @@ class EngineConfig:
     frame_seconds: float
     batch_rows: int = 5_000
     rows_in_flight: int = 10_000
+    stores_in_flight: int = 2
     grace_seconds: float = GRACE_SECONDS
     claim_poll_seconds: float = CLAIM_POLL_SECONDS
     progress_seconds: float = 0.5
@@ -51,5 +52,6 @@ class EngineConfig:
             flush_seconds=float(settings.COLLECTION_FLUSH_SECONDS),
             batch_rows=max(1, int(settings.COLLECTION_BATCH_ROWS)),
             rows_in_flight=max(1, int(settings.COLLECTION_ROWS_IN_FLIGHT)),
+            stores_in_flight=max(1, int(settings.COLLECTION_STORES_IN_FLIGHT)),
             frame_seconds=float(settings.ACTIVITY_FRAME_SECONDS),
         )

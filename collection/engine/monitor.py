@@ -67,8 +67,8 @@ class Monitor:
             try:
                 status, action = await db.call(self._control, beat=beat)
                 if beat:
-                    # With the store's connection: task rows are only ever locked by
-                    # one transaction of this process at a time (no lock-order cycles).
+                    # On a store connection: it locks this process's running task rows
+                    # in id order, as a batch being stored on another one does.
                     await db.store_call(
                         store.tasks_extend_lease,
                         run_id=state.run_id,

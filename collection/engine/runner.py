@@ -92,7 +92,7 @@ class Runner:
     async def execute(self) -> RunReport:
         started = time.monotonic()
         state = self.state = RunState(run_id=self.run_id, executor=self.executor)
-        db = self.db = EngineDatabase(self.run_id)
+        db = self.db = EngineDatabase(self.run_id, stores_in_flight=self.config.stores_in_flight)
         try:
             run, state.mode = await db.call(
                 run_execution_begin, run_id=self.run_id, executor=self.executor

@@ -6,6 +6,13 @@ counters counted since the last one (every 2 s at least while anything was count
 stored batch bumps ``RunState.generation`` and wakes the claimer, since it may have created
 the next pages' tasks; its events say what was stored, deduplicated and inserted.
 
+Up to ``COLLECTION_STORES_IN_FLIGHT`` batches are stored at once (PostgreSQL; each on a
+thread and connection of its own, ``EngineDatabase.store_slot``): while one holds the
+store's seller section, the next is prepared, its tasks marked and its sellers looked up.
+Their transactions take locks in one order (``store._postgres``), as those of several
+processes do, and what they write does not depend on their order. ``flush`` returns once
+everything delivered before it is stored, in-flight batches included.
+
 Memory is bounded by rows, not by tasks or by the run's size: a task's outcome holds a page
 (up to 200 listings, ~50 best sellers), and outcomes keep arriving while a batch is being
 stored. Once ``COLLECTION_ROWS_IN_FLIGHT`` rows are held (waiting plus being stored), a
@@ -65,13 +72,15 @@ class Writer:
         self.recorder = recorder
         self._outcomes: list[store.TaskOutcome] = []
         self._rows = 0  # in self._outcomes
-        self._storing_rows = 0  # in the batch being stored
+        self._storing_rows = 0  # in the batches being stored
+        self._storing: set[asyncio.Task] = set()  # background stores in flight
+        self._slots = asyncio.Semaphore(db.stores_in_flight)
         self._stored = asyncio.Event()  # set (and replaced) when a batch is stored
         self._first_outcome_at = 0.0
         self._last_flush_at = 0.0
         self._flush_requested = False
         self._closing = False
-        self._lock = asyncio.Lock()
+        self._lock = asyncio.Lock()  # one flush at a time
         self._wakeup = asyncio.Event()
         self._task: asyncio.Task | None = None
 
@@ -122,7 +131,8 @@ class Writer:
         self._task = asyncio.create_task(self._loop(), name="engine-writer")
 
     async def stop(self) -> None:
-        """End the background loop (what is left is stored by a last ``flush``)."""
+        """End the background loop and its stores (what is left is stored by a last
+        ``flush``)."""
         self._closing = True
         self._wakeup.set()
         if self._task is None:
@@ -131,12 +141,20 @@ class Writer:
             await self._task
         except Exception:
             logger.warning("run %s: writer stopped with an error", self.state.run_id, exc_info=True)
+        await self._drain()
 
     async def _loop(self) -> None:
         """The background loop; a failure to store stops the run."""
         try:
             await self._run()
-        except DatabaseUnavailable as exc:
+        except Exception as exc:
+            self._failed(exc)
+        finally:
+            await self._drain()
+
+    def _failed(self, exc: BaseException) -> None:
+        """A batch could not be stored: the run stops (paused when the database is gone)."""
+        if isinstance(exc, DatabaseUnavailable):
             self.state.request_stop(
                 StopRequest(
                     Status.PAUSED,
@@ -144,14 +162,14 @@ class Writer:
                     message=f"The database stopped answering ({exc}); resume when it is back.",
                 )
             )
-        except Exception as exc:
-            logger.exception("run %s: storing results failed", self.state.run_id)
-            self.state.request_stop(
-                StopRequest(
-                    Status.FAILED,
-                    message=f"Storing results failed: {type(exc).__name__}: {exc}"[:2000],
-                )
+            return
+        logger.error("run %s: storing results failed", self.state.run_id, exc_info=exc)
+        self.state.request_stop(
+            StopRequest(
+                Status.FAILED,
+                message=f"Storing results failed: {type(exc).__name__}: {exc}"[:2000],
             )
+        )
 
     async def _run(self) -> None:
         """Store outcomes by size (BATCH_SIZE) or age (FLUSH_SECONDS), counters every 2 s."""
@@ -166,53 +184,93 @@ class Writer:
                     or self._flush_requested
                     or now >= due
                 ):
-                    await self.flush()
+                    await self._store_in_background()
                     continue
                 await wait(self._wakeup, due - now)
                 continue
             if now - self._last_flush_at >= 2.0 and self.stats.has_delta():
-                await self.flush()
+                await self._store_in_background()
                 continue
             await wait(self._wakeup, 1.0)
 
+    async def _store_in_background(self) -> None:
+        """Take what is waiting once a slot is free, and store it while the loop goes on
+        (outcomes that arrive while every slot is busy join this batch)."""
+        await self._slots.acquire()
+        taken = self._take()
+        if taken is None:
+            self._slots.release()
+            return
+        task = asyncio.create_task(self._store_released(*taken), name="engine-writer-store")
+        self._storing.add(task)
+        task.add_done_callback(self._storing.discard)
+
+    async def _store_released(self, outcomes, rows: int, counters: dict) -> None:
+        try:
+            await self._store(outcomes, rows, counters)
+        except Exception as exc:
+            self._failed(exc)
+        finally:
+            self._slots.release()
+
+    async def _drain(self) -> None:
+        """Wait for the background stores in flight (their failures stop the run)."""
+        while self._storing:
+            await asyncio.wait(set(self._storing))
+
+    def _take(self, *, release_held: bool = False) -> tuple[list, int, dict] | None:
+        """The outcomes waiting and the counters counted since the last batch, or None."""
+        # Held failures are stored only when the run goes on (a stop releases them).
+        if release_held and self.state.stop is None:
+            for held in self.streak.release():
+                self._outcomes.append(held)
+                self._rows += outcome_rows(held)
+        outcomes, self._outcomes = self._outcomes, []
+        rows, self._rows = self._rows, 0
+        self._flush_requested = False
+        counters = self.stats.take_delta()
+        self._last_flush_at = time.monotonic()
+        if not outcomes and not counters:
+            return None
+        self._storing_rows += rows
+        return outcomes, rows, counters
+
     async def flush(self, *, release_held: bool = False) -> store.BatchResult | None:
-        """Store every outcome received so far (and the counters) in one transaction."""
-        state = self.state
+        """Store every outcome received so far (and the counters) in one transaction, and
+        wait for the batches already in flight: once it returns, all is stored."""
         async with self._lock:
-            # Held failures are stored only when the run goes on (a stop releases them).
-            if release_held and state.stop is None:
-                for held in self.streak.release():
-                    self._outcomes.append(held)
-                    self._rows += outcome_rows(held)
-            outcomes, self._outcomes = self._outcomes, []
-            self._storing_rows, self._rows = self._rows, 0
-            self._flush_requested = False
-            counters = self.stats.take_delta()
-            self._last_flush_at = time.monotonic()
-            if not outcomes and not counters:
-                self._storing_rows = 0
-                return None
-            try:
-                result = await self.db.retry(
-                    store.results_store,
-                    run_id=state.run_id,
-                    outcomes=outcomes,
-                    counters=counters,
-                    on_store=True,
-                )
-            except BaseException:
-                # Not stored: the tasks stay leased to us and are released (or expire)
-                # unfinished, so a resume fetches them again; the counters go next time.
-                self.stats.give_back(counters)
-                raise
-            finally:
-                self._storing_rows = 0
-                self._stored.set()  # wakes the workers waiting for room
-                self._stored = asyncio.Event()
-            state.generation += 1
-            self._batch_events(result)
-            state.wakeup.set()
+            result = None
+            async with self._slots:
+                taken = self._take(release_held=release_held)
+                if taken is not None:
+                    result = await self._store(*taken)
+            await self._drain()
             return result
+
+    async def _store(self, outcomes, rows: int, counters: dict) -> store.BatchResult:
+        """One ``results_store`` transaction (``_take``'s rows are counted as storing)."""
+        state = self.state
+        try:
+            result = await self.db.retry(
+                store.results_store,
+                run_id=state.run_id,
+                outcomes=outcomes,
+                counters=counters,
+                on_store=True,
+            )
+        except BaseException:
+            # Not stored: the tasks stay leased to us and are released (or expire)
+            # unfinished, so a resume fetches them again; the counters go next time.
+            self.stats.give_back(counters)
+            raise
+        finally:
+            self._storing_rows -= rows
+            self._stored.set()  # wakes the workers waiting for room
+            self._stored = asyncio.Event()
+        state.generation += 1
+        self._batch_events(result)
+        state.wakeup.set()
+        return result
 
     def _batch_events(self, result: store.BatchResult) -> None:
         emit, phase = self.recorder.emit, self.state.phase

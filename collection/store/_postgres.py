@@ -8,20 +8,23 @@ transaction (``results_store``).
 Locking, in the order a transaction takes it (no cycle, so no deadlock):
 1. its task rows (``FOR UPDATE`` in id order);
 2. product rows (upsert in ASIN order), product-category rows, new task keys (key order);
-3. the seller section, only if the batch has sellers: ``pg_advisory_xact_lock(SELLERS_LOCK)``,
-   held to commit, so store transactions go through it one at a time in commit order (and
-   so do operators' soft deletes and restores, ``services.sellers``). Inside it: known
-   sellers looked up (no row locks: nobody else moves their counters or ``deleted_at``, and
-   the update re-reads each row as it then is), new ones inserted in key order (their
-   trigger takes the active-count row, migration 0005), the active count for the ``added``
-   changes (exact: every earlier change to it has committed, no later one has started),
-   then the sightings and the known sellers' update in one statement, all rows of its own
-   (with ``COLLECTION_SELLER_COUNTERS=per_run``, rows appended to ``SellerRunPending``
-   instead of the update; ``seller_counters_settle`` folds them in under the same lock).
+3. the seller section, only if the batch has sellers: its known sellers are looked up first
+   (no lock, no row locks), then ``pg_advisory_xact_lock(SELLERS_LOCK)`` is taken and held
+   to commit, so store transactions go through it one at a time in commit order (and so
+   do operators' soft deletes and restores, ``services.sellers``). Inside it (nobody else
+   moves sellers' counters or ``deleted_at``, and the update re-reads each row as it then
+   is): new sellers inserted in key order (one that a batch inserted since the lookup
+   conflicts and is a known one; their trigger takes the active-count row, migration
+   0005), the active count for the ``added`` changes (exact: every earlier change to it
+   has committed, no later one has started), then the sightings and the known sellers'
+   update in one statement, all rows of its own (with
+   ``COLLECTION_SELLER_COUNTERS=per_run``, rows appended to ``SellerRunPending`` instead of
+   the update; ``seller_counters_settle`` folds them in under the same lock).
    The counters are exact because no other transaction inserts sightings or moves
    counters meanwhile. Batches of a run nearly always share sellers (dropshippers recur),
-   so row locks serialized them here anyway; one lock spares a second lookup of every
-   seller (insert-or-lock) and any lock-order reasoning among store transactions;
+   so row locks serialized them here anyway; one lock spares any lock-order reasoning
+   among store transactions. The lookup before it runs while another batch holds it (a
+   process stores ``COLLECTION_STORES_IN_FLIGHT`` batches at once);
 4. the run row (counters), last, by every transaction.
 Whoever holds the advisory lock needs no row that a transaction waiting for it holds.
 
@@ -452,14 +455,18 @@ def store_sellers(*, run_id: int, batch: PreparedBatch, now, counters: str = "pe
     sellers = batch.sorted_sellers()
     products_per_key = Counter(row.key for row in batch.sightings.values())
     with _cursor() as cursor:
-        # From here to commit, one store transaction at a time (see the module docstring).
-        cursor.execute("SELECT pg_advisory_xact_lock(%(key)s)", {"key": SELLERS_LOCK})
-
-        # (a) Known sellers. No row locks: every writer of sellers' counters or deleted_at
-        # takes the advisory lock first, and the update below re-reads each row as it is
-        # then (an operator's rename commits before or waits). Ids come back as one
-        # string aligned with ``keys`` ('' = not found): fetching 10k (id, key) rows cost
-        # the client ~10 ms per batch.
+        # (a) Known sellers, looked up before the seller section's lock, so that the
+        # lookup (a sixth of the store's PostgreSQL time on figure 2) overlaps with another
+        # batch's section instead of lengthening the queue for it. A seller found now is
+        # still there under the lock (sellers are never hard-deleted by the app; a hard
+        # delete meanwhile is the trade-off of ``SellerSighting``'s foreign keys). One not
+        # found now may be inserted by a batch that commits before we take the lock: the
+        # insert below then conflicts, and that seller is looked up again as a known one.
+        # No row locks: every writer of sellers' counters or deleted_at takes the advisory
+        # lock first, and the update below re-reads each row as it is then (an operator's
+        # rename commits before or waits). Ids come back as one string aligned with
+        # ``keys`` ('' = not found): fetching 10k (id, key) rows cost the client ~10 ms
+        # per batch.
         keys = [s.key for s in sellers]
         cursor.execute(
             f"""
@@ -475,8 +482,11 @@ def store_sellers(*, run_id: int, batch: PreparedBatch, now, counters: str = "pe
             if pk
         }
 
-        # (b) New sellers, in key order. Nothing else inserts sellers while we hold the
-        # lock but a conflict is still handled: such a seller is then a known one.
+        # From here to commit, one store transaction at a time (see the module docstring).
+        cursor.execute("SELECT pg_advisory_xact_lock(%(key)s)", {"key": SELLERS_LOCK})
+
+        # (b) New sellers, in key order. A conflict is a seller that a batch inserted
+        # after our lookup and committed before we took the lock: it is a known one.
         new_rows = [s for s in sellers if s.key not in known_ids]
         new_ids: dict[str, int] = {}
         if new_rows:

@@ -189,10 +189,24 @@ def tasks_release(*, run_id: int, executor: str) -> int:
 
 
 def tasks_extend_lease(*, run_id: int, executor: str, lease_seconds: int) -> int:
-    """Push back the lease of this executor's running tasks; returns how many."""
-    return RunTask.objects.filter(
-        run_id=run_id, status=RunTask.Status.RUNNING, leased_by=executor[:200]
-    ).update(leased_until=timezone.now() + dt.timedelta(seconds=lease_seconds))
+    """Push back the lease of this executor's running tasks; returns how many.
+
+    Their rows are locked in id order first, the order in which a batch being stored locks
+    its tasks (``results_store``): this process stores on several connections at once, and
+    two transactions that lock shared rows in one order cannot deadlock.
+    """
+    with transaction.atomic():
+        ids = list(
+            RunTask.objects.select_for_update()
+            .filter(run_id=run_id, status=RunTask.Status.RUNNING, leased_by=executor[:200])
+            .order_by("id")
+            .values_list("id", flat=True)
+        )
+        if not ids:
+            return 0
+        return RunTask.objects.filter(pk__in=ids, status=RunTask.Status.RUNNING).update(
+            leased_until=timezone.now() + dt.timedelta(seconds=lease_seconds)
+        )
 
 
 def phase_remaining(*, run_id: int, phase: str) -> int:

@@ -1,9 +1,14 @@
-"""The writer's bound: the rows a run holds in memory, back-pressure, nothing lost."""
+"""The writer: the rows a run holds in memory, back-pressure, batches stored side by side,
+nothing lost."""
 
 from __future__ import annotations
 
+import threading
+import time
+
 import pytest
 
+from collection import store
 from collection.engine import run_execute
 from collection.engine.writer import Writer
 
@@ -45,3 +50,38 @@ def test_the_writer_holds_workers_back_at_its_bound_and_stores_every_row(setting
     # worker beyond it, whatever the run's size.
     assert max(held) < 80 + WORKERS * PAGE_ROWS
     assert produced(bounded.pk) == expected  # every row stored, as without the bound
+
+
+@pytest.mark.postgres_only
+def test_batches_stored_side_by_side_write_what_one_at_a_time_writes(settings, monkeypatch):
+    fast_settings(settings, COLLECTION_BATCH_ROWS=60, COLLECTION_STORES_IN_FLIGHT=1)
+    one = make_run(workers=WORKERS)
+    assert execute(one).status == "completed"
+    expected = produced(one.pk)
+    forget_results()
+
+    # Each store made to last a little longer: the next batch is due meanwhile.
+    results_store = store.results_store
+    lock = threading.Lock()
+    storing = [0]
+    most = [0]
+
+    def slow_store(**kwargs):
+        with lock:
+            storing[0] += 1
+            most[0] = max(most[0], storing[0])
+        try:
+            time.sleep(0.02)
+            return results_store(**kwargs)
+        finally:
+            with lock:
+                storing[0] -= 1
+
+    monkeypatch.setattr(store, "results_store", slow_store)
+    fast_settings(settings, COLLECTION_BATCH_ROWS=60, COLLECTION_STORES_IN_FLIGHT=2)
+    two = make_run(workers=WORKERS)
+    report = execute(two)
+
+    assert report.status == "completed", report.message
+    assert most[0] == 2  # two batches were being stored at once, never more
+    assert produced(two.pk) == expected

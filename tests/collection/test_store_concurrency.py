@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import random
 import threading
+import time
 from collections import Counter
 from decimal import Decimal
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import Count
 
 from collection.models import Product, RunTask, Seller, SellerChange, SellerSighting
@@ -24,6 +25,7 @@ from collection.store import (
     seller_scores_settle,
     tasks_claim,
 )
+from collection.store._postgres import SELLERS_LOCK
 
 from .builders import (
     best_seller,
@@ -271,3 +273,53 @@ def test_per_run_settles_racing_two_writers_stay_exact(settings):
     assert run_counters_get(run_id=run.pk)["sellers_found"] == seen
     after = sorted(SellerChange.objects.values_list("seller_count_after", flat=True))
     assert after == list(range(len(names[::3]) + 1, len(keys) + 1))
+
+
+def test_a_seller_added_between_a_batchs_lookup_and_its_lock_counts_as_known(seller_counters):
+    """A batch looks its sellers up before it takes the seller section: one that another
+    batch inserts in between is a known seller to it (one row, one `added`, exact
+    counters)."""
+    run = new_run()
+    first, second = make_ebay_tasks(run, 2)
+    holding, waiting = threading.Event(), threading.Event()
+
+    def holder():
+        # A batch in the seller section: it holds the lock while the other looks up.
+        with transaction.atomic():
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_xact_lock(%s)", [SELLERS_LOCK])
+            holding.set()
+            assert waiting.wait(60)
+            page = listing_page([listing("LateComer", item_id="1")])
+            return results_store(run_id=run.pk, outcomes=[done(first.id, page)])
+
+    def latecomer():
+        assert holding.wait(60)
+        page = listing_page([listing("latecomer", item_id="2")])
+        return results_store(run_id=run.pk, outcomes=[done(second.id, page)])
+
+    def watcher():
+        # Until the second batch, its lookup done, waits for the seller section.
+        for _ in range(600):
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+                )
+                if cursor.fetchone()[0]:
+                    waiting.set()
+                    return
+            time.sleep(0.05)
+        waiting.set()
+        raise AssertionError("the second batch never waited for the seller section")
+
+    held, late, _ = run_threads(holder, latecomer, watcher)
+    assert (held.sellers_new, late.sellers_new) == (1, 0)
+    assert (held.sightings_new, late.sightings_new) == (1, 1)
+    seller = Seller.objects.get(normalized="latecomer")
+    assert SellerChange.objects.filter(run=run).count() == 1
+    assert SellerChange.objects.get(run=run).seller_count_after == Seller.objects.count()
+    seller_counters_settle(run_id=run.pk)  # per_run: the staged counters; per_batch: nothing
+    seller.refresh_from_db()
+    assert (seller.times_seen, seller.runs_seen) == (2, 1)
+    counters = run_counters_get(run_id=run.pk)
+    assert (counters["sellers_new"], counters["sellers_found"], counters["sightings"]) == (1, 1, 2)
