@@ -243,7 +243,8 @@ if COLLECTION_SELLER_COUNTERS not in ("per_batch", "per_run"):
         "COLLECTION_SELLER_COUNTERS must be per_batch or per_run, "
         f"not {COLLECTION_SELLER_COUNTERS!r}"
     )
-# A flush also starts once this many rows (listings, best sellers) wait; at most
+# A flush also starts once this many rows (listings, best sellers) wait (or fewer: an equal
+# share of ROWS_IN_FLIGHT for each batch being stored and the one filling); at most
 # ROWS_IN_FLIGHT rows are held (waiting plus being stored): past it, workers wait before
 # their next request (back-pressure), so a run's memory does not grow with its size.
 COLLECTION_BATCH_ROWS = env.int("COLLECTION_BATCH_ROWS", default=5_000)

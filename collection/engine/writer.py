@@ -95,7 +95,12 @@ class Writer:
             self._wakeup.set()
 
     def _batch_rows(self) -> int:
-        return min(self.config.batch_rows, self.config.rows_in_flight)
+        """Rows that make a batch due: ``batch_rows`` at most, and an equal share of
+        ``rows_in_flight`` for each batch being stored and the one filling. With two stores
+        in flight, 3,333 rows rather than 5,000 by default: each store connection keeps
+        libpq's send buffer as large as the largest statement it sent (bench/README.md)."""
+        share = self.config.rows_in_flight // (self.db.stores_in_flight + 1)
+        return max(1, min(self.config.batch_rows, share))
 
     @property
     def held_rows(self) -> int:
