@@ -127,7 +127,6 @@ class EngineDatabase:
                 if attempt == DB_RETRIES:
                     raise DatabaseUnavailable(str(exc).strip().splitlines()[0][:300]) from exc
                 await asyncio.sleep(0.5 * 2 ** (attempt - 1))
-        raise AssertionError("unreachable")  # the last attempt returns or raises
 
     async def close(self) -> None:
         """Close every connection this execution opened, and its threads."""

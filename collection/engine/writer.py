@@ -136,8 +136,8 @@ class Writer:
         self._task = asyncio.create_task(self._loop(), name="engine-writer")
 
     async def stop(self) -> None:
-        """End the background loop and its stores (what is left is stored by a last
-        ``flush``)."""
+        """End the background loop, which waits for its stores (what is left is stored by a
+        last ``flush``)."""
         self._closing = True
         self._wakeup.set()
         if self._task is None:
@@ -146,7 +146,6 @@ class Writer:
             await self._task
         except Exception:
             logger.warning("run %s: writer stopped with an error", self.state.run_id, exc_info=True)
-        await self._drain()
 
     async def _loop(self) -> None:
         """The background loop; a failure to store stops the run."""
